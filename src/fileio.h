@@ -1,0 +1,40 @@
+/*
+ * File I/O with the project's guarantees: reads are bounded, and writes of files that may hold
+ * secrets are atomic and private (temp file 0600 in the same directory, write, fsync, rename,
+ * fsync the directory), so a crash at any point leaves the old file or the new one, never a
+ * partial one, and never a file readable by others.
+ */
+#ifndef CS_FILEIO_H
+#define CS_FILEIO_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Largest JSON file we read (accounts.json, auth.json, config.json, usage cache). */
+#define FILEIO_MAX_JSON (16u * 1024 * 1024)
+
+/*
+ * Reads the whole file into a new NUL-terminated buffer (*out, caller frees).
+ * -ENOENT when missing, -EFBIG when larger than max, other -errno.
+ */
+int fileio_read(const char *path, size_t max, char **out, size_t *len);
+
+/* Replaces path atomically with data, mode 0600. The directory must exist. */
+int fileio_write_atomic(const char *path, const void *data, size_t len);
+
+/* Creates path with data (0600) only if nothing is there: -EEXIST otherwise. Atomic too. */
+int fileio_write_new(const char *path, const void *data, size_t len);
+
+/*
+ * Creates dir and its parents when missing. A directory we create gets mode; an existing one
+ * that is ours and more open than mode is tightened. -ENOTDIR when it is not a directory.
+ */
+int fileio_ensure_dir(const char *dir, mode_t mode);
+
+/* fsync of a directory, so a rename or unlink in it survives a crash. */
+int fileio_sync_dir(const char *dir);
+
+/* The directory part of path as a new string (caller frees); "." when there is none. */
+char *fileio_dirname(const char *path);
+
+#endif

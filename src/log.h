@@ -1,0 +1,60 @@
+/*
+ * The one logging module. Two sinks: stderr (what a person running a command sees) and an
+ * optional run-log file (timestamped). Every line passes through redaction: registered secrets
+ * (raw and URL-encoded) and anything shaped like a JWT become "<redacted>", and control
+ * characters are escaped, so nothing a server or a file sends can forge log lines.
+ */
+#ifndef CS_LOG_H
+#define CS_LOG_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+enum log_level {
+	LOG_OFF = 0,
+	LOG_ERROR,
+	LOG_WARN,
+	LOG_INFO,
+	LOG_DEBUG,
+	LOG_TRACE,
+};
+
+/* Most lines a stderr message is prefixed with; "codex-switch: " by default. */
+void log_set_stderr_level(enum log_level level);
+enum log_level log_stderr_level(void);
+void log_set_file_level(enum log_level level);
+
+/* Parses "off|error|warn|info|debug|trace" (case-insensitive). */
+int log_level_parse(const char *s, enum log_level *out);
+
+/*
+ * Opens path as the run log (created 0600 with O_EXCL|O_NOFOLLOW). Returns 0 or -errno.
+ * Until log_close_file() every message at or below the file level is also written there.
+ */
+int log_open_file(const char *path);
+void log_close_file(void);
+
+/* Registers a secret to redact from every line from now on (copied). Short values (< 8) are
+ * ignored: they would redact ordinary words. At most 256 are kept; the oldest go first. */
+void log_add_secret(const char *secret);
+void log_forget_secrets(void);
+
+/*
+ * Redacts secrets and escapes control characters of in into out (always NUL-terminated).
+ * Returns the length written. Thread-safe.
+ */
+size_t log_redact(const char *in, char *out, size_t outsz);
+
+/* Same, into a new string the caller frees; NULL on allocation failure. */
+char *log_redact_dup(const char *in);
+
+void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void log_vmsg(enum log_level level, const char *fmt, va_list ap)
+        __attribute__((format(printf, 2, 0)));
+
+#define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
+#define log_warn(...)  log_msg(LOG_WARN, __VA_ARGS__)
+#define log_info(...)  log_msg(LOG_INFO, __VA_ARGS__)
+#define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+
+#endif
