@@ -1,0 +1,35 @@
+/*
+ * The one way codex-switch starts a child process. The child gets default signal dispositions
+ * and an empty signal mask (lws ignores SIGPIPE and the runtime blocks signals for signalfd;
+ * both would survive exec), dies with us (PR_SET_PDEATHSIG), and inherits only stdin, stdout
+ * and stderr. An exec failure is reported to the parent through a close-on-exec pipe, so
+ * spawn_start() returns the child's errno instead of a pid that exits 127.
+ */
+#ifndef CS_SPAWN_H
+#define CS_SPAWN_H
+
+#include <sys/types.h>
+
+struct spawn_opts {
+	char *const *argv; /* argv[0] is looked up in PATH when it has no '/' */
+	const char *const
+	        *env;   /* NULL-terminated "NAME=value" to add to our environment, or NULL */
+	int stdin_fd;   /* -1: /dev/null; otherwise dup2'ed (borrowed, not closed) */
+	int stdout_fd;  /* -1: /dev/null; -2: inherit ours */
+	int stderr_fd;  /* -1: /dev/null; -2: inherit ours */
+	int new_pgroup; /* 1: the child leads its own process group */
+};
+
+/* Returns 0 and the pid, or -errno when fork fails or the child could not exec. */
+int spawn_start(const struct spawn_opts *o, pid_t *pid);
+
+/*
+ * waitpid(pid, WNOHANG): 1 and the decoded status (exit code, or 128 + signal) when it has
+ * exited, 0 when it still runs, -errno on error.
+ */
+int spawn_poll(pid_t pid, int *status);
+
+/* Blocking wait, for code that runs off the event loop (tests, shutdown). */
+int spawn_wait(pid_t pid, int *status);
+
+#endif
