@@ -426,16 +426,18 @@ class MockBackend:
             return copy.deepcopy(self._config)
 
     def set_account(self, account_id, **settings):
-        """Merges ACCOUNT settings for account_id ("default" for the default) and restarts
-        that account's queues."""
+        """Merges ACCOUNT settings for account_id ("default" for the default). Passing
+        responses= (or usage=) restarts that queue; other settings leave queues alone."""
         with self._lock:
             if account_id == "default":
                 acc = self._config.setdefault("default", {})
             else:
                 acc = self._config.setdefault("accounts", {}).setdefault(account_id, {})
             acc.update(copy.deepcopy(settings))
+            # Only the queues whose script changed start over; setting e.g. require_bearer
+            # must not replay an outcome already consumed.
             for k in list(self._queues):
-                if account_id == "default" or k[0] == account_id:
+                if k[1] in settings and (account_id == "default" or k[0] == account_id):
                     del self._queues[k]
 
     def set_oauth(self, **settings):
