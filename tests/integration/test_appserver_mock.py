@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
@@ -160,6 +161,44 @@ def test_fake_tui(mb, srv, home, current):
     check(p.returncode == 0 and b"--listen" in p.stdout, "fake codex passes app-server through")
 
 
+def test_codex_refreshes_auth_json(mb):
+    """Protocol doc section 11: an app-server started with an auth.json whose access token
+    expires soon refreshes it itself at the mock's /oauth/token and rewrites auth.json."""
+    home = h.TestHome(mb)
+    srv = None
+    try:
+        c = h.make_account(mb, "carol@example.com", "acct-C",
+                           access_exp=int(time.time()) + 60)
+        h.write_auth_json(home.codex_home, c)
+        mb.set_account("acct-C", require_bearer="latest")
+        srv = h.AppServer(home).start()
+        rpc = srv.connect()
+        rpc.initialize()
+        acct = rpc.request("account/read", {"refreshToken": False})
+        check(acct["account"]["email"] == c["email"], "codex reads auth.json's account")
+        h.wait_until(lambda: mb.count("oauth_token") >= 1, 15, "codex's own refresh")
+        r = mb.requests(endpoint="oauth_token")[0]
+        check(r["status"] == 200 and r["json"]["grant_type"] == "refresh_token"
+              and r["json"]["refresh_token"] == c["refresh_token"]
+              and r["headers"].get("originator") == "codex_cli_rs",
+              "codex refreshed the expiring token at the mock (JSON body, originator)")
+
+        def rewritten():
+            with open(os.path.join(home.codex_home, "auth.json")) as f:
+                tokens = json.load(f)["tokens"]
+            return tokens["refresh_token"] != c["refresh_token"] and tokens
+        tokens = h.wait_until(rewritten, 10, "auth.json rewrite")
+        check(tokens["access_token"] == mb.latest_access_token("acct-C"),
+              "auth.json holds the rotated tokens")
+        done, _ = rpc.run_turn(rpc.thread_start(), "ping", timeout=60)
+        check(done["turn"]["status"] == "completed", "a turn works with the refreshed token")
+        rpc.close()
+    finally:
+        if srv is not None:
+            srv.stop()
+        home.cleanup()
+
+
 def main():
     signal.signal(signal.SIGALRM, lambda *_: h.fail("test took longer than 150 s"))
     signal.alarm(150)
@@ -174,6 +213,8 @@ def main():
         test_ws_auth(srv)
         test_turns(mb, srv, a, b)
         test_fake_tui(mb, srv, home, b)
+        srv.stop()
+        test_codex_refreshes_auth_json(mb)
     except Exception as e:  # noqa: BLE001 - report and fail, with the server log
         check(False, "unexpected %s: %s" % (type(e).__name__, e))
         if srv is not None:
