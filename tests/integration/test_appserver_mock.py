@@ -241,6 +241,9 @@ def main():
     finally:
         if srv is not None:
             srv.stop()
+        if failures:
+            os.environ["CS_KEEP_TMP"] = "1"
+            print("mock requests: %s" % os.path.join(mb.state_dir, "requests.jsonl"))
         mb.stop()
         if not failures:
             home.cleanup()
