@@ -47,7 +47,7 @@ static void test_error_warning_initialize(void **state)
 	free(s);
 	s = rpcmsg_notice("switched");
 	assert_string_equal(s, "{\"method\":\"deprecationNotice\",\"params\":{\"summary\":"
-			       "\"switched\",\"details\":null}}");
+	                       "\"switched\",\"details\":null}}");
 	free(s);
 	s = rpcmsg_initialize("codex-switch/x/1", "0.1.0");
 	assert_non_null(strstr(s, "\"experimentalApi\":true"));
