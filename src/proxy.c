@@ -33,7 +33,9 @@ static void lws_emit(int level, const char *line)
 	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r')) {
 		n--;
 	}
-	log_msg(level == LLL_ERR ? LOG_ERROR : level == LLL_WARN ? LOG_WARN : LOG_DEBUG,
+	log_msg(level == LLL_ERR    ? LOG_ERROR
+	        : level == LLL_WARN ? LOG_WARN
+	                            : LOG_DEBUG,
 	        "lws: %.*s", (int)n, line);
 }
 
@@ -471,10 +473,12 @@ void proxy_control_connect_failed(struct proxy_conn *c, const char *why)
 	char msg[160];
 
 	c->wsi[SIDE_UP] = NULL;
-	if (!c->closing[SIDE_UP].set && !p->destroying && lws_now_usecs() + delay < c->deadline_us) {
+	if (!c->closing[SIDE_UP].set && !p->destroying &&
+	    lws_now_usecs() + delay < c->deadline_us) {
 		c->retry_pending = true;
 		lws_sul_schedule(p->cx, 0, &c->sul, control_retry, delay);
-		c->backoff_ms = c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff_ms * 2;
+		c->backoff_ms =
+		        c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff_ms * 2;
 		return;
 	}
 	snprintf(msg, sizeof(msg), "cannot connect to the app-server on 127.0.0.1:%d: %s",

@@ -31,8 +31,8 @@ enum rx_mode {
 struct rxstate {
 	enum rx_mode mode;
 	bool binary;
-	bool started; /* a fragment of this message was queued toward the other side */
-	size_t total; /* bytes of this message so far */
+	bool started;   /* a fragment of this message was queued toward the other side */
+	size_t total;   /* bytes of this message so far */
 	struct buf acc; /* head prefix or reassembled message */
 };
 
@@ -49,9 +49,9 @@ struct proxy_conn {
 	bool opened; /* conn_opened was called */
 	struct lws *wsi[2];
 	bool up_established;
-	bool connecting;     /* inside lws_client_connect_via_info() */
-	bool connect_failed; /* an error callback came while connecting */
-	struct wsq q[2];     /* q[S]: toward side S */
+	bool connecting;      /* inside lws_client_connect_via_info() */
+	bool connect_failed;  /* an error callback came while connecting */
+	struct wsq q[2];      /* q[S]: toward side S */
 	struct rxstate rx[2]; /* rx[S]: from side S */
 	bool rx_paused[2];
 	struct close_info closing[2]; /* close requested toward S, after its queue drains */

@@ -115,7 +115,8 @@ void proxy_relay_close_side(struct proxy_conn *c, int side, int code, const char
 	}
 	set_info(&c->closing[side], code, reason, strlen(reason));
 	if (!side_is_ws(c, side)) {
-		/* lws 4.1: lws_close_reason() asserts an established ws; a handshake is just killed. */
+		/* lws 4.1: lws_close_reason() asserts an established ws; a handshake is just
+		 * killed. */
 		lws_set_timeout(c->wsi[side], PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
 		return;
 	}
@@ -157,7 +158,8 @@ static int after_push(struct proxy_conn *c, int dst)
 static void out_of_memory(struct proxy_conn *c)
 {
 	log_error("out of memory relaying a message: closing the session");
-	proxy_relay_close_side(c, SIDE_DOWN, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
+	proxy_relay_close_side(c, SIDE_DOWN, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION,
+	                       "out of memory");
 	proxy_relay_close_side(c, SIDE_UP, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
 }
 
@@ -329,8 +331,7 @@ static int too_large(struct proxy_conn *c, int src, struct lws *wsi)
 	return -1;
 }
 
-int proxy_relay_receive(struct proxy_conn *c, int src, struct lws *wsi, const void *in,
-                        size_t len)
+int proxy_relay_receive(struct proxy_conn *c, int src, struct lws *wsi, const void *in, size_t len)
 {
 	struct rxstate *rx = &c->rx[src];
 	bool final = lws_is_final_fragment(wsi);
@@ -369,7 +370,8 @@ int proxy_relay_writeable(struct proxy_conn *c, int side, struct lws *wsi)
 	int flags;
 
 	if (wsq_peek(&c->q[side], PROXY_TX_CHUNK, &p, &n, &flags)) {
-		/* lws 4.1: one write per WRITEABLE, at most a chunk, so lws never copies the rest. */
+		/* lws 4.1: one write per WRITEABLE, at most a chunk, so lws never copies the rest.
+		 */
 		if (lws_write(wsi, p, n, (enum lws_write_protocol)flags) < (int)n) {
 			return -1;
 		}

@@ -11,8 +11,8 @@ struct wsq_frag {
 	size_t len;
 	size_t off; /* bytes already written */
 	bool binary;
-	bool first; /* starts its message */
-	bool final; /* ends its message */
+	bool first;          /* starts its message */
+	bool final;          /* ends its message */
 	unsigned char buf[]; /* LWS_PRE bytes of headroom, then len bytes */
 };
 
@@ -38,8 +38,7 @@ void wsq_release(struct wsq *q)
 	wsq_init(q);
 }
 
-static struct wsq_frag *frag_new(const void *data, size_t len, bool binary, bool first,
-                                 bool final)
+static struct wsq_frag *frag_new(const void *data, size_t len, bool binary, bool first, bool final)
 {
 	struct wsq_frag *f = malloc(sizeof(*f) + LWS_PRE + len);
 
