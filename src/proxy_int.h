@@ -1,0 +1,103 @@
+/*
+ * Internals shared by proxy.c (context, listener, auth, fds, control connection) and
+ * proxy_relay.c (the per-connection relay). Not for other modules.
+ */
+#ifndef CS_PROXY_INT_H
+#define CS_PROXY_INT_H
+
+#include <stdint.h>
+
+#include <libwebsockets.h>
+
+#include "buf.h"
+#include "proxy.h"
+#include "wsq.h"
+
+/* Sides of a conn: the TUI (lws server side) and the app-server (lws client side). */
+enum { SIDE_DOWN = 0, SIDE_UP = 1 };
+
+#define PROXY_TX_CHUNK   (64 * 1024)
+#define PROXY_REASON_MAX 123 /* a close payload is at most 125 bytes, 2 of them the code */
+
+enum rx_mode {
+	RX_IDLE,     /* between messages */
+	RX_HEAD,     /* collecting the first bytes of a text message to classify it */
+	RX_STREAM,   /* forwarding fragment by fragment */
+	RX_ASSEMBLE, /* reassembling an intercepted message for a hook */
+	RX_DISCARD,  /* dropping the rest of a message nobody will read */
+};
+
+/* Receive state of one side: the message being read from it. */
+struct rxstate {
+	enum rx_mode mode;
+	bool binary;
+	bool started;   /* a fragment of this message was queued toward the other side */
+	size_t total;   /* bytes of this message so far */
+	struct buf acc; /* head prefix or reassembled message */
+};
+
+struct close_info {
+	bool set;
+	int code;
+	char reason[PROXY_REASON_MAX + 1];
+};
+
+struct proxy_conn {
+	struct proxy *p;
+	struct proxy_conn *next;
+	bool control;
+	bool opened; /* conn_opened was called */
+	struct lws *wsi[2];
+	bool up_established;
+	bool connecting;      /* inside lws_client_connect_via_info() */
+	bool connect_failed;  /* an error callback came while connecting */
+	struct wsq q[2];      /* q[S]: toward side S */
+	struct rxstate rx[2]; /* rx[S]: from side S */
+	bool rx_paused[2];
+	struct close_info closing[2]; /* close requested toward S, after its queue drains */
+	struct close_info gone[2];    /* why side S went away, passed on to the other side */
+	lws_sorted_usec_list_t sul;   /* control connect retries */
+	bool retry_pending;
+	lws_usec_t deadline_us;
+	unsigned backoff_ms;
+};
+
+struct proxy_watch {
+	struct proxy_watch *next;
+	int fd;
+	void *ctx;
+	struct lws *wsi;
+	bool unwatched;
+	bool in_callback;
+};
+
+struct proxy {
+	struct proxy_config cfg;
+	struct lws_context *cx;
+	struct lws_vhost *down_vh, *up_vh;
+	int port;
+	char *bearer; /* "Bearer <token>", for the upstream handshake */
+	struct proxy_conn *conns;
+	struct proxy_conn *control; /* the control conn from proxy_control_open() until closed */
+	struct proxy_watch *watches;
+	bool destroying;
+};
+
+/* proxy_relay.c */
+struct proxy_conn *proxy_relay_new(struct proxy *p, bool control);
+int proxy_relay_connect_up(struct proxy_conn *c);
+void proxy_relay_up_established(struct proxy_conn *c);
+void proxy_relay_up_error(struct proxy_conn *c, const char *why);
+int proxy_relay_receive(struct proxy_conn *c, int side, struct lws *wsi, const void *in,
+                        size_t len);
+int proxy_relay_writeable(struct proxy_conn *c, int side, struct lws *wsi);
+void proxy_relay_peer_close(struct proxy_conn *c, int side, const void *in, size_t len);
+void proxy_relay_side_gone(struct proxy_conn *c, int side);
+void proxy_relay_close_side(struct proxy_conn *c, int side, int code, const char *reason);
+void proxy_relay_maybe_free(struct proxy_conn *c);
+void proxy_relay_free(struct proxy_conn *c);
+
+/* proxy.c */
+void proxy_control_connect_failed(struct proxy_conn *c, const char *why);
+
+#endif

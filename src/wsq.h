@@ -1,0 +1,53 @@
+/*
+ * An outgoing WebSocket queue toward one peer. It holds fragments of messages being streamed
+ * through (written in arrival order) and whole injected messages, and hands out one frame of at
+ * most a chunk at a time, with the lws write flags that keep messages intact on the wire.
+ *
+ * Injected messages never land inside a fragmented message: while a streamed message is open
+ * (its last fragment not yet pushed), or while the queue is held (a hook is deciding about the
+ * message that must go first), they wait in a deferred list.
+ */
+#ifndef CS_WSQ_H
+#define CS_WSQ_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct wsq_frag;
+
+struct wsq {
+	struct wsq_frag *head, *tail;   /* ready to write, in order */
+	struct wsq_frag *dhead, *dtail; /* deferred whole messages */
+	size_t bytes;                   /* payload bytes not yet written, both lists */
+	bool stream_open;               /* the last fragment pushed did not end its message */
+	unsigned hold;                  /* > 0: whole messages are deferred */
+};
+
+void wsq_init(struct wsq *q);
+/* Frees every queued message; the queue is then empty and usable. */
+void wsq_release(struct wsq *q);
+
+/* Appends a copy of one fragment of a streamed message (first/final: its place in the message;
+ * binary only matters on the first). -ENOMEM. */
+int wsq_push_fragment(struct wsq *q, const void *data, size_t len, bool binary, bool first,
+                      bool final);
+/* Appends a copy of a whole message, deferred while a stream is open or the queue is held. */
+int wsq_push_message(struct wsq *q, const void *data, size_t len, bool binary);
+
+void wsq_hold(struct wsq *q);
+/* Ends one wsq_hold(); the deferred messages become ready when nothing else holds them back. */
+void wsq_unhold(struct wsq *q);
+
+/* True when a frame is ready to write. */
+bool wsq_ready(const struct wsq *q);
+size_t wsq_bytes(const struct wsq *q);
+
+/*
+ * The next frame: *p points at up to max payload bytes with LWS_PRE writable bytes before them
+ * (lws may also mask the payload in place), *n its length, *flags for lws_write(). False when
+ * nothing is ready. Call wsq_consume(q, *n) once the frame was handed to lws.
+ */
+bool wsq_peek(struct wsq *q, size_t max, unsigned char **p, size_t *n, int *flags);
+void wsq_consume(struct wsq *q, size_t n);
+
+#endif

@@ -1,0 +1,233 @@
+/*
+ * The real proxy with test hooks. It answers the app-server's token refresh itself, warns the
+ * client after a rate-limit notification, swallows internal responses, and reads commands from
+ * stdin: close-clients CODE REASON | broadcast JSON | wake | control MS | stats. EOF on stdin
+ * shuts down (clients closed with 1001) and prints the peak RSS.
+ */
+#include "peer.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "proxy.h"
+
+static struct proxy *px;
+static bool shutting, stop;
+static atomic_bool wake_requested;
+static char line[4096];
+static size_t line_len;
+static lws_sorted_usec_list_t sul_deadline;
+
+static const char *const server_methods[] = {"account/chatgptAuthTokens/refresh",
+                                             "account/rateLimits/updated", NULL};
+static const char *const client_methods[] = {"turn/start", NULL};
+
+static const char *kind(const struct proxy_conn *c)
+{
+	return proxy_conn_is_control(c) ? "control" : "session";
+}
+
+static enum proxy_verdict on_server(void *ctx, struct proxy_conn *c, const struct jsonrpc_head *h,
+                                    const char *json, size_t len)
+{
+	char buf[512];
+
+	peer_out("server-message %s %s %s %zu", kind(c), h->method, h->id, len);
+	if (proxy_conn_is_control(c)) {
+		return PROXY_DROP;
+	}
+	if (h->kind == JSONRPC_REQUEST &&
+	    strcmp(h->method, "account/chatgptAuthTokens/refresh") == 0) {
+		snprintf(
+		        buf, sizeof(buf),
+		        "{\"id\":%s,\"result\":{\"accessToken\":\"test-access\",\"chatgptAccountId\":"
+		        "\"acc\",\"chatgptPlanType\":\"plus\"}}",
+		        h->id);
+		peer_out("send-to-server %d", proxy_send_to_server(c, buf, strlen(buf)));
+		return PROXY_DROP;
+	}
+	if (strcmp(h->method, "account/rateLimits/updated") == 0) {
+		snprintf(
+		        buf, sizeof(buf),
+		        "{\"method\":\"warning\",\"params\":{\"threadId\":null,\"message\":\"test\"}}");
+		proxy_send_to_client(c, buf, strlen(buf));
+		return PROXY_FORWARD;
+	}
+	return h->kind == JSONRPC_RESPONSE ? PROXY_DROP : PROXY_FORWARD;
+}
+
+static enum proxy_verdict on_client(void *ctx, struct proxy_conn *c, const struct jsonrpc_head *h,
+                                    const char *json, size_t len)
+{
+	char buf[512];
+
+	peer_out("client-message %s %s", h->method, h->id);
+	snprintf(buf, sizeof(buf), "{\"method\":\"test/client-hook-saw\",\"params\":{\"id\":%s}}",
+	         h->id);
+	proxy_send_to_client(c, buf, strlen(buf));
+	return PROXY_FORWARD;
+}
+
+static void on_opened(void *ctx, struct proxy_conn *c)
+{
+	static const char probe[] = "{\"id\":\"codex-switch/ctl/1\",\"method\":\"test/echo-me\"}";
+
+	peer_out("opened %s", kind(c));
+	if (proxy_conn_is_control(c)) {
+		proxy_send_to_server(c, probe, sizeof(probe) - 1);
+	}
+}
+
+static void on_closed(void *ctx, struct proxy_conn *c)
+{
+	peer_out("closed %s", kind(c));
+}
+
+static void on_control_failed(void *ctx, const char *why)
+{
+	peer_out("control-failed %s", why);
+}
+
+static void on_wakeup(void *ctx)
+{
+	if (atomic_exchange(&wake_requested, false)) {
+		peer_out("woken");
+	}
+}
+
+static void *waker(void *arg)
+{
+	atomic_store(&wake_requested, true);
+	proxy_wake(arg);
+	return NULL;
+}
+
+static long vmhwm_kb(void)
+{
+	char buf[256];
+	long kb = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	while (f && fgets(buf, sizeof(buf), f)) {
+		if (strncmp(buf, "VmHWM:", 6) == 0) {
+			kb = strtol(buf + 6, NULL, 10);
+		}
+	}
+	if (f) {
+		fclose(f);
+	}
+	return kb;
+}
+
+static void deadline(lws_sorted_usec_list_t *sul)
+{
+	(void)sul;
+	stop = true;
+}
+
+static void shutdown_start(void)
+{
+	if (shutting) {
+		return;
+	}
+	shutting = true;
+	proxy_close_clients(px, LWS_CLOSE_STATUS_GOINGAWAY, "codex-switch exiting");
+	lws_sul_schedule(proxy_context(px), 0, &sul_deadline, deadline, 3 * LWS_US_PER_SEC);
+}
+
+static void run_command(char *cmd)
+{
+	pthread_t t;
+
+	if (strncmp(cmd, "close-clients ", 14) == 0) {
+		char *reason = strchr(cmd + 14, ' ');
+
+		proxy_close_clients(px, (int)peer_num(cmd + 14), reason ? reason + 1 : "");
+	} else if (strncmp(cmd, "broadcast ", 10) == 0) {
+		proxy_broadcast_to_clients(px, cmd + 10, strlen(cmd + 10));
+	} else if (strcmp(cmd, "wake") == 0) {
+		if (pthread_create(&t, NULL, waker, px) == 0) {
+			pthread_detach(t);
+		}
+	} else if (strncmp(cmd, "control ", 8) == 0) {
+		peer_out("control-open %d", proxy_control_open(px, (int)peer_num(cmd + 8)));
+	} else if (strcmp(cmd, "stats") == 0) {
+		peer_out("stats clients %zu vmhwm %ld", proxy_client_count(px), vmhwm_kb());
+	}
+}
+
+static void on_fd(void *ctx, int fd, void *fd_ctx)
+{
+	char buf[1024];
+	ssize_t n = read(fd, buf, sizeof(buf));
+
+	if (n <= 0) {
+		if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+			proxy_unwatch_fd(px, fd);
+			shutdown_start();
+		}
+		return;
+	}
+	for (ssize_t i = 0; i < n; i++) {
+		if (buf[i] == '\n') {
+			line[line_len] = '\0';
+			run_command(line);
+			line_len = 0;
+		} else if (line_len + 1 < sizeof(line)) {
+			line[line_len++] = buf[i];
+		}
+	}
+}
+
+static const struct proxy_hooks hooks = {
+        .server_message = on_server,
+        .client_message = on_client,
+        .conn_opened = on_opened,
+        .conn_closed = on_closed,
+        .control_failed = on_control_failed,
+        .wakeup = on_wakeup,
+        .fd_ready = on_fd,
+};
+
+int peer_proxy_main(int argc, char **argv)
+{
+	struct proxy_config cfg = {
+	        .upstream_port = (int)peer_num(peer_arg(argc, argv, "--upstream-port", "0")),
+	        .token = getenv("CS_TEST_TOKEN"),
+	        .max_message = 128u * 1024 * 1024,
+	        .max_queued = (size_t)peer_num(peer_arg(argc, argv, "--max-queued", "16777216")),
+	        .server_methods = server_methods,
+	        .internal_id_prefix = "codex-switch/",
+	        .client_methods = client_methods,
+	        .hooks = &hooks,
+	};
+	const char *control = peer_arg(argc, argv, "--control-deadline", NULL);
+
+	px = cfg.token ? proxy_create(&cfg) : NULL;
+	if (!px) {
+		peer_out("proxy: cannot start");
+		return 1;
+	}
+	if (proxy_watch_fd(px, 0, NULL) < 0) {
+		return 1;
+	}
+	peer_out("listening %d", proxy_port(px));
+	if (control) {
+		peer_out("control-open %d", proxy_control_open(px, (int)peer_num(control)));
+	}
+	while (!stop && proxy_run_once(px) >= 0) {
+		if (shutting && proxy_client_count(px) == 0) {
+			stop = true;
+		}
+	}
+	lws_sul_cancel(&sul_deadline);
+	peer_out("vmhwm %ld", vmhwm_kb());
+	proxy_destroy(px);
+	peer_out("exit");
+	return 0;
+}
