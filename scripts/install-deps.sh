@@ -20,6 +20,11 @@ fi
 
 missing=()
 for p in "${pkgs[@]}"; do
+	# Node from another source (e.g. a vendor nodejs package that bundles npm) is fine, and
+	# Debian's npm package cannot be installed next to it.
+	case "$p" in
+	nodejs | npm) command -v "$p" >/dev/null 2>&1 && continue ;;
+	esac
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
