@@ -114,11 +114,9 @@ static int fetch(const struct paths *p, const struct usage_opts *o, const char *
 {
 	char err[2048];
 
+	/* Failures are in out[i].error, shown once with the account they belong to. */
 	if (n == 1) {
-		if (usage_fetch(p, ids[0], &out[0], err, sizeof(err)) < 0 &&
-		    !(out[0].error && strcmp(out[0].error, USAGE_UNSUPPORTED) == 0)) {
-			log_error("%s", err);
-		}
+		usage_fetch(p, ids[0], &out[0], err, sizeof(err));
 		return 0;
 	}
 	return usage_fetch_all(p, ids, n, out, !o->json && isatty(STDERR_FILENO) ? progress : NULL,
@@ -136,7 +134,10 @@ static int show(const struct paths *p, const struct usage_opts *o, const char **
 		return EXIT_FAIL;
 	}
 	for (size_t i = 0; i < n; i++) {
-		failed |= u[i].error && strcmp(u[i].error, USAGE_UNSUPPORTED) != 0;
+		if (u[i].error && strcmp(u[i].error, USAGE_UNSUPPORTED) != 0) {
+			log_error("%s", u[i].error);
+			failed = 1;
+		}
 	}
 	if (o->json) {
 		usage_view_print_json(stdout, &s, ids, u, n);

@@ -472,7 +472,7 @@ cJSON *usage_to_json(const struct usage *u)
 	add_str_or_null(o, "rate_limit_reached_type", u->rate_limit_reached_type);
 	cJSON_AddNumberToObject(o, "fetched_at", (double)u->fetched_at);
 	add_str_or_null(o, "error", u->error);
-	if (cJSON_GetArraySize(o) != 10) {
+	if (cJSON_GetArraySize(o) != 9) {
 		cJSON_Delete(o); /* some allocation failed on the way */
 		return NULL;
 	}

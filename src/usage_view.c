@@ -163,10 +163,11 @@ void usage_view_print(FILE *f, const struct account *a, const struct usage *u, i
 	        : a && a->plan_type ? a->plan_type
 	                            : "-");
 	if (u->error) {
+		/* The detailed error goes to stderr, from the command. */
 		fprintf(f, "  %s\n\n",
 		        strcmp(u->error, USAGE_UNSUPPORTED) == 0
 		                ? "usage is not available for API-key accounts"
-		                : u->error);
+		                : "usage could not be fetched (the error is on stderr)");
 		return;
 	}
 	print_window(f, "  ", &u->primary, now);
