@@ -203,8 +203,40 @@ static int login_fn(struct store *s, void *ctx)
 	return rc < 0 ? rc : 1;
 }
 
-static int sign_in(const struct login_opts *o, struct oauth_tokens *t, char *err, size_t errsz)
+struct accept_ctx {
+	const struct paths *p;
+	const struct login_opts *o;
+};
+
+/* Stores the signed-in account; runs before the browser is told the outcome. */
+static int store_login(struct oauth_tokens *t, void *ctx, char *err, size_t errsz)
 {
+	struct accept_ctx *ac = ctx;
+	const struct login_opts *o = ac->o;
+	struct account a;
+	struct login_ctx c = {o, &a, err, errsz, ""};
+	int rc = build_account(o->name, t, &a);
+
+	err[0] = '\0';
+	if (rc < 0) {
+		snprintf(err, errsz, "the sign-in returned an unreadable id token; try again");
+	} else if ((rc = store_update(ac->p, login_fn, &c, err, errsz)) < 0) {
+		if (!err[0]) {
+			snprintf(err, errsz, "cannot save the account");
+		}
+	} else {
+		printf("%s %s (%s, %s plan)\n", o->replace ? "signed in again:" : "stored", c.label,
+		       a.email ? a.email : "no email", a.plan_type ? a.plan_type : "unknown");
+		printf("run 'codex-switch switch %s' to use it in plain codex too\n", o->name);
+		rc = 0;
+	}
+	account_release(&a);
+	return rc;
+}
+
+static int sign_in(const struct paths *p, const struct login_opts *o, char *err, size_t errsz)
+{
+	struct accept_ctx ac = {p, o};
 	char *issuer = endpoints_issuer();
 	int rc;
 
@@ -212,37 +244,15 @@ static int sign_in(const struct login_opts *o, struct oauth_tokens *t, char *err
 		snprintf(err, errsz, "out of memory");
 		return -ENOMEM;
 	}
-	rc = o->device ? oauth_login_device(issuer, t, err, errsz)
-	               : oauth_login_browser(issuer, t, err, errsz);
+	rc = o->device ? oauth_login_device(issuer, store_login, &ac, err, errsz)
+	               : oauth_login_browser(issuer, store_login, &ac, err, errsz);
 	free(issuer);
-	return rc;
-}
-
-static int store_login(const struct paths *p, const struct login_opts *o, struct oauth_tokens *t)
-{
-	struct account a;
-	char err[ERR_LEN] = "";
-	struct login_ctx c = {o, &a, err, sizeof(err), ""};
-	int rc = build_account(o->name, t, &a);
-
-	if (rc < 0) {
-		log_error("the sign-in returned an unreadable id token; try again");
-	} else if (store_update(p, login_fn, &c, err, sizeof(err)) < 0) {
-		log_error("%s", err[0] ? err : "cannot save the account");
-		rc = -EIO;
-	} else {
-		printf("%s %s (%s, %s plan)\n", o->replace ? "signed in again:" : "stored", c.label,
-		       a.email ? a.email : "no email", a.plan_type ? a.plan_type : "unknown");
-		printf("run 'codex-switch switch %s' to use it in plain codex too\n", o->name);
-	}
-	account_release(&a);
 	return rc;
 }
 
 int cmd_login(int argc, char **argv)
 {
 	struct login_opts o;
-	struct oauth_tokens t = {0};
 	struct paths p;
 	char err[ERR_LEN] = "";
 	int st = parse_opts(argc, argv, &o);
@@ -258,14 +268,10 @@ int cmd_login(int argc, char **argv)
 		log_error("cannot create the store directory '%s'", p.store_dir);
 		st = EXIT_FAIL;
 	}
-	if (st == EXIT_OK && sign_in(&o, &t, err, sizeof(err)) < 0) {
-		log_error("sign-in failed: %s", err);
+	if (st == EXIT_OK && sign_in(&p, &o, err, sizeof(err)) < 0) {
+		log_error("login failed: %s", err);
 		st = EXIT_FAIL;
 	}
-	if (st == EXIT_OK && store_login(&p, &o, &t) < 0) {
-		st = EXIT_FAIL;
-	}
-	oauth_tokens_release(&t);
 	paths_release(&p);
 	return st;
 }

@@ -256,9 +256,28 @@ static pid_t open_browser(const char *url)
 	return pid;
 }
 
-static int browser_wait(struct oauth_server *srv, const char *issuer, const char *redirect,
-                        const char *state, const char *verifier, struct oauth_tokens *t, char *err,
-                        size_t errsz)
+struct flow {
+	const char *issuer;
+	oauth_accept_fn accept;
+	void *ctx;
+};
+
+/* Exchanges the code and hands the tokens to the caller before anyone is told the outcome. */
+static int finish_flow(const struct flow *f, const char *redirect, const char *code,
+                       const char *verifier, char *err, size_t errsz)
+{
+	struct oauth_tokens t = {0};
+	int rc = oauth_exchange_code(f->issuer, redirect, code, verifier, &t, err, errsz);
+
+	if (rc == 0) {
+		rc = f->accept(&t, f->ctx, err, errsz);
+	}
+	oauth_tokens_release(&t);
+	return rc;
+}
+
+static int browser_wait(struct oauth_server *srv, const struct flow *f, const char *redirect,
+                        const char *state, const char *verifier, char *err, size_t errsz)
 {
 	int64_t deadline = util_now_ms() + (int64_t)OAUTH_LOGIN_TIMEOUT_S * 1000;
 	char *code = NULL;
@@ -268,17 +287,20 @@ static int browser_wait(struct oauth_server *srv, const char *issuer, const char
 	if (rc < 0) {
 		return rc;
 	}
-	rc = oauth_exchange_code(issuer, redirect, code, verifier, t, err, errsz);
+	rc = finish_flow(f, redirect, code, verifier, err, errsz);
 	util_free_secret(code);
 	oauth_server_reply(client, rc == 0,
 	                   rc == 0 ? "codex-switch stored the account. You can close this window "
 	                             "and return to the terminal."
-	                           : "The sign-in could not be completed; the terminal says why.");
+	                           : "codex-switch could not store the account; the terminal "
+	                             "says why.");
 	return rc;
 }
 
-int oauth_login_browser(const char *issuer, struct oauth_tokens *t, char *err, size_t errsz)
+int oauth_login_browser(const char *issuer, oauth_accept_fn accept, void *ctx, char *err,
+                        size_t errsz)
 {
+	struct flow f = {issuer, accept, ctx};
 	char verifier[OAUTH_VERIFIER_LEN + 1], challenge[OAUTH_CHALLENGE_LEN + 1];
 	char state[OAUTH_STATE_LEN + 1], *redirect = NULL, *url = NULL;
 	struct oauth_server srv = {.fd = -1};
@@ -287,7 +309,6 @@ int oauth_login_browser(const char *issuer, struct oauth_tokens *t, char *err, s
 	pid_t browser;
 	int rc = oauth_pkce(verifier, challenge);
 
-	memset(t, 0, sizeof(*t));
 	rc = rc ? rc : oauth_state(state);
 	if (rc < 0) {
 		snprintf(err, errsz, "cannot get random bytes: %s", strerror(-rc));
@@ -313,7 +334,7 @@ int oauth_login_browser(const char *issuer, struct oauth_tokens *t, char *err, s
 		        url);
 		fflush(stderr);
 		browser = open_browser(url);
-		rc = browser_wait(&srv, issuer, redirect, state, verifier, t, err, errsz);
+		rc = browser_wait(&srv, &f, redirect, state, verifier, err, errsz);
 		if (browser > 0) {
 			waitpid(browser, NULL, WNOHANG);
 		}
@@ -461,14 +482,14 @@ static int device_poll(const char *issuer, const struct device *d, char **code, 
 	return rc;
 }
 
-int oauth_login_device(const char *issuer, struct oauth_tokens *t, char *err, size_t errsz)
+int oauth_login_device(const char *issuer, oauth_accept_fn accept, void *ctx, char *err,
+                       size_t errsz)
 {
+	struct flow f = {issuer, accept, ctx};
 	struct device d = {0};
 	char *code = NULL, *verifier = NULL, *redirect = NULL;
-	int rc;
+	int rc = device_start(issuer, &d, err, errsz);
 
-	memset(t, 0, sizeof(*t));
-	rc = device_start(issuer, &d, err, errsz);
 	if (rc == 0) {
 		fprintf(stderr,
 		        "To sign in, open %s/codex/device in a browser and enter this code:\n"
@@ -479,8 +500,7 @@ int oauth_login_device(const char *issuer, struct oauth_tokens *t, char *err, si
 	}
 	if (rc == 0) {
 		redirect = util_printf("%s/deviceauth/callback", issuer);
-		rc = redirect ? oauth_exchange_code(issuer, redirect, code, verifier, t, err, errsz)
-		              : -ENOMEM;
+		rc = redirect ? finish_flow(&f, redirect, code, verifier, err, errsz) : -ENOMEM;
 	}
 	util_free_secret(code);
 	util_free_secret(verifier);

@@ -50,12 +50,23 @@ int oauth_exchange_code(const char *issuer, const char *redirect_uri, const char
                         const char *verifier, struct oauth_tokens *t, char *err, size_t errsz);
 
 /*
- * The browser flow: prints the URL to stderr, opens a browser when one is available, waits
- * up to OAUTH_LOGIN_TIMEOUT_S for the callback, exchanges the code, answers the browser.
+ * What the caller does with the tokens of a sign-in before the user is told it worked (for
+ * `login`: store the account). It may take the strings out of t. A negative return fails the
+ * sign-in; err (errsz bytes) then says why, and the browser is told it failed.
  */
-int oauth_login_browser(const char *issuer, struct oauth_tokens *t, char *err, size_t errsz);
+typedef int (*oauth_accept_fn)(struct oauth_tokens *t, void *ctx, char *err, size_t errsz);
 
-/* The device-code flow: prints the code and the URL to stderr and polls until approved. */
-int oauth_login_device(const char *issuer, struct oauth_tokens *t, char *err, size_t errsz);
+/*
+ * The browser flow: prints the URL to stderr, opens a browser when one is available, waits
+ * up to OAUTH_LOGIN_TIMEOUT_S for the callback, exchanges the code, calls accept, and answers
+ * the browser with the outcome. Returns 0 or a negative errno with err set.
+ */
+int oauth_login_browser(const char *issuer, oauth_accept_fn accept, void *ctx, char *err,
+                        size_t errsz);
+
+/* The device-code flow: prints the code and the URL to stderr, polls until approved, then
+ * exchanges the code and calls accept. */
+int oauth_login_device(const char *issuer, oauth_accept_fn accept, void *ctx, char *err,
+                       size_t errsz);
 
 #endif
