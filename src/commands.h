@@ -21,5 +21,7 @@ int cmd_delete(int argc, char **argv);
 int cmd_enable(int argc, char **argv);
 int cmd_disable(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_usage(int argc, char **argv);
+int cmd_login(int argc, char **argv);
 
 #endif

@@ -16,6 +16,8 @@ struct command {
 static const struct command commands[] = {
         {"run", cmd_run, "run Codex, switching accounts when one hits its usage limit"},
         {"list", cmd_list, "list stored accounts"},
+        {"login", cmd_login, "sign in to ChatGPT and store the account"},
+        {"usage", cmd_usage, "show the usage limits of one or all accounts"},
         {"import", cmd_import, "store the account of a Codex auth.json"},
         {"export", cmd_export, "print or write an account as a Codex auth.json"},
         {"switch", cmd_switch, "make an account current for plain `codex` too"},
