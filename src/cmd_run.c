@@ -1,10 +1,191 @@
+/* `codex-switch run`: parse the command line, choose the start account, hand over to runtime.c. */
+#include "authjson.h"
 #include "commands.h"
 #include "log.h"
+#include "paths.h"
+#include "runargs.h"
+#include "runtime.h"
+#include "store.h"
+#include "token.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+	        "usage: codex-switch run [--codex-bin PATH] [--] [CODEX ARGS...]\n\n"
+	        "Runs the Codex TUI through codex-switch. When the current ChatGPT account reaches\n"
+	        "its usage limit, the session continues on another stored account.\n"
+	        "Supported: codex, codex resume ..., codex fork ... (with any codex options).\n\n"
+	        "options:\n"
+	        "  --codex-bin PATH  the codex binary (default: $CODEX_SWITCH_CODEX_BIN, else codex)\n"
+	        "  -h, --help        show this help\n\n"
+	        "examples:\n"
+	        "  codex-switch run\n"
+	        "  codex-switch run resume 0199a3e1-...\n"
+	        "  codex-switch run -- -m gpt-5 \"fix the build\"\n");
+}
+
+/* Splits our options from codex's: ours come first; `--` or any other word ends them. */
+static int parse(int argc, char **argv, const char **bin, int *first)
+{
+	int i = 1;
+
+	while (i < argc) {
+		const char *a = argv[i];
+		if (strcmp(a, "--") == 0) {
+			i++;
+			break;
+		}
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			usage(stdout);
+			return 1;
+		}
+		if (strcmp(a, "--codex-bin") == 0) {
+			if (i + 1 >= argc) {
+				log_error(
+				        "--codex-bin needs a path; see 'codex-switch run --help'");
+				return -EINVAL;
+			}
+			*bin = argv[i + 1];
+			i += 2;
+		} else if (strncmp(a, "--codex-bin=", 12) == 0) {
+			*bin = a + 12;
+			i++;
+		} else {
+			break;
+		}
+	}
+	*first = i;
+	return 0;
+}
+
+/*
+ * The account to start on: the one auth.json holds, else the first enabled ChatGPT account.
+ * Writes its id into out. Exit status on failure.
+ */
+static int choose_start(const struct paths *p, char *out, size_t outsz)
+{
+	struct store s = {0};
+	char err[512];
+	long cur, pick = -1;
+
+	if (store_load(p, &s, err, sizeof(err))) {
+		log_error("%s", err);
+		return EXIT_FAIL;
+	}
+	if (s.n == 0) {
+		log_error("no account is stored; run 'codex-switch import <name>' or "
+		          "'codex-switch login <name>' first");
+		store_release(&s);
+		return EXIT_FAIL;
+	}
+	cur = authjson_current(p, &s);
+	if (cur >= 0 && s.accounts[cur].kind == ACCOUNT_API_KEY) {
+		log_error("the current account '%s' is an API key; runtime switching needs ChatGPT "
+		          "accounts: run 'codex-switch switch <chatgpt account>' first",
+		          s.accounts[cur].name);
+		store_release(&s);
+		return EXIT_FAIL;
+	}
+	pick = cur;
+	for (size_t i = 0; pick < 0 && i < s.n; i++) {
+		const struct account *a = &s.accounts[i];
+		if (a->kind == ACCOUNT_CHATGPT && !a->disabled && !a->relogin_reason) {
+			pick = (long)i;
+		}
+	}
+	if (pick < 0) {
+		log_error("no stored ChatGPT account can be used; run 'codex-switch login <name>'");
+		store_release(&s);
+		return EXIT_FAIL;
+	}
+	snprintf(out, outsz, "%s", s.accounts[pick].id);
+	store_release(&s);
+	return EXIT_OK;
+}
+
+/*
+ * The app-server refreshes auth.json by itself when its token is about to expire, which would
+ * rotate the refresh token behind the store's back: so make the tokens fresh and auth.json
+ * current before it starts.
+ */
+static int prepare_tokens(const struct paths *p, const char *id)
+{
+	struct account a = {0};
+	char err[512];
+	int r = token_ensure_fresh(p, id, false, &a, err, sizeof(err));
+
+	if (r) {
+		log_error("%s", err);
+		return EXIT_FAIL;
+	}
+	if (!a.chatgpt_account_id) {
+		log_error("account '%s' has no ChatGPT account id; run 'codex-switch login %s "
+		          "--replace'",
+		          a.name, a.name);
+		account_release(&a);
+		return EXIT_FAIL;
+	}
+	r = authjson_write(p->auth_json, &a);
+	if (r) {
+		log_error("cannot write '%s': %s", p->auth_json, strerror(-r));
+	}
+	account_release(&a);
+	return r ? EXIT_FAIL : EXIT_OK;
+}
 
 int cmd_run(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	log_error("run is not built yet");
-	return EXIT_FAIL;
+	struct paths p;
+	struct runtime_config cfg = {0};
+	char err[512], cwd[PATH_MAX], id[64];
+	const char *bin = getenv("CODEX_SWITCH_CODEX_BIN");
+	int first, r;
+
+	if (!bin || !*bin) {
+		bin = "codex";
+	}
+	r = parse(argc, argv, &bin, &first);
+	if (r) {
+		return r > 0 ? EXIT_OK : EXIT_USAGE;
+	}
+	if (runargs_check(argc - first, argv + first, err, sizeof(err))) {
+		log_error("%s", err);
+		return EXIT_USAGE;
+	}
+	if (!getcwd(cwd, sizeof(cwd))) {
+		log_error("cannot read the current directory: %s", strerror(errno));
+		return EXIT_FAIL;
+	}
+	if (paths_init(&p)) {
+		log_error("cannot find the home directory; set HOME or CODEX_SWITCH_HOME");
+		return EXIT_FAIL;
+	}
+	r = paths_ensure_store(&p);
+	if (r) {
+		log_error("cannot create '%s': %s", p.store_dir, strerror(-r));
+		paths_release(&p);
+		return EXIT_FAIL;
+	}
+	r = choose_start(&p, id, sizeof(id));
+	if (r == EXIT_OK) {
+		r = prepare_tokens(&p, id);
+	}
+	if (r == EXIT_OK) {
+		cfg = (struct runtime_config){.paths = &p,
+		                              .codex_bin = bin,
+		                              .argc = argc - first,
+		                              .argv = argv + first,
+		                              .cwd = cwd,
+		                              .account_id = id};
+		r = runtime_run(&cfg);
+	}
+	paths_release(&p);
+	return r;
 }

@@ -5,13 +5,13 @@
 #include "http.h"
 #include "log.h"
 #include "oauth_server.h"
+#include "spawn.h"
 #include "util.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -236,24 +236,15 @@ static size_t login_ports(int *ports)
 static pid_t open_browser(const char *url)
 {
 	const char *d = getenv("DISPLAY"), *w = getenv("WAYLAND_DISPLAY");
-	char *argv[] = {(char *)"xdg-open", (char *)url, NULL};
-	posix_spawn_file_actions_t fa;
-	pid_t pid = -1;
+	char opener[] = "xdg-open";
+	char *argv[] = {opener, (char *)url, NULL};
+	struct spawn_opts o = {.argv = argv, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1};
+	pid_t pid;
 
 	if ((!d || !*d) && (!w || !*w)) {
 		return -1;
 	}
-	if (posix_spawn_file_actions_init(&fa) != 0) {
-		return -1;
-	}
-	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
-	if (posix_spawnp(&pid, "xdg-open", &fa, NULL, argv, environ) != 0) {
-		pid = -1;
-	}
-	posix_spawn_file_actions_destroy(&fa);
-	return pid;
+	return spawn_start(&o, &pid) == 0 ? pid : -1;
 }
 
 struct flow {

@@ -1,0 +1,199 @@
+#!/usr/bin/env python3
+"""`codex-switch run` end to end: the real codex 0.169.0 app-server behind the proxy, the
+project's mock backend, and a scripted TUI (fake_codex.py) in the TUI's place. Checks what the
+mock saw (bearer, ChatGPT-Account-Id), what the TUI received, the exit status, the token file,
+and that no process is left behind."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as h  # noqa: E402
+
+BIN = os.environ.get("CODEX_SWITCH_BIN")
+failures = []
+
+
+def check(cond, what):
+    print(("ok   " if cond else "FAIL ") + what)
+    if not cond:
+        failures.append(what)
+    return cond
+
+
+def processes_mentioning(text):
+    """Pids whose command line contains text (our children carry the temp paths)."""
+    pids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                if text.encode() in f.read():
+                    pids.append(int(d))
+        except OSError:
+            pass
+    return pids
+
+
+def setup(mb, n=2):
+    home = h.TestHome(mb)
+    accts = [h.make_account(mb, "user%d@example.com" % i, "acct-%d" % i, name="acc%d" % i)
+             for i in range(n)]
+    h.write_accounts(home.switch_home, accts)
+    h.write_auth_json(home.codex_home, accts[0])
+    return home, accts
+
+
+def run(home, scenario, name, args=(), timeout=120):
+    files_env, transcript = h.fake_tui_files(home, scenario, name)
+    env = home.env(**files_env)
+    argv = [BIN, "run", "--codex-bin", h.FAKE_CODEX] + list(args)
+    p = subprocess.run(argv, env=env, cwd=home.work, timeout=timeout, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE)
+    t = h.read_json(transcript) if os.path.exists(transcript) else {}
+    return p, t
+
+
+def leftovers(home):
+    tokens = [f for f in os.listdir(os.path.join(home.switch_home, "runtime"))
+              if f.startswith("ws-token-")]
+    return tokens, processes_mentioning(home.switch_home)
+
+
+def test_normal_turn(mb):
+    home, (a, b) = setup(mb)
+    scenario = {"exit_code": 7, "steps": [
+        {"op": "initialize"},
+        {"op": "request", "method": "account/read", "params": {"refreshToken": False}},
+        {"op": "thread_start", "params": {}},
+        {"op": "turn", "text": "hello", "timeout": 60, "expect_status": "completed"},
+    ]}
+    p, t = run(home, scenario, "normal")
+    check(p.returncode == 7, "run exits with the TUI's status 7 (got %d; stderr %r; error %r)"
+          % (p.returncode, p.stderr[-400:], t.get("error")))
+    check(t and all(s["ok"] for s in t["steps"]), "the scripted TUI ran every step")
+    acct = t["steps"][1].get("result", {}).get("account") or {} if t else {}
+    check(acct.get("email") == a["email"], "the TUI sees the start account without signing in")
+    last = mb.requests(endpoint="responses")[-1:]
+    check(last and last[0]["bearer"] == a["access_token"] and last[0]["account"] == "acct-0",
+          "the turn went out with A's bearer and ChatGPT-Account-Id")
+    argv = t.get("argv", [])
+    check("-C" in argv and home.work in argv and "--remote" in argv,
+          "the TUI got -C <cwd> and --remote (argv %r)" % argv[-6:])
+    tokens, procs = leftovers(home)
+    check(not tokens, "the token file is removed at exit (%r)" % tokens)
+    check(not procs, "no process is left behind (%r)" % procs)
+    home.cleanup()
+
+
+def test_usage_limit_switch(mb):
+    home, (a, b) = setup(mb)
+    mb.set_account("acct-0", responses=["usage_limit"])
+    scenario = {"exit_code": 0, "steps": [
+        {"op": "initialize"},
+        {"op": "thread_start", "params": {}},
+        {"op": "turn", "text": "first", "timeout": 60, "expect_status": "failed"},
+        {"op": "expect_notification", "method": "warning", "contains": "switched account",
+         "timeout": 30},
+        {"op": "turn", "text": "second", "timeout": 60, "expect_status": "completed"},
+    ]}
+    p, t = run(home, scenario, "limit")
+    check(p.returncode == 0, "run after a switch exits 0 (got %d; stderr %r; error %r)"
+          % (p.returncode, p.stderr[-400:], t.get("error")))
+    reqs = mb.requests(endpoint="responses")
+    check(len(reqs) >= 2 and reqs[0]["account"] == "acct-0", "the first turn used account A")
+    check(reqs and reqs[-1]["bearer"] == b["access_token"] and reqs[-1]["account"] == "acct-1",
+          "the next turn carries B's bearer and ChatGPT-Account-Id")
+    received = t.get("received", [])
+    methods = [m.get("method") for m in received]
+    warn = [m for m in received if m.get("method") == "warning"]
+    check(warn and "from acc0" in warn[0]["params"]["message"]
+          and "to acc1" in warn[0]["params"]["message"],
+          "the warning names both accounts (%r)" % (warn[0]["params"] if warn else None))
+    err_at = next((i for i, m in enumerate(received) if m.get("method") == "error"), None)
+    warn_at = methods.index("warning") if "warning" in methods else None
+    check(err_at is not None and warn_at is not None and err_at < warn_at,
+          "the warning comes after the usage-limit error")
+    auth = h.read_json(os.path.join(home.codex_home, "auth.json"))
+    check(auth["tokens"]["account_id"] == "acct-1", "auth.json now holds account B")
+    tokens, procs = leftovers(home)
+    check(not tokens and not procs, "nothing left behind after a switch")
+    home.cleanup()
+
+
+def test_refresh_answered(mb):
+    home, (a, b) = setup(mb)
+    mb.set_account("acct-0", responses=["unauthorized"])
+    scenario = {"exit_code": 0, "steps": [
+        {"op": "initialize"},
+        {"op": "thread_start", "params": {}},
+        {"op": "turn", "text": "needs refresh", "timeout": 60, "expect_status": "completed"},
+    ]}
+    p, t = run(home, scenario, "refresh")
+    check(p.returncode == 0, "a 401 is answered and the turn completes (got %d; stderr %r; %r)"
+          % (p.returncode, p.stderr[-400:], t.get("error")))
+    check(mb.count(endpoint="oauth_token") == 1, "exactly one refresh request reached the mock")
+    new = mb.latest_access_token("acct-0")
+    reqs = mb.requests(endpoint="responses", account="acct-0")
+    check(new and reqs and reqs[-1]["bearer"] == new, "the retried turn used the new token")
+    methods = [m.get("method") for m in t.get("received", [])]
+    check("account/chatgptAuthTokens/refresh" not in methods,
+          "the refresh request never reaches the TUI")
+    stored = {x["id"]: x for x in h.read_accounts(home.switch_home)["accounts"]}
+    check(stored[a["id"]]["auth_data"]["access_token"] == new,
+          "the store holds the refreshed token")
+    home.cleanup()
+
+
+def test_refusals(mb):
+    home, _ = setup(mb)
+    env = home.env()
+    p = subprocess.run([BIN, "run", "exec", "hi"], env=env, stderr=subprocess.PIPE, timeout=30)
+    check(p.returncode == 2 and b"codex resume" in p.stderr, "run exec is refused with exit 2")
+    p = subprocess.run([BIN, "run", "--", "--remote", "ws://x"], env=env, stderr=subprocess.PIPE,
+                       timeout=30)
+    check(p.returncode == 2 and b"--remote" in p.stderr, "--remote is refused")
+    os.unlink(os.path.join(home.switch_home, "accounts.json"))
+    p = subprocess.run([BIN, "run"], env=env, stderr=subprocess.PIPE, timeout=30)
+    check(p.returncode == 1 and b"import" in p.stderr, "no stored account: told to import")
+    home.cleanup()
+
+
+def test_missing_codex(mb):
+    home, _ = setup(mb)
+    p = subprocess.run([BIN, "run", "--codex-bin", "/nonexistent/codex"], env=home.env(),
+                       stderr=subprocess.PIPE, timeout=30)
+    check(p.returncode == 1 and b"/nonexistent/codex" in p.stderr,
+          "a missing codex binary is reported (%r)" % p.stderr[-200:])
+    tokens, procs = leftovers(home)
+    check(not tokens and not procs, "nothing left behind when codex is missing")
+    home.cleanup()
+
+
+def main():
+    if not BIN:
+        print("FAIL CODEX_SWITCH_BIN is not set")
+        return 1
+    h.codex_bin()
+    mb = h.start_mock()
+    try:
+        for t in (test_refusals, test_missing_codex, test_normal_turn, test_usage_limit_switch,
+                  test_refresh_answered):
+            mb.configure({})
+            mb.clear_requests()
+            try:
+                t(mb)
+            except Exception as e:  # noqa: BLE001 - report and go on
+                check(False, "%s raised %s: %s" % (t.__name__, type(e).__name__, e))
+    finally:
+        mb.stop()
+    print("%d check(s) failed" % len(failures))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
