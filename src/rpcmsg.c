@@ -131,21 +131,3 @@ char *rpcmsg_warning(const char *message)
 	cJSON_AddStringToObject(p, "message", message);
 	return finish(o);
 }
-
-char *rpcmsg_notice(const char *message)
-{
-	cJSON *o = cJSON_CreateObject(), *p;
-
-	if (!o) {
-		return NULL;
-	}
-	cJSON_AddStringToObject(o, "method", "deprecationNotice");
-	p = cJSON_AddObjectToObject(o, "params");
-	if (!p) {
-		cJSON_Delete(o);
-		return NULL;
-	}
-	cJSON_AddStringToObject(p, "summary", message);
-	cJSON_AddNullToObject(p, "details");
-	return finish(o);
-}

@@ -25,10 +25,4 @@ char *rpcmsg_error(const char *raw_id, int code, const char *message);
 /* {"method":"warning","params":{"threadId":null,"message":message}} */
 char *rpcmsg_warning(const char *message);
 
-/*
- * {"method":"deprecationNotice","params":{"summary":message,"details":null}}: the 0.169 TUI
- * files `warning` under its F2 view, but draws this one in the transcript, where people see it.
- */
-char *rpcmsg_notice(const char *message);
-
 #endif

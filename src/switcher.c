@@ -73,15 +73,14 @@ static void send_control(struct rt *rt, char *json)
 
 static void tell_user(struct rt *rt, const char *message)
 {
-	char *msgs[] = {rpcmsg_warning(message), rpcmsg_notice(message)};
+	/* The 0.169 TUI counts it in its status line ("N warnings · f2 to view"). */
+	char *w = rpcmsg_warning(message);
 
 	log_warn("%s", message);
-	for (size_t i = 0; i < UTIL_ARRAY_LEN(msgs); i++) {
-		if (msgs[i]) {
-			proxy_broadcast_to_clients(rt->proxy, msgs[i], strlen(msgs[i]));
-		}
-		free(msgs[i]);
+	if (w) {
+		proxy_broadcast_to_clients(rt->proxy, w, strlen(w));
 	}
+	free(w);
 }
 
 /* ---- exhaustion bookkeeping ---- */

@@ -45,10 +45,6 @@ static void test_error_warning_initialize(void **state)
 	assert_string_equal(s, "{\"method\":\"warning\",\"params\":{\"threadId\":null,"
 	                       "\"message\":\"switched\"}}");
 	free(s);
-	s = rpcmsg_notice("switched");
-	assert_string_equal(s, "{\"method\":\"deprecationNotice\",\"params\":{\"summary\":"
-	                       "\"switched\",\"details\":null}}");
-	free(s);
 	s = rpcmsg_initialize("codex-switch/x/1", "0.1.0");
 	assert_non_null(strstr(s, "\"experimentalApi\":true"));
 	assert_non_null(strstr(s, "\"name\":\"codex_switch\""));
