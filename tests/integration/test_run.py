@@ -174,6 +174,119 @@ def test_missing_codex(mb):
     home.cleanup()
 
 
+# ----- faults -----
+
+def start_run(home, scenario, name, codex_bin=None):
+    files_env, transcript = h.fake_tui_files(home, scenario, name)
+    argv = [BIN, "run", "--codex-bin", codex_bin or h.FAKE_CODEX]
+    p = subprocess.Popen(argv, env=home.env(**files_env), cwd=home.work, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    return p, transcript
+
+
+def wait_for_tui(transcript, timeout=60):
+    """Until the scripted TUI has initialized through the proxy."""
+    def ready():
+        try:
+            t = h.read_json(transcript)
+        except (OSError, ValueError):
+            return False
+        return any(s.get("op") == "initialize" and s.get("ok") for s in t.get("steps", []))
+    h.wait_until(ready, timeout, "the TUI to initialize")
+
+
+def app_server_pids(home):
+    return [pid for pid in processes_mentioning(home.switch_home)
+            if b"app-server" in open("/proc/%d/cmdline" % pid, "rb").read()]
+
+
+def test_signals(mb):
+    import signal
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        home, _ = setup(mb)
+        scenario = {"steps": [{"op": "initialize"}, {"op": "sleep", "seconds": 60}]}
+        p, transcript = start_run(home, scenario, "sig%d" % sig)
+        wait_for_tui(transcript)
+        p.send_signal(sig)
+        try:
+            out, err = p.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            out, err = p.communicate()
+        check(p.returncode != 0 and p.returncode != -sig,
+              "%s: codex-switch ends through the TUI (status %d)" % (sig.name, p.returncode))
+        if sig == signal.SIGTERM:
+            check(p.returncode == 128 + sig, "a TUI killed by SIGTERM gives status 143 (%d)"
+                  % p.returncode)
+        tokens, procs = leftovers(home)
+        check(not tokens, "%s: the token file is removed (%r)" % (sig.name, tokens))
+        check(not procs, "%s: no child outlives codex-switch (%r)" % (sig.name, procs))
+        home.cleanup()
+
+
+def test_sigkill_and_stale_token(mb):
+    import signal
+    home, _ = setup(mb)
+    scenario = {"steps": [{"op": "initialize"}, {"op": "sleep", "seconds": 60}]}
+    p, transcript = start_run(home, scenario, "kill")
+    wait_for_tui(transcript)
+    p.send_signal(signal.SIGKILL)
+    p.communicate(timeout=10)
+    try:
+        h.wait_until(lambda: not processes_mentioning(home.switch_home), 10, "children to die")
+        check(True, "SIGKILL: the app-server and the TUI die with codex-switch")
+    except Exception:  # noqa: BLE001
+        check(False, "SIGKILL: children outlived codex-switch (%r)"
+              % processes_mentioning(home.switch_home))
+    tokens, _ = leftovers(home)
+    check(len(tokens) == 1, "SIGKILL leaves the token file behind (%r)" % tokens)
+    q, t = run(home, {"exit_code": 0, "steps": [{"op": "initialize"}]}, "after-kill")
+    tokens, procs = leftovers(home)
+    check(q.returncode == 0 and not tokens and not procs,
+          "the next run removes the stale token file (status %d, %r)" % (q.returncode, tokens))
+    home.cleanup()
+
+
+def test_app_server_crash(mb):
+    import signal
+    home, _ = setup(mb)
+    scenario = {"exit_code": 5, "steps": [{"op": "initialize"},
+                                          {"op": "wait_close", "timeout": 30}]}
+    p, transcript = start_run(home, scenario, "crash")
+    wait_for_tui(transcript)
+    for pid in app_server_pids(home):
+        os.kill(pid, signal.SIGKILL)
+    out, err = p.communicate(timeout=60)
+    t = h.read_json(transcript)
+    check(t.get("close_code") == 1011, "the TUI sees close 1011 when the app-server dies (%r)"
+          % t.get("close_code"))
+    check(p.returncode == 1 and b"app-server exited unexpectedly" in err,
+          "run exits 1 and says the app-server died (%d, %r)" % (p.returncode, err[-300:]))
+    tokens, procs = leftovers(home)
+    check(not tokens and not procs, "nothing left behind after an app-server crash")
+    home.cleanup()
+
+
+def test_never_ready(mb):
+    home, _ = setup(mb)
+    slow = os.path.join(home.root, "slow-codex")
+    with open(slow, "w") as f:
+        f.write("#!/bin/sh\n[ \"$1\" = app-server ] && { echo 'booting very slowly' >&2; "
+                "exec sleep 60; }\nexit 3\n")
+    os.chmod(slow, 0o755)
+    start = time.monotonic()
+    p = subprocess.run([BIN, "run", "--codex-bin", slow], env=home.env(), cwd=home.work,
+                       stderr=subprocess.PIPE, timeout=60)
+    took = time.monotonic() - start
+    check(p.returncode == 1 and b"not ready" in p.stderr and b"booting very slowly" in p.stderr,
+          "an app-server that never gets ready: exit 1 with its last output (%r)"
+          % p.stderr[-300:])
+    check(took < 20, "and it gives up after about 10 s (%.1f s)" % took)
+    tokens, procs = leftovers(home)
+    check(not tokens and not procs, "nothing left behind when the app-server never gets ready")
+    home.cleanup()
+
+
 def main():
     if not BIN:
         print("FAIL CODEX_SWITCH_BIN is not set")
@@ -182,7 +295,8 @@ def main():
     mb = h.start_mock()
     try:
         for t in (test_refusals, test_missing_codex, test_normal_turn, test_usage_limit_switch,
-                  test_refresh_answered):
+                  test_refresh_answered, test_signals, test_sigkill_and_stale_token,
+                  test_app_server_crash, test_never_ready):
             mb.configure({})
             mb.clear_requests()
             try:
