@@ -13,7 +13,7 @@ static void print_help(const struct cli_spec *spec)
 {
 	printf("usage: codex-switch %s %s\n\n%s", spec->name, spec->synopsis, spec->about);
 	if (spec->flags & CLI_FILE) {
-		printf("  --file PATH   use PATH instead of the default\n");
+		printf("  --file PATH   %s\n", spec->file_help);
 	}
 	if (spec->flags & CLI_FORCE) {
 		printf("  --force       replace PATH when it exists\n");

@@ -18,12 +18,13 @@ enum cli_flag {
 };
 
 struct cli_spec {
-	const char *name;     /* the command, e.g. "import" */
-	const char *synopsis; /* what follows the name, e.g. "<name> [--file PATH]" */
-	const char *about;    /* what the command does, one or more lines ending in '\n' */
-	const char *example;  /* one full command line */
-	unsigned flags;       /* the cli_flag options the command accepts */
-	int min_pos, max_pos; /* how many positional arguments */
+	const char *name;      /* the command, e.g. "import" */
+	const char *synopsis;  /* what follows the name, e.g. "<name> [--file PATH]" */
+	const char *about;     /* what the command does, one or more lines ending in '\n' */
+	const char *example;   /* one full command line */
+	unsigned flags;        /* the cli_flag options the command accepts */
+	const char *file_help; /* what --file PATH does, with CLI_FILE */
+	int min_pos, max_pos;  /* how many positional arguments */
 };
 
 struct cli_args {

@@ -22,6 +22,7 @@ static const struct cli_spec import_spec = {
                  "$CODEX_HOME/auth.json (~/.codex/auth.json without CODEX_HOME), or from PATH.\n\n",
         .example = "codex login && codex-switch import work",
         .flags = CLI_FILE,
+        .file_help = "read PATH instead of $CODEX_HOME/auth.json",
         .min_pos = 1,
         .max_pos = 1,
 };
@@ -33,6 +34,7 @@ static const struct cli_spec export_spec = {
                  "An existing PATH is only replaced with --force. The output holds secrets.\n\n",
         .example = "codex-switch export work --file /tmp/auth.json",
         .flags = CLI_FILE | CLI_FORCE,
+        .file_help = "write a new file PATH (0600) instead of printing",
         .min_pos = 1,
         .max_pos = 1,
 };

@@ -14,6 +14,17 @@
 #define CLAIM_PROFILE "https://api.openai.com/profile"
 #define CLAIM_AUTH    "https://api.openai.com/auth"
 
+/* OpenSSL skips whitespace and accepts '+' and '/': none of them belongs in base64url. */
+static bool is_b64url(const char *in, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		if (!isalnum((unsigned char)in[i]) && in[i] != '-' && in[i] != '_') {
+			return false;
+		}
+	}
+	return true;
+}
+
 /*
  * Decodes one base64url part (padding optional) into a new NUL-terminated buffer.
  * OpenSSL does the decoding; we only translate the alphabet and restore the padding.
@@ -29,7 +40,7 @@ static int b64url_decode(const char *in, size_t len, char **out, size_t *outlen)
 	}
 	padded = (len + 3) / 4 * 4;
 	pad = padded - len;
-	if (len == 0 || len > JWT_MAX_PART || pad == 3) {
+	if (len == 0 || len > JWT_MAX_PART || pad == 3 || !is_b64url(in, len)) {
 		return -EINVAL;
 	}
 	std = malloc(padded + 1);
@@ -40,15 +51,7 @@ static int b64url_decode(const char *in, size_t len, char **out, size_t *outlen)
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < len; i++) {
-		char c = in[i];
-		/* OpenSSL skips whitespace and accepts '+' and '/': neither belongs in base64url.
-		 */
-		if (!isalnum((unsigned char)c) && c != '-' && c != '_') {
-			free(std);
-			free(dec);
-			return -EINVAL;
-		}
-		std[i] = c == '-' ? '+' : c == '_' ? '/' : c;
+		std[i] = in[i] == '-' ? '+' : in[i] == '_' ? '/' : in[i];
 	}
 	memset(std + len, '=', pad);
 	n = EVP_DecodeBlock(dec, std, (int)padded);

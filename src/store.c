@@ -62,6 +62,7 @@ static int load_accounts(const char *path, struct store *s, char *err, size_t er
 	}
 	s->accounts = calloc((size_t)n, sizeof(*s->accounts));
 	if (!s->accounts) {
+		snprintf(err, errsz, "cannot load '%s': out of memory", path);
 		return -ENOMEM;
 	}
 	cJSON_ArrayForEach(item, list)
@@ -70,6 +71,8 @@ static int load_accounts(const char *path, struct store *s, char *err, size_t er
 		if (r == -EINVAL) {
 			snprintf(err, errsz, "cannot parse '%s': account %zu: %s", path, s->n + 1,
 			         why);
+		} else if (r) {
+			snprintf(err, errsz, "cannot load '%s': out of memory", path);
 		}
 		if (r) {
 			return r;
