@@ -46,7 +46,8 @@ FAKE_CODEX = os.path.join(HERE, "fake_codex.py")
 __all__ = ["MockBackend", "make_jwt", "jwt_claims", "codex_bin", "start_mock", "TestHome",
            "make_account", "accounts_json", "write_accounts", "write_auth_json", "rfc3339",
            "WsClient", "WsHandshakeError", "WsClosed", "RpcClient", "RpcError", "AppServer",
-           "free_port", "wait_until", "fail"]
+           "free_port", "wait_until", "fail", "OP_TEXT", "OP_BIN", "fake_tui_files",
+           "read_json", "read_accounts", "file_mode", "FAKE_CODEX"]
 
 
 def fail(msg):
@@ -234,6 +235,24 @@ def write_auth_json(codex_home, a):
     path = os.path.join(codex_home, "auth.json")
     _write_private(path, json.dumps(doc, indent=2) + "\n")
     return path
+
+
+def fake_tui_files(home, scenario, name="tui"):
+    """Writes a fake_codex.py scenario into home.root. Returns (env additions, transcript
+    path): pass the env to `codex-switch run --codex-bin tests/integration/fake_codex.py`
+    (CS_REAL_CODEX is the pinned codex used for `app-server`)."""
+    scenario_path = os.path.join(home.root, "%s-scenario.json" % name)
+    transcript = os.path.join(home.root, "%s-transcript.json" % name)
+    with open(scenario_path, "w") as f:
+        json.dump(scenario, f, indent=1)
+    env = {"CS_TUI_SCENARIO": scenario_path, "CS_TUI_TRANSCRIPT": transcript,
+           "CS_REAL_CODEX": codex_bin()}
+    return env, transcript
+
+
+def read_json(path):
+    with open(path) as f:
+        return json.load(f)
 
 
 def file_mode(path):
@@ -436,7 +455,9 @@ class WsClient:
                 continue
             if not chunk:
                 self.closed = True
-                raise WsClosed(self.close_code or 1006, self.close_reason or "")
+                if self.close_code is None:
+                    self.close_code = 1006
+                raise WsClosed(self.close_code, self.close_reason or "")
             self.buf += chunk
 
     def recv(self, timeout=10.0):

@@ -46,6 +46,29 @@ def test_ws_auth(srv):
                                                             e.status, e.body))
 
 
+def test_ws_frames(srv):
+    """The harness WebSocket client itself: ping, a fragmented message, a non-JSON frame
+    (ignored by the server), and a clean close."""
+    ws = h.WsClient.connect(srv.url, {"Authorization": "Bearer " + srv.token})
+    ws.ping(b"hi")
+    ws.send_text("not json")
+    ws.send_fragmented(json.dumps({"id": "frag", "method": "initialize", "params": {
+        "clientInfo": {"name": "frag_test", "version": "1"}, "capabilities": {}}}), pieces=4)
+    deadline = time.monotonic() + 15
+    answer = None
+    while answer is None and time.monotonic() < deadline:
+        op, data = ws.recv(timeout=max(0.1, deadline - time.monotonic()))
+        msg = json.loads(data)
+        if msg.get("id") == "frag":
+            answer = msg
+    check(op == h.OP_TEXT and answer and "result" in answer,
+          "a fragmented initialize is answered (string id kept)")
+    ws.close(1000, "bye")
+    # codex 0.169 drops the TCP connection on a client close instead of echoing it (1006).
+    check(ws.closed and ws.close_code in (1000, 1006),
+          "the client close completes (server side: %r)" % (ws.close_code,))
+
+
 def test_turns(mb, srv, a, b):
     rpc = srv.connect()
     init = rpc.initialize()
@@ -128,18 +151,13 @@ def test_fake_tui(mb, srv, home, current):
         {"op": "expect_notification", "method": "account/rateLimits/updated", "timeout": 10},
         {"op": "expect_no_message", "method": "error", "seconds": 0.2},
     ]}
-    path = os.path.join(home.root, "scenario.json")
-    transcript = os.path.join(home.root, "transcript.json")
-    with open(path, "w") as f:
-        json.dump(scenario, f)
-    env = home.env(CS_TOKEN_VAR_FOR_TEST=srv.token, CS_TUI_SCENARIO=path,
-                   CS_TUI_TRANSCRIPT=transcript, CS_REAL_CODEX=srv.codex)
+    files_env, transcript = h.fake_tui_files(home, scenario)
+    env = home.env(CS_TOKEN_VAR_FOR_TEST=srv.token, **files_env)
     argv = [sys.executable, h.FAKE_CODEX, "--remote", srv.url, "--remote-auth-token-env",
             "CS_TOKEN_VAR_FOR_TEST", "-C", home.work]
     p = subprocess.run(argv, env=env, cwd=home.work, timeout=90, stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT)
-    with open(transcript) as f:
-        t = json.load(f)
+    t = h.read_json(transcript)
     check(p.returncode == 7, "fake TUI exits with the scenario's code (got %d, error %r)"
           % (p.returncode, t.get("error")))
     check(all(s["ok"] for s in t["steps"]) and len(t["steps"]) == 6,
@@ -211,6 +229,7 @@ def main():
         b = h.make_account(mb, "bob@example.com", "acct-B", plan="pro")
         srv = h.AppServer(home).start()
         test_ws_auth(srv)
+        test_ws_frames(srv)
         test_turns(mb, srv, a, b)
         test_fake_tui(mb, srv, home, b)
         srv.stop()
@@ -222,6 +241,9 @@ def main():
     finally:
         if srv is not None:
             srv.stop()
+        if failures:
+            os.environ["CS_KEEP_TMP"] = "1"
+            print("mock requests: %s" % os.path.join(mb.state_dir, "requests.jsonl"))
         mb.stop()
         if not failures:
             home.cleanup()

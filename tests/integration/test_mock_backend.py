@@ -5,6 +5,7 @@ writers, without codex: so a broken mock shows up here, not as a confusing codex
 import http.client
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -257,6 +258,7 @@ def test_standalone():
             p.kill()
             rc = None
         check(rc == 0, "standalone exits on SIGTERM")
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def test_files(mb):

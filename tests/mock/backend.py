@@ -24,7 +24,10 @@ In-process (tests put tests/mock on sys.path)::
     mb.count("oauth_token"); mb.wait_for(lambda: mb.count("usage") >= 2, timeout=10)
     mb.approve_device()                 # device-code login: approve the pending codes
     mb.latest_access_token("acct-A")    # newest access token /oauth/token issued for it
-    mb.stop()
+    mb.stop()                           # removes the state dir it created (CS_KEEP_TMP=1 keeps)
+
+Clients must trust ca.pem: codex via CODEX_CA_CERTIFICATE=<ca.pem>; curl-based code via its
+CA option (e.g. the same env var). Both 127.0.0.1 and localhost match the server cert.
 
 Standalone (shell / C tests)::
 
@@ -41,7 +44,8 @@ Recorded request (dict / JSON line)
 ``{"seq", "time", "method", "path", "query" (dict of lists), "headers" (lowercased names),
 "bearer", "account" (chatgpt-account-id header or null), "body_len", "body" (text when JSON or
 form and not content-encoded, else null; codex sends zstd /responses bodies), "json" (parsed
-body or null), "endpoint", "status", "outcome" (responses only), "grant_type" (oauth only)}``
+body or null), "endpoint", "status", "outcome" (responses, usage, refresh), "grant_type"
+(oauth_token only)}``
 
 Endpoint names (for ``requests(endpoint=)`` / ``count()``): accounts_check, responses,
 responses_ws (websocket upgrade attempt, answered 426), usage, oauth_token, oauth_authorize,
@@ -177,8 +181,8 @@ import http.server
 import json
 import os
 import secrets
+import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -343,6 +347,7 @@ class MockBackend:
         # Standalone mode re-reads the config file on every request; in-process tests call
         # configure()/set_account() instead.
         self.watch_config = watch_config or config_file is not None
+        self._own_dir = state_dir is None
         self.state_dir = state_dir or tempfile.mkdtemp(prefix="cs-mock-")
         self.ca_path = os.path.join(self.state_dir, "ca.pem")
         os.makedirs(self.state_dir, exist_ok=True)
@@ -378,10 +383,14 @@ class MockBackend:
         return self
 
     def stop(self):
+        """Stops serving; a state dir the mock created itself is removed (unless
+        CS_KEEP_TMP is set)."""
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
             self._httpd = None
+        if self._own_dir and not os.environ.get("CS_KEEP_TMP"):
+            shutil.rmtree(self.state_dir, ignore_errors=True)
 
     def __enter__(self):
         return self.start() if self._httpd is None else self
