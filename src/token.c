@@ -391,7 +391,7 @@ static int describe_failure(const struct account *a, long status, const char *bo
 	return -EAGAIN;
 }
 
-static int refresh_now(const struct paths *p, struct account *a, char *err, size_t errsz)
+static int refresh_now(struct account *a, char *err, size_t errsz)
 {
 	char *hdr[5], *url = endpoints_refresh_url(), *body = request_body(a), label[256];
 	struct attempt at = {.url = url, .headers = (const char *const *)hdr, .body = body};
@@ -419,7 +419,6 @@ static int refresh_now(const struct paths *p, struct account *a, char *err, size
 	} else {
 		a->token_last_refresh_at = (int64_t)util_now() * 1000000;
 	}
-	(void)p;
 	http_response_release(&at.resp);
 	util_free_secret(body);
 	free(url);
@@ -452,8 +451,8 @@ static int save_refresh(const struct paths *p, const struct account *a, char *er
 }
 
 /* The part under the per-account refresh lock. cur is the caller's copy (before locking). */
-static int refresh_locked(const struct paths *p, const struct account *cur, bool force,
-                          struct account *out, char *err, size_t errsz)
+static int refresh_locked(const struct paths *p, const struct account *cur, struct account *out,
+                          char *err, size_t errsz)
 {
 	struct account now = {0};
 	const char *code = NULL;
@@ -471,7 +470,7 @@ static int refresh_locked(const struct paths *p, const struct account *cur, bool
 		*out = now;
 		return 0;
 	}
-	rc = refresh_now(p, &now, err, errsz);
+	rc = refresh_now(&now, err, errsz);
 	if (rc == -EKEYREVOKED) {
 		token_classify(0, err, &code);
 		snprintf(reason, sizeof(reason), "token refresh rejected (%s)",
@@ -484,7 +483,6 @@ static int refresh_locked(const struct paths *p, const struct account *cur, bool
 		*out = now;
 		return 0;
 	}
-	(void)force;
 	account_release(&now);
 	return rc;
 }
@@ -526,7 +524,7 @@ int token_ensure_fresh(const struct paths *p, const char *account_id, bool force
 	} else if (rc < 0) {
 		snprintf(err, errsz, "cannot lock '%s': %s", path ? path : "?", strerror(-rc));
 	} else {
-		rc = refresh_locked(p, &cur, force, out, err, errsz);
+		rc = refresh_locked(p, &cur, out, err, errsz);
 		lockfile_release(&lock);
 	}
 	free(path);
