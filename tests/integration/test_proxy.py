@@ -199,6 +199,10 @@ def test_close_propagation(app, proxy):
     n = app.count("peer-close 4001")
     client_ok(proxy.port, 'send:{"id":1,"method":"a"}', "expect:\"a\"", "close:4001")
     app.wait("peer-close 4001 tui", n + 1)
+    # A client that drops the TCP connection without a close frame (1006 is never sent on).
+    n = app.count("peer-close 1001 client went away")
+    client_ok(proxy.port, 'send:{"id":1,"method":"b"}', "expect:\"b\"")
+    app.wait("peer-close 1001 client went away", n + 1)
 
 
 def test_sessions(app, proxy):
