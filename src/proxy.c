@@ -99,6 +99,7 @@ static int down_established(struct proxy *p, struct lws *wsi)
 	}
 	c->wsi[SIDE_DOWN] = wsi;
 	lws_set_opaque_user_data(wsi, c);
+	log_info("client connected; connecting to the app-server");
 	/* Nothing can be relayed before the upstream is there. */
 	lws_rx_flow_control(wsi, 0);
 	c->rx_paused[SIDE_DOWN] = true;

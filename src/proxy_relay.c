@@ -96,7 +96,7 @@ static void relay_flow(struct proxy_conn *c, int src)
 	size_t high = c->p->cfg.max_queued / 4, low = c->p->cfg.max_queued / 16;
 	bool blocked = src == SIDE_DOWN && !c->up_established;
 
-	if (!c->wsi[src] || (src == SIDE_UP && !c->up_established)) {
+	if (!c->wsi[src] || (src == SIDE_UP && !c->up_established) || c->closing[src].set) {
 		return;
 	}
 	if (!c->rx_paused[src] && (blocked || bytes > high)) {
@@ -114,6 +114,11 @@ void proxy_relay_close_side(struct proxy_conn *c, int side, int code, const char
 		return;
 	}
 	set_info(&c->closing[side], code, reason, strlen(reason));
+	/* A paused side would never read the peer's close reply (lws waits 5 s for it). */
+	if (c->rx_paused[side] && side_is_ws(c, side)) {
+		lws_rx_flow_control(c->wsi[side], 1);
+		c->rx_paused[side] = false;
+	}
 	if (!side_is_ws(c, side)) {
 		/* lws 4.1: lws_close_reason() asserts an established ws; a handshake is just
 		 * killed. */
@@ -428,6 +433,11 @@ void proxy_relay_side_gone(struct proxy_conn *c, int side)
 	c->wsi[side] = NULL;
 	if (side == SIDE_UP) {
 		c->up_established = false;
+	}
+	if (!c->p->destroying) {
+		log_info("%s%s connection closed (%d %s)", c->control ? "control " : "",
+		         side_name(side), g->set ? g->code : 1006,
+		         g->set ? g->reason : "no close frame");
 	}
 	wsq_release(&c->q[side]);
 	rx_end(&c->rx[side]);

@@ -3,7 +3,7 @@
  *   send:TEXT sendfrag:TEXT (3-byte fragments) sendbig:N sendbin:N   queue a message
  *   expect:SUBSTR expectbig:N expectbin:N   the next received message must match
  *   expectclose:CODE   the proxy closes the connection with CODE
- *   close:CODE  sleep:MS
+ *   close:CODE  sleep:MS  pause:MS (stop reading for MS, the next steps go on)
  * Exit status 0 when every step passed.
  */
 #include "peer.h"
@@ -31,7 +31,7 @@ struct client {
 	struct inmsg *in_head, *in_tail;
 	bool closed, got_close, closing, sleeping, done;
 	int peer_code, close_code, status;
-	lws_sorted_usec_list_t sul_timeout, sul_sleep;
+	lws_sorted_usec_list_t sul_timeout, sul_sleep, sul_pause;
 };
 
 static struct client cl;
@@ -112,6 +112,14 @@ static void sleep_done(lws_sorted_usec_list_t *sul)
 	lws_cancel_service(cl.cx);
 }
 
+static void pause_done(lws_sorted_usec_list_t *sul)
+{
+	(void)sul;
+	if (cl.wsi) {
+		lws_rx_flow_control(cl.wsi, 1);
+	}
+}
+
 /* Runs one step; 0 done, 1 waiting, -1 failed. */
 static int step(struct lws *wsi, char *why, size_t whysz)
 {
@@ -139,6 +147,11 @@ static int step(struct lws *wsi, char *why, size_t whysz)
 		}
 		cl.closing = true;
 		cl.close_code = (int)peer_num(arg);
+	} else if (strcmp(op, "pause") == 0) {
+		if (wsi) {
+			lws_rx_flow_control(wsi, 0);
+		}
+		lws_sul_schedule(cl.cx, 0, &cl.sul_pause, pause_done, peer_num(arg) * 1000);
 	} else if (strcmp(op, "sleep") == 0) {
 		cl.sleeping = true;
 		lws_sul_schedule(cl.cx, 0, &cl.sul_sleep, sleep_done, peer_num(arg) * 1000);
@@ -329,6 +342,7 @@ int peer_client_main(int argc, char **argv)
 	}
 	lws_sul_cancel(&cl.sul_timeout);
 	lws_sul_cancel(&cl.sul_sleep);
+	lws_sul_cancel(&cl.sul_pause);
 	lws_context_destroy(cl.cx);
 	peer_tx_clear(&cl.tx);
 	peer_rx_release(&cl.rx);

@@ -1,7 +1,8 @@
 /*
  * The real proxy with test hooks. It answers the app-server's token refresh itself, warns the
  * client after a rate-limit notification, swallows internal responses, and reads commands from
- * stdin: close-clients CODE REASON | broadcast JSON | wake | control MS | stats. EOF on stdin
+ * stdin: close-clients CODE REASON | broadcast JSON | flood N BYTES | wake | control MS | stats.
+ * EOF on stdin
  * shuts down (clients closed with 1001) and prints the peak RSS.
  */
 #include "peer.h"
@@ -140,6 +141,27 @@ static void shutdown_start(void)
 	lws_sul_schedule(proxy_context(px), 0, &sul_deadline, deadline, 3 * LWS_US_PER_SEC);
 }
 
+/* Broadcasts N injected messages of BYTES bytes each (to overflow a client that stopped reading).
+ */
+static void flood(const char *args)
+{
+	char *end;
+	long n = strtol(args, &end, 10);
+	size_t size = (size_t)peer_num(end);
+	unsigned char *m = malloc(size);
+
+	if (!m || size < 40) {
+		free(m);
+		return;
+	}
+	peer_gen(false, size, 0, m, size);
+	for (long i = 0; i < n; i++) {
+		proxy_broadcast_to_clients(px, (const char *)m, size);
+	}
+	free(m);
+	peer_out("flooded %ld", n);
+}
+
 static void run_command(char *cmd)
 {
 	pthread_t t;
@@ -150,6 +172,8 @@ static void run_command(char *cmd)
 		proxy_close_clients(px, (int)peer_num(cmd + 14), reason ? reason + 1 : "");
 	} else if (strncmp(cmd, "broadcast ", 10) == 0) {
 		proxy_broadcast_to_clients(px, cmd + 10, strlen(cmd + 10));
+	} else if (strncmp(cmd, "flood ", 6) == 0) {
+		flood(cmd + 6);
 	} else if (strcmp(cmd, "wake") == 0) {
 		if (pthread_create(&t, NULL, waker, px) == 0) {
 			pthread_detach(t);
