@@ -5,6 +5,7 @@
 #include "fileio.h"
 #include "jwt.h"
 #include "log.h"
+#include "token.h"
 #include "util.h"
 
 #include <errno.h>
@@ -347,6 +348,35 @@ static int switch_fn(struct store *s, void *vctx)
 	return 1;
 }
 
+/*
+ * Plain codex would refresh an expiring token itself and rotate the refresh token behind the
+ * store's back, so hand it fresh tokens. Outside the store transaction: token_ensure_fresh
+ * takes the store lock itself. A failed refresh is reported, and the switch goes on with the
+ * stored tokens.
+ */
+static void refresh_before_switch(const struct paths *p, const char *selector)
+{
+	struct store s = {0};
+	struct account fresh = {0};
+	char err[ERR_LEN], id[UTIL_UUID_LEN + 1];
+	long i;
+
+	if (store_load(p, &s, err, sizeof(err))) {
+		return; /* the transaction reports it */
+	}
+	i = store_select(&s, selector, err, sizeof(err));
+	if (i < 0 || s.accounts[i].kind != ACCOUNT_CHATGPT) {
+		store_release(&s);
+		return;
+	}
+	snprintf(id, sizeof(id), "%s", s.accounts[i].id);
+	store_release(&s);
+	if (token_ensure_fresh(p, id, false, &fresh, err, sizeof(err))) {
+		log_warn("%s", err);
+	}
+	account_release(&fresh);
+}
+
 int cmd_switch(int argc, char **argv)
 {
 	struct cli_args args;
@@ -363,6 +393,7 @@ int cmd_switch(int argc, char **argv)
 	}
 	ctx.p = &p;
 	ctx.selector = args.pos[0];
+	refresh_before_switch(&p, ctx.selector);
 	st = EXIT_OK;
 	if (store_update(&p, switch_fn, &ctx, err, sizeof(err))) {
 		if (err[0]) {

@@ -468,6 +468,19 @@ static void reap_all(struct rt *rt)
 	}
 }
 
+/* One log line per line: the app-server's output would otherwise show escaped newlines. */
+static void print_fatal(char *msg)
+{
+	char *save = NULL, *line = strtok_r(msg, "\n", &save);
+
+	if (line) {
+		log_error("%s", line);
+	}
+	while ((line = strtok_r(NULL, "\n", &save))) {
+		log_error("  | %s", line);
+	}
+}
+
 int runtime_run(const struct runtime_config *cfg)
 {
 	struct rt rt = {.cfg = cfg, .sigfd = -1, .app_err_fd = -1, .exit_status = 1};
@@ -494,8 +507,6 @@ int runtime_run(const struct runtime_config *cfg)
 	captoken_destroy(&rt.token);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	log_set_stderr_level(saved);
-	if (rt.fatal[0]) {
-		log_error("%s", rt.fatal);
-	}
+	print_fatal(rt.fatal);
 	return rt.exit_status;
 }

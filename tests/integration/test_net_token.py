@@ -90,6 +90,30 @@ def test_rotation_and_auth_json(mb):
     home.cleanup()
 
 
+def test_switch_refreshes_first(mb):
+    """switch hands plain codex fresh tokens: an expiring one is refreshed before auth.json
+    is written, so codex never rotates the refresh token behind the store's back."""
+    now = int(time.time())
+    a = h.make_account(mb, "alice@example.com", "acct-A")
+    b = h.make_account(mb, "bob@example.com", "acct-B", access_exp=now + 60)
+    home = fresh_setup(mb, [a, b], current=a)
+    r = run(home, "switch", "bob")
+    expect(r.returncode == 0, "switch bob failed: %s" % r.stderr)
+    reqs = refresh_requests(mb)
+    expect(len(reqs) == 1 and reqs[0]["json"]["refresh_token"] == b["refresh_token"],
+           "expected one refresh with bob's token, got %r" % reqs)
+    s = stored(home, "bob")
+    aj = auth_json(home)
+    expect(aj["tokens"]["access_token"] == s["auth_data"]["access_token"] ==
+           mb.latest_access_token("acct-B"), "auth.json holds bob's refreshed token")
+    expect(aj["tokens"]["refresh_token"] != b["refresh_token"], "auth.json has the rotated one")
+    mb.clear_requests()
+    r = run(home, "switch", "alice")
+    expect(r.returncode == 0 and not refresh_requests(mb),
+           "a fresh token is not refreshed on switch (%r)" % r.stderr)
+    home.cleanup()
+
+
 def test_absent_fields_kept(mb):
     a = h.make_account(mb, "carol@example.com", "acct-C", access_exp=int(time.time()) + 30,
                        omit=["id_token", "refresh_token"])
@@ -228,7 +252,8 @@ def test_usage_401_forces_refresh(mb):
 def main():
     mb = h.start_mock()
     try:
-        for t in (test_rotation_and_auth_json, test_absent_fields_kept, test_terminal_errors,
+        for t in (test_rotation_and_auth_json, test_switch_refreshes_first,
+                  test_absent_fields_kept, test_terminal_errors,
                   test_transient_then_success, test_custody, test_two_processes,
                   test_usage_401_forces_refresh, test_timeout):
             t(mb)
