@@ -3,6 +3,8 @@
 #include "cli.h"
 #include "commands.h"
 #include "log.h"
+#include "usage_cache.h"
+#include "usage_view.h"
 #include "util.h"
 
 #include <stdio.h>
@@ -67,9 +69,22 @@ static int name_width(const struct store *s)
 	return (int)(w > LIST_NAME_WIDTH_MAX ? LIST_NAME_WIDTH_MAX : w);
 }
 
-static void print_row(const struct account *a, bool current, int width)
+/* The last usage `usage` fetched for a, from the cache: no network in `list`. */
+static void cached_usage(const struct paths *p, const struct account *a, char *out, size_t outsz)
 {
-	char name[LIST_FIELD], id8[9], plan[LIST_FIELD], ws[9], ago[32];
+	struct usage u;
+
+	snprintf(out, outsz, "-");
+	if (a->kind != ACCOUNT_CHATGPT || usage_cache_load(p, a->id, &u) != 0) {
+		return;
+	}
+	usage_view_summary(&u, out, outsz);
+	usage_release(&u);
+}
+
+static void print_row(const struct paths *p, const struct account *a, bool current, int width)
+{
+	char name[LIST_FIELD], id8[9], plan[LIST_FIELD], ws[9], ago[32], usage[64];
 	bool api = a->kind == ACCOUNT_API_KEY;
 
 	printable(name, sizeof(name), a->name, LIST_NAME_WIDTH_MAX);
@@ -77,8 +92,9 @@ static void print_row(const struct account *a, bool current, int width)
 	printable(plan, sizeof(plan), a->plan_type ? a->plan_type : "-", 12);
 	printable(ws, sizeof(ws), a->chatgpt_account_id ? a->chatgpt_account_id : "-", 8);
 	format_ago(a->last_used_at, ago, sizeof(ago));
-	printf("  %c %-*s  %-8s  %-12s  %-7s  %-9s  %s%s%s\n", current ? '*' : ' ', width, name,
-	       id8, plan, api ? "api key" : "chatgpt", api ? "-" : ws, ago,
+	cached_usage(p, a, usage, sizeof(usage));
+	printf("  %c %-*s  %-8s  %-12s  %-7s  %-9s  %-9s  %s%s%s\n", current ? '*' : ' ', width,
+	       name, id8, plan, api ? "api key" : "chatgpt", api ? "-" : ws, ago, usage,
 	       a->disabled ? "  disabled" : "", a->relogin_reason ? "  needs login" : "");
 }
 
@@ -98,13 +114,13 @@ static bool seen_email(const struct store *s, size_t i)
 	return false;
 }
 
-static void print_table(const struct store *s, long current)
+static void print_table(const struct paths *p, const struct store *s, long current)
 {
 	char email[LIST_FIELD];
 	int width = name_width(s);
 
-	printf("    %-*s  %-8s  %-12s  %-7s  %-9s  %s\n", width, "NAME", "ID", "PLAN", "AUTH",
-	       "WORKSPACE", "LAST USED");
+	printf("    %-*s  %-8s  %-12s  %-7s  %-9s  %-9s  %s\n", width, "NAME", "ID", "PLAN", "AUTH",
+	       "WORKSPACE", "LAST USED", "USAGE (cached)");
 	for (size_t i = 0; i < s->n; i++) {
 		if (seen_email(s, i)) {
 			continue;
@@ -113,7 +129,7 @@ static void print_table(const struct store *s, long current)
 		printf("%s\n", s->accounts[i].email ? email : "(no email)");
 		for (size_t j = i; j < s->n; j++) {
 			if (same_email(s->accounts[j].email, s->accounts[i].email)) {
-				print_row(&s->accounts[j], (long)j == current, width);
+				print_row(p, &s->accounts[j], (long)j == current, width);
 			}
 		}
 	}
@@ -211,7 +227,7 @@ int cmd_list(int argc, char **argv)
 		printf("no accounts yet: run 'codex-switch import <name>' to store the account Codex "
 		       "is logged in with, or 'codex-switch login <name>' to log in to a new one\n");
 	} else if (st == EXIT_OK) {
-		print_table(&s, authjson_current(&p, &s));
+		print_table(&p, &s, authjson_current(&p, &s));
 	}
 	store_release(&s);
 	paths_release(&p);

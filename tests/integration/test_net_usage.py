@@ -141,6 +141,13 @@ def test_all_and_cache(mb, home, accounts, api):
     for x in accounts:
         expect(c["accounts"][x["id"]]["primary"]["used_percent"] == 12, "cache entry")
     expect(api["id"] not in c["accounts"], "api key account cached")
+    # list shows the cached numbers without asking the network
+    mb.clear_requests()
+    r = run(home, "list")
+    row = [ln for ln in r.stdout.splitlines() if " %s " % accounts[0]["name"] in ln]
+    expect(r.returncode == 0 and row and "5h 12% wk 34%" in row[0],
+           "list shows the cached usage: %r" % r.stdout)
+    expect(not mb.requests(endpoint="usage"), "list made a usage request")
     with open(cache, "w") as f:
         f.write("{corrupt")
     r = run(home, "usage", accounts[0]["name"])
