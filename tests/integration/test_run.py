@@ -125,6 +125,35 @@ def test_usage_limit_switch(mb):
     home.cleanup()
 
 
+def test_all_exhausted(mb):
+    """Every account at its limit: one switch, then one message with the earliest reset, and
+    no switch loop however many turns fail."""
+    home, (a, b) = setup(mb)
+    mb.configure({"default": {"responses_default": "usage_limit"}})
+    scenario = {"exit_code": 0, "steps": [
+        {"op": "initialize"},
+        {"op": "thread_start", "params": {}},
+        {"op": "turn", "text": "one", "timeout": 60, "expect_status": "failed"},
+        {"op": "expect_notification", "method": "warning", "contains": "switched account",
+         "timeout": 30},
+        {"op": "turn", "text": "two", "timeout": 60, "expect_status": "failed"},
+        {"op": "expect_notification", "method": "warning", "contains": "every stored account",
+         "timeout": 30},
+        {"op": "turn", "text": "three", "timeout": 60, "expect_status": "failed"},
+        {"op": "sleep", "seconds": 1},
+    ]}
+    p, t = run(home, scenario, "exhausted")
+    check(p.returncode == 0, "run with every account exhausted exits 0 (%d, %r, %r)"
+          % (p.returncode, p.stderr[-300:], t.get("error")))
+    warns = [m["params"]["message"] for m in t.get("received", [])
+             if m.get("method") == "warning" and "codex-switch" in m["params"]["message"]]
+    check(len(warns) == 2, "exactly one switch and one exhausted message (%r)" % warns)
+    check(len(warns) == 2 and "resets at" in warns[1], "the message names the earliest reset")
+    logins = {r["account"] for r in mb.requests(endpoint="responses")}
+    check(logins == {"acct-0", "acct-1"}, "turns went to A, then B, and nowhere else")
+    home.cleanup()
+
+
 def test_refresh_answered(mb):
     home, (a, b) = setup(mb)
     mb.set_account("acct-0", responses=["unauthorized"])
@@ -295,8 +324,8 @@ def main():
     mb = h.start_mock()
     try:
         for t in (test_refusals, test_missing_codex, test_normal_turn, test_usage_limit_switch,
-                  test_refresh_answered, test_signals, test_sigkill_and_stale_token,
-                  test_app_server_crash, test_never_ready):
+                  test_all_exhausted, test_refresh_answered, test_signals,
+                  test_sigkill_and_stale_token, test_app_server_crash, test_never_ready):
             mb.configure({})
             mb.clear_requests()
             try:
