@@ -96,24 +96,6 @@ int fileio_sync_dir(const char *dir)
 	return r;
 }
 
-static int write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-
-	while (len > 0) {
-		ssize_t w = write(fd, p, len);
-		if (w < 0 && errno == EINTR) {
-			continue;
-		}
-		if (w < 0) {
-			return -errno;
-		}
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Writes data to a fresh private temp file next to path; *tmp names it (caller frees). */
 static int write_temp(const char *path, const void *data, size_t len, char **tmp)
 {
@@ -137,7 +119,7 @@ static int write_temp(const char *path, const void *data, size_t len, char **tmp
 		*tmp = NULL;
 		return r;
 	}
-	r = write_all(fd, data, len);
+	r = util_write_all(fd, data, len);
 	if (!r && fchmod(fd, 0600) < 0) {
 		r = -errno;
 	}

@@ -208,26 +208,6 @@ void http_response_release(struct http_response *r)
 	}
 }
 
-char *http_urlencode(const char *s)
-{
-	size_t n = strlen(s);
-	char *out = malloc(3 * n + 1), *o = out;
-
-	if (!out) {
-		return NULL;
-	}
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (isalnum(c) || strchr("-._~", c)) {
-			*o++ = (char)c;
-		} else {
-			o += snprintf(o, 4, "%%%02X", c);
-		}
-	}
-	*o = '\0';
-	return out;
-}
-
 /* Replaces every occurrence of needle in *text by "<redacted>". */
 static int replace_all(char **text, const char *needle)
 {
@@ -264,7 +244,7 @@ static int redact_one(char **text, const char *secret)
 		return 0;
 	}
 	rc = replace_all(text, secret);
-	enc = http_urlencode(secret);
+	enc = util_urlencode(secret);
 	if (rc == 0 && !enc) {
 		rc = -ENOMEM;
 	}

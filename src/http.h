@@ -55,7 +55,4 @@ bool http_url_allowed(const char *url);
  */
 char *http_redact_body(const char *body, const char *const *secrets, size_t nsecrets);
 
-/* Percent-encodes s for a query string or a form body (RFC 3986 unreserved kept). Caller frees. */
-char *http_urlencode(const char *s);
-
 #endif

@@ -1,5 +1,6 @@
 #define _GNU_SOURCE /* flock */
 #include "lockfile.h"
+#include "util.h"
 
 #include "log.h"
 
@@ -24,22 +25,6 @@ struct lock_info {
 	time_t mtime;
 };
 
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t w = write(fd, p, len);
-		if (w < 0 && errno == EINTR) {
-			continue;
-		}
-		if (w < 0) {
-			return -errno;
-		}
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
 static int write_content(int fd, const char *lock_id)
 {
 	char now[40], *text;
@@ -50,7 +35,7 @@ static int write_content(int fd, const char *lock_id)
 	if (!text) {
 		return -ENOMEM;
 	}
-	r = write_all(fd, text, strlen(text));
+	r = util_write_all(fd, text, strlen(text));
 	free(text);
 	if (!r && fsync(fd) < 0) {
 		r = -errno;

@@ -82,26 +82,6 @@ void log_close_file(void)
 	pthread_mutex_unlock(&lock);
 }
 
-static char *url_encode(const char *s)
-{
-	size_t n = strlen(s);
-	char *out = malloc(3 * n + 1), *o = out;
-
-	if (!out) {
-		return NULL;
-	}
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (isalnum(c) || strchr("-._~", c)) {
-			*o++ = (char)c;
-		} else {
-			o += snprintf(o, 4, "%%%02X", c);
-		}
-	}
-	*o = '\0';
-	return out;
-}
-
 static void add_one(char *owned)
 {
 	if (nsecrets == MAX_SECRETS) {
@@ -132,7 +112,7 @@ void log_add_secret(const char *secret)
 	pthread_mutex_lock(&lock);
 	if (!known(secret)) {
 		raw = strdup(secret);
-		enc = url_encode(secret);
+		enc = util_urlencode(secret);
 		if (raw) {
 			add_one(raw);
 		}
@@ -253,21 +233,6 @@ static const char *level_name(enum log_level level)
 	return names[level];
 }
 
-static void write_all(int fd, const char *s, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, s, n);
-		if (w < 0 && errno == EINTR) {
-			continue;
-		}
-		if (w <= 0) {
-			return;
-		}
-		s += w;
-		n -= (size_t)w;
-	}
-}
-
 static void emit_file(enum log_level level, const char *msg)
 {
 	char line[MAX_LINE + 128], ts[48];
@@ -281,7 +246,8 @@ static void emit_file(enum log_level level, const char *msg)
 	n = snprintf(line, sizeof(line), "%s.%03ldZ %-5s %s\n", ts, (long)(tv.tv_usec / 1000),
 	             level_name(level), msg);
 	if (n > 0) {
-		write_all(file_fd, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+		(void)util_write_all(file_fd, line,
+		                     (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
 	}
 }
 
@@ -292,8 +258,8 @@ static void emit_stderr(enum log_level level, const char *msg)
 	int n = snprintf(line, sizeof(line), "codex-switch: %s%s\n", tag, msg);
 
 	if (n > 0) {
-		write_all(STDERR_FILENO, line,
-		          (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+		(void)util_write_all(STDERR_FILENO, line,
+		                     (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
 	}
 }
 

@@ -85,7 +85,7 @@ int oauth_state(char out[OAUTH_STATE_LEN + 1])
 /* Appends "&key=value" (value URL-encoded) to b; the first call omits the '&'. */
 static int add_param(char **acc, const char *key, const char *value)
 {
-	char *enc = http_urlencode(value), *n;
+	char *enc = util_urlencode(value), *n;
 
 	if (!enc) {
 		return -ENOMEM;

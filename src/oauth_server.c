@@ -111,21 +111,6 @@ static char *query_param(const char *query, const char *key)
 	return NULL;
 }
 
-static void write_all(int fd, const char *s, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = send(fd, s, n, MSG_NOSIGNAL);
-		if (w < 0 && errno == EINTR) {
-			continue;
-		}
-		if (w <= 0) {
-			return;
-		}
-		s += w;
-		n -= (size_t)w;
-	}
-}
-
 static void respond(int client, int status, const char *title, const char *text)
 {
 	char page[2048], head[256];
@@ -144,8 +129,8 @@ static void respond(int client, int status, const char *title, const char *text)
 	                        : "Bad Request",
 	        n);
 
-	write_all(client, head, (size_t)h);
-	write_all(client, page, (size_t)n);
+	(void)util_write_all(client, head, (size_t)h);
+	(void)util_write_all(client, page, (size_t)n);
 	close(client);
 }
 

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/time.h>
+#include <unistd.h>
 #include <uuid/uuid.h>
 
 bool util_ct_equal(const void *a, size_t alen, const void *b, size_t blen)
@@ -129,6 +130,43 @@ bool util_contains_icase(const char *haystack, const char *needle)
 		}
 	}
 	return n == 0;
+}
+
+char *util_urlencode(const char *s)
+{
+	char *out = malloc(3 * strlen(s) + 1), *o = out;
+
+	if (!out) {
+		return NULL;
+	}
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (isalnum(c) || strchr("-._~", c)) {
+			*o++ = (char)c;
+		} else {
+			o += snprintf(o, 4, "%%%02X", c);
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+int util_write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t w = write(fd, p, len);
+		if (w < 0 && errno == EINTR) {
+			continue;
+		}
+		if (w < 0) {
+			return -errno;
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
 }
 
 void util_free_secret(char *s)

@@ -47,6 +47,12 @@ bool util_starts_with(const char *s, const char *prefix);
 /* Case-insensitive substring search over ASCII; NULL-safe (returns false). */
 bool util_contains_icase(const char *haystack, const char *needle);
 
+/* Percent-encodes everything but RFC 3986 unreserved characters. NULL on -ENOMEM. */
+char *util_urlencode(const char *s);
+
+/* write() until all of data is written (retrying EINTR). 0 or -errno. */
+int util_write_all(int fd, const void *data, size_t len);
+
 /* Overwrites and frees a string that held a secret. NULL is a no-op. */
 void util_free_secret(char *s);
 

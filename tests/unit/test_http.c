@@ -1,4 +1,5 @@
 #include "http.h"
+#include "util.h"
 #include "log.h"
 
 #include <errno.h>
@@ -89,7 +90,7 @@ static void test_truncates(void **state)
 
 static void test_urlencode(void **state)
 {
-	char *e = http_urlencode("a b&c=d/é~._-");
+	char *e = util_urlencode("a b&c=d/é~._-");
 
 	(void)state;
 	assert_string_equal(e, "a%20b%26c%3Dd%2F%C3%A9~._-");
