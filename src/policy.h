@@ -33,7 +33,8 @@ void policy_config_defaults(struct policy_config *c);
 /*
  * Reads $CODEX_SWITCH_HOME/config.json over the defaults. A missing file is fine. A bad file
  * or key returns -EINVAL with err naming the file and the key ("'/x/config.json': 'weekly_weight'
- * must be a number between 0.1 and 100"); c is then left at the defaults.
+ * must be a number between 0.1 and 100"); c is then left at the defaults. A file that cannot
+ * be read returns its -errno, with err saying so. Unknown keys are errors (README "Policy").
  */
 int policy_config_load(const char *path, struct policy_config *c, char *err, size_t errsz);
 
