@@ -1,18 +1,17 @@
 /* The commands that move credentials in and out of the store: import, export, switch. */
+#include "activate.h"
 #include "authjson.h"
 #include "cli.h"
 #include "commands.h"
 #include "fileio.h"
 #include "jwt.h"
 #include "log.h"
-#include "token.h"
 #include "util.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #define ERR_LEN 1024
 
@@ -242,147 +241,13 @@ out:
 	return st;
 }
 
-struct switch_ctx {
-	const struct paths *p;
-	const char *selector;
-	char label[256];
-};
-
-/* Replaces the tokens of stored with the newer ones of cur (same identity). */
-static int adopt_tokens(struct account *stored, const struct account *cur)
-{
-	struct account fresh;
-
-	if (account_copy(&fresh, stored)) {
-		return -ENOMEM;
-	}
-	util_free_secret(fresh.id_token);
-	util_free_secret(fresh.access_token);
-	util_free_secret(fresh.refresh_token);
-	fresh.id_token = util_strdup0(cur->id_token);
-	fresh.access_token = util_strdup0(cur->access_token);
-	fresh.refresh_token = util_strdup0(cur->refresh_token);
-	free(fresh.relogin_reason);
-	fresh.relogin_reason = NULL;
-	fresh.token_last_refresh_at = cur->token_last_refresh_at;
-	if (!fresh.id_token || !fresh.access_token || !fresh.refresh_token ||
-	    account_apply_id_token(&fresh)) {
-		account_release(&fresh);
-		return -EINVAL;
-	}
-	account_release(stored);
-	*stored = fresh;
-	return 0;
-}
-
-/*
- * Codex refreshes the tokens in auth.json by itself, and refresh tokens rotate: the copy in
- * the store may already be dead. Before auth.json is overwritten, newer tokens of a stored
- * account are saved back to the store; an account that is not stored at all is reported.
- */
-static void save_current_tokens(const struct paths *p, struct store *s)
-{
-	struct account cur;
-	char err[ERR_LEN];
-	long i;
-
-	if (authjson_read(p->auth_json, &cur, err, sizeof(err))) {
-		return;
-	}
-	i = store_find_identity(s, &cur);
-	if (i < 0) {
-		log_warn("'%s' held an account that is not stored; it is replaced now (next time, "
-		         "keep it with 'codex-switch import <name>' first)",
-		         p->auth_json);
-	} else if (cur.kind == ACCOUNT_CHATGPT &&
-	           cur.token_last_refresh_at > s->accounts[i].token_last_refresh_at &&
-	           strcmp(cur.refresh_token, s->accounts[i].refresh_token) != 0) {
-		adopt_tokens(&s->accounts[i], &cur);
-	}
-	account_release(&cur);
-}
-
-static int ensure_codex_home(const char *dir)
-{
-	struct stat st;
-	int r;
-
-	/* Only a missing directory is created: the user's own ~/.codex keeps its mode. */
-	if (stat(dir, &st) == 0 || errno != ENOENT) {
-		return 0;
-	}
-	r = fileio_ensure_dir(dir, 0700);
-	if (r) {
-		log_error("cannot create '%s': %s", dir, strerror(-r));
-	}
-	return r;
-}
-
-static int switch_fn(struct store *s, void *vctx)
-{
-	struct switch_ctx *ctx = vctx;
-	long i = cli_select(s, ctx->selector);
-	struct account *a;
-	int r;
-
-	if (i < 0) {
-		return -ENOENT;
-	}
-	save_current_tokens(ctx->p, s);
-	a = &s->accounts[i];
-	account_label(a, ctx->label, sizeof(ctx->label));
-	if (a->relogin_reason) {
-		log_warn("%s needs a new login (%s); run 'codex-switch login --replace %s'",
-		         ctx->label, a->relogin_reason, a->name);
-	}
-	r = ensure_codex_home(ctx->p->codex_home);
-	if (r) {
-		return r;
-	}
-	r = authjson_write(ctx->p->auth_json, a);
-	if (r) {
-		log_error("cannot write '%s': %s", ctx->p->auth_json, strerror(-r));
-		return r;
-	}
-	a->last_used_at = util_now_ms() * 1000;
-	return 1;
-}
-
-/*
- * Plain codex would refresh an expiring token itself and rotate the refresh token behind the
- * store's back, so hand it fresh tokens. Outside the store transaction: token_ensure_fresh
- * takes the store lock itself. A failed refresh is reported, and the switch goes on with the
- * stored tokens.
- */
-static void refresh_before_switch(const struct paths *p, const char *selector)
-{
-	struct store s = {0};
-	struct account fresh = {0};
-	char err[ERR_LEN], id[UTIL_UUID_LEN + 1];
-	long i;
-
-	if (store_load(p, &s, err, sizeof(err))) {
-		return; /* the transaction reports it */
-	}
-	i = store_select(&s, selector, err, sizeof(err));
-	if (i < 0 || s.accounts[i].kind != ACCOUNT_CHATGPT) {
-		store_release(&s);
-		return;
-	}
-	snprintf(id, sizeof(id), "%s", s.accounts[i].id);
-	store_release(&s);
-	if (token_ensure_fresh(p, id, false, &fresh, err, sizeof(err))) {
-		log_warn("%s", err);
-	}
-	account_release(&fresh);
-}
-
 int cmd_switch(int argc, char **argv)
 {
 	struct cli_args args;
-	struct switch_ctx ctx = {0};
+	struct store s = {0};
 	struct paths p;
-	char err[ERR_LEN];
+	char label[256], *id = NULL;
+	long i = -1;
 	int st = cli_parse(&switch_spec, argc, argv, &args);
 
 	if (st >= 0) {
@@ -391,19 +256,19 @@ int cmd_switch(int argc, char **argv)
 	if (cli_paths(&p)) {
 		return EXIT_FAIL;
 	}
-	ctx.p = &p;
-	ctx.selector = args.pos[0];
-	refresh_before_switch(&p, ctx.selector);
-	st = EXIT_OK;
-	if (store_update(&p, switch_fn, &ctx, err, sizeof(err))) {
-		if (err[0]) {
-			log_error("%s", err);
-		}
-		st = EXIT_FAIL;
-	} else {
-		printf("switched to %s: wrote '%s'; plain 'codex' now uses this account\n",
-		       ctx.label, p.auth_json);
+	st = EXIT_FAIL;
+	if (cli_load_store(&p, &s) == EXIT_OK && (i = cli_select(&s, args.pos[0])) >= 0) {
+		id = strdup(s.accounts[i].id);
 	}
+	store_release(&s);
+	if (id && activate_account(&p, id, label, sizeof(label)) == 0) {
+		printf("switched to %s: wrote '%s'; plain 'codex' now uses this account\n", label,
+		       p.auth_json);
+		st = EXIT_OK;
+	} else if (!id && i >= 0) {
+		log_error("cannot switch: out of memory");
+	}
+	free(id);
 	paths_release(&p);
 	return st;
 }
