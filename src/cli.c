@@ -18,6 +18,9 @@ static void print_help(const struct cli_spec *spec)
 	if (spec->flags & CLI_FORCE) {
 		printf("  --force       replace PATH when it exists\n");
 	}
+	if (spec->flags & CLI_DRY_RUN) {
+		printf("  --dry-run     say what would happen; change nothing\n");
+	}
 	if (spec->flags & CLI_JSON) {
 		printf("  --json        machine-readable output (never contains secrets)\n");
 	}
@@ -38,11 +41,9 @@ int cli_usage_error(const struct cli_spec *spec, const char *fmt, ...)
 }
 
 static const struct option long_options[] = {
-        {"file", required_argument, NULL, 'f'},
-        {"force", no_argument, NULL, 'F'},
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"file", required_argument, NULL, 'f'}, {"force", no_argument, NULL, 'F'},
+        {"json", no_argument, NULL, 'j'},       {"dry-run", no_argument, NULL, 'n'},
+        {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0},
 };
 
 static bool apply_option(const struct cli_spec *spec, int c, struct cli_args *out)
@@ -57,6 +58,9 @@ static bool apply_option(const struct cli_spec *spec, int c, struct cli_args *ou
 	case 'j':
 		out->json = true;
 		return spec->flags & CLI_JSON;
+	case 'n':
+		out->dry_run = true;
+		return spec->flags & CLI_DRY_RUN;
 	default:
 		return false;
 	}

@@ -12,9 +12,10 @@
 #include <stdbool.h>
 
 enum cli_flag {
-	CLI_FILE = 1u << 0,  /* --file PATH */
-	CLI_FORCE = 1u << 1, /* --force */
-	CLI_JSON = 1u << 2,  /* --json */
+	CLI_FILE = 1u << 0,    /* --file PATH */
+	CLI_FORCE = 1u << 1,   /* --force */
+	CLI_JSON = 1u << 2,    /* --json */
+	CLI_DRY_RUN = 1u << 3, /* --dry-run */
 };
 
 struct cli_spec {
@@ -31,6 +32,7 @@ struct cli_args {
 	const char *file; /* borrowed from argv; NULL without --file */
 	bool force;
 	bool json;
+	bool dry_run;
 	char **pos; /* borrowed: the positional arguments */
 	int npos;
 };

@@ -3,6 +3,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "log.h"
+#include "policy_view.h"
 #include "usage_cache.h"
 #include "usage_view.h"
 #include "util.h"
@@ -19,7 +20,9 @@ static const struct cli_spec list_spec = {
         .name = "list",
         .synopsis = "[--json]",
         .about = "Lists the stored accounts, grouped by email. '*' marks the account Codex uses\n"
-                 "now (the one in $CODEX_HOME/auth.json).\n\n",
+                 "now (the one in $CODEX_HOME/auth.json); 'next' marks the account automatic\n"
+                 "switching would choose if the current one stopped now (judged from the\n"
+                 "cached usage: run 'codex-switch usage --all' to refresh it).\n\n",
         .example = "codex-switch list --json",
         .flags = CLI_JSON,
         .min_pos = 0,
@@ -82,7 +85,8 @@ static void cached_usage(const struct paths *p, const struct account *a, char *o
 	usage_release(&u);
 }
 
-static void print_row(const struct paths *p, const struct account *a, bool current, int width)
+static void print_row(const struct paths *p, const struct account *a, bool current, bool next,
+                      int width)
 {
 	char name[LIST_FIELD], id8[9], plan[LIST_FIELD], ws[9], ago[32], usage[64];
 	bool api = a->kind == ACCOUNT_API_KEY;
@@ -93,9 +97,10 @@ static void print_row(const struct paths *p, const struct account *a, bool curre
 	printable(ws, sizeof(ws), a->chatgpt_account_id ? a->chatgpt_account_id : "-", 8);
 	format_ago(a->last_used_at, ago, sizeof(ago));
 	cached_usage(p, a, usage, sizeof(usage));
-	printf("  %c %-*s  %-8s  %-12s  %-7s  %-9s  %-9s  %s%s%s\n", current ? '*' : ' ', width,
+	printf("  %c %-*s  %-8s  %-12s  %-7s  %-9s  %-9s  %s%s%s%s\n", current ? '*' : ' ', width,
 	       name, id8, plan, api ? "api key" : "chatgpt", api ? "-" : ws, ago, usage,
-	       a->disabled ? "  disabled" : "", a->relogin_reason ? "  needs login" : "");
+	       next ? "  next" : "", a->disabled ? "  disabled" : "",
+	       a->relogin_reason ? "  needs login" : "");
 }
 
 static bool same_email(const char *a, const char *b)
@@ -114,7 +119,7 @@ static bool seen_email(const struct store *s, size_t i)
 	return false;
 }
 
-static void print_table(const struct paths *p, const struct store *s, long current)
+static void print_table(const struct paths *p, const struct store *s, long current, long next)
 {
 	char email[LIST_FIELD];
 	int width = name_width(s);
@@ -129,7 +134,8 @@ static void print_table(const struct paths *p, const struct store *s, long curre
 		printf("%s\n", s->accounts[i].email ? email : "(no email)");
 		for (size_t j = i; j < s->n; j++) {
 			if (same_email(s->accounts[j].email, s->accounts[i].email)) {
-				print_row(p, &s->accounts[j], (long)j == current, width);
+				print_row(p, &s->accounts[j], (long)j == current, (long)j == next,
+				          width);
 			}
 		}
 	}
@@ -146,7 +152,7 @@ static cJSON *json_seconds_or_null(int64_t us)
 }
 
 /* One account without any secret: only the fields listed here ever reach the output. */
-static cJSON *account_json(const struct account *a, bool current)
+static cJSON *account_json(const struct account *a, bool current, bool next)
 {
 	cJSON *o = cJSON_CreateObject();
 	char id8[9];
@@ -165,6 +171,7 @@ static cJSON *account_json(const struct account *a, bool current)
 	     cJSON_AddBoolToObject(o, "auto_switch_disabled", a->disabled) &&
 	     cJSON_AddBoolToObject(o, "needs_relogin", a->relogin_reason != NULL) &&
 	     cJSON_AddBoolToObject(o, "current", current) &&
+	     cJSON_AddBoolToObject(o, "next", next) &&
 	     cJSON_AddBoolToObject(o, "chatgpt_account_is_fedramp", a->fedramp) &&
 	     cJSON_AddItemToObject(o, "created_at", json_seconds_or_null(a->created_at)) &&
 	     cJSON_AddItemToObject(o, "last_used_at", json_seconds_or_null(a->last_used_at)) &&
@@ -179,7 +186,7 @@ static cJSON *account_json(const struct account *a, bool current)
 	return o;
 }
 
-static int print_json(const struct store *s, long current)
+static int print_json(const struct store *s, long current, long next)
 {
 	cJSON *top = cJSON_CreateObject(), *list;
 	char *text = NULL;
@@ -188,7 +195,7 @@ static int print_json(const struct store *s, long current)
 
 	list = ok ? cJSON_AddArrayToObject(top, "accounts") : NULL;
 	for (size_t i = 0; list && i < s->n; i++) {
-		cJSON *one = account_json(&s->accounts[i], (long)i == current);
+		cJSON *one = account_json(&s->accounts[i], (long)i == current, (long)i == next);
 		if (!one || !cJSON_AddItemToArray(list, one)) {
 			cJSON_Delete(one);
 			list = NULL;
@@ -212,6 +219,7 @@ int cmd_list(int argc, char **argv)
 	struct cli_args args;
 	struct store s;
 	struct paths p;
+	long current = -1, next = -1;
 	int st = cli_parse(&list_spec, argc, argv, &args);
 
 	if (st >= 0) {
@@ -221,13 +229,17 @@ int cmd_list(int argc, char **argv)
 		return EXIT_FAIL;
 	}
 	st = cli_load_store(&p, &s);
+	if (st == EXIT_OK) {
+		current = authjson_current(&p, &s);
+		next = policy_view_next(&p, &s, current, NULL, NULL, 0);
+	}
 	if (st == EXIT_OK && args.json) {
-		st = print_json(&s, authjson_current(&p, &s));
+		st = print_json(&s, current, next);
 	} else if (st == EXIT_OK && s.n == 0) {
 		printf("no accounts yet: run 'codex-switch import <name>' to store the account Codex "
 		       "is logged in with, or 'codex-switch login <name>' to log in to a new one\n");
 	} else if (st == EXIT_OK) {
-		print_table(&p, &s, authjson_current(&p, &s));
+		print_table(&p, &s, current, next);
 	}
 	store_release(&s);
 	paths_release(&p);

@@ -4,6 +4,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "log.h"
+#include "policy_view.h"
 #include "store.h"
 #include "usage.h"
 #include "usage_cache.h"
@@ -30,7 +31,8 @@ static void usage_help(void)
 	       "Shows the 5-hour and weekly usage limits, credits and additional limits of the\n"
 	       "current account (the one in $CODEX_HOME/auth.json), of <account> (a name, id,\n"
 	       "id prefix or email), or of every ChatGPT account with --all. Tokens that expire\n"
-	       "soon are refreshed first.\n\n"
+	       "soon are refreshed first. 'next' marks the account automatic switching would\n"
+	       "choose if the current one stopped now.\n\n"
 	       "  --all         every account (fetched concurrently)\n"
 	       "  --json        machine-readable output (never contains secrets)\n"
 	       "  -h, --help    show this help\n\n"
@@ -127,12 +129,16 @@ static int show(const struct paths *p, const struct usage_opts *o, const char **
                 const struct usage *u)
 {
 	struct store s = {0};
+	const char *next_id = NULL;
 	int failed = 0;
+	long next;
 
 	/* Reload: a refresh on the way may have changed the email or plan. */
 	if (cli_load_store(p, &s)) {
 		return EXIT_FAIL;
 	}
+	next = policy_view_next(p, &s, authjson_current(p, &s), ids, u, n);
+	next_id = next >= 0 ? s.accounts[next].id : NULL;
 	for (size_t i = 0; i < n; i++) {
 		if (u[i].error && strcmp(u[i].error, USAGE_UNSUPPORTED) != 0) {
 			log_error("%s", u[i].error);
@@ -140,11 +146,12 @@ static int show(const struct paths *p, const struct usage_opts *o, const char **
 		}
 	}
 	if (o->json) {
-		usage_view_print_json(stdout, &s, ids, u, n);
+		usage_view_print_json(stdout, &s, ids, u, n, next_id);
 	} else {
 		for (size_t i = 0; i < n; i++) {
 			long k = store_find_id(&s, ids[i]);
-			usage_view_print(stdout, k >= 0 ? &s.accounts[k] : NULL, &u[i], util_now());
+			usage_view_print(stdout, k >= 0 ? &s.accounts[k] : NULL, &u[i], util_now(),
+			                 next_id && strcmp(ids[i], next_id) == 0);
 		}
 	}
 	store_release(&s);

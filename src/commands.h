@@ -23,5 +23,6 @@ int cmd_disable(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_usage(int argc, char **argv);
 int cmd_login(int argc, char **argv);
+int cmd_auto_switch(int argc, char **argv);
 
 #endif

@@ -21,6 +21,7 @@ static const struct command commands[] = {
         {"import", cmd_import, "store the account of a Codex auth.json"},
         {"export", cmd_export, "print or write an account as a Codex auth.json"},
         {"switch", cmd_switch, "make an account current for plain `codex` too"},
+        {"auto-switch", cmd_auto_switch, "switch plain `codex` to the account the policy picks"},
         {"rename", cmd_rename, "rename an account"},
         {"delete", cmd_delete, "delete an account from the store"},
         {"enable", cmd_enable, "allow automatic switching to an account"},
@@ -33,7 +34,7 @@ static void usage(FILE *out)
 	             "Runs Codex across several ChatGPT accounts and switches to another one\n"
 	             "when the current one reaches its usage limit.\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-		fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].summary);
+		fprintf(out, "  %-11s %s\n", commands[i].name, commands[i].summary);
 	}
 	fprintf(out, "\nRun 'codex-switch <command> --help' for the options of a command.\n"
 	             "example: codex-switch import work && codex-switch run\n");

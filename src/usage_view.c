@@ -150,7 +150,16 @@ static void print_credits(FILE *f, const struct usage *u)
 	}
 }
 
-void usage_view_print(FILE *f, const struct account *a, const struct usage *u, int64_t now)
+static void print_next(FILE *f, bool next)
+{
+	if (next) {
+		fprintf(f, "  next: automatic switching would choose this account if the current "
+		           "one stopped now\n");
+	}
+}
+
+void usage_view_print(FILE *f, const struct account *a, const struct usage *u, int64_t now,
+                      bool next)
 {
 	char label[256] = "(deleted account)", why[128];
 	const char *r;
@@ -168,6 +177,7 @@ void usage_view_print(FILE *f, const struct account *a, const struct usage *u, i
 		        strcmp(u->error, USAGE_UNSUPPORTED) == 0
 		                ? "usage is not available for API-key accounts"
 		                : "usage could not be fetched (the error is on stderr)");
+		print_next(f, next);
 		return;
 	}
 	print_window(f, "  ", &u->primary, now);
@@ -188,6 +198,7 @@ void usage_view_print(FILE *f, const struct account *a, const struct usage *u, i
 	if ((r = usage_view_unavailable(u, why, sizeof(why)))) {
 		fprintf(f, "  unavailable: %s\n", r);
 	}
+	print_next(f, next);
 	fputc('\n', f);
 }
 
@@ -230,7 +241,7 @@ static void add_account(cJSON *o, const struct account *a, const char *id)
 	}
 }
 
-static cJSON *entry_json(const struct account *a, const char *id, const struct usage *u)
+static cJSON *entry_json(const struct account *a, const char *id, const struct usage *u, bool next)
 {
 	cJSON *o = usage_to_json(u), *e = cJSON_CreateObject();
 	const char *reason, *st;
@@ -239,6 +250,7 @@ static cJSON *entry_json(const struct account *a, const char *id, const struct u
 	st = status_of(u, &reason, buf, sizeof(buf));
 	add_account(e, a, id);
 	cJSON_AddStringToObject(e, "status", st);
+	cJSON_AddBoolToObject(e, "next", next);
 	cJSON_AddBoolToObject(e, "supported", strcmp(st, "unsupported") != 0);
 	cJSON_AddItemToObject(e, "unavailable_reason",
 	                      reason ? cJSON_CreateString(reason) : cJSON_CreateNull());
@@ -254,7 +266,7 @@ static cJSON *entry_json(const struct account *a, const char *id, const struct u
 }
 
 void usage_view_print_json(FILE *f, const struct store *s, const char *const *ids,
-                           const struct usage *u, size_t n)
+                           const struct usage *u, size_t n, const char *next_id)
 {
 	cJSON *root = cJSON_CreateObject(), *arr = cJSON_CreateArray();
 	char *text;
@@ -263,8 +275,8 @@ void usage_view_print_json(FILE *f, const struct store *s, const char *const *id
 	cJSON_AddStringToObject(root, "command", "usage");
 	for (size_t i = 0; i < n; i++) {
 		long k = store_find_id(s, ids[i]);
-		cJSON_AddItemToArray(arr,
-		                     entry_json(k >= 0 ? &s->accounts[k] : NULL, ids[i], &u[i]));
+		cJSON_AddItemToArray(arr, entry_json(k >= 0 ? &s->accounts[k] : NULL, ids[i], &u[i],
+		                                     next_id && strcmp(next_id, ids[i]) == 0));
 	}
 	cJSON_AddItemToObject(root, "accounts", arr);
 	text = cJSON_Print(root);

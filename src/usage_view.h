@@ -9,6 +9,7 @@
 #include "store.h"
 #include "usage.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -30,11 +31,18 @@ const char *usage_view_unavailable(const struct usage *u, char *out, size_t outs
 /* Compact "5h 31% · wk 7%" summary for tables; "-" when nothing is known. */
 void usage_view_summary(const struct usage *u, char *out, size_t outsz);
 
-/* The text block of one account (a may be NULL when it was deleted meanwhile). */
-void usage_view_print(FILE *f, const struct account *a, const struct usage *u, int64_t now);
+/*
+ * The text block of one account (a may be NULL when it was deleted meanwhile). next: the
+ * policy would switch to this account if the current one stopped now (policy_view_next).
+ */
+void usage_view_print(FILE *f, const struct account *a, const struct usage *u, int64_t now,
+                      bool next);
 
-/* {"schema_version":1,"command":"usage","accounts":[...]} for ids[i] / u[i], i < n. */
+/*
+ * {"schema_version":1,"command":"usage","accounts":[...]} for ids[i] / u[i], i < n. The
+ * entry whose id is next_id (may be NULL) gets "next": true, the others false.
+ */
 void usage_view_print_json(FILE *f, const struct store *s, const char *const *ids,
-                           const struct usage *u, size_t n);
+                           const struct usage *u, size_t n, const char *next_id);
 
 #endif
