@@ -507,7 +507,7 @@ static bool keep_anyway(const struct ctx *x, long current, const struct cand *cu
 	} else if (cur->tier == TIER_UNUSED) {
 		keep(d, current, "%s is unused in every window", label_of(a));
 	} else if (cur->tier == TIER_UNKNOWN) {
-		keep(d, current, "keeping %s: %s", label_of(a), cur->why);
+		keep(d, current, "%s stays: %s", label_of(a), cur->why);
 	} else {
 		return false;
 	}

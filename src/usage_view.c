@@ -173,11 +173,12 @@ void usage_view_print(FILE *f, const struct account *a, const struct usage *u, i
 	                            : "-");
 	if (u->error) {
 		/* The detailed error goes to stderr, from the command. */
-		fprintf(f, "  %s\n\n",
+		fprintf(f, "  %s\n",
 		        strcmp(u->error, USAGE_UNSUPPORTED) == 0
 		                ? "usage is not available for API-key accounts"
 		                : "usage could not be fetched (the error is on stderr)");
 		print_next(f, next);
+		fputc('\n', f);
 		return;
 	}
 	print_window(f, "  ", &u->primary, now);
