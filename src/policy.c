@@ -485,8 +485,12 @@ static void decide_initial(const struct ctx *x, long current, const struct cand 
 		keep(d, current, "%s is the best choice: %s", name, desc);
 		return;
 	}
-	if (best.tier == TIER_UNKNOWN ||
-	    cmp_num(best.bottleneck, cur->bottleneck + x->c->switch_margin) < 0) {
+	if (best.tier == TIER_UNKNOWN) {
+		keep(d, current, "%s stays: %s, and the usage of %s is unknown", name, desc,
+		     label_of(&x->a[to]));
+		return;
+	}
+	if (cmp_num(best.bottleneck, cur->bottleneck + x->c->switch_margin) < 0) {
 		keep(d, current, "%s is within %.1f of the best account (%s): %s", name,
 		     x->c->switch_margin, label_of(&x->a[to]), desc);
 		return;

@@ -100,7 +100,7 @@ expect 2 "" "needs a value" "--file without a value"
 check "[ \"\$(sums)\" = \"\$before\" ]" "rejected imports left the files alone"
 
 # --- help --------------------------------------------------------------------------------
-for c in list import export switch rename delete enable disable; do
+for c in list import export switch auto-switch rename delete enable disable; do
 	run "$c" --help
 	expect 0 "usage: codex-switch $c" "" "$c --help"
 	check "grep -q '^example: codex' '$tmp/out'" "$c --help has an example"
