@@ -105,6 +105,11 @@ void switcher_follow(struct rt *rt, const char *id, const char *reason);
 /* Re-sends the active account's (fresh) tokens to the app-server; no warning. */
 void switcher_relogin_active(struct rt *rt, const struct account *fresh);
 
+/* tokenreq.c: answers to account/chatgptAuthTokens/refresh */
+void tokenreq_on_request(struct rt *rt, struct proxy_conn *c, const struct jsonrpc_head *h);
+void tokenreq_conn_closed(struct rt *rt, struct proxy_conn *c);
+void tokenreq_release(struct rt *rt);
+
 /* maintain.c */
 enum proxy_verdict maintain_client_message(struct rt *rt, const struct jsonrpc_head *h,
                                            const char *json, size_t len);
