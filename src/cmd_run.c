@@ -4,6 +4,7 @@
 #include "log.h"
 #include "paths.h"
 #include "runargs.h"
+#include "runstart.h"
 #include "runtime.h"
 #include "store.h"
 #include "token.h"
@@ -66,51 +67,6 @@ static int parse(int argc, char **argv, const char **bin, int *first)
 }
 
 /*
- * The account to start on: the one auth.json holds, else the first enabled ChatGPT account.
- * Writes its id into out. Exit status on failure.
- */
-static int choose_start(const struct paths *p, char *out, size_t outsz)
-{
-	struct store s = {0};
-	char err[512];
-	long cur, pick = -1;
-
-	if (store_load(p, &s, err, sizeof(err))) {
-		log_error("%s", err);
-		return EXIT_FAIL;
-	}
-	if (s.n == 0) {
-		log_error("no account is stored; run 'codex-switch import <name>' or "
-		          "'codex-switch login <name>' first");
-		store_release(&s);
-		return EXIT_FAIL;
-	}
-	cur = authjson_current(p, &s);
-	if (cur >= 0 && s.accounts[cur].kind == ACCOUNT_API_KEY) {
-		log_error("the current account '%s' is an API key; runtime switching needs ChatGPT "
-		          "accounts: run 'codex-switch switch <chatgpt account>' first",
-		          s.accounts[cur].name);
-		store_release(&s);
-		return EXIT_FAIL;
-	}
-	pick = cur;
-	for (size_t i = 0; pick < 0 && i < s.n; i++) {
-		const struct account *a = &s.accounts[i];
-		if (a->kind == ACCOUNT_CHATGPT && !a->disabled && !a->relogin_reason) {
-			pick = (long)i;
-		}
-	}
-	if (pick < 0) {
-		log_error("no stored ChatGPT account can be used; run 'codex-switch login <name>'");
-		store_release(&s);
-		return EXIT_FAIL;
-	}
-	snprintf(out, outsz, "%s", s.accounts[pick].id);
-	store_release(&s);
-	return EXIT_OK;
-}
-
-/*
  * The app-server refreshes auth.json by itself when its token is about to expire, which would
  * rotate the refresh token behind the store's back: so make the tokens fresh and auth.json
  * current before it starts.
@@ -144,6 +100,7 @@ int cmd_run(int argc, char **argv)
 {
 	struct paths p;
 	struct runtime_config cfg = {0};
+	struct policy_config policy;
 	char err[512], cwd[PATH_MAX], id[64];
 	const char *bin = getenv("CODEX_SWITCH_CODEX_BIN");
 	int first, r;
@@ -173,7 +130,12 @@ int cmd_run(int argc, char **argv)
 		paths_release(&p);
 		return EXIT_FAIL;
 	}
-	r = choose_start(&p, id, sizeof(id));
+	if (policy_config_load(p.config, &policy, err, sizeof(err))) {
+		log_error("%s", err);
+		paths_release(&p);
+		return EXIT_FAIL;
+	}
+	r = runstart_choose(&p, &policy, id, sizeof(id));
 	if (r == EXIT_OK) {
 		r = prepare_tokens(&p, id);
 	}
@@ -183,7 +145,8 @@ int cmd_run(int argc, char **argv)
 		                              .argc = argc - first,
 		                              .argv = argv + first,
 		                              .cwd = cwd,
-		                              .account_id = id};
+		                              .account_id = id,
+		                              .policy = &policy};
 		r = runtime_run(&cfg);
 	}
 	paths_release(&p);

@@ -34,6 +34,11 @@ static const char *const server_methods[] = {
         NULL,
 };
 
+static const char *const client_methods[] = {
+        "turn/start",
+        NULL,
+};
+
 static void begin_stop(struct rt *rt);
 
 void rt_next_id(struct rt *rt, char *out, size_t outsz)
@@ -168,6 +173,12 @@ void rt_control_ready(struct rt *rt)
 	rt->phase = RT_RUNNING;
 	log_info("tui started (pid %ld) on proxy port %d", (long)rt->tui_pid,
 	         proxy_port(rt->proxy));
+	r = reconcile_start(rt);
+	if (r) {
+		log_warn("cannot watch '%s' for account changes: %s; a 'codex-switch switch' in "
+		         "another terminal will not reach this session",
+		         rt->cfg->paths->auth_json, strerror(-r));
+	}
 }
 
 static void kill_app(lws_sorted_usec_list_t *sul)
@@ -317,6 +328,14 @@ static enum proxy_verdict hook_server_message(void *ctx, struct proxy_conn *c,
 	return switcher_server_message(ctx, c, h, json, len);
 }
 
+static enum proxy_verdict hook_client_message(void *ctx, struct proxy_conn *c,
+                                              const struct jsonrpc_head *h, const char *json,
+                                              size_t len)
+{
+	(void)c;
+	return maintain_client_message(ctx, h, json, len);
+}
+
 static void hook_conn_opened(void *ctx, struct proxy_conn *c)
 {
 	struct rt *rt = ctx;
@@ -369,11 +388,14 @@ static void hook_fd_ready(void *ctx, int fd, void *fd_ctx)
 		read_signals(rt);
 	} else if (fd == rt->app_err_fd) {
 		read_app_stderr(rt);
+	} else if (fd == rt->inotify_fd) {
+		reconcile_on_ready(rt);
 	}
 }
 
 static const struct proxy_hooks hooks = {
         .server_message = hook_server_message,
+        .client_message = hook_client_message,
         .conn_opened = hook_conn_opened,
         .conn_closed = hook_conn_closed,
         .control_failed = hook_control_failed,
@@ -397,6 +419,7 @@ static int create_proxy(struct rt *rt)
 	        .max_queued = MAX_QUEUED,
 	        .server_methods = server_methods,
 	        .internal_id_prefix = RPCMSG_ID_PREFIX,
+	        .client_methods = client_methods,
 	        .hooks = &hooks,
 	        .hooks_ctx = rt,
 	};
@@ -483,11 +506,18 @@ static void print_fatal(char *msg)
 
 int runtime_run(const struct runtime_config *cfg)
 {
-	struct rt rt = {.cfg = cfg, .sigfd = -1, .app_err_fd = -1, .exit_status = 1};
+	struct rt rt = {
+	        .cfg = cfg, .sigfd = -1, .app_err_fd = -1, .inotify_fd = -1, .exit_status = 1};
 	enum log_level saved = log_stderr_level();
 	sigset_t mask, old;
 
 	util_uuid(rt.run_id);
+	if (cfg->policy) {
+		rt.policy = *cfg->policy;
+	} else {
+		policy_config_defaults(&rt.policy);
+	}
+	usage_init(&rt.live);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
@@ -502,7 +532,12 @@ int runtime_run(const struct runtime_config *cfg)
 	}
 	reap_all(&rt);
 	worker_destroy(rt.worker);
+	/* Timers live in our memory: off the loop's lists before the context goes. */
 	switcher_release(&rt);
+	maintain_release(&rt);
+	reconcile_release(&rt);
+	lws_sul_cancel(&rt.stop_sul);
+	lws_sul_cancel(&rt.tui_kill_sul);
 	proxy_destroy(rt.proxy);
 	captoken_destroy(&rt.token);
 	sigprocmask(SIG_SETMASK, &old, NULL);

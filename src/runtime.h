@@ -6,6 +6,7 @@
 #define CS_RUNTIME_H
 
 #include "paths.h"
+#include "policy.h"
 
 struct runtime_config {
 	const struct paths *paths; /* borrowed */
@@ -13,7 +14,8 @@ struct runtime_config {
 	int argc; /* codex arguments (checked by runargs_check) */
 	char *const *argv;
 	const char *cwd;
-	const char *account_id; /* the account to start on (a ChatGPT account) */
+	const char *account_id;             /* the account to start on (a ChatGPT account) */
+	const struct policy_config *policy; /* borrowed */
 };
 
 /*

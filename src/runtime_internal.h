@@ -3,8 +3,10 @@
 #define CS_RUNTIME_INTERNAL_H
 
 #include "account.h"
+#include "policy.h"
 #include "captoken.h"
 #include "proxy.h"
+#include "usage.h"
 #include "runtime.h"
 #include "util.h"
 #include "worker.h"
@@ -58,6 +60,26 @@ struct rt {
 	struct rt_login *login;  /* the one pending account/login/start, or NULL */
 	struct rt_refresh *refreshes;
 	char init_id[96];
+
+	/* Policy (issue #5). */
+	struct policy_config policy;
+	int64_t last_soft_switch; /* Unix seconds; 0 = never */
+	struct usage live;        /* the active account's "codex" limits from the app-server */
+	bool live_valid;
+
+	/* Activity, periodic re-check, token prewarm (maintain.c). */
+	int64_t last_activity; /* Unix seconds of the last turn/start; 0 = none yet */
+	bool recheck_armed, recheck_running, prewarm_running;
+	lws_sorted_usec_list_t recheck_sul, prewarm_sul;
+	struct rt_turn *turns; /* the last turn/start of each thread, newest first */
+	size_t nturns;
+
+	/* External changes to auth.json / accounts.json (reconcile.c). */
+	int inotify_fd;
+	bool auth_write_pending; /* our own auth.json write is on the worker */
+	lws_sorted_usec_list_t reconcile_sul;
+	int reconcile_attempt;
+	bool unknown_current_told;
 };
 
 /* runtime.c */
@@ -73,5 +95,31 @@ void switcher_conn_closed(struct rt *rt, struct proxy_conn *c);
 /* Logs the start account in on the control connection; the TUI starts when that succeeds. */
 int switcher_initial_login(struct rt *rt);
 void switcher_release(struct rt *rt);
+/*
+ * Asks the policy for a better account and switches to it. reason says why (for the warning);
+ * POLICY_HARD also when the active account cannot go on.
+ */
+void switcher_consider(struct rt *rt, enum policy_mode mode, const char *reason);
+/* Logs account id in (the user chose it outside the session), telling the TUI why. */
+void switcher_follow(struct rt *rt, const char *id, const char *reason);
+/* Re-sends the active account's (fresh) tokens to the app-server; no warning. */
+void switcher_relogin_active(struct rt *rt, const struct account *fresh);
+
+/* tokenreq.c: answers to account/chatgptAuthTokens/refresh */
+void tokenreq_on_request(struct rt *rt, struct proxy_conn *c, const struct jsonrpc_head *h);
+void tokenreq_conn_closed(struct rt *rt, struct proxy_conn *c);
+void tokenreq_release(struct rt *rt);
+
+/* maintain.c */
+enum proxy_verdict maintain_client_message(struct rt *rt, const struct jsonrpc_head *h,
+                                           const char *json, size_t len);
+void maintain_logged_in(struct rt *rt); /* after each login of the active account */
+void maintain_release(struct rt *rt);
+
+/* reconcile.c */
+int reconcile_start(struct rt *rt);
+void reconcile_on_ready(struct rt *rt);
+void reconcile_after_login(struct rt *rt); /* a login finished: look again for changes */
+void reconcile_release(struct rt *rt);
 
 #endif

@@ -12,6 +12,7 @@
 #include "store.h"
 #include "token.h"
 #include "trigger.h"
+#include "usage_cache.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -20,7 +21,6 @@
 #include <time.h>
 
 #define LOGIN_TIMEOUT_US    (20 * LWS_US_PER_SEC)
-#define REFRESH_ANSWER_US   (8 * LWS_US_PER_SEC) /* the app-server gives up after 10 s */
 #define EXHAUSTED_DEFAULT_S 3600
 #define PROXY_ERROR_CODE    -32000
 
@@ -31,33 +31,24 @@ struct rt_login {
 	char reason[200];
 	char from[256]; /* label of the account switched from; "" for the first login */
 	bool initial;
+	bool quiet;    /* the same account with fresh tokens: nothing to tell */
+	bool external; /* the user chose it outside the session (auth.json changed) */
+	enum policy_mode mode;
 	int err; /* of the token job */
 	char msg[256];
 	lws_sorted_usec_list_t sul;
 };
 
-struct rt_refresh {
-	struct rt *rt;
-	struct proxy_conn *conn; /* NULL once the connection closed */
-	char raw_id[128];
-	char account_id[UTIL_UUID_LEN + 1];
-	char *had_access; /* the token the app-server was refused with (secret) */
-	struct account result;
-	int err;
-	char msg[256];
-	bool answered, finished;
-	lws_sorted_usec_list_t sul;
-	struct rt_refresh *next;
-};
-
 struct rt_commit {
+	struct rt *rt;
 	const struct paths *paths;
 	struct account account;
 	int err;
 	char msg[256];
 };
 
-static void try_switch(struct rt *rt, const char *reason);
+static void start_login(struct rt *rt, const struct account *target, enum policy_mode mode,
+                        const char *reason, bool external, bool quiet);
 
 /* ---- sending ---- */
 
@@ -111,43 +102,76 @@ static void mark_exhausted(struct rt *rt, const char *id, int64_t until)
 	}
 }
 
-static bool is_exhausted(struct rt *rt, const char *id, int64_t now)
+/* What the policy sees: the store, each account's last known usage, our own knowledge. */
+struct view {
+	struct store s;
+	struct policy_account *pa;
+	struct usage *cached;
+	char (*labels)[256];
+	long current;
+};
+
+static void view_release(struct view *v)
 {
-	struct rt_exhausted *e = find_exhausted(rt, id);
-
-	return e && e->until > now;
-}
-
-static bool usable(struct rt *rt, const struct account *a, int64_t now)
-{
-	return a->kind == ACCOUNT_CHATGPT && !a->disabled && !a->relogin_reason &&
-	       a->chatgpt_account_id && strcmp(a->id, rt->active.id) != 0 &&
-	       !is_exhausted(rt, a->id, now);
-}
-
-/*
- * The next account: usable, least recently used first (never used before any), then store
- * order. Issue #5 replaces this with the policy module. Returns the index or -1.
- */
-static long choose_next(struct rt *rt, const struct store *s)
-{
-	int64_t now = (int64_t)time(NULL);
-	long best = -1;
-
-	for (size_t i = 0; i < s->n; i++) {
-		if (!usable(rt, &s->accounts[i], now)) {
-			continue;
-		}
-		if (best < 0 || s->accounts[i].last_used_at < s->accounts[best].last_used_at) {
-			best = (long)i;
-		}
+	for (size_t i = 0; v->cached && i < v->s.n; i++) {
+		usage_release(&v->cached[i]);
 	}
-	return best;
+	free(v->cached);
+	free(v->pa);
+	free(v->labels);
+	store_release(&v->s);
 }
 
-static void tell_all_exhausted(struct rt *rt)
+static void view_account(struct rt *rt, struct view *v, size_t i)
 {
-	int64_t earliest = 0;
+	const struct account *a = &v->s.accounts[i];
+	struct policy_account *pa = &v->pa[i];
+	struct rt_exhausted *e = find_exhausted(rt, a->id);
+
+	account_label(a, v->labels[i], sizeof(v->labels[i]));
+	*pa = (struct policy_account){
+	        .id = a->id,
+	        .label = v->labels[i],
+	        .workspace = a->chatgpt_account_id,
+	        .chatgpt = a->kind == ACCOUNT_CHATGPT && a->chatgpt_account_id,
+	        .disabled = a->disabled,
+	        .needs_relogin = a->relogin_reason != NULL,
+	        .last_used_at = a->last_used_at / 1000000,
+	        .exhausted_until = e ? e->until : 0,
+	};
+	if (rt->live_valid && strcmp(a->id, rt->active.id) == 0) {
+		pa->usage = &rt->live;
+	} else if (usage_cache_load(rt->cfg->paths, a->id, &v->cached[i]) == 0) {
+		pa->usage = &v->cached[i];
+	}
+}
+
+static int view_load(struct rt *rt, struct view *v)
+{
+	char err[512];
+
+	memset(v, 0, sizeof(*v));
+	if (store_load(rt->cfg->paths, &v->s, err, sizeof(err))) {
+		log_warn("%s", err);
+		return -EINVAL;
+	}
+	v->pa = calloc(v->s.n + 1, sizeof(*v->pa));
+	v->cached = calloc(v->s.n + 1, sizeof(*v->cached));
+	v->labels = calloc(v->s.n + 1, sizeof(*v->labels));
+	if (!v->pa || !v->cached || !v->labels) {
+		view_release(v);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < v->s.n; i++) {
+		usage_init(&v->cached[i]);
+		view_account(rt, v, i);
+	}
+	v->current = store_find_id(&v->s, rt->active.id);
+	return 0;
+}
+
+static void tell_all_exhausted(struct rt *rt, int64_t earliest)
+{
 	char msg[256], when[64] = "an unknown time";
 	time_t t;
 	struct tm tm;
@@ -156,7 +180,7 @@ static void tell_all_exhausted(struct rt *rt)
 		return;
 	}
 	rt->all_exhausted_told = true;
-	for (size_t i = 0; i < rt->nexhausted; i++) {
+	for (size_t i = 0; !earliest && i < rt->nexhausted; i++) {
 		if (!earliest || rt->exhausted[i].until < earliest) {
 			earliest = rt->exhausted[i].until;
 		}
@@ -194,9 +218,11 @@ static void login_timeout(lws_sorted_usec_list_t *sul)
 	rt->login = NULL;
 	if (l->initial) {
 		rt_fail(rt, "the codex app-server did not accept the account within 20 s");
-	} else {
+	} else if (l->external) {
+		reconcile_after_login(rt);
+	} else if (!l->quiet) {
 		mark_exhausted(rt, l->target.id, 0);
-		try_switch(rt, l->reason);
+		switcher_consider(rt, POLICY_HARD, l->reason);
 	}
 	login_free(l);
 }
@@ -225,9 +251,11 @@ static void commit_done(void *arg)
 {
 	struct rt_commit *c = arg;
 
-	if (c->err) {
+	if (c->err && c->err != -ECANCELED) {
 		log_warn("%s", c->msg);
 	}
+	c->rt->auth_write_pending = false;
+	reconcile_after_login(c->rt);
 	account_release(&c->account);
 	free(c);
 }
@@ -256,8 +284,10 @@ static void commit_switch(struct rt *rt)
 		free(c);
 		return;
 	}
+	c->rt = rt;
 	c->paths = rt->cfg->paths;
 	c->err = -ECANCELED;
+	rt->auth_write_pending = true;
 	if (worker_submit(rt->worker, commit_run, commit_done, c)) {
 		commit_done(c);
 	}
@@ -271,16 +301,29 @@ static void login_succeeded(struct rt *rt, struct rt_login *l)
 	rt->active = l->target;
 	memset(&l->target, 0, sizeof(l->target));
 	account_label(&rt->active, to, sizeof(to));
+	maintain_logged_in(rt);
 	if (l->initial) {
 		log_info("logged in %s", to);
 		rt_control_ready(rt);
+		reconcile_after_login(rt);
 		return;
 	}
+	if (l->quiet) {
+		log_info("gave the app-server fresh tokens of %s", to);
+		return;
+	}
+	rt->live_valid = false; /* the limits we saw were the previous account's */
 	rt->all_exhausted_told = false;
+	if (l->mode == POLICY_SOFT) {
+		rt->last_soft_switch = (int64_t)time(NULL);
+	}
 	snprintf(msg, sizeof(msg), "codex-switch switched account from %s to %s because %s",
 	         l->from, to, l->reason);
 	tell_user(rt, msg);
-	commit_switch(rt);
+	if (!l->external) {
+		commit_switch(rt); /* an external choice is in auth.json already */
+	}
+	reconcile_after_login(rt);
 }
 
 static void login_answered(struct rt *rt, const cJSON *msg)
@@ -297,10 +340,14 @@ static void login_answered(struct rt *rt, const cJSON *msg)
 		rt_fail(rt, "the codex app-server refused the account: %s",
 		        cJSON_IsString(text) ? text->valuestring : "unknown error");
 	} else {
-		log_warn("the app-server refused the next account: %s",
+		log_warn("the app-server refused the account: %s",
 		         cJSON_IsString(text) ? text->valuestring : "unknown error");
-		mark_exhausted(rt, l->target.id, 0);
-		try_switch(rt, l->reason);
+		if (l->external) {
+			reconcile_after_login(rt);
+		} else if (!l->quiet) {
+			mark_exhausted(rt, l->target.id, 0);
+			switcher_consider(rt, POLICY_HARD, l->reason);
+		}
 	}
 	login_free(l);
 }
@@ -329,52 +376,90 @@ static void prepare_done(void *arg)
 		return;
 	}
 	if (l->err) {
-		log_warn("cannot switch to the next account: %s", l->msg);
+		log_warn("cannot log in %s: %s", l->target.name, l->msg);
 		rt->login = NULL;
-		mark_exhausted(rt, l->target.id, 0);
-		try_switch(rt, l->reason);
+		if (l->external) {
+			reconcile_after_login(rt);
+		} else if (!l->quiet) {
+			mark_exhausted(rt, l->target.id, 0);
+			switcher_consider(rt, POLICY_HARD, l->reason);
+		}
 		login_free(l);
 		return;
 	}
 	send_login(rt, l);
 }
 
-static void try_switch(struct rt *rt, const char *reason)
+/* Takes a copy of target; its tokens are made fresh on the worker, then sent. */
+static void start_login(struct rt *rt, const struct account *target, enum policy_mode mode,
+                        const char *reason, bool external, bool quiet)
 {
-	struct store s = {0};
-	struct rt_login *l;
-	char err[512];
-	long i;
+	struct rt_login *l = calloc(1, sizeof(*l));
 
-	if (rt->login || rt->phase != RT_RUNNING) {
-		return; /* one switch at a time */
-	}
-	if (store_load(rt->cfg->paths, &s, err, sizeof(err))) {
-		log_warn("%s", err);
-		return;
-	}
-	i = choose_next(rt, &s);
-	if (i < 0) {
-		store_release(&s);
-		tell_all_exhausted(rt);
-		return;
-	}
-	l = calloc(1, sizeof(*l));
-	if (!l || account_copy(&l->target, &s.accounts[i])) {
+	if (!l || account_copy(&l->target, target)) {
 		free(l);
-		store_release(&s);
 		return;
 	}
-	store_release(&s);
 	l->rt = rt;
 	l->err = -ECANCELED;
+	l->mode = mode;
+	l->external = external;
+	l->quiet = quiet;
 	snprintf(l->reason, sizeof(l->reason), "%s", reason);
 	account_label(&rt->active, l->from, sizeof(l->from));
 	rt->login = l;
-	log_info("switching from %s because %s", l->from, reason);
 	if (worker_submit(rt->worker, prepare_run, prepare_done, l)) {
 		prepare_done(l);
 	}
+}
+
+void switcher_consider(struct rt *rt, enum policy_mode mode, const char *reason)
+{
+	struct policy_decision d;
+	struct view v;
+	char why[512];
+
+	if (rt->login || rt->phase != RT_RUNNING || view_load(rt, &v)) {
+		return; /* one login at a time; a pending one re-checks when it ends */
+	}
+	policy_decide(&rt->policy, v.pa, v.s.n, v.current, mode, (int64_t)time(NULL),
+	              rt->last_soft_switch, &d);
+	if (d.action == POLICY_SWITCH && d.index >= 0 && d.index != v.current) {
+		snprintf(why, sizeof(why), "%s", mode == POLICY_HARD ? reason : d.reason);
+		log_info("switching from %s: %s (policy: %s)", rt->active.name, reason, d.reason);
+		start_login(rt, &v.s.accounts[d.index], mode, why, false, false);
+	} else if (d.action == POLICY_NONE_USABLE ||
+	           (mode == POLICY_HARD && d.index == v.current)) {
+		log_info("no account to switch to: %s", d.reason);
+		tell_all_exhausted(rt, d.retry_at);
+	} else {
+		log_debug("keeping %s: %s", rt->active.name, d.reason);
+	}
+	view_release(&v);
+}
+
+void switcher_follow(struct rt *rt, const char *id, const char *reason)
+{
+	struct view v;
+	long i;
+
+	if (rt->login || rt->phase != RT_RUNNING || view_load(rt, &v)) {
+		return;
+	}
+	i = store_find_id(&v.s, id);
+	if (i >= 0) {
+		log_info("following the account chosen outside the session: %s", v.labels[i]);
+		start_login(rt, &v.s.accounts[i], POLICY_HARD, reason, true, false);
+	}
+	view_release(&v);
+}
+
+void switcher_relogin_active(struct rt *rt, const struct account *fresh)
+{
+	if (rt->login || rt->phase != RT_RUNNING) {
+		return;
+	}
+	start_login(rt, fresh, POLICY_SOFT, "its token was renewed", false, true);
 }
 
 int switcher_initial_login(struct rt *rt)
@@ -422,114 +507,56 @@ static void initialize_answered(struct rt *rt, const cJSON *msg)
 	}
 }
 
-/* ---- answering account/chatgptAuthTokens/refresh ---- */
+/* ---- triggers ---- */
 
-static void refresh_free(struct rt *rt, struct rt_refresh *f)
+static void mark_workspace(struct rt *rt, int64_t until)
 {
-	for (struct rt_refresh **p = &rt->refreshes; *p; p = &(*p)->next) {
-		if (*p == f) {
-			*p = f->next;
-			break;
-		}
-	}
-	lws_sul_cancel(&f->sul);
-	util_free_secret(f->had_access);
-	account_release(&f->result);
-	free(f);
-}
-
-static void refresh_answer(struct rt_refresh *f, char *json)
-{
-	if (!f->answered && f->conn && json) {
-		proxy_send_to_server(f->conn, json, strlen(json));
-	}
-	f->answered = true;
-	util_free_secret(json);
-}
-
-static void refresh_too_slow(lws_sorted_usec_list_t *sul)
-{
-	struct rt_refresh *f = lws_container_of(sul, struct rt_refresh, sul);
-
-	log_warn("token refresh is taking too long; the app-server will retry");
-	refresh_answer(f, rpcmsg_error(f->raw_id, PROXY_ERROR_CODE,
-	                               "codex-switch: token refresh is taking too long"));
-}
-
-static void refresh_run(void *arg)
-{
-	struct rt_refresh *f = arg;
-	const struct paths *p = f->rt->cfg->paths;
-	struct store s = {0};
+	struct store st = {0};
 	char err[256];
-	long i;
 
-	/* Someone may have refreshed already: a token newer than the refused one is used as is. */
-	if (store_load(p, &s, err, sizeof(err)) == 0 &&
-	    (i = store_find_id(&s, f->account_id)) >= 0 && s.accounts[i].access_token &&
-	    f->had_access && strcmp(s.accounts[i].access_token, f->had_access) != 0) {
-		f->err = token_ensure_fresh(p, f->account_id, false, &f->result, f->msg,
-		                            sizeof(f->msg));
-	} else {
-		f->err = token_ensure_fresh(p, f->account_id, true, &f->result, f->msg,
-		                            sizeof(f->msg));
-	}
-	store_release(&s);
-}
-
-static void refresh_done(void *arg)
-{
-	struct rt_refresh *f = arg;
-	struct rt *rt = f->rt;
-
-	f->finished = true;
-	if (f->err) {
-		log_warn("cannot refresh the token for the app-server: %s", f->msg);
-		refresh_answer(f, rpcmsg_error(f->raw_id, PROXY_ERROR_CODE, f->msg));
-	} else {
-		refresh_answer(f, rpcmsg_refresh_result(f->raw_id, &f->result));
-		if (strcmp(f->result.id, rt->active.id) == 0) {
-			account_release(&rt->active);
-			account_copy(&rt->active, &f->result);
-		}
-	}
-	refresh_free(rt, f);
-}
-
-static void on_refresh_request(struct rt *rt, struct proxy_conn *c, const struct jsonrpc_head *h)
-{
-	struct rt_refresh *f = calloc(1, sizeof(*f));
-
-	if (!f) {
+	/* A workspace-wide limit stops every account of that workspace, not just this one. */
+	if (!rt->active.chatgpt_account_id || store_load(rt->cfg->paths, &st, err, sizeof(err))) {
 		return;
 	}
-	f->rt = rt;
-	f->conn = c;
-	f->err = -ECANCELED;
-	snprintf(f->raw_id, sizeof(f->raw_id), "%s", h->id);
-	snprintf(f->account_id, sizeof(f->account_id), "%s", rt->active.id);
-	snprintf(f->msg, sizeof(f->msg), "codex-switch is shutting down");
-	f->had_access = util_strdup0(rt->active.access_token);
-	f->next = rt->refreshes;
-	rt->refreshes = f;
-	log_info("app-server asked for a token refresh");
-	lws_sul_schedule(proxy_context(rt->proxy), 0, &f->sul, refresh_too_slow, REFRESH_ANSWER_US);
-	if (worker_submit(rt->worker, refresh_run, refresh_done, f)) {
-		snprintf(f->msg, sizeof(f->msg), "codex-switch is busy; try again");
-		refresh_done(f);
+	for (size_t i = 0; i < st.n; i++) {
+		const char *ws = st.accounts[i].chatgpt_account_id;
+		if (ws && strcmp(ws, rt->active.chatgpt_account_id) == 0) {
+			mark_exhausted(rt, st.accounts[i].id, until);
+		}
 	}
+	store_release(&st);
 }
-
-/* ---- triggers ---- */
 
 static void on_trigger(struct rt *rt, const struct trigger *t)
 {
-	if (t->kind != TRIGGER_HARD || rt->phase != RT_RUNNING) {
+	int64_t until = t->resets_at ? t->resets_at : rt->last_reset_hint;
+
+	if (rt->phase != RT_RUNNING || t->kind == TRIGGER_NONE) {
+		return;
+	}
+	if (t->kind == TRIGGER_SOFT) {
+		switcher_consider(rt, POLICY_SOFT, t->reason);
 		return;
 	}
 	log_info("account %s cannot go on: %s", rt->active.name, t->reason);
-	mark_exhausted(rt, rt->active.id, t->resets_at ? t->resets_at : rt->last_reset_hint);
-	try_switch(rt, t->reason);
+	mark_exhausted(rt, rt->active.id, until);
+	if (t->workspace_wide) {
+		mark_workspace(rt, until);
+	}
+	switcher_consider(rt, POLICY_HARD, t->reason);
+}
+
+/* The policy judges the active account by what the app-server just reported. */
+static void remember_limits(struct rt *rt, const struct trigger *t, const cJSON *params)
+{
+	const cJSON *rl = cJSON_GetObjectItemCaseSensitive(params, "rateLimits");
+
+	if (t->limit_id[0] && strcmp(t->limit_id, "codex") != 0) {
+		return; /* other families feed triggers only */
+	}
+	usage_release(&rt->live);
+	rt->live_valid = usage_from_rate_limits(rl, &rt->live) == 0;
+	rt->live.fetched_at = (int64_t)time(NULL);
 }
 
 static void on_notification(struct rt *rt, const char *method, const cJSON *msg)
@@ -544,6 +571,7 @@ static void on_notification(struct rt *rt, const char *method, const cJSON *msg)
 		if (t.resets_at) {
 			rt->last_reset_hint = t.resets_at;
 		}
+		remember_limits(rt, &t, params);
 	}
 	on_trigger(rt, &t);
 }
@@ -567,7 +595,7 @@ enum proxy_verdict switcher_server_message(struct rt *rt, struct proxy_conn *c,
 
 	if (h->kind == JSONRPC_REQUEST &&
 	    strcmp(h->method, "account/chatgptAuthTokens/refresh") == 0) {
-		on_refresh_request(rt, c, h);
+		tokenreq_on_request(rt, c, h);
 		return PROXY_DROP; /* the TUI never answers it */
 	}
 	msg = cJSON_ParseWithLength(json, len);
@@ -591,19 +619,14 @@ enum proxy_verdict switcher_server_message(struct rt *rt, struct proxy_conn *c,
 
 void switcher_conn_closed(struct rt *rt, struct proxy_conn *c)
 {
-	for (struct rt_refresh *f = rt->refreshes; f; f = f->next) {
-		if (f->conn == c) {
-			f->conn = NULL;
-		}
-	}
+	tokenreq_conn_closed(rt, c);
 }
 
 void switcher_release(struct rt *rt)
 {
 	login_free(rt->login);
 	rt->login = NULL;
-	while (rt->refreshes) {
-		refresh_free(rt, rt->refreshes);
-	}
+	tokenreq_release(rt);
 	account_release(&rt->active);
+	usage_release(&rt->live);
 }

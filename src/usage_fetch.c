@@ -59,8 +59,8 @@ static int build_headers(const struct account *a, char **lines)
 	return rc;
 }
 
-static int get_usage(const struct paths *p, const struct account *a, struct http_response *r,
-                     char *err, size_t errsz)
+static int get_usage(const struct paths *p, const struct account *a, long timeout_ms,
+                     struct http_response *r, char *err, size_t errsz)
 {
 	char *lines[HEADER_LINES], *base = endpoints_chatgpt_base(p), *url = NULL;
 	int rc = build_headers(a, lines);
@@ -71,7 +71,7 @@ static int get_usage(const struct paths *p, const struct account *a, struct http
 	}
 	if (rc == 0) {
 		struct http_request req = {"GET",         url, (const char *const *)lines,
-		                           NULL,          0,   http_timeout_ms(),
+		                           NULL,          0,   timeout_ms,
 		                           USAGE_MAX_BODY};
 		rc = http_perform(&req, r, err, errsz);
 	} else {
@@ -140,11 +140,11 @@ static void remember_plan(const struct paths *p, const struct account *a, const 
 	}
 }
 
-static int fetch_once(const struct paths *p, const struct account *a, struct usage *u, long *status,
-                      char *err, size_t errsz)
+static int fetch_once(const struct paths *p, const struct account *a, long timeout_ms,
+                      struct usage *u, long *status, char *err, size_t errsz)
 {
 	struct http_response r = {0};
-	int rc = get_usage(p, a, &r, err, errsz);
+	int rc = get_usage(p, a, timeout_ms, &r, err, errsz);
 
 	*status = r.status;
 	if (rc < 0) {
@@ -166,6 +166,12 @@ static int fetch_once(const struct paths *p, const struct account *a, struct usa
 int usage_fetch(const struct paths *p, const char *account_id, struct usage *u, char *err,
                 size_t errsz)
 {
+	return usage_fetch_timeout(p, account_id, http_timeout_ms(), u, err, errsz);
+}
+
+int usage_fetch_timeout(const struct paths *p, const char *account_id, long timeout_ms,
+                        struct usage *u, char *err, size_t errsz)
+{
 	struct account a = {0};
 	long status = 0;
 	int rc;
@@ -178,12 +184,12 @@ int usage_fetch(const struct paths *p, const char *account_id, struct usage *u, 
 		account_release(&a);
 		return -ENOTSUP;
 	}
-	rc = rc ? rc : fetch_once(p, &a, u, &status, err, errsz);
+	rc = rc ? rc : fetch_once(p, &a, timeout_ms, u, &status, err, errsz);
 	if (rc == -EACCES) {
 		/* The access token was revoked early: one forced refresh, one retry. */
 		account_release(&a);
 		rc = token_ensure_fresh(p, account_id, true, &a, err, errsz);
-		rc = rc ? rc : fetch_once(p, &a, u, &status, err, errsz);
+		rc = rc ? rc : fetch_once(p, &a, timeout_ms, u, &status, err, errsz);
 		if (rc == -EACCES) {
 			struct http_response r = {.status = status, .body = (char *)""};
 			rc = describe_status(&a, &r, u, err, errsz);
@@ -207,6 +213,7 @@ struct pool {
 	const char *const *ids;
 	struct usage *out;
 	size_t n, next, done;
+	long timeout_ms;
 };
 
 static void *worker(void *arg)
@@ -222,7 +229,8 @@ static void *worker(void *arg)
 		if (i == pl->n) {
 			return NULL;
 		}
-		usage_fetch(pl->p, pl->ids[i], &pl->out[i], err, sizeof(err));
+		usage_fetch_timeout(pl->p, pl->ids[i], pl->timeout_ms, &pl->out[i], err,
+		                    sizeof(err));
 		pthread_mutex_lock(&pl->lock);
 		pl->done++;
 		pthread_cond_signal(&pl->done_cond);
@@ -252,7 +260,14 @@ static void wait_all(struct pool *pl, usage_progress_fn progress, void *ctx)
 int usage_fetch_all(const struct paths *p, const char *const *ids, size_t n, struct usage *out,
                     usage_progress_fn progress, void *ctx)
 {
-	struct pool pl = {.p = p, .ids = ids, .out = out, .n = n};
+	return usage_fetch_all_timeout(p, ids, n, http_timeout_ms(), out, progress, ctx);
+}
+
+int usage_fetch_all_timeout(const struct paths *p, const char *const *ids, size_t n,
+                            long timeout_ms, struct usage *out, usage_progress_fn progress,
+                            void *ctx)
+{
+	struct pool pl = {.p = p, .ids = ids, .out = out, .n = n, .timeout_ms = timeout_ms};
 	pthread_t th[USAGE_MAX_IN_FLIGHT];
 	size_t started = 0;
 

@@ -24,6 +24,10 @@
 int usage_fetch(const struct paths *p, const char *account_id, struct usage *u, char *err,
                 size_t errsz);
 
+/* The same with another limit on each usage request (not on token refreshes). */
+int usage_fetch_timeout(const struct paths *p, const char *account_id, long timeout_ms,
+                        struct usage *u, char *err, size_t errsz);
+
 /* Called after each finished fetch, from the calling thread, with the number done so far. */
 typedef void (*usage_progress_fn)(size_t done, size_t total, void *ctx);
 
@@ -35,5 +39,10 @@ typedef void (*usage_progress_fn)(size_t done, size_t total, void *ctx);
  */
 int usage_fetch_all(const struct paths *p, const char *const *ids, size_t n, struct usage *out,
                     usage_progress_fn progress, void *ctx);
+
+/* The same with another limit on each usage request, for callers that must not wait long. */
+int usage_fetch_all_timeout(const struct paths *p, const char *const *ids, size_t n,
+                            long timeout_ms, struct usage *out, usage_progress_fn progress,
+                            void *ctx);
 
 #endif

@@ -1,0 +1,161 @@
+#!/usr/bin/env python3
+"""`codex-switch run` choosing accounts by itself (issue #5), with the real codex app-server,
+the mock backend and the scripted TUI: the start account by policy, a soft switch when a
+rate-limit update crosses the threshold (and not again within the cooldown), an external
+`codex-switch switch` followed within the session, and a token renewed before it expires."""
+
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as h  # noqa: E402
+import test_run as tr  # noqa: E402  (setup, run and process helpers)
+
+failures = tr.failures
+check = tr.check
+
+NEAR_LIMIT = {"primary": {"used_percent": 97, "window_minutes": 300, "reset_in": 3600},
+              "secondary": {"used_percent": 20, "window_minutes": 10080, "reset_in": 86400}}
+
+
+def switch_warnings(t):
+    return [m["params"]["message"] for m in t.get("received", [])
+            if m.get("method") == "warning" and "switched account" in m["params"]["message"]]
+
+
+def test_start_on_policy_choice(mb):
+    home, (a, b) = tr.setup(mb)
+    mb.set_account("acct-0", usage={"primary": {"used_percent": 100, "window_seconds": 18000,
+                                                "reset_after_seconds": 3600}})
+    scenario = {"exit_code": 0, "steps": [
+        {"op": "initialize"},
+        {"op": "request", "method": "account/read", "params": {"refreshToken": False}},
+    ]}
+    p, t = tr.run(home, scenario, "start")
+    acct = (t["steps"][1].get("result") or {}).get("account") or {} if t else {}
+    check(p.returncode == 0 and acct.get("email") == b["email"],
+          "run starts on B when A's 5-hour window is full (%r, %r)" % (acct, p.stderr[-300:]))
+    check(h.read_json(os.path.join(home.codex_home, "auth.json"))["tokens"]["account_id"]
+          == "acct-1", "auth.json holds the start account")
+    home.cleanup()
+
+
+def test_soft_switch_and_cooldown(mb):
+    home, (a, b) = tr.setup(mb)
+    mb.set_account("acct-0", rate_limits=NEAR_LIMIT)
+    mb.set_account("acct-1", rate_limits=NEAR_LIMIT)
+    scenario = {"exit_code": 0, "steps": [
+        {"op": "initialize"},
+        {"op": "thread_start", "params": {}},
+        {"op": "turn", "text": "one", "timeout": 60, "expect_status": "completed"},
+        {"op": "expect_notification", "method": "warning", "contains": "switched account",
+         "timeout": 30},
+        {"op": "turn", "text": "two", "timeout": 60, "expect_status": "completed"},
+        {"op": "turn", "text": "three", "timeout": 60, "expect_status": "completed"},
+        {"op": "sleep", "seconds": 1.5},
+    ]}
+    p, t = tr.run(home, scenario, "soft")
+    check(p.returncode == 0, "soft-switch session exits 0 (%d, %r, %r)"
+          % (p.returncode, p.stderr[-300:], t.get("error")))
+    warns = switch_warnings(t)
+    check(len(warns) == 1 and "from acc0" in warns[0] and "to acc1" in warns[0],
+          "one proactive switch from A to B near the limit (%r)" % warns)
+    reqs = mb.requests(endpoint="responses")
+    check(reqs and reqs[0]["account"] == "acct-0" and reqs[-1]["account"] == "acct-1",
+          "turns moved from A to B and stayed there (cooldown)")
+    home.cleanup()
+
+
+def wait_step(transcript, n, timeout=90):
+    def done():
+        try:
+            t = h.read_json(transcript)
+        except (OSError, ValueError):
+            return False
+        return len([s for s in t.get("steps", []) if s.get("ok")]) >= n
+    h.wait_until(done, timeout, "step %d of the scripted TUI" % n)
+
+
+def test_external_switch(mb):
+    home, (a, b) = tr.setup(mb)
+    scenario = {"exit_code": 0, "steps": [
+        {"op": "initialize"},
+        {"op": "thread_start", "params": {}},
+        {"op": "turn", "text": "on A", "timeout": 60, "expect_status": "completed"},
+        {"op": "expect_notification", "method": "warning", "contains": "auth.json changed",
+         "timeout": 30, "since": "step"},
+        {"op": "turn", "text": "on B", "timeout": 60, "expect_status": "completed"},
+    ]}
+    p, transcript = tr.start_run(home, scenario, "external")
+    wait_step(transcript, 3)
+    started = time.monotonic()
+    q = subprocess.run([tr.BIN, "switch", "acc1"], env=home.env(), stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=30)
+    check(q.returncode == 0, "codex-switch switch in another terminal works (%r)" % q.stderr)
+    out, err = p.communicate(timeout=120)
+    t = h.read_json(transcript)
+    check(p.returncode == 0, "the session followed the external switch (%d, %r, %r)"
+          % (p.returncode, err[-300:], t.get("error")))
+    warns = switch_warnings(t)
+    check(len(warns) == 1 and "auth.json changed" in warns[0],
+          "one warning names the reason (%r)" % warns)
+    reqs = mb.requests(endpoint="responses")
+    check(reqs and reqs[-1]["account"] == "acct-1" and reqs[-1]["bearer"] == b["access_token"],
+          "the next turn carries B's bearer")
+    check(time.monotonic() - started < 60, "and it happened promptly")
+    home.cleanup()
+
+
+def test_prewarm(mb):
+    home = h.TestHome(mb)
+    now = int(time.time())
+    a = h.make_account(mb, "user0@example.com", "acct-0", name="acc0", access_exp=now + 306)
+    b = h.make_account(mb, "user1@example.com", "acct-1", name="acc1")
+    h.write_accounts(home.switch_home, [a, b])
+    h.write_auth_json(home.codex_home, a)
+    scenario = {"exit_code": 0, "steps": [
+        {"op": "initialize"},
+        {"op": "thread_start", "params": {}},
+        {"op": "turn", "text": "before", "timeout": 60, "expect_status": "completed"},
+        {"op": "sleep", "seconds": 40},
+        {"op": "turn", "text": "after", "timeout": 60, "expect_status": "completed"},
+    ]}
+    p, t = tr.run(home, scenario, "prewarm", timeout=180)
+    check(p.returncode == 0, "prewarm session exits 0 (%d, %r)" % (p.returncode,
+                                                                 p.stderr[-300:]))
+    check(mb.count(endpoint="oauth_token") == 1, "the token was renewed once before it expired")
+    new = mb.latest_access_token("acct-0")
+    reqs = mb.requests(endpoint="responses", account="acct-0")
+    check(reqs and new and reqs[-1]["bearer"] == new,
+          "the next turn already used the renewed token")
+    methods = [m.get("method") for m in t.get("received", [])]
+    check("account/chatgptAuthTokens/refresh" not in methods and not switch_warnings(t),
+          "no refresh request and no switch warning reached the TUI")
+    home.cleanup()
+
+
+def main():
+    if not tr.BIN:
+        print("FAIL CODEX_SWITCH_BIN is not set")
+        return 1
+    h.codex_bin()
+    mb = h.start_mock()
+    try:
+        for t in (test_start_on_policy_choice, test_soft_switch_and_cooldown,
+                  test_external_switch, test_prewarm):
+            mb.configure({})
+            mb.clear_requests()
+            try:
+                t(mb)
+            except Exception as e:  # noqa: BLE001 - report and go on
+                check(False, "%s raised %s: %s" % (t.__name__, type(e).__name__, e))
+    finally:
+        mb.stop()
+    print("%d check(s) failed" % len(failures))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
