@@ -11,8 +11,8 @@
 #include "rpcmsg.h"
 #include "store.h"
 #include "token.h"
+#include "policy_view.h"
 #include "trigger.h"
-#include "usage_cache.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -102,48 +102,18 @@ static void mark_exhausted(struct rt *rt, const char *id, int64_t until)
 	}
 }
 
-/* What the policy sees: the store, each account's last known usage, our own knowledge. */
+/* What the policy sees: the store and cached usage (policy_view), and what the session
+ * knows better: the live limits of the active account and which accounts ran out. */
 struct view {
 	struct store s;
-	struct policy_account *pa;
-	struct usage *cached;
-	char (*labels)[256];
+	struct policy_view pv;
 	long current;
 };
 
 static void view_release(struct view *v)
 {
-	for (size_t i = 0; v->cached && i < v->s.n; i++) {
-		usage_release(&v->cached[i]);
-	}
-	free(v->cached);
-	free(v->pa);
-	free(v->labels);
+	policy_view_release(&v->pv);
 	store_release(&v->s);
-}
-
-static void view_account(struct rt *rt, struct view *v, size_t i)
-{
-	const struct account *a = &v->s.accounts[i];
-	struct policy_account *pa = &v->pa[i];
-	struct rt_exhausted *e = find_exhausted(rt, a->id);
-
-	account_label(a, v->labels[i], sizeof(v->labels[i]));
-	*pa = (struct policy_account){
-	        .id = a->id,
-	        .label = v->labels[i],
-	        .workspace = a->chatgpt_account_id,
-	        .chatgpt = a->kind == ACCOUNT_CHATGPT && a->chatgpt_account_id,
-	        .disabled = a->disabled,
-	        .needs_relogin = a->relogin_reason != NULL,
-	        .last_used_at = a->last_used_at / 1000000,
-	        .exhausted_until = e ? e->until : 0,
-	};
-	if (rt->live_valid && strcmp(a->id, rt->active.id) == 0) {
-		pa->usage = &rt->live;
-	} else if (usage_cache_load(rt->cfg->paths, a->id, &v->cached[i]) == 0) {
-		pa->usage = &v->cached[i];
-	}
 }
 
 static int view_load(struct rt *rt, struct view *v)
@@ -155,16 +125,17 @@ static int view_load(struct rt *rt, struct view *v)
 		log_warn("%s", err);
 		return -EINVAL;
 	}
-	v->pa = calloc(v->s.n + 1, sizeof(*v->pa));
-	v->cached = calloc(v->s.n + 1, sizeof(*v->cached));
-	v->labels = calloc(v->s.n + 1, sizeof(*v->labels));
-	if (!v->pa || !v->cached || !v->labels) {
-		view_release(v);
+	if (policy_view_init(&v->pv, rt->cfg->paths, &v->s, NULL, NULL, 0)) {
+		store_release(&v->s);
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < v->s.n; i++) {
-		usage_init(&v->cached[i]);
-		view_account(rt, v, i);
+	for (size_t i = 0; i < v->pv.n; i++) {
+		struct policy_account *pa = &v->pv.accounts[i];
+		struct rt_exhausted *e = find_exhausted(rt, pa->id);
+		pa->exhausted_until = e ? e->until : 0;
+		if (rt->live_valid && strcmp(pa->id, rt->active.id) == 0) {
+			pa->usage = &rt->live;
+		}
 	}
 	v->current = store_find_id(&v->s, rt->active.id);
 	return 0;
@@ -422,7 +393,7 @@ void switcher_consider(struct rt *rt, enum policy_mode mode, const char *reason)
 	if (rt->login || rt->phase != RT_RUNNING || view_load(rt, &v)) {
 		return; /* one login at a time; a pending one re-checks when it ends */
 	}
-	policy_decide(&rt->policy, v.pa, v.s.n, v.current, mode, (int64_t)time(NULL),
+	policy_decide(&rt->policy, v.pv.accounts, v.pv.n, v.current, mode, (int64_t)time(NULL),
 	              rt->last_soft_switch, &d);
 	if (d.action == POLICY_SWITCH && d.index >= 0 && d.index != v.current) {
 		snprintf(why, sizeof(why), "%s", mode == POLICY_HARD ? reason : d.reason);
@@ -448,7 +419,7 @@ void switcher_follow(struct rt *rt, const char *id, const char *reason)
 	}
 	i = store_find_id(&v.s, id);
 	if (i >= 0) {
-		log_info("following the account chosen outside the session: %s", v.labels[i]);
+		log_info("following the account chosen outside the session: %s", v.pv.e[i].label);
 		start_login(rt, &v.s.accounts[i], POLICY_HARD, reason, true, false);
 	}
 	view_release(&v);
