@@ -4,6 +4,7 @@
 #include "log.h"
 #include "paths.h"
 #include "runargs.h"
+#include "runlog.h"
 #include "runtime.h"
 #include "store.h"
 #include "token.h"
@@ -140,6 +141,21 @@ static int prepare_tokens(const struct paths *p, const char *id)
 	return r ? EXIT_FAIL : EXIT_OK;
 }
 
+/* A session without its log still runs: the log is for looking back, not needed to work. */
+static void open_run_log(const struct paths *p, int argc, char **argv)
+{
+	char path[4096], summary[64];
+	int r = runlog_open(p, path, sizeof(path));
+
+	if (r) {
+		log_warn("cannot create a run log in '%s': %s; the session runs without one",
+		         p->logs_dir, strerror(-r));
+		return;
+	}
+	log_info("codex-switch %s run: codex %s", CS_VERSION,
+	         runargs_summary(argc, argv, summary, sizeof(summary)));
+}
+
 int cmd_run(int argc, char **argv)
 {
 	struct paths p;
@@ -173,6 +189,7 @@ int cmd_run(int argc, char **argv)
 		paths_release(&p);
 		return EXIT_FAIL;
 	}
+	open_run_log(&p, argc - first, argv + first);
 	r = choose_start(&p, id, sizeof(id));
 	if (r == EXIT_OK) {
 		r = prepare_tokens(&p, id);
@@ -186,6 +203,7 @@ int cmd_run(int argc, char **argv)
 		                              .account_id = id};
 		r = runtime_run(&cfg);
 	}
+	runlog_close();
 	paths_release(&p);
 	return r;
 }
