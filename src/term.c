@@ -1,5 +1,8 @@
 #include "term.h"
 
+#include "util.h"
+
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -55,6 +58,39 @@ const char *term_sgr(FILE *f, enum term_style style)
 enum term_style term_percent_style(double used)
 {
 	return used >= 90.0 ? TERM_RED : used >= 70.0 ? TERM_YELLOW : TERM_GREEN;
+}
+
+static bool utf8_locale(void)
+{
+	const char *v = getenv("LC_ALL");
+
+	if (!v || !*v) {
+		v = getenv("LC_CTYPE");
+	}
+	if (!v || !*v) {
+		v = getenv("LANG");
+	}
+	return util_contains_icase(v, "utf-8") || util_contains_icase(v, "utf8");
+}
+
+void term_bar(FILE *f, double used, int cells, char *out, size_t outsz)
+{
+	int full = (int)lround((used < 0 ? 0 : used > 100 ? 100 : used) * cells / 100.0);
+	bool colour = term_color(f), blocks = colour && utf8_locale();
+	size_t o = 0;
+
+	out[0] = '\0';
+	o += (size_t)snprintf(out, outsz, "%s%s",
+	                      colour ? term_sgr(f, term_percent_style(used)) : "",
+	                      blocks ? "" : "[");
+	for (int i = 0; i < cells && o < outsz; i++) {
+		const char *cell = i < full ? (blocks ? "\u2588" : "#") : (blocks ? "\u2591" : "-");
+		o += (size_t)snprintf(out + o, outsz - o, "%s", cell);
+	}
+	if (o < outsz) {
+		snprintf(out + o, outsz - o, "%s%s", blocks ? "" : "]",
+		         colour ? term_sgr(f, TERM_RESET) : "");
+	}
 }
 
 /* Length of the escape sequence at s ("\033[...m"), or 0. */

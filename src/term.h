@@ -38,6 +38,12 @@ const char *term_sgr(FILE *f, enum term_style style);
 enum term_style term_percent_style(double used_percent);
 
 /*
+ * A usage bar of cells cells for used_percent into out: coloured blocks on a colour terminal
+ * ("█" and "░" in a UTF-8 locale), else "[####------]". out holds >= 16 * cells bytes.
+ */
+void term_bar(FILE *f, double used_percent, int cells, char *out, size_t outsz);
+
+/*
  * Bytes of s that fit in width columns (UTF-8 sequences count as one column; escape sequences
  * as none). width <= 0 means no limit: strlen(s).
  */
