@@ -45,7 +45,7 @@ static void logs_help(void)
 	       "  tail          print the last lines of the newest log\n"
 	       "  prune         delete logs older than N days\n"
 	       "  -n, --lines N how many lines tail prints (default %d)\n"
-	       "  -f, --follow  keep printing what the log gets (stop with Ctrl-C)\n"
+	       "  -f, --follow  keep printing new lines (stop with Ctrl-C)\n"
 	       "  --days N      prune logs older than N days (default %d, at least 1)\n"
 	       "  --dry-run     show what prune would delete, delete nothing\n"
 	       "  --json        machine-readable output\n"
@@ -137,7 +137,8 @@ static int parse_opts(int argc, char **argv, struct logs_opts *o)
 			                            : "unknown option",
 			                   argv[optind - 1]);
 		}
-		if ((st = apply(o, c, optarg)) >= 0) {
+		st = apply(o, c, optarg);
+		if (st >= 0) {
 			return st;
 		}
 	}

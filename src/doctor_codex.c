@@ -322,6 +322,7 @@ void doctor_check_processes(struct doctor *d)
 	free(buf);
 	if (!other) {
 		doctor_add(d, DOCTOR_PASS, "app-server",
-		           "no codex app-server runs outside codex-switch (%d inside)", managed);
+		           "no codex app-server runs outside codex-switch (%d started by it)",
+		           managed);
 	}
 }
