@@ -183,7 +183,8 @@ static int write_export(const struct cli_args *args, const struct account *a, co
 
 	if (!args->file) {
 		if (fputs(text, stdout) == EOF || fflush(stdout) == EOF) {
-			log_error("cannot write the export to standard output");
+			log_error(
+			        "cannot write the export to standard output; write it to a file with --file PATH");
 			return EXIT_FAIL;
 		}
 		return EXIT_OK;
@@ -195,7 +196,8 @@ static int write_export(const struct cli_args *args, const struct account *a, co
 		return EXIT_FAIL;
 	}
 	if (r) {
-		log_error("cannot write '%s': %s", args->file, strerror(-r));
+		log_error("cannot write '%s': %s; choose another --file PATH", args->file,
+		          strerror(-r));
 		return EXIT_FAIL;
 	}
 	account_label(a, label, sizeof(label));
@@ -313,7 +315,8 @@ static int ensure_codex_home(const char *dir)
 	}
 	r = fileio_ensure_dir(dir, 0700);
 	if (r) {
-		log_error("cannot create '%s': %s", dir, strerror(-r));
+		log_error("cannot create '%s': %s; create it yourself or set CODEX_HOME", dir,
+		          strerror(-r));
 	}
 	return r;
 }
@@ -341,7 +344,8 @@ static int switch_fn(struct store *s, void *vctx)
 	}
 	r = authjson_write(ctx->p->auth_json, a);
 	if (r) {
-		log_error("cannot write '%s': %s", ctx->p->auth_json, strerror(-r));
+		log_error("cannot write '%s': %s; check that its directory is yours and writable",
+		          ctx->p->auth_json, strerror(-r));
 		return r;
 	}
 	a->last_used_at = util_now_ms() * 1000;

@@ -274,7 +274,8 @@ static int do_tail(const struct paths *p, const struct logs_opts *o)
 	}
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		log_error("cannot read '%s': %s", path, strerror(errno));
+		log_error("cannot read '%s': %s; check that it is yours (0600)", path,
+		          strerror(errno));
 		return EXIT_FAIL;
 	}
 	r = print_tail(fd, o->lines, &pos);
@@ -283,7 +284,8 @@ static int do_tail(const struct paths *p, const struct logs_opts *o)
 	}
 	close(fd);
 	if (r) {
-		log_error("cannot read '%s': %s", path, strerror(-r));
+		log_error("cannot read '%s': %s; check that it is yours (0600)", path,
+		          strerror(-r));
 	}
 	return r ? EXIT_FAIL : EXIT_OK;
 }

@@ -135,7 +135,8 @@ static int prepare_tokens(const struct paths *p, const char *id)
 	}
 	r = authjson_write(p->auth_json, &a);
 	if (r) {
-		log_error("cannot write '%s': %s", p->auth_json, strerror(-r));
+		log_error("cannot write '%s': %s; check that its directory is yours and writable",
+		          p->auth_json, strerror(-r));
 	}
 	account_release(&a);
 	return r ? EXIT_FAIL : EXIT_OK;
@@ -176,7 +177,8 @@ int cmd_run(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (!getcwd(cwd, sizeof(cwd))) {
-		log_error("cannot read the current directory: %s", strerror(errno));
+		log_error("cannot read the current directory: %s; cd to a directory that exists",
+		          strerror(errno));
 		return EXIT_FAIL;
 	}
 	if (paths_init(&p)) {
@@ -185,7 +187,9 @@ int cmd_run(int argc, char **argv)
 	}
 	r = paths_ensure_store(&p);
 	if (r) {
-		log_error("cannot create '%s': %s", p.store_dir, strerror(-r));
+		log_error(
+		        "cannot create '%s': %s; check its parent's permissions or set CODEX_SWITCH_HOME",
+		        p.store_dir, strerror(-r));
 		paths_release(&p);
 		return EXIT_FAIL;
 	}
