@@ -79,7 +79,7 @@ run doctor --codex-bin "$tmp/none/codex"
 expect_rc 1 "doctor with a missing codex"
 expect_line fail "codex" "codex not found" "missing codex"
 check "grep -qF -- '--codex-bin PATH' '$tmp/out'" "missing codex: what to do"
-PATH=/usr/bin:/bin run doctor
+PATH=$tmp/nobin run doctor
 expect_line fail "codex" "codex not found ('codex')" "codex not on PATH"
 
 # --- a good set-up: two accounts, auth.json is one of them ---------------------------------
