@@ -182,7 +182,8 @@ static int write_export(const struct cli_args *args, const struct account *a, co
 
 	if (!args->file) {
 		if (fputs(text, stdout) == EOF || fflush(stdout) == EOF) {
-			log_error("cannot write the export to standard output");
+			log_error(
+			        "cannot write the export to standard output; write it to a file with --file PATH");
 			return EXIT_FAIL;
 		}
 		return EXIT_OK;
@@ -194,7 +195,8 @@ static int write_export(const struct cli_args *args, const struct account *a, co
 		return EXIT_FAIL;
 	}
 	if (r) {
-		log_error("cannot write '%s': %s", args->file, strerror(-r));
+		log_error("cannot write '%s': %s; choose another --file PATH", args->file,
+		          strerror(-r));
 		return EXIT_FAIL;
 	}
 	account_label(a, label, sizeof(label));

@@ -4,6 +4,7 @@
 #include "commands.h"
 #include "log.h"
 #include "policy_view.h"
+#include "term.h"
 #include "usage_cache.h"
 #include "usage_view.h"
 #include "util.h"
@@ -88,7 +89,7 @@ static void cached_usage(const struct paths *p, const struct account *a, char *o
 static void print_row(const struct paths *p, const struct account *a, bool current, bool next,
                       int width)
 {
-	char name[LIST_FIELD], id8[9], plan[LIST_FIELD], ws[9], ago[32], usage[64];
+	char name[LIST_FIELD], id8[9], plan[LIST_FIELD], ws[9], ago[32], usage[64], line[1024];
 	bool api = a->kind == ACCOUNT_API_KEY;
 
 	printable(name, sizeof(name), a->name, LIST_NAME_WIDTH_MAX);
@@ -97,10 +98,14 @@ static void print_row(const struct paths *p, const struct account *a, bool curre
 	printable(ws, sizeof(ws), a->chatgpt_account_id ? a->chatgpt_account_id : "-", 8);
 	format_ago(a->last_used_at, ago, sizeof(ago));
 	cached_usage(p, a, usage, sizeof(usage));
-	printf("  %c %-*s  %-8s  %-12s  %-7s  %-9s  %-9s  %s%s%s%s\n", current ? '*' : ' ', width,
-	       name, id8, plan, api ? "api key" : "chatgpt", api ? "-" : ws, ago, usage,
-	       next ? "  next" : "", a->disabled ? "  disabled" : "",
-	       a->relogin_reason ? "  needs login" : "");
+	/* One line, clipped to the terminal width: a table that wraps is no table. */
+	snprintf(line, sizeof(line), "  %s%c%s %-*s  %-8s  %-12s  %-7s  %-9s  %-9s  %s%s%s%s%s%s",
+	         term_sgr(stdout, TERM_GREEN), current ? '*' : ' ', term_sgr(stdout, TERM_RESET),
+	         width, name, id8, plan, api ? "api key" : "chatgpt", api ? "-" : ws, ago, usage,
+	         next ? "  next" : "", term_sgr(stdout, a->relogin_reason ? TERM_RED : TERM_DIM),
+	         a->disabled ? "  disabled" : "", a->relogin_reason ? "  needs login" : "",
+	         term_sgr(stdout, TERM_RESET));
+	term_put_line(stdout, line);
 }
 
 static bool same_email(const char *a, const char *b)
@@ -121,17 +126,19 @@ static bool seen_email(const struct store *s, size_t i)
 
 static void print_table(const struct paths *p, const struct store *s, long current, long next)
 {
-	char email[LIST_FIELD];
+	char email[LIST_FIELD], head[512];
 	int width = name_width(s);
 
-	printf("    %-*s  %-8s  %-12s  %-7s  %-9s  %-9s  %s\n", width, "NAME", "ID", "PLAN", "AUTH",
-	       "WORKSPACE", "LAST USED", "USAGE (cached)");
+	snprintf(head, sizeof(head), "%s    %-*s  %-8s  %-12s  %-7s  %-9s  %-9s  %s%s",
+	         term_sgr(stdout, TERM_BOLD), width, "NAME", "ID", "PLAN", "AUTH", "WORKSPACE",
+	         "LAST USED", "USAGE (cached)", term_sgr(stdout, TERM_RESET));
+	term_put_line(stdout, head);
 	for (size_t i = 0; i < s->n; i++) {
 		if (seen_email(s, i)) {
 			continue;
 		}
 		printable(email, sizeof(email), s->accounts[i].email, sizeof(email) - 1);
-		printf("%s\n", s->accounts[i].email ? email : "(no email)");
+		term_put_line(stdout, s->accounts[i].email ? email : "(no email)");
 		for (size_t j = i; j < s->n; j++) {
 			if (same_email(s->accounts[j].email, s->accounts[i].email)) {
 				print_row(p, &s->accounts[j], (long)j == current, (long)j == next,

@@ -265,7 +265,9 @@ int cmd_login(int argc, char **argv)
 	}
 	st = precheck(&p, &o);
 	if (st == EXIT_OK && paths_ensure_store(&p) < 0) {
-		log_error("cannot create the store directory '%s'", p.store_dir);
+		log_error(
+		        "cannot create the store directory '%s'; check its parent's permissions or set CODEX_SWITCH_HOME",
+		        p.store_dir);
 		st = EXIT_FAIL;
 	}
 	if (st == EXIT_OK && sign_in(&p, &o, err, sizeof(err)) < 0) {

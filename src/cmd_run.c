@@ -5,6 +5,7 @@
 #include "paths.h"
 #include "runargs.h"
 #include "runstart.h"
+#include "runlog.h"
 #include "runtime.h"
 #include "store.h"
 #include "token.h"
@@ -90,10 +91,26 @@ static int prepare_tokens(const struct paths *p, const char *id)
 	}
 	r = authjson_write(p->auth_json, &a);
 	if (r) {
-		log_error("cannot write '%s': %s", p->auth_json, strerror(-r));
+		log_error("cannot write '%s': %s; check that its directory is yours and writable",
+		          p->auth_json, strerror(-r));
 	}
 	account_release(&a);
 	return r ? EXIT_FAIL : EXIT_OK;
+}
+
+/* A session without its log still runs: the log is for looking back, not needed to work. */
+static void open_run_log(const struct paths *p, int argc, char **argv)
+{
+	char path[4096], summary[64];
+	int r = runlog_open(p, path, sizeof(path));
+
+	if (r) {
+		log_warn("cannot create a run log in '%s': %s; the session runs without one",
+		         p->logs_dir, strerror(-r));
+		return;
+	}
+	log_info("codex-switch %s run: codex %s", CS_VERSION,
+	         runargs_summary(argc, argv, summary, sizeof(summary)));
 }
 
 int cmd_run(int argc, char **argv)
@@ -117,7 +134,8 @@ int cmd_run(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (!getcwd(cwd, sizeof(cwd))) {
-		log_error("cannot read the current directory: %s", strerror(errno));
+		log_error("cannot read the current directory: %s; cd to a directory that exists",
+		          strerror(errno));
 		return EXIT_FAIL;
 	}
 	if (paths_init(&p)) {
@@ -126,16 +144,19 @@ int cmd_run(int argc, char **argv)
 	}
 	r = paths_ensure_store(&p);
 	if (r) {
-		log_error("cannot create '%s': %s", p.store_dir, strerror(-r));
+		log_error(
+		        "cannot create '%s': %s; check its parent's permissions or set CODEX_SWITCH_HOME",
+		        p.store_dir, strerror(-r));
 		paths_release(&p);
 		return EXIT_FAIL;
 	}
+	open_run_log(&p, argc - first, argv + first);
+	r = EXIT_FAIL;
 	if (policy_config_load(p.config, &policy, err, sizeof(err))) {
 		log_error("%s", err);
-		paths_release(&p);
-		return EXIT_FAIL;
+	} else {
+		r = runstart_choose(&p, &policy, id, sizeof(id));
 	}
-	r = runstart_choose(&p, &policy, id, sizeof(id));
 	if (r == EXIT_OK) {
 		r = prepare_tokens(&p, id);
 	}
@@ -149,6 +170,7 @@ int cmd_run(int argc, char **argv)
 		                              .policy = &policy};
 		r = runtime_run(&cfg);
 	}
+	runlog_close();
 	paths_release(&p);
 	return r;
 }

@@ -24,5 +24,8 @@ int cmd_run(int argc, char **argv);
 int cmd_usage(int argc, char **argv);
 int cmd_login(int argc, char **argv);
 int cmd_auto_switch(int argc, char **argv);
+int cmd_doctor(int argc, char **argv);
+int cmd_logs(int argc, char **argv);
+int cmd_complete(int argc, char **argv); /* hidden: __complete accounts */
 
 #endif

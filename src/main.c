@@ -26,6 +26,10 @@ static const struct command commands[] = {
         {"delete", cmd_delete, "delete an account from the store"},
         {"enable", cmd_enable, "allow automatic switching to an account"},
         {"disable", cmd_disable, "exclude an account from automatic switching"},
+        {"doctor", cmd_doctor, "check codex, the store, auth.json and the logs"},
+        {"logs", cmd_logs, "show or prune the logs of 'run'"},
+        /* Hidden (no summary): account names for the shell completions. */
+        {"__complete", cmd_complete, NULL},
 };
 
 static void usage(FILE *out)
@@ -34,7 +38,9 @@ static void usage(FILE *out)
 	             "Runs Codex across several ChatGPT accounts and switches to another one\n"
 	             "when the current one reaches its usage limit.\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-		fprintf(out, "  %-11s %s\n", commands[i].name, commands[i].summary);
+		if (commands[i].summary) {
+			fprintf(out, "  %-11s %s\n", commands[i].name, commands[i].summary);
+		}
 	}
 	fprintf(out, "\nRun 'codex-switch <command> --help' for the options of a command.\n"
 	             "example: codex-switch import work && codex-switch run\n");

@@ -1,5 +1,6 @@
 #include "usage_view.h"
 
+#include "term.h"
 #include "usage_fetch.h"
 #include "util.h"
 
@@ -118,7 +119,7 @@ void usage_view_summary(const struct usage *u, char *out, size_t outsz)
 
 static void print_window(FILE *f, const char *indent, const struct usage_window *w, int64_t now)
 {
-	char bar[BAR_CELLS + 3], reset[128], label[32];
+	char bar[16 * BAR_CELLS], reset[128], label[32];
 	enum usage_window_kind k = usage_window_kind(w);
 
 	if (!w->present) {
@@ -129,7 +130,7 @@ static void print_window(FILE *f, const char *indent, const struct usage_window 
 	} else {
 		snprintf(label, sizeof(label), "%s", usage_window_label(k));
 	}
-	usage_view_bar(w->used_percent, bar, sizeof(bar));
+	term_bar(f, w->used_percent, BAR_CELLS, bar, sizeof(bar));
 	usage_view_reset(w->resets_at, now, reset, sizeof(reset));
 	fprintf(f, "%s%-8s %s %5.1f%% used  %s\n", indent, label, bar, w->used_percent, reset);
 }
@@ -167,7 +168,8 @@ void usage_view_print(FILE *f, const struct account *a, const struct usage *u, i
 	if (a) {
 		account_label(a, label, sizeof(label));
 	}
-	fprintf(f, "%s  %s  %s\n", label, a && a->email ? a->email : "-",
+	fprintf(f, "%s%s%s  %s  %s\n", term_sgr(f, TERM_BOLD), label, term_sgr(f, TERM_RESET),
+	        a && a->email ? a->email : "-",
 	        u->plan_type        ? u->plan_type
 	        : a && a->plan_type ? a->plan_type
 	                            : "-");
@@ -197,7 +199,8 @@ void usage_view_print(FILE *f, const struct account *a, const struct usage *u, i
 		print_window(f, "    ", &l->secondary, now);
 	}
 	if ((r = usage_view_unavailable(u, why, sizeof(why)))) {
-		fprintf(f, "  unavailable: %s\n", r);
+		fprintf(f, "  %sunavailable: %s%s\n", term_sgr(f, TERM_RED), r,
+		        term_sgr(f, TERM_RESET));
 	}
 	print_next(f, next);
 	fputc('\n', f);
