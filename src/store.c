@@ -214,7 +214,8 @@ static int store_save(const struct paths *p, const struct store *s, char *err, s
 	r = fileio_write_atomic(p->accounts, text, strlen(text));
 	util_free_secret(text);
 	if (r) {
-		snprintf(err, errsz, "cannot write '%s': %s", p->accounts, strerror(-r));
+		snprintf(err, errsz, "cannot write '%s': %s; the file was left as it was",
+		         p->accounts, strerror(-r));
 	}
 	return r;
 }
