@@ -203,6 +203,22 @@ def test_auth_revoked(mb):
     home.cleanup()
 
 
+def test_revoked_tells_the_user(mb):
+    """KNOWN GAP (switcher.c, owned by the runtime): when the refresh token is revoked during a
+    session, issue #7 wants the session to switch to another account or the user to get one
+    clear message. Today the app-server gets an error answer, the turn fails with codex's own
+    error, and codex-switch tells the TUI nothing. Runs only with CS_TEST_KNOWN_GAPS=1."""
+    home, a, code, err, t = refresh_session(mb, "revoked2", {"error": "invalid_grant"},
+                                            expect_status=None)
+    warns = [m["params"].get("message", "") for m in t.get("received", [])
+             if m.get("method") == "warning" and "codex-switch" in json.dumps(m)]
+    switched = any("switched account" in w for w in warns)
+    told = [w for w in warns if "login" in w.lower() and a["name"] in w]
+    check(switched or len(told) == 1, "a revoked refresh token: the session switches or the "
+          "user gets one message naming the account and `login --replace` (%r)" % warns)
+    home.cleanup()
+
+
 # ----- disk full, read-only store -----
 
 def limited_fsize(limit):
@@ -297,10 +313,11 @@ def main():
         return 1
     h.codex_bin()
     mb = h.start_mock()
+    gaps = [test_revoked_tells_the_user] if os.environ.get("CS_TEST_KNOWN_GAPS") == "1" else []
     try:
-        for t in (test_not_executable, test_disk_full, test_read_only_store,
+        for t in gaps + [test_not_executable, test_disk_full, test_read_only_store,
                   test_hostile_client, test_invalid_utf8, test_auth_5xx_then_ok, test_auth_garbage,
-                  test_auth_revoked, test_two_sessions, test_auth_slow):
+                  test_auth_revoked, test_two_sessions, test_auth_slow]:
             mb.configure({})
             mb.clear_requests()
             try:
