@@ -15,7 +15,7 @@ sudo=""
 pkgs=(gcc pkg-config meson ninja-build libwebsockets-dev libcjson-dev libcurl4-openssl-dev
 	uuid-dev libssl-dev nodejs npm)
 if [ "$want_tests" = 1 ]; then
-	pkgs+=(libcmocka-dev clang-format python3 openssl procps iproute2)
+	pkgs+=(libcmocka-dev clang-format python3 openssl procps iproute2 clang libclang-rt-dev)
 	# completion, man page and terminal-output tests
 	pkgs+=(zsh fish man-db groff-base bsdextrautils bsdutils)
 fi

@@ -115,7 +115,8 @@ static int activate_fn(struct store *s, void *vctx)
 	}
 	r = authjson_write(ctx->p->auth_json, a);
 	if (r) {
-		log_error("cannot write '%s': %s", ctx->p->auth_json, strerror(-r));
+		log_error("cannot write '%s': %s; the file was left as it was", ctx->p->auth_json,
+		          strerror(-r));
 		return r;
 	}
 	a->last_used_at = util_now_ms() * 1000;

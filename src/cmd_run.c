@@ -91,8 +91,9 @@ static int prepare_tokens(const struct paths *p, const char *id)
 	}
 	r = authjson_write(p->auth_json, &a);
 	if (r) {
-		log_error("cannot write '%s': %s; check that its directory is yours and writable",
-		          p->auth_json, strerror(-r));
+		log_error(
+		        "cannot write '%s': %s; the file was left as it was; check that its directory is yours and writable",
+		        p->auth_json, strerror(-r));
 	}
 	account_release(&a);
 	return r ? EXIT_FAIL : EXIT_OK;

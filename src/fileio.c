@@ -1,6 +1,7 @@
 #define _GNU_SOURCE /* O_NOFOLLOW, O_CLOEXEC */
 #include "fileio.h"
 
+#include "log.h"
 #include "util.h"
 
 #include <errno.h>
@@ -171,12 +172,14 @@ int fileio_write_atomic(const char *path, const void *data, size_t len)
 	}
 	free(tmp);
 	tmp = fileio_dirname(path);
-	if (!tmp) {
-		return -ENOMEM;
+	r = tmp ? fileio_sync_dir(tmp) : -ENOMEM;
+	if (r) {
+		log_warn("'%s' was written, but syncing its directory failed (%s): a crash now may "
+		         "lose the change",
+		         path, strerror(-r));
 	}
-	r = fileio_sync_dir(tmp);
 	free(tmp);
-	return r;
+	return 0;
 }
 
 int fileio_write_new(const char *path, const void *data, size_t len)

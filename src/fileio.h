@@ -19,7 +19,9 @@
  */
 int fileio_read(const char *path, size_t max, char **out, size_t *len);
 
-/* Replaces path atomically with data, mode 0600. The directory must exist. */
+/* Replaces path atomically with data, mode 0600. The directory must exist. On error the file
+ * at path is unchanged (callers may say so); once the new file is in place, a failure to sync
+ * the directory is only logged, because the write itself happened. */
 int fileio_write_atomic(const char *path, const void *data, size_t len);
 
 /* Creates path with data (0600) only if nothing is there: -EEXIST otherwise. Atomic too. */

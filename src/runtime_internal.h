@@ -100,6 +100,8 @@ void switcher_release(struct rt *rt);
  * POLICY_HARD also when the active account cannot go on.
  */
 void switcher_consider(struct rt *rt, enum policy_mode mode, const char *reason);
+/* The active account's refresh token was refused for good: switch away, or say so once. */
+void switcher_login_revoked(struct rt *rt);
 /* Logs account id in (the user chose it outside the session), telling the TUI why. */
 void switcher_follow(struct rt *rt, const char *id, const char *reason);
 /* Re-sends the active account's (fresh) tokens to the app-server; no warning. */

@@ -214,7 +214,8 @@ static int store_save(const struct paths *p, const struct store *s, char *err, s
 	r = fileio_write_atomic(p->accounts, text, strlen(text));
 	util_free_secret(text);
 	if (r) {
-		snprintf(err, errsz, "cannot write '%s': %s", p->accounts, strerror(-r));
+		snprintf(err, errsz, "cannot write '%s': %s; the file was left as it was",
+		         p->accounts, strerror(-r));
 	}
 	return r;
 }
@@ -234,7 +235,10 @@ static int lock_store(const struct paths *p, struct lockfile *lk, char *err, siz
 		         "running, delete that file and try again",
 		         p->accounts_lock, STORE_LOCK_TIMEOUT_MS / 1000);
 	} else if (r) {
-		snprintf(err, errsz, "cannot lock '%s': %s", p->accounts_lock, strerror(-r));
+		snprintf(err, errsz,
+		         "cannot lock '%s': %s; nothing was changed: check that '%s' is yours and "
+		         "writable",
+		         p->accounts_lock, strerror(-r), p->store_dir);
 	}
 	return r;
 }

@@ -212,8 +212,8 @@ static void commit_run(void *arg)
 
 	r = authjson_write(c->paths->auth_json, &c->account);
 	if (r) {
-		snprintf(c->msg, sizeof(c->msg), "cannot write '%s': %s", c->paths->auth_json,
-		         strerror(-r));
+		snprintf(c->msg, sizeof(c->msg), "cannot write '%s': %s; it was left as it was",
+		         c->paths->auth_json, strerror(-r));
 	}
 	c->err = r;
 }
@@ -405,6 +405,37 @@ void switcher_consider(struct rt *rt, enum policy_mode mode, const char *reason)
 		tell_all_exhausted(rt, d.retry_at);
 	} else {
 		log_debug("keeping %s: %s", rt->active.name, d.reason);
+	}
+	view_release(&v);
+}
+
+void switcher_login_revoked(struct rt *rt)
+{
+	struct policy_decision d;
+	char reason[256], label[256], msg[640];
+	struct view v;
+
+	account_label(&rt->active, label, sizeof(label));
+	snprintf(reason, sizeof(reason),
+	         "its login is no longer valid (run 'codex-switch login %s --replace')",
+	         rt->active.name);
+	log_warn("%s: %s", label, reason);
+	/* Until a new login: the store marks it too, but the session must not wait for that. */
+	mark_exhausted(rt, rt->active.id, (int64_t)time(NULL) + 365 * 86400);
+	if (rt->login || rt->phase != RT_RUNNING || view_load(rt, &v)) {
+		return;
+	}
+	policy_decide(&rt->policy, v.pv.accounts, v.pv.n, v.current, POLICY_HARD,
+	              (int64_t)time(NULL), rt->last_soft_switch, &d);
+	if (d.action == POLICY_SWITCH && d.index >= 0 && d.index != v.current) {
+		start_login(rt, &v.s.accounts[d.index], POLICY_HARD, reason, false, false);
+	} else {
+		snprintf(
+		        msg, sizeof(msg),
+		        "codex-switch: the login of %s is no longer valid and no other account can "
+		        "take over; run 'codex-switch login %s --replace'",
+		        label, rt->active.name);
+		tell_user(rt, msg);
 	}
 	view_release(&v);
 }

@@ -95,6 +95,9 @@ static void refresh_done(void *arg)
 	if (f->err) {
 		log_warn("cannot refresh the token for the app-server: %s", f->msg);
 		refresh_answer(f, rpcmsg_error(f->raw_id, PROXY_ERROR_CODE, f->msg));
+		if (f->err == -EKEYREVOKED && strcmp(f->account_id, rt->active.id) == 0) {
+			switcher_login_revoked(rt);
+		}
 	} else {
 		refresh_answer(f, rpcmsg_refresh_result(f->raw_id, &f->result));
 		if (strcmp(f->result.id, rt->active.id) == 0) {

@@ -13,6 +13,16 @@ struct window {
 	int64_t resets_at;
 };
 
+/* A number from the app-server as whole seconds or minutes; out-of-range values (a server bug,
+ * or garbage) count as unknown, since converting them to an integer is undefined. */
+static int64_t whole_number(const cJSON *v)
+{
+	if (!cJSON_IsNumber(v) || !(v->valuedouble > -1e15 && v->valuedouble < 1e15)) {
+		return 0;
+	}
+	return (int64_t)v->valuedouble;
+}
+
 static void read_window(const cJSON *w, struct window *out)
 {
 	const cJSON *used = cJSON_GetObjectItemCaseSensitive(w, "usedPercent");
@@ -25,8 +35,8 @@ static void read_window(const cJSON *w, struct window *out)
 	}
 	out->present = true;
 	out->used = used->valuedouble;
-	out->minutes = cJSON_IsNumber(mins) ? (int64_t)mins->valuedouble : 0;
-	out->resets_at = cJSON_IsNumber(reset) ? (int64_t)reset->valuedouble : 0;
+	out->minutes = whole_number(mins);
+	out->resets_at = whole_number(reset);
 }
 
 static bool is_weekly(const struct window *w, bool secondary_slot)

@@ -52,10 +52,12 @@ int usage_copy(struct usage *dst, const struct usage *src)
 	*dst = *src;
 	dst->limits = NULL;
 	dst->nlimits = 0;
-	ok = dup_ok(&dst->plan_type, src->plan_type) &
-	     dup_ok(&dst->credits.balance, src->credits.balance) &
-	     dup_ok(&dst->rate_limit_reached_type, src->rate_limit_reached_type) &
-	     dup_ok(&dst->error, src->error);
+	/* Every copy is made even after a failure (call first, then &&), so that release frees
+	 * exactly the copies and never a pointer shared with src. */
+	ok = dup_ok(&dst->plan_type, src->plan_type);
+	ok = dup_ok(&dst->credits.balance, src->credits.balance) && ok;
+	ok = dup_ok(&dst->rate_limit_reached_type, src->rate_limit_reached_type) && ok;
+	ok = dup_ok(&dst->error, src->error) && ok;
 	if (ok && src->nlimits) {
 		dst->limits = calloc(src->nlimits, sizeof(*dst->limits));
 		ok = dst->limits != NULL;
@@ -63,8 +65,8 @@ int usage_copy(struct usage *dst, const struct usage *src)
 	for (size_t i = 0; ok && i < src->nlimits; i++) {
 		dst->limits[i] = src->limits[i];
 		dst->nlimits++;
-		ok = dup_ok(&dst->limits[i].limit_id, src->limits[i].limit_id) &
-		     dup_ok(&dst->limits[i].limit_name, src->limits[i].limit_name);
+		ok = dup_ok(&dst->limits[i].limit_id, src->limits[i].limit_id);
+		ok = dup_ok(&dst->limits[i].limit_name, src->limits[i].limit_name) && ok;
 	}
 	if (!ok) {
 		usage_release(dst);

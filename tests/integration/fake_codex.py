@@ -34,7 +34,8 @@ Scenario::
                                            # step began)
        {"op": "expect_no_message", "method": "account/chatgptAuthTokens/refresh",
         "seconds": 2},
-       {"op": "send_raw", "text": "not json"},
+       {"op": "send_raw", "text": "not json"},    # or "hex": "c328" (any bytes); a
+                                                  # "text" with "fragments": n goes as n frames
        {"op": "sleep", "seconds": 1},
        {"op": "wait_close", "timeout": 10},                # server/proxy closes the socket
        {"op": "exit", "code": 3}]}
@@ -204,7 +205,12 @@ class Tui:
         return None
 
     def op_send_raw(self, step):
-        self.rpc.ws.send_text(step["text"])
+        # "hex": bytes that need not be UTF-8 (invalid text frames)
+        if step.get("fragments"):
+            self.rpc.ws.send_fragmented(step["text"], int(step["fragments"]))
+        else:
+            self.rpc.ws.send_text(bytes.fromhex(step["hex"]) if "hex" in step
+                                  else step["text"])
 
     def op_sleep(self, step):
         time.sleep(float(step.get("seconds", 1)))
