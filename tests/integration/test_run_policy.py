@@ -108,6 +108,43 @@ def test_external_switch(mb):
     home.cleanup()
 
 
+def test_two_sessions_follow_each_other(mb):
+    """Two sessions share the store and auth.json: when one switches on a usage limit, the
+    other follows (it sees auth.json change) and its next turn goes out on the new account."""
+    home, (a, b) = tr.setup(mb)
+    mb.set_account("acct-0", responses=["usage_limit"])
+    watcher = {"exit_code": 0, "steps": [
+        {"op": "initialize"},
+        {"op": "thread_start", "params": {}},
+        {"op": "expect_notification", "method": "warning", "contains": "auth.json changed",
+         "timeout": 90, "since": "step"},
+        {"op": "turn", "text": "on the followed account", "timeout": 60,
+         "expect_status": "completed"},
+    ]}
+    switcher = {"exit_code": 0, "steps": [
+        {"op": "initialize"},
+        {"op": "thread_start", "params": {}},
+        {"op": "turn", "text": "hits the limit", "timeout": 60, "expect_status": "failed"},
+        {"op": "expect_notification", "method": "warning", "contains": "switched account",
+         "timeout": 30},
+    ]}
+    p2, t2 = tr.start_run(home, watcher, "watcher")
+    wait_step(t2, 2)
+    p1, t1 = tr.start_run(home, switcher, "switcher")
+    out1, err1 = p1.communicate(timeout=120)
+    out2, err2 = p2.communicate(timeout=120)
+    check(p1.returncode == 0 and p2.returncode == 0,
+          "both sessions end well (%d %r, %d %r)" % (p1.returncode, err1[-200:], p2.returncode,
+                                                    err2[-200:]))
+    warns = switch_warnings(h.read_json(t2))
+    check(len(warns) == 1 and "auth.json changed" in warns[0] and "to acc1" in warns[0],
+          "the other session followed the switch (%r)" % warns)
+    check(mb.count(endpoint="responses", account="acct-0") == 1 and
+          mb.count(endpoint="responses", account="acct-1") == 1,
+          "one turn hit A's limit; the other session's turn went to B")
+    home.cleanup()
+
+
 def test_prewarm(mb):
     home = h.TestHome(mb)
     now = int(time.time())
@@ -144,7 +181,7 @@ def main():
     mb = h.start_mock()
     try:
         for t in (test_start_on_policy_choice, test_soft_switch_and_cooldown,
-                  test_external_switch, test_prewarm):
+                  test_external_switch, test_two_sessions_follow_each_other, test_prewarm):
             mb.configure({})
             mb.clear_requests()
             try:
