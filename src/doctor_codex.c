@@ -96,6 +96,9 @@ static bool find_in_path(const char *name, char *out, size_t outsz)
 {
 	const char *path = getenv("PATH");
 
+	if (!name || !*name) {
+		return false;
+	}
 	if (strchr(name, '/')) {
 		snprintf(out, outsz, "%s", name);
 		return access(name, X_OK) == 0;
