@@ -11,6 +11,7 @@
 
 #include "buf.h"
 #include "proxy.h"
+#include "wsframe.h"
 #include "wsq.h"
 
 /* Sides of a conn: the TUI (lws server side) and the app-server (lws client side). */
@@ -32,8 +33,26 @@ struct rxstate {
 	enum rx_mode mode;
 	bool binary;
 	bool started;   /* a fragment of this message was queued toward the other side */
+	bool discard;   /* the side is being closed for a too large message: drop the rest */
 	size_t total;   /* bytes of this message so far */
 	struct buf acc; /* head prefix or reassembled message */
+};
+
+/* The upstream's own WebSocket state (proxy_up.c). */
+struct upstate {
+	struct wsframe_rx fr;
+	char key[WSFRAME_KEY_LEN + 1];
+	char *req; /* the upgrade request until it is written (holds the token) */
+	size_t req_len;
+	struct buf head; /* the response head while the handshake runs */
+	unsigned char pong[WSFRAME_CTRL_MAX];
+	size_t pong_len;
+	bool pong_pending;
+	bool close_sent; /* our close frame is out: waiting for the server's reply */
+	bool close_echo; /* the server closed: echo its code, then hang up */
+	unsigned char echo[2];
+	size_t echo_len;
+	uint64_t rng; /* frame masks */
 };
 
 struct close_info {
@@ -54,6 +73,7 @@ struct proxy_conn {
 	struct wsq q[2];      /* q[S]: toward side S */
 	struct rxstate rx[2]; /* rx[S]: from side S */
 	bool rx_paused[2];
+	struct upstate up;
 	struct close_info closing[2]; /* close requested toward S, after its queue drains */
 	struct close_info gone[2];    /* why side S went away, passed on to the other side */
 	lws_sorted_usec_list_t sul;   /* control connect retries */
@@ -85,17 +105,28 @@ struct proxy {
 
 /* proxy_relay.c */
 struct proxy_conn *proxy_relay_new(struct proxy *p, bool control);
-int proxy_relay_connect_up(struct proxy_conn *c);
 void proxy_relay_up_established(struct proxy_conn *c);
 void proxy_relay_up_error(struct proxy_conn *c, const char *why);
-int proxy_relay_receive(struct proxy_conn *c, int side, struct lws *wsi, const void *in,
-                        size_t len);
+/* One slice of the message being read from side (final: its last). */
+int proxy_relay_receive(struct proxy_conn *c, int side, const void *in, size_t len, bool binary,
+                        bool final);
 int proxy_relay_writeable(struct proxy_conn *c, int side, struct lws *wsi);
 void proxy_relay_peer_close(struct proxy_conn *c, int side, const void *in, size_t len);
 void proxy_relay_side_gone(struct proxy_conn *c, int side);
 void proxy_relay_close_side(struct proxy_conn *c, int side, int code, const char *reason);
 void proxy_relay_maybe_free(struct proxy_conn *c);
 void proxy_relay_free(struct proxy_conn *c);
+
+/* proxy_up.c */
+int proxy_up_connect(struct proxy_conn *c);
+int proxy_up_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                      size_t len);
+/* Frames and writes p[0..n) (LWS_PRE writable bytes before p; masked in place) with the
+ * lws_write flags wsq_peek() gave. */
+int proxy_up_write(struct proxy_conn *c, struct lws *wsi, unsigned char *p, size_t n, int flags);
+/* Sends our close frame; the socket closes when the server replies (or after a timeout). */
+int proxy_up_send_close(struct proxy_conn *c, struct lws *wsi, int code, const char *reason);
+void proxy_up_release(struct proxy_conn *c);
 
 /* proxy.c */
 void proxy_control_connect_failed(struct proxy_conn *c, const char *why);

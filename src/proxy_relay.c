@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "util.h"
 
 /* A close that never gets a writable slot (the peer stopped reading) is forced after this. */
 #define CLOSE_FALLBACK_SECS 10
@@ -47,6 +48,10 @@ struct proxy_conn *proxy_relay_new(struct proxy *p, bool control)
 	}
 	c->p = p;
 	c->control = control;
+	if (util_random_bytes(&c->up.rng, sizeof(c->up.rng)) || !c->up.rng) {
+		c->up.rng = (uint64_t)lws_now_usecs() | 1;
+	}
+	buf_init(&c->up.head, 0);
 	for (int s = 0; s < 2; s++) {
 		wsq_init(&c->q[s]);
 		buf_init(&c->rx[s].acc, ACC_MAX);
@@ -73,6 +78,7 @@ void proxy_relay_free(struct proxy_conn *c)
 		p->control = NULL;
 	}
 	lws_sul_cancel(&c->sul);
+	proxy_up_release(c);
 	for (int s = 0; s < 2; s++) {
 		wsq_release(&c->q[s]);
 		buf_release(&c->rx[s].acc);
@@ -135,7 +141,7 @@ static void overflow(struct proxy_conn *c, int dst)
 	log_warn("closing the %s connection: it does not read (more than %zu bytes queued)",
 	         side_name(dst), c->p->cfg.max_queued);
 	wsq_release(&c->q[dst]);
-	if (side_is_ws(c, dst)) {
+	if (dst == SIDE_DOWN && side_is_ws(c, dst)) {
 		lws_close_reason(c->wsi[dst], LWS_CLOSE_STATUS_POLICY_VIOLATION,
 		                 (unsigned char *)"send queue overflow", 19);
 	}
@@ -296,11 +302,11 @@ static void on_assemble(struct proxy_conn *c, int src, const void *in, size_t le
 	give_up(c, src, in, len, final);
 }
 
-static void rx_start(struct proxy_conn *c, int src, struct lws *wsi)
+static void rx_start(struct proxy_conn *c, int src, bool binary)
 {
 	struct rxstate *rx = &c->rx[src];
 
-	rx->binary = lws_frame_is_binary(wsi);
+	rx->binary = binary;
 	rx->started = false;
 	rx->total = 0;
 	buf_reset(&rx->acc);
@@ -323,7 +329,7 @@ static void rx_end(struct rxstate *rx)
 	}
 }
 
-static int too_large(struct proxy_conn *c, int src, struct lws *wsi)
+static int too_large(struct proxy_conn *c, int src)
 {
 	static const char reason[] = "message too large";
 
@@ -331,22 +337,32 @@ static int too_large(struct proxy_conn *c, int src, struct lws *wsi)
 	         c->p->cfg.max_message);
 	set_info(&c->gone[src], LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, reason, sizeof(reason) - 1);
 	rx_end(&c->rx[src]);
-	lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)reason,
+	if (src == SIDE_UP) {
+		/* Our own framing: the close frame goes out from WRITEABLE; drop the rest. */
+		c->rx[src].discard = true;
+		proxy_relay_close_side(c, SIDE_UP, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, reason);
+		proxy_relay_close_side(c, SIDE_DOWN, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, reason);
+		return 0;
+	}
+	lws_close_reason(c->wsi[src], LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)reason,
 	                 sizeof(reason) - 1);
 	return -1;
 }
 
-int proxy_relay_receive(struct proxy_conn *c, int src, struct lws *wsi, const void *in, size_t len)
+int proxy_relay_receive(struct proxy_conn *c, int src, const void *in, size_t len, bool binary,
+                        bool final)
 {
 	struct rxstate *rx = &c->rx[src];
-	bool final = lws_is_final_fragment(wsi);
 
+	if (rx->discard) {
+		return 0;
+	}
 	if (rx->mode == RX_IDLE) {
-		rx_start(c, src, wsi);
+		rx_start(c, src, binary);
 	}
 	rx->total += len;
 	if (rx->total > c->p->cfg.max_message) {
-		return too_large(c, src, wsi);
+		return too_large(c, src);
 	}
 	switch (rx->mode) {
 	case RX_STREAM:
@@ -377,7 +393,9 @@ int proxy_relay_writeable(struct proxy_conn *c, int side, struct lws *wsi)
 	if (wsq_peek(&c->q[side], PROXY_TX_CHUNK, &p, &n, &flags)) {
 		/* lws 4.1: one write per WRITEABLE, at most a chunk, so lws never copies the rest.
 		 */
-		if (lws_write(wsi, p, n, (enum lws_write_protocol)flags) < (int)n) {
+		if (side == SIDE_UP
+		            ? proxy_up_write(c, wsi, p, n, flags) < 0
+		            : lws_write(wsi, p, n, (enum lws_write_protocol)flags) < (int)n) {
 			return -1;
 		}
 		wsq_consume(&c->q[side], n);
@@ -390,6 +408,9 @@ int proxy_relay_writeable(struct proxy_conn *c, int side, struct lws *wsi)
 	}
 	if (!c->gone[side].set) {
 		c->gone[side] = *ci;
+	}
+	if (side == SIDE_UP) {
+		return proxy_up_send_close(c, wsi, ci->code, ci->reason);
 	}
 	lws_close_reason(wsi, (enum lws_close_status)ci->code, (unsigned char *)ci->reason,
 	                 strlen(ci->reason));
@@ -453,34 +474,6 @@ void proxy_relay_side_gone(struct proxy_conn *c, int side)
 		}
 	}
 	proxy_relay_maybe_free(c);
-}
-
-int proxy_relay_connect_up(struct proxy_conn *c)
-{
-	struct lws_client_connect_info i;
-	struct lws *wsi;
-
-	memset(&i, 0, sizeof(i));
-	i.context = c->p->cx;
-	i.vhost = c->p->up_vh;
-	i.address = "127.0.0.1"; /* numeric: a name would mean a blocking getaddrinfo() */
-	i.port = c->p->cfg.upstream_port;
-	i.path = "/";
-	i.host = "127.0.0.1";
-	i.local_protocol_name = "codex-switch-up";
-	i.ietf_version_or_minus_one = -1;
-	i.opaque_user_data = c;
-	c->connecting = true;
-	c->connect_failed = false;
-	wsi = lws_client_connect_via_info(&i);
-	c->connecting = false;
-	/* An error callback during the call may already have freed wsi: do not touch it then. */
-	if (!wsi || c->connect_failed) {
-		c->wsi[SIDE_UP] = NULL;
-		return -ECONNREFUSED;
-	}
-	c->wsi[SIDE_UP] = wsi;
-	return 0;
 }
 
 void proxy_relay_up_established(struct proxy_conn *c)
