@@ -109,6 +109,15 @@ static int down_established(struct proxy *p, struct lws *wsi)
 	return 0;
 }
 
+static int down_receive(struct proxy_conn *c, struct lws *wsi, void *in, size_t len)
+{
+	int r = proxy_relay_receive(c, SIDE_DOWN, in, len, lws_frame_is_binary(wsi),
+	                            lws_is_final_fragment(wsi));
+
+	proxy_relay_flush(c);
+	return r;
+}
+
 static int down_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                    size_t len)
 {
@@ -120,9 +129,7 @@ static int down_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user
 	case LWS_CALLBACK_ESTABLISHED:
 		return down_established(cx_proxy(wsi), wsi);
 	case LWS_CALLBACK_RECEIVE:
-		return c ? proxy_relay_receive(c, SIDE_DOWN, in, len, lws_frame_is_binary(wsi),
-		                               lws_is_final_fragment(wsi))
-		         : -1;
+		return c ? down_receive(c, wsi, in, len) : -1;
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		return c ? proxy_relay_writeable(c, SIDE_DOWN, wsi) : 0;
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
@@ -296,7 +303,8 @@ struct proxy *proxy_create(const struct proxy_config *cfg)
 		return NULL;
 	}
 	log_add_secret(cfg->token);
-	r = create_context(p);
+	p->txbuf = malloc(LWS_PRE + PROXY_TX_CHUNK);
+	r = p->txbuf ? create_context(p) : -ENOMEM;
 	if (r < 0) {
 		log_error("cannot start the proxy listener on 127.0.0.1: %s", strerror(-r));
 		proxy_destroy(p);
@@ -330,6 +338,7 @@ void proxy_destroy(struct proxy *p)
 		free(w);
 	}
 	util_free_secret(p->bearer);
+	free(p->txbuf);
 	free(p);
 }
 

@@ -17,8 +17,10 @@
 /* Sides of a conn: the TUI (lws server side) and the app-server (lws client side). */
 enum { SIDE_DOWN = 0, SIDE_UP = 1 };
 
-#define PROXY_TX_CHUNK   (64 * 1024)
-#define PROXY_REASON_MAX 123 /* a close payload is at most 125 bytes, 2 of them the code */
+#define PROXY_TX_CHUNK (64 * 1024)
+/* Frames up to this size are copied and coalesced into one write; larger ones go out in place. */
+#define PROXY_COALESCE_MAX (8 * 1024)
+#define PROXY_REASON_MAX   123 /* a close payload is at most 125 bytes, 2 of them the code */
 
 enum rx_mode {
 	RX_IDLE,     /* between messages */
@@ -73,6 +75,7 @@ struct proxy_conn {
 	struct wsq q[2];      /* q[S]: toward side S */
 	struct rxstate rx[2]; /* rx[S]: from side S */
 	bool rx_paused[2];
+	bool flush[2]; /* data was queued toward S during this read: write it at the end */
 	struct upstate up;
 	struct close_info closing[2]; /* close requested toward S, after its queue drains */
 	struct close_info gone[2];    /* why side S went away, passed on to the other side */
@@ -100,6 +103,7 @@ struct proxy {
 	struct proxy_conn *conns;
 	struct proxy_conn *control; /* the control conn from proxy_control_open() until closed */
 	struct proxy_watch *watches;
+	unsigned char *txbuf; /* LWS_PRE + PROXY_TX_CHUNK: small frames coalesced into one write */
 	bool destroying;
 };
 
@@ -110,6 +114,8 @@ void proxy_relay_up_error(struct proxy_conn *c, const char *why);
 /* One slice of the message being read from side (final: its last). */
 int proxy_relay_receive(struct proxy_conn *c, int side, const void *in, size_t len, bool binary,
                         bool final);
+/* Writes what the current read queued, at once when the socket allows (end of every read). */
+void proxy_relay_flush(struct proxy_conn *c);
 int proxy_relay_writeable(struct proxy_conn *c, int side, struct lws *wsi);
 void proxy_relay_peer_close(struct proxy_conn *c, int side, const void *in, size_t len);
 void proxy_relay_side_gone(struct proxy_conn *c, int side);
@@ -124,9 +130,15 @@ int proxy_up_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
 /* Frames and writes p[0..n) (LWS_PRE writable bytes before p; masked in place) with the
  * lws_write flags wsq_peek() gave. */
 int proxy_up_write(struct proxy_conn *c, struct lws *wsi, unsigned char *p, size_t n, int flags);
+/* Appends the frame for p[0..n) with lws_write flags to out (room: WSFRAME_HDR_MAX + n), masked
+ * with a fresh mask when toward the app-server; its length. */
+size_t proxy_up_put_frame(struct proxy_conn *c, int side, unsigned char *out,
+                          const unsigned char *p, size_t n, int flags);
 /* Sends our close frame; the socket closes when the server replies (or after a timeout). */
 int proxy_up_send_close(struct proxy_conn *c, struct lws *wsi, int code, const char *reason);
 void proxy_up_release(struct proxy_conn *c);
+/* No control frame of our own is waiting or sent: data may be written outside WRITEABLE. */
+bool proxy_up_idle(const struct proxy_conn *c);
 
 /* proxy.c */
 void proxy_control_connect_failed(struct proxy_conn *c, const char *why);

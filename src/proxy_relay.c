@@ -13,6 +13,9 @@
 #include "log.h"
 #include "util.h"
 
+/* Pause a source when this much waits toward its destination (or max_queued / 4 if lower). */
+#define PAUSE_BYTES  (1024 * 1024)
+#define RESUME_BYTES (256 * 1024)
 /* A close that never gets a writable slot (the peer stopped reading) is forced after this. */
 #define CLOSE_FALLBACK_SECS 10
 /* The reassembly buffer's limit: an intercepted message plus one receive chunk of slack. */
@@ -100,6 +103,10 @@ static void relay_flow(struct proxy_conn *c, int src)
 {
 	size_t bytes = wsq_bytes(&c->q[!src]);
 	size_t high = c->p->cfg.max_queued / 4, low = c->p->cfg.max_queued / 16;
+
+	/* Kernel socket buffers keep the pipe full; a deeper queue only costs memory. */
+	high = high < PAUSE_BYTES ? high : PAUSE_BYTES;
+	low = low < RESUME_BYTES ? low : RESUME_BYTES;
 	bool blocked = src == SIDE_DOWN && !c->up_established;
 
 	if (!c->wsi[src] || (src == SIDE_UP && !c->up_established) || c->closing[src].set) {
@@ -155,15 +162,48 @@ static void kick(struct proxy_conn *c, int dst)
 	}
 }
 
+static int write_queued(struct proxy_conn *c, int side, struct lws *wsi);
+
+/*
+ * Writes toward dst at once instead of waiting for a WRITEABLE callback, so a message crosses
+ * the proxy in one poll() iteration (one per direction of a round trip, as nginx does). Only
+ * when lws holds no unsent bytes of this socket (lws_write() would append to them), so what lws
+ * buffers stays bounded by one chunk; the rest of the queue waits for WRITEABLE as before.
+ */
+static void push_now(struct proxy_conn *c, int dst)
+{
+	struct lws *wsi = c->wsi[dst];
+
+	if (side_is_ws(c, dst) && !c->closing[dst].set && wsq_ready(&c->q[dst]) &&
+	    !lws_partial_buffered(wsi) && (dst == SIDE_DOWN || proxy_up_idle(c)) &&
+	    write_queued(c, dst, wsi) < 0) {
+		/* Not our callback: it cannot return -1, so lws closes the socket soon. */
+		lws_set_timeout(wsi, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
+		return;
+	}
+	kick(c, dst);
+}
+
 static int after_push(struct proxy_conn *c, int dst)
 {
 	if (wsq_bytes(&c->q[dst]) > c->p->cfg.max_queued) {
 		overflow(c, dst);
 		return -ENOBUFS;
 	}
-	kick(c, dst);
+	/* Written when the read that brought it is used up: a burst goes out in few sends. */
+	c->flush[dst] = true;
 	relay_flow(c, !dst);
 	return 0;
+}
+
+void proxy_relay_flush(struct proxy_conn *c)
+{
+	for (int s = 0; s < 2; s++) {
+		if (c->flush[s]) {
+			c->flush[s] = false;
+			push_now(c, s);
+		}
+	}
 }
 
 static void out_of_memory(struct proxy_conn *c)
@@ -240,7 +280,7 @@ static void deliver(struct proxy_conn *c, int src)
 		forward(c, src, rx->acc.data, rx->acc.len, true);
 	}
 	wsq_unhold(&c->q[dst]);
-	kick(c, dst);
+	c->flush[dst] = true;
 }
 
 /* Streams what was collected so far and the current chunk: the message is not intercepted. */
@@ -260,6 +300,12 @@ static void on_head(struct proxy_conn *c, int src, const void *in, size_t len, b
 	struct jsonrpc_head h;
 	int r;
 
+	/* Most messages are decided from their first slice: classify it where it lies. */
+	if (!rx->acc.len && jsonrpc_scan(in, len, final, &h) == 0 && !intercepted(c, src, &h)) {
+		rx->mode = RX_STREAM;
+		forward(c, src, in, len, final);
+		return;
+	}
 	if (buf_append(&rx->acc, in, len) < 0) {
 		give_up(c, src, in, len, final);
 		return;
@@ -383,22 +429,50 @@ int proxy_relay_receive(struct proxy_conn *c, int src, const void *in, size_t le
 	return 0;
 }
 
-int proxy_relay_writeable(struct proxy_conn *c, int side, struct lws *wsi)
+/* Copies whole small frames into one buffer and writes them with one send: a burst of small
+ * notifications would otherwise cost one poll() and one send() per message. */
+static int write_coalesced(struct proxy_conn *c, int side, struct lws *wsi)
 {
-	struct close_info *ci = &c->closing[side];
+	unsigned char *out = c->p->txbuf + LWS_PRE, *p;
+	size_t used = 0, n;
+	int flags;
+
+	while (wsq_peek(&c->q[side], PROXY_COALESCE_MAX, &p, &n, &flags) &&
+	       used + WSFRAME_HDR_MAX + n <= PROXY_TX_CHUNK) {
+		used += proxy_up_put_frame(c, side, out + used, p, n, flags);
+		wsq_consume(&c->q[side], n);
+	}
+	return lws_write(wsi, out, used, LWS_WRITE_RAW) < (int)used ? -1 : 0;
+}
+
+/* Writes queued data toward side: a large frame in place (at most a chunk, so lws never copies
+ * the rest), or small frames coalesced. */
+static int write_queued(struct proxy_conn *c, int side, struct lws *wsi)
+{
 	unsigned char *p;
 	size_t n;
 	int flags;
 
-	if (wsq_peek(&c->q[side], PROXY_TX_CHUNK, &p, &n, &flags)) {
-		/* lws 4.1: one write per WRITEABLE, at most a chunk, so lws never copies the rest.
-		 */
-		if (side == SIDE_UP
-		            ? proxy_up_write(c, wsi, p, n, flags) < 0
-		            : lws_write(wsi, p, n, (enum lws_write_protocol)flags) < (int)n) {
+	wsq_peek(&c->q[side], PROXY_TX_CHUNK, &p, &n, &flags);
+	if (n <= PROXY_COALESCE_MAX) {
+		return write_coalesced(c, side, wsi);
+	}
+	if (side == SIDE_UP ? proxy_up_write(c, wsi, p, n, flags) < 0
+	                    : lws_write(wsi, p, n, (enum lws_write_protocol)flags) < (int)n) {
+		return -1;
+	}
+	wsq_consume(&c->q[side], n);
+	return 0;
+}
+
+int proxy_relay_writeable(struct proxy_conn *c, int side, struct lws *wsi)
+{
+	struct close_info *ci = &c->closing[side];
+
+	if (wsq_ready(&c->q[side])) {
+		if (write_queued(c, side, wsi) < 0) {
 			return -1;
 		}
-		wsq_consume(&c->q[side], n);
 		relay_flow(c, !side);
 		kick(c, side);
 		return 0;
@@ -528,7 +602,9 @@ static int send_to(struct proxy_conn *c, int dst, const char *json, size_t len)
 	if (r < 0) {
 		return r;
 	}
-	return after_push(c, dst);
+	r = after_push(c, dst);
+	proxy_relay_flush(c);
+	return r;
 }
 
 int proxy_send_to_server(struct proxy_conn *c, const char *json, size_t len)

@@ -34,6 +34,11 @@ static void new_mask(struct upstate *u, unsigned char mask[4])
 	memcpy(mask, &r, 4);
 }
 
+bool proxy_up_idle(const struct proxy_conn *c)
+{
+	return !c->up.pong_pending && !c->up.close_echo && !c->up.close_sent;
+}
+
 void proxy_up_release(struct proxy_conn *c)
 {
 	util_free_secret(c->up.req);
@@ -58,14 +63,36 @@ static int write_frame(struct proxy_conn *c, struct lws *wsi, unsigned char *p, 
 	return 0;
 }
 
-int proxy_up_write(struct proxy_conn *c, struct lws *wsi, unsigned char *p, size_t n, int flags)
+static enum wsframe_op op_of(int flags)
 {
 	int kind = flags & 0x0f;
-	enum wsframe_op op = kind == LWS_WRITE_CONTINUATION ? WSFRAME_CONT
-	                     : kind == LWS_WRITE_BINARY     ? WSFRAME_BINARY
-	                                                    : WSFRAME_TEXT;
 
-	return write_frame(c, wsi, p, n, op, !(flags & LWS_WRITE_NO_FIN));
+	return kind == LWS_WRITE_CONTINUATION ? WSFRAME_CONT
+	       : kind == LWS_WRITE_BINARY     ? WSFRAME_BINARY
+	                                      : WSFRAME_TEXT;
+}
+
+int proxy_up_write(struct proxy_conn *c, struct lws *wsi, unsigned char *p, size_t n, int flags)
+{
+	return write_frame(c, wsi, p, n, op_of(flags), !(flags & LWS_WRITE_NO_FIN));
+}
+
+size_t proxy_up_put_frame(struct proxy_conn *c, int side, unsigned char *out,
+                          const unsigned char *p, size_t n, int flags)
+{
+	unsigned char mask[4];
+	size_t hl;
+
+	if (side == SIDE_DOWN) {
+		hl = wsframe_header(out, op_of(flags), !(flags & LWS_WRITE_NO_FIN), n, NULL);
+		memcpy(out + hl, p, n);
+		return hl + n;
+	}
+	new_mask(&c->up, mask);
+	hl = wsframe_header(out, op_of(flags), !(flags & LWS_WRITE_NO_FIN), n, mask);
+	memcpy(out + hl, p, n);
+	wsframe_mask(out + hl, n, mask);
+	return hl + n;
 }
 
 /* A control frame from a small payload (copied: write_frame masks in place). */
@@ -218,6 +245,7 @@ static int on_frames(struct proxy_conn *c, struct lws *wsi, const unsigned char 
 			return -1;
 		}
 	}
+	proxy_relay_flush(c);
 	return 0;
 }
 

@@ -253,20 +253,25 @@ size_t wsframe_header(unsigned char *out, enum wsframe_op op, bool fin, uint64_t
 {
 	size_t h = 2;
 
+	unsigned char m = mask ? 0x80 : 0;
+
 	out[0] = (unsigned char)((fin ? 0x80 : 0) | (unsigned)op);
 	if (len < 126) {
-		out[1] = (unsigned char)(0x80 | len);
+		out[1] = (unsigned char)(m | len);
 	} else if (len <= 0xffff) {
-		out[1] = 0x80 | 126;
+		out[1] = m | 126;
 		out[2] = (unsigned char)(len >> 8);
 		out[3] = (unsigned char)len;
 		h = 4;
 	} else {
-		out[1] = 0x80 | 127;
+		out[1] = m | 127;
 		for (int i = 0; i < 8; i++) {
 			out[2 + i] = (unsigned char)(len >> (56 - 8 * i));
 		}
 		h = 10;
+	}
+	if (!mask) {
+		return h;
 	}
 	memcpy(out + h, mask, 4);
 	return h + 4;

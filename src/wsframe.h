@@ -87,8 +87,9 @@ long wsframe_parse(struct wsframe_rx *rx, const unsigned char *in, size_t len,
 
 /* ---- frames to the server ---- */
 
-/* Writes a masked client frame header for a payload of len bytes into out (WSFRAME_HDR_MAX
- * bytes of room) and returns its length. */
+/* Writes a frame header for a payload of len bytes into out (WSFRAME_HDR_MAX bytes of room) and
+ * returns its length: masked with mask (a client frame), or unmasked when mask is NULL (a server
+ * frame). */
 size_t wsframe_header(unsigned char *out, enum wsframe_op op, bool fin, uint64_t len,
                       const unsigned char mask[4]);
 

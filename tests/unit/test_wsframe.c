@@ -231,6 +231,15 @@ static void test_client_frames(void **state)
 	assert_int_equal(hl, 14);
 	assert_int_equal(h[1], 0x80 | 127);
 	assert_int_equal(h[5], 1);
+	/* A server frame (the proxy toward the TUI): no mask bit, no key. */
+	hl = wsframe_header(h, WSFRAME_TEXT, true, 300, NULL);
+	assert_int_equal(hl, 4);
+	assert_int_equal(h[0], 0x81);
+	assert_int_equal(h[1], 126);
+	hl = wsframe_header(h, WSFRAME_CONT, false, 5, NULL);
+	assert_int_equal(hl, 2);
+	assert_int_equal(h[0], 0x00);
+	assert_int_equal(h[1], 5);
 	memcpy(p, "abcdefghijklmnopqrstu", 21);
 	wsframe_mask(p, 21, mask);
 	for (size_t i = 0; i < 21; i++) {
