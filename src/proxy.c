@@ -16,7 +16,7 @@
 #define PROXY_RX_BUF     (64 * 1024)
 #define FD_LIMIT         256
 #define HEADER_DATA      8192
-#define BACKOFF_FIRST_MS 10
+#define BACKOFF_FIRST_MS 2
 #define BACKOFF_MAX_MS   250
 
 static const char *const fd_protocol = "codex-switch-fd";

@@ -104,7 +104,7 @@ int proxy_watch_fd(struct proxy *p, int fd, void *fd_ctx);
 /* Stops watching and closes fd soon after (asynchronously); safe inside fd_ready. */
 void proxy_unwatch_fd(struct proxy *p, int fd);
 
-/* Opens the internal control connection: connects with back-off (10, 20, 40 .. 250 ms) until
+/* Opens the internal control connection: connects with back-off (2, 4, 8 .. 250 ms) until
  * deadline_ms from now, then conn_opened(control) or control_failed(why). -EALREADY when one is
  * open or opening. */
 int proxy_control_open(struct proxy *p, int deadline_ms);

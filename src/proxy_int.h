@@ -54,7 +54,9 @@ struct upstate {
 	bool close_echo; /* the server closed: echo its code, then hang up */
 	unsigned char echo[2];
 	size_t echo_len;
-	uint64_t rng; /* frame masks */
+	uint64_t rng;       /* frame masks */
+	unsigned char *out; /* framed bytes being sent (UP_OUT_CAP), out_off of out_len sent */
+	size_t out_off, out_len;
 };
 
 struct close_info {
@@ -127,9 +129,8 @@ void proxy_relay_free(struct proxy_conn *c);
 int proxy_up_connect(struct proxy_conn *c);
 int proxy_up_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                       size_t len);
-/* Frames and writes p[0..n) (LWS_PRE writable bytes before p; masked in place) with the
- * lws_write flags wsq_peek() gave. */
-int proxy_up_write(struct proxy_conn *c, struct lws *wsi, unsigned char *p, size_t n, int flags);
+/* Frames what q[SIDE_UP] holds into up.out and sends it (the rest on POLLOUT). */
+int proxy_up_write_queued(struct proxy_conn *c, struct lws *wsi);
 /* Appends the frame for p[0..n) with lws_write flags to out (room: WSFRAME_HDR_MAX + n), masked
  * with a fresh mask when toward the app-server; its length. */
 size_t proxy_up_put_frame(struct proxy_conn *c, int side, unsigned char *out,

@@ -175,7 +175,7 @@ static void push_now(struct proxy_conn *c, int dst)
 	struct lws *wsi = c->wsi[dst];
 
 	if (side_is_ws(c, dst) && !c->closing[dst].set && wsq_ready(&c->q[dst]) &&
-	    !lws_partial_buffered(wsi) && (dst == SIDE_DOWN || proxy_up_idle(c)) &&
+	    (dst == SIDE_DOWN ? !lws_partial_buffered(wsi) : proxy_up_idle(c)) &&
 	    write_queued(c, dst, wsi) < 0) {
 		/* Not our callback: it cannot return -1, so lws closes the socket soon. */
 		lws_set_timeout(wsi, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
@@ -453,12 +453,14 @@ static int write_queued(struct proxy_conn *c, int side, struct lws *wsi)
 	size_t n;
 	int flags;
 
+	if (side == SIDE_UP) {
+		return proxy_up_write_queued(c, wsi);
+	}
 	wsq_peek(&c->q[side], PROXY_TX_CHUNK, &p, &n, &flags);
 	if (n <= PROXY_COALESCE_MAX) {
 		return write_coalesced(c, side, wsi);
 	}
-	if (side == SIDE_UP ? proxy_up_write(c, wsi, p, n, flags) < 0
-	                    : lws_write(wsi, p, n, (enum lws_write_protocol)flags) < (int)n) {
+	if (lws_write(wsi, p, n, (enum lws_write_protocol)flags) < (int)n) {
 		return -1;
 	}
 	wsq_consume(&c->q[side], n);

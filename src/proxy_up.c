@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "log.h"
 #include "util.h"
@@ -17,6 +18,8 @@
 #define HANDSHAKE_SECS    10
 #define CLOSE_REPLY_SECS  5
 #define RESPONSE_HEAD_MAX (16 * 1024)
+/* What one WRITEABLE sends toward the app-server (frames are copied and masked here). */
+#define UP_OUT_CAP (PROXY_TX_CHUNK + 2 * WSFRAME_HDR_MAX + 2 * WSFRAME_CTRL_MAX)
 
 static uint64_t next_rand(struct upstate *u)
 {
@@ -34,33 +37,62 @@ static void new_mask(struct upstate *u, unsigned char mask[4])
 	memcpy(mask, &r, 4);
 }
 
-bool proxy_up_idle(const struct proxy_conn *c)
-{
-	return !c->up.pong_pending && !c->up.close_echo && !c->up.close_sent;
-}
-
 void proxy_up_release(struct proxy_conn *c)
 {
 	util_free_secret(c->up.req);
 	c->up.req = NULL;
 	buf_release(&c->up.head);
+	free(c->up.out);
+	c->up.out = NULL;
+	c->up.out_off = c->up.out_len = 0;
 }
 
-/* Writes a frame whose payload p[0..n) has LWS_PRE writable bytes before it. */
-static int write_frame(struct proxy_conn *c, struct lws *wsi, unsigned char *p, size_t n,
-                       enum wsframe_op op, bool fin)
+/*
+ * Sends what waits in up.out with send() ourselves, never through lws_write(): when lws holds
+ * unsent bytes of a raw socket, it stops reading that socket until they drain (raw-skt POLLIN
+ * gives "pending truncated sends" priority). An app-server that stops reading while it cannot
+ * write to us would then deadlock with us. Returns 0 when all was sent, 1 when the rest waits
+ * for POLLOUT, -1 on error.
+ */
+static int out_flush(struct proxy_conn *c, struct lws *wsi)
 {
-	unsigned char hdr[WSFRAME_HDR_MAX], mask[4];
-	size_t hl;
+	struct upstate *u = &c->up;
 
-	new_mask(&c->up, mask);
-	hl = wsframe_header(hdr, op, fin, n, mask);
-	wsframe_mask(p, n, mask);
-	memcpy(p - hl, hdr, hl);
-	if (lws_write(wsi, p - hl, hl + n, LWS_WRITE_RAW) < (int)(hl + n)) {
-		return -1;
+	while (u->out_off < u->out_len) {
+		ssize_t n = send(lws_get_socket_fd(wsi), u->out + u->out_off,
+		                 u->out_len - u->out_off, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0 && errno == EINTR) {
+			continue;
+		}
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			lws_callback_on_writable(wsi);
+			return 1;
+		}
+		if (n <= 0) {
+			return -1;
+		}
+		u->out_off += (size_t)n;
 	}
+	u->out_off = u->out_len = 0;
 	return 0;
+}
+
+/* Room for more bytes in up.out (allocated on first use). */
+static unsigned char *out_room(struct upstate *u, size_t need)
+{
+	if (!u->out) {
+		u->out = malloc(UP_OUT_CAP);
+		if (!u->out) {
+			return NULL;
+		}
+	}
+	return u->out_len + need <= UP_OUT_CAP ? u->out + u->out_len : NULL;
+}
+
+bool proxy_up_idle(const struct proxy_conn *c)
+{
+	return !c->up.pong_pending && !c->up.close_echo && !c->up.close_sent && !c->up.out_len;
 }
 
 static enum wsframe_op op_of(int flags)
@@ -70,11 +102,6 @@ static enum wsframe_op op_of(int flags)
 	return kind == LWS_WRITE_CONTINUATION ? WSFRAME_CONT
 	       : kind == LWS_WRITE_BINARY     ? WSFRAME_BINARY
 	                                      : WSFRAME_TEXT;
-}
-
-int proxy_up_write(struct proxy_conn *c, struct lws *wsi, unsigned char *p, size_t n, int flags)
-{
-	return write_frame(c, wsi, p, n, op_of(flags), !(flags & LWS_WRITE_NO_FIN));
 }
 
 size_t proxy_up_put_frame(struct proxy_conn *c, int side, unsigned char *out,
@@ -95,17 +122,48 @@ size_t proxy_up_put_frame(struct proxy_conn *c, int side, unsigned char *out,
 	return hl + n;
 }
 
-/* A control frame from a small payload (copied: write_frame masks in place). */
-static int write_control(struct proxy_conn *c, struct lws *wsi, enum wsframe_op op,
-                         const void *payload, size_t len)
+int proxy_up_write_queued(struct proxy_conn *c, struct lws *wsi)
 {
-	unsigned char b[LWS_PRE + WSFRAME_CTRL_MAX];
+	struct upstate *u = &c->up;
+	unsigned char *p;
+	size_t n;
+	int flags;
 
+	if (u->out_len) {
+		return out_flush(c, wsi) < 0 ? -1 : 0;
+	}
+	if (!out_room(u, 0)) {
+		return -1;
+	}
+	/* Whole small frames, then at most what is left of the buffer of a large one. */
+	while (UP_OUT_CAP - u->out_len > WSFRAME_HDR_MAX + 256 &&
+	       wsq_peek(&c->q[SIDE_UP], UP_OUT_CAP - u->out_len - WSFRAME_HDR_MAX, &p, &n,
+	                &flags)) {
+		u->out_len += proxy_up_put_frame(c, SIDE_UP, u->out + u->out_len, p, n, flags);
+		wsq_consume(&c->q[SIDE_UP], n);
+	}
+	return out_flush(c, wsi) < 0 ? -1 : 0;
+}
+
+/* Queues a control frame (payload at most 125 bytes) after what up.out holds. */
+static int put_control(struct proxy_conn *c, enum wsframe_op op, const void *payload, size_t len)
+{
+	unsigned char *o = out_room(&c->up, WSFRAME_HDR_MAX + WSFRAME_CTRL_MAX);
+	unsigned char mask[4];
+	size_t hl;
+
+	if (!o) {
+		return -1;
+	}
 	if (len > WSFRAME_CTRL_MAX) {
 		len = WSFRAME_CTRL_MAX;
 	}
-	memcpy(b + LWS_PRE, payload, len);
-	return write_frame(c, wsi, b + LWS_PRE, len, op, true);
+	new_mask(&c->up, mask);
+	hl = wsframe_header(o, op, true, len, mask);
+	memcpy(o + hl, payload, len);
+	wsframe_mask(o + hl, len, mask);
+	c->up.out_len += hl + len;
+	return 0;
 }
 
 int proxy_up_send_close(struct proxy_conn *c, struct lws *wsi, int code, const char *reason)
@@ -114,7 +172,7 @@ int proxy_up_send_close(struct proxy_conn *c, struct lws *wsi, int code, const c
 	size_t rl = strlen(reason);
 
 	if (c->up.close_sent) {
-		return 0;
+		return out_flush(c, wsi) < 0 ? -1 : 0;
 	}
 	if (rl > PROXY_REASON_MAX) {
 		rl = PROXY_REASON_MAX;
@@ -123,7 +181,7 @@ int proxy_up_send_close(struct proxy_conn *c, struct lws *wsi, int code, const c
 	b[1] = (unsigned char)code;
 	memcpy(b + 2, reason, rl);
 	c->up.close_sent = true;
-	if (write_control(c, wsi, WSFRAME_CLOSE, b, 2 + rl) < 0) {
+	if (put_control(c, WSFRAME_CLOSE, b, 2 + rl) < 0 || out_flush(c, wsi) < 0) {
 		return -1;
 	}
 	/* RFC 6455: the server closes the TCP connection after its close reply. */
@@ -149,45 +207,56 @@ static int on_connected(struct proxy_conn *c, struct lws *wsi)
 	return 0;
 }
 
-/* The request is small (< 1 KiB): one write, which lws finishes on its own if it is partial. */
+/* The upgrade request (< 1 KiB, holds the token) goes through up.out like everything else. */
 static int write_request(struct proxy_conn *c, struct lws *wsi)
 {
-	unsigned char b[LWS_PRE + 2048];
-	size_t n = c->up.req_len;
+	unsigned char *o;
+	int r;
 
-	if (!c->up.req || n > sizeof(b) - LWS_PRE) {
-		return c->up.req ? -1 : 0;
+	if (!c->up.req) {
+		return out_flush(c, wsi) < 0 ? -1 : 0;
 	}
-	memcpy(b + LWS_PRE, c->up.req, n);
-	util_free_secret(c->up.req);
-	c->up.req = NULL;
-	if (lws_write(wsi, b + LWS_PRE, n, LWS_WRITE_RAW) < (int)n) {
-		lws_explicit_bzero(b, sizeof(b));
+	o = out_room(&c->up, c->up.req_len);
+	if (!o) {
 		return -1;
 	}
-	lws_explicit_bzero(b, sizeof(b));
-	return 0;
+	memcpy(o, c->up.req, c->up.req_len);
+	c->up.out_len += c->up.req_len;
+	util_free_secret(c->up.req);
+	c->up.req = NULL;
+	r = out_flush(c, wsi);
+	if (r == 0) {
+		lws_explicit_bzero(c->up.out, UP_OUT_CAP);
+	}
+	return r < 0 ? -1 : 0;
 }
 
 static int on_writeable(struct proxy_conn *c, struct lws *wsi)
 {
 	struct upstate *u = &c->up;
+	int r;
 
 	if (!c->up_established) {
 		return write_request(c, wsi);
 	}
+	r = out_flush(c, wsi);
+	if (r != 0) {
+		return r < 0 ? -1 : 0;
+	}
+	if (u->close_echo) {
+		/* The server closed: answer with its code (RFC 6455 5.5.1), then hang up. */
+		put_control(c, WSFRAME_CLOSE, u->echo, u->echo_len);
+		out_flush(c, wsi);
+		return -1;
+	}
 	if (u->pong_pending) {
 		u->pong_pending = false;
-		if (write_control(c, wsi, WSFRAME_PONG, u->pong, u->pong_len) < 0) {
+		if (put_control(c, WSFRAME_PONG, u->pong, u->pong_len) < 0 ||
+		    out_flush(c, wsi) < 0) {
 			return -1;
 		}
 		lws_callback_on_writable(wsi);
 		return 0;
-	}
-	if (u->close_echo) {
-		/* The server closed: answer with its code (RFC 6455 5.5.1), then hang up. */
-		write_control(c, wsi, WSFRAME_CLOSE, u->echo, u->echo_len);
-		return -1;
 	}
 	return proxy_relay_writeable(c, SIDE_UP, wsi);
 }
