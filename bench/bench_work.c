@@ -92,6 +92,16 @@ static void idle_over(lws_sorted_usec_list_t *sul)
 	lws_cancel_service(bc->cx);
 }
 
+/* The idle period starts once the last message of the set-up ("initialized") has passed. */
+static void idle_start(lws_sorted_usec_list_t *sul)
+{
+	struct bench_client *bc = lws_container_of(sul, struct bench_client, sul_idle);
+
+	measure_from_now(bc);
+	lws_sul_schedule(bc->cx, 0, &bc->sul_idle, idle_over,
+	                 (lws_usec_t)bc->seconds * LWS_US_PER_SEC);
+}
+
 static void begin(struct bench_client *bc)
 {
 	char m[128];
@@ -110,8 +120,7 @@ static void begin(struct bench_client *bc)
 		bench_send_big(bc->size);
 		break;
 	case W_IDLE:
-		lws_sul_schedule(bc->cx, 0, &bc->sul_idle, idle_over,
-		                 (lws_usec_t)bc->seconds * LWS_US_PER_SEC);
+		lws_sul_schedule(bc->cx, 0, &bc->sul_idle, idle_start, 500 * LWS_US_PER_MS);
 		break;
 	case W_SWAP:
 		bench_send_text("{\"method\":\"bench/usageLimit\"}");
