@@ -4,13 +4,13 @@ set -uo pipefail
 root=${CS_SOURCE_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
 cd "$root"
 status=0
-files=$(find src tests -name '*.[ch]' -not -path '*/corpus/*' | sort)
+files=$(find src tests bench -name '*.[ch]' -not -path '*/corpus/*' | sort)
 if ! clang-format --dry-run -Werror $files; then
 	echo "style: run 'clang-format -i' on the files above"
 	status=1
 fi
 banned='\b(strcpy|strcat|sprintf|vsprintf|gets|atoi|atol|strtok|tmpnam|system|popen|rand)[[:space:]]*\('
-if grep -nE "$banned" src/*.c src/*.h; then
+if grep -nE "$banned" src/*.c src/*.h bench/*.c bench/*.h; then
 	echo "style: banned functions in src/ (see README, 'Code style')"
 	status=1
 fi

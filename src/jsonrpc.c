@@ -65,6 +65,26 @@ static void put(char *out, size_t outsz, size_t *n, bool *trunc, char ch)
 	}
 }
 
+/* Appends n plain bytes to out (NULL: skipping), flagging truncation. */
+static void put_run(char *out, size_t outsz, size_t *n, bool *trunc, const char *p, size_t len)
+{
+	size_t room;
+
+	if (!out || !len) {
+		return;
+	}
+	room = outsz - 1 - *n;
+	if (len > room) {
+		len = room;
+		if (trunc) {
+			*trunc = true;
+		}
+	}
+	memcpy(out + *n, p, len);
+	*n += len;
+	out[*n] = '\0';
+}
+
 /* Decodes \uXXXX (c->pos is at 'u') as UTF-8; surrogates are not paired (names are ASCII). */
 static int decode_u(struct cur *c, char *out, size_t outsz, size_t *n, bool *trunc)
 {
@@ -127,16 +147,22 @@ static int scan_string(struct cur *c, char *out, size_t outsz, bool *trunc)
 	}
 	c->pos++;
 	while (c->pos < c->len) {
-		char ch = c->d[c->pos];
+		size_t run = c->pos;
+		char ch;
 
+		/* Plain characters in one run: every message passes here, so no per-byte calls. */
+		while (run < c->len && c->d[run] != '"' && c->d[run] != '\\') {
+			run++;
+		}
+		put_run(out, outsz, &n, trunc, c->d + c->pos, run - c->pos);
+		c->pos = run;
+		if (run == c->len) {
+			break;
+		}
+		ch = c->d[c->pos];
 		if (ch == '"') {
 			c->pos++;
 			return 0;
-		}
-		if (ch != '\\') {
-			put(out, outsz, &n, trunc, ch);
-			c->pos++;
-			continue;
 		}
 		if (c->pos + 1 >= c->len) {
 			return out_of_bytes(c);
@@ -236,29 +262,50 @@ static int scan_id(struct cur *c, struct jsonrpc_head *h)
 	return 0;
 }
 
+enum key { KEY_OTHER, KEY_METHOD, KEY_ID, KEY_PARAMS, KEY_RESULT };
+
+/* Which key this is, comparing once (every message passes here). */
+static enum key key_of(const char *k)
+{
+	switch (k[0]) {
+	case 'm':
+		return strcmp(k, "method") == 0 ? KEY_METHOD : KEY_OTHER;
+	case 'i':
+		return k[1] == 'd' && !k[2] ? KEY_ID : KEY_OTHER;
+	case 'p':
+		return strcmp(k, "params") == 0 ? KEY_PARAMS : KEY_OTHER;
+	case 'r':
+		return strcmp(k, "result") == 0 ? KEY_RESULT : KEY_OTHER;
+	case 'e':
+		return strcmp(k, "error") == 0 ? KEY_RESULT : KEY_OTHER;
+	default:
+		return KEY_OTHER;
+	}
+}
+
 /* Reads one value for key; sets *decided when the head is known without reading further. */
 static int scan_member(struct cur *c, const char *key, struct jsonrpc_head *h, struct seen *s,
                        bool *decided)
 {
+	enum key k = key_of(key);
 	int r;
 
-	if (strcmp(key, "method") == 0 && !s->method && c->d[c->pos] == '"') {
+	if (k == KEY_METHOD && !s->method && c->d[c->pos] == '"') {
 		r = scan_string(c, h->method, sizeof(h->method), &h->method_truncated);
 		s->method = r == 0;
-	} else if (strcmp(key, "id") == 0 && !s->id) {
+	} else if (k == KEY_ID && !s->id) {
 		r = scan_id(c, h);
 		s->id = r == 0;
-	} else if (strcmp(key, "params") == 0 && s->method) {
+	} else if (k == KEY_PARAMS && s->method) {
 		h->kind = s->id ? JSONRPC_REQUEST : JSONRPC_NOTIFICATION;
 		*decided = true;
 		return 0;
-	} else if ((strcmp(key, "result") == 0 || strcmp(key, "error") == 0) && s->id &&
-	           !s->method) {
+	} else if (k == KEY_RESULT && s->id && !s->method) {
 		h->kind = JSONRPC_RESPONSE;
 		*decided = true;
 		return 0;
 	} else {
-		if (strcmp(key, "result") == 0 || strcmp(key, "error") == 0) {
+		if (k == KEY_RESULT) {
 			s->result = true;
 		}
 		r = skip_value(c);

@@ -16,7 +16,7 @@
 #define PROXY_RX_BUF     (64 * 1024)
 #define FD_LIMIT         256
 #define HEADER_DATA      8192
-#define BACKOFF_FIRST_MS 10
+#define BACKOFF_FIRST_MS 2
 #define BACKOFF_MAX_MS   250
 
 static const char *const fd_protocol = "codex-switch-fd";
@@ -103,10 +103,19 @@ static int down_established(struct proxy *p, struct lws *wsi)
 	/* Nothing can be relayed before the upstream is there. */
 	lws_rx_flow_control(wsi, 0);
 	c->rx_paused[SIDE_DOWN] = true;
-	if (proxy_relay_connect_up(c) < 0) {
+	if (proxy_up_connect(c) < 0) {
 		proxy_relay_up_error(c, "connect failed");
 	}
 	return 0;
+}
+
+static int down_receive(struct proxy_conn *c, struct lws *wsi, void *in, size_t len)
+{
+	int r = proxy_relay_receive(c, SIDE_DOWN, in, len, lws_frame_is_binary(wsi),
+	                            lws_is_final_fragment(wsi));
+
+	proxy_relay_flush(c);
+	return r;
 }
 
 static int down_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -120,7 +129,7 @@ static int down_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user
 	case LWS_CALLBACK_ESTABLISHED:
 		return down_established(cx_proxy(wsi), wsi);
 	case LWS_CALLBACK_RECEIVE:
-		return c ? proxy_relay_receive(c, SIDE_DOWN, wsi, in, len) : -1;
+		return c ? down_receive(c, wsi, in, len) : -1;
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		return c ? proxy_relay_writeable(c, SIDE_DOWN, wsi) : 0;
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
@@ -138,62 +147,6 @@ static int down_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user
 		return 0;
 	default:
 		return lws_callback_http_dummy(wsi, reason, user, in, len);
-	}
-}
-
-static int up_append_header(struct proxy_conn *c, struct lws *wsi, void *in, size_t len)
-{
-	unsigned char **pp = in, *end = *pp + len;
-	const char *b = c->p->bearer;
-
-	if (lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_AUTHORIZATION,
-	                                 (const unsigned char *)b, (int)strlen(b), pp, end)) {
-		return -1;
-	}
-	return 0;
-}
-
-/* The upstream side went away (error or close); the wsi must not reach this conn again. */
-static void up_gone(struct proxy_conn *c, struct lws *wsi, const char *why)
-{
-	lws_set_opaque_user_data(wsi, NULL);
-	if (c->up_established) {
-		proxy_relay_side_gone(c, SIDE_UP);
-	} else {
-		proxy_relay_up_error(c, why);
-	}
-}
-
-static int up_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-                 size_t len)
-{
-	struct proxy_conn *c = lws_get_opaque_user_data(wsi);
-
-	if (!c) {
-		return 0;
-	}
-	switch (reason) {
-	case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
-		return up_append_header(c, wsi, in, len);
-	case LWS_CALLBACK_CLIENT_ESTABLISHED:
-		c->wsi[SIDE_UP] = wsi;
-		proxy_relay_up_established(c);
-		return 0;
-	case LWS_CALLBACK_CLIENT_RECEIVE:
-		return proxy_relay_receive(c, SIDE_UP, wsi, in, len);
-	case LWS_CALLBACK_CLIENT_WRITEABLE:
-		return proxy_relay_writeable(c, SIDE_UP, wsi);
-	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
-		proxy_relay_peer_close(c, SIDE_UP, in, len);
-		return 0;
-	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-		up_gone(c, wsi, in ? (const char *)in : "connection error");
-		return 0;
-	case LWS_CALLBACK_CLIENT_CLOSED:
-		up_gone(c, wsi, "closed during the handshake");
-		return 0;
-	default:
-		return 0;
 	}
 }
 
@@ -272,7 +225,7 @@ static const struct lws_protocols down_protocols[] = {
 
 static const struct lws_protocols up_protocols[] = {
         {.name = "codex-switch-up",
-         .callback = up_cb,
+         .callback = proxy_up_callback,
          .rx_buffer_size = PROXY_RX_BUF,
          .tx_packet_size = PROXY_TX_CHUNK},
         {.name = "codex-switch-fd", .callback = fd_cb},
@@ -350,7 +303,8 @@ struct proxy *proxy_create(const struct proxy_config *cfg)
 		return NULL;
 	}
 	log_add_secret(cfg->token);
-	r = create_context(p);
+	p->txbuf = malloc(LWS_PRE + PROXY_TX_CHUNK);
+	r = p->txbuf ? create_context(p) : -ENOMEM;
 	if (r < 0) {
 		log_error("cannot start the proxy listener on 127.0.0.1: %s", strerror(-r));
 		proxy_destroy(p);
@@ -384,6 +338,7 @@ void proxy_destroy(struct proxy *p)
 		free(w);
 	}
 	util_free_secret(p->bearer);
+	free(p->txbuf);
 	free(p);
 }
 
@@ -453,7 +408,7 @@ void proxy_unwatch_fd(struct proxy *p, int fd)
 
 static void control_attempt(struct proxy_conn *c)
 {
-	if (proxy_relay_connect_up(c) < 0) {
+	if (proxy_up_connect(c) < 0) {
 		proxy_control_connect_failed(c, "connection refused");
 	}
 }

@@ -74,9 +74,9 @@ struct proxy_config {
 	const char *token;  /* borrowed for the proxy's lifetime: required from the TUI, sent up */
 	size_t max_message; /* e.g. 128 MiB: larger messages -> close 1009 */
 	size_t max_queued;  /* hard cap of bytes queued per direction (e.g. 16 MiB); the source is
-	                       paused at max_queued / 4 and resumed below max_queued / 16; a peer
-	                       that makes the cap overflow (it stopped reading) is closed with 1008
-	                     */
+	                       paused at max_queued / 4 (at most 1 MiB) and resumed below
+	                       max_queued / 16 (at most 256 KiB); a peer that makes the cap overflow
+	                       (it stopped reading) is closed with 1008 */
 	const char *const *server_methods; /* NULL-terminated, may be NULL; borrowed */
 	const char *internal_id_prefix;    /* e.g. "codex-switch/", may be NULL; borrowed */
 	const char *const *client_methods; /* NULL-terminated, may be NULL; borrowed */
@@ -104,7 +104,7 @@ int proxy_watch_fd(struct proxy *p, int fd, void *fd_ctx);
 /* Stops watching and closes fd soon after (asynchronously); safe inside fd_ready. */
 void proxy_unwatch_fd(struct proxy *p, int fd);
 
-/* Opens the internal control connection: connects with back-off (10, 20, 40 .. 250 ms) until
+/* Opens the internal control connection: connects with back-off (2, 4, 8 .. 250 ms) until
  * deadline_ms from now, then conn_opened(control) or control_failed(why). -EALREADY when one is
  * open or opening. */
 int proxy_control_open(struct proxy *p, int deadline_ms);

@@ -11,7 +11,11 @@
 #include <string.h>
 
 #include "log.h"
+#include "util.h"
 
+/* Pause a source when this much waits toward its destination (or max_queued / 4 if lower). */
+#define PAUSE_BYTES  (1024 * 1024)
+#define RESUME_BYTES (256 * 1024)
 /* A close that never gets a writable slot (the peer stopped reading) is forced after this. */
 #define CLOSE_FALLBACK_SECS 10
 /* The reassembly buffer's limit: an intercepted message plus one receive chunk of slack. */
@@ -47,6 +51,10 @@ struct proxy_conn *proxy_relay_new(struct proxy *p, bool control)
 	}
 	c->p = p;
 	c->control = control;
+	if (util_random_bytes(&c->up.rng, sizeof(c->up.rng)) || !c->up.rng) {
+		c->up.rng = (uint64_t)lws_now_usecs() | 1;
+	}
+	buf_init(&c->up.head, 0);
 	for (int s = 0; s < 2; s++) {
 		wsq_init(&c->q[s]);
 		buf_init(&c->rx[s].acc, ACC_MAX);
@@ -73,6 +81,7 @@ void proxy_relay_free(struct proxy_conn *c)
 		p->control = NULL;
 	}
 	lws_sul_cancel(&c->sul);
+	proxy_up_release(c);
 	for (int s = 0; s < 2; s++) {
 		wsq_release(&c->q[s]);
 		buf_release(&c->rx[s].acc);
@@ -94,6 +103,10 @@ static void relay_flow(struct proxy_conn *c, int src)
 {
 	size_t bytes = wsq_bytes(&c->q[!src]);
 	size_t high = c->p->cfg.max_queued / 4, low = c->p->cfg.max_queued / 16;
+
+	/* Kernel socket buffers keep the pipe full; a deeper queue only costs memory. */
+	high = high < PAUSE_BYTES ? high : PAUSE_BYTES;
+	low = low < RESUME_BYTES ? low : RESUME_BYTES;
 	bool blocked = src == SIDE_DOWN && !c->up_established;
 
 	if (!c->wsi[src] || (src == SIDE_UP && !c->up_established) || c->closing[src].set) {
@@ -135,7 +148,7 @@ static void overflow(struct proxy_conn *c, int dst)
 	log_warn("closing the %s connection: it does not read (more than %zu bytes queued)",
 	         side_name(dst), c->p->cfg.max_queued);
 	wsq_release(&c->q[dst]);
-	if (side_is_ws(c, dst)) {
+	if (dst == SIDE_DOWN && side_is_ws(c, dst)) {
 		lws_close_reason(c->wsi[dst], LWS_CLOSE_STATUS_POLICY_VIOLATION,
 		                 (unsigned char *)"send queue overflow", 19);
 	}
@@ -149,15 +162,48 @@ static void kick(struct proxy_conn *c, int dst)
 	}
 }
 
+static int write_queued(struct proxy_conn *c, int side, struct lws *wsi);
+
+/*
+ * Writes toward dst at once instead of waiting for a WRITEABLE callback, so a message crosses
+ * the proxy in one poll() iteration (one per direction of a round trip, as nginx does). Only
+ * when lws holds no unsent bytes of this socket (lws_write() would append to them), so what lws
+ * buffers stays bounded by one chunk; the rest of the queue waits for WRITEABLE as before.
+ */
+static void push_now(struct proxy_conn *c, int dst)
+{
+	struct lws *wsi = c->wsi[dst];
+
+	if (side_is_ws(c, dst) && !c->closing[dst].set && wsq_ready(&c->q[dst]) &&
+	    (dst == SIDE_DOWN ? !lws_partial_buffered(wsi) : proxy_up_idle(c)) &&
+	    write_queued(c, dst, wsi) < 0) {
+		/* Not our callback: it cannot return -1, so lws closes the socket soon. */
+		lws_set_timeout(wsi, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
+		return;
+	}
+	kick(c, dst);
+}
+
 static int after_push(struct proxy_conn *c, int dst)
 {
 	if (wsq_bytes(&c->q[dst]) > c->p->cfg.max_queued) {
 		overflow(c, dst);
 		return -ENOBUFS;
 	}
-	kick(c, dst);
+	/* Written when the read that brought it is used up: a burst goes out in few sends. */
+	c->flush[dst] = true;
 	relay_flow(c, !dst);
 	return 0;
+}
+
+void proxy_relay_flush(struct proxy_conn *c)
+{
+	for (int s = 0; s < 2; s++) {
+		if (c->flush[s]) {
+			c->flush[s] = false;
+			push_now(c, s);
+		}
+	}
 }
 
 static void out_of_memory(struct proxy_conn *c)
@@ -234,7 +280,7 @@ static void deliver(struct proxy_conn *c, int src)
 		forward(c, src, rx->acc.data, rx->acc.len, true);
 	}
 	wsq_unhold(&c->q[dst]);
-	kick(c, dst);
+	c->flush[dst] = true;
 }
 
 /* Streams what was collected so far and the current chunk: the message is not intercepted. */
@@ -254,6 +300,12 @@ static void on_head(struct proxy_conn *c, int src, const void *in, size_t len, b
 	struct jsonrpc_head h;
 	int r;
 
+	/* Most messages are decided from their first slice: classify it where it lies. */
+	if (!rx->acc.len && jsonrpc_scan(in, len, final, &h) == 0 && !intercepted(c, src, &h)) {
+		rx->mode = RX_STREAM;
+		forward(c, src, in, len, final);
+		return;
+	}
 	if (buf_append(&rx->acc, in, len) < 0) {
 		give_up(c, src, in, len, final);
 		return;
@@ -296,11 +348,11 @@ static void on_assemble(struct proxy_conn *c, int src, const void *in, size_t le
 	give_up(c, src, in, len, final);
 }
 
-static void rx_start(struct proxy_conn *c, int src, struct lws *wsi)
+static void rx_start(struct proxy_conn *c, int src, bool binary)
 {
 	struct rxstate *rx = &c->rx[src];
 
-	rx->binary = lws_frame_is_binary(wsi);
+	rx->binary = binary;
 	rx->started = false;
 	rx->total = 0;
 	buf_reset(&rx->acc);
@@ -323,7 +375,7 @@ static void rx_end(struct rxstate *rx)
 	}
 }
 
-static int too_large(struct proxy_conn *c, int src, struct lws *wsi)
+static int too_large(struct proxy_conn *c, int src)
 {
 	static const char reason[] = "message too large";
 
@@ -331,22 +383,32 @@ static int too_large(struct proxy_conn *c, int src, struct lws *wsi)
 	         c->p->cfg.max_message);
 	set_info(&c->gone[src], LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, reason, sizeof(reason) - 1);
 	rx_end(&c->rx[src]);
-	lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)reason,
+	if (src == SIDE_UP) {
+		/* Our own framing: the close frame goes out from WRITEABLE; drop the rest. */
+		c->rx[src].discard = true;
+		proxy_relay_close_side(c, SIDE_UP, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, reason);
+		proxy_relay_close_side(c, SIDE_DOWN, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, reason);
+		return 0;
+	}
+	lws_close_reason(c->wsi[src], LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)reason,
 	                 sizeof(reason) - 1);
 	return -1;
 }
 
-int proxy_relay_receive(struct proxy_conn *c, int src, struct lws *wsi, const void *in, size_t len)
+int proxy_relay_receive(struct proxy_conn *c, int src, const void *in, size_t len, bool binary,
+                        bool final)
 {
 	struct rxstate *rx = &c->rx[src];
-	bool final = lws_is_final_fragment(wsi);
 
+	if (rx->discard) {
+		return 0;
+	}
 	if (rx->mode == RX_IDLE) {
-		rx_start(c, src, wsi);
+		rx_start(c, src, binary);
 	}
 	rx->total += len;
 	if (rx->total > c->p->cfg.max_message) {
-		return too_large(c, src, wsi);
+		return too_large(c, src);
 	}
 	switch (rx->mode) {
 	case RX_STREAM:
@@ -367,20 +429,52 @@ int proxy_relay_receive(struct proxy_conn *c, int src, struct lws *wsi, const vo
 	return 0;
 }
 
-int proxy_relay_writeable(struct proxy_conn *c, int side, struct lws *wsi)
+/* Copies whole small frames into one buffer and writes them with one send: a burst of small
+ * notifications would otherwise cost one poll() and one send() per message. */
+static int write_coalesced(struct proxy_conn *c, int side, struct lws *wsi)
 {
-	struct close_info *ci = &c->closing[side];
+	unsigned char *out = c->p->txbuf + LWS_PRE, *p;
+	size_t used = 0, n;
+	int flags;
+
+	while (wsq_peek(&c->q[side], PROXY_COALESCE_MAX, &p, &n, &flags) &&
+	       used + WSFRAME_HDR_MAX + n <= PROXY_TX_CHUNK) {
+		used += proxy_up_put_frame(c, side, out + used, p, n, flags);
+		wsq_consume(&c->q[side], n);
+	}
+	return lws_write(wsi, out, used, LWS_WRITE_RAW) < (int)used ? -1 : 0;
+}
+
+/* Writes queued data toward side: a large frame in place (at most a chunk, so lws never copies
+ * the rest), or small frames coalesced. */
+static int write_queued(struct proxy_conn *c, int side, struct lws *wsi)
+{
 	unsigned char *p;
 	size_t n;
 	int flags;
 
-	if (wsq_peek(&c->q[side], PROXY_TX_CHUNK, &p, &n, &flags)) {
-		/* lws 4.1: one write per WRITEABLE, at most a chunk, so lws never copies the rest.
-		 */
-		if (lws_write(wsi, p, n, (enum lws_write_protocol)flags) < (int)n) {
+	if (side == SIDE_UP) {
+		return proxy_up_write_queued(c, wsi);
+	}
+	wsq_peek(&c->q[side], PROXY_TX_CHUNK, &p, &n, &flags);
+	if (n <= PROXY_COALESCE_MAX) {
+		return write_coalesced(c, side, wsi);
+	}
+	if (lws_write(wsi, p, n, (enum lws_write_protocol)flags) < (int)n) {
+		return -1;
+	}
+	wsq_consume(&c->q[side], n);
+	return 0;
+}
+
+int proxy_relay_writeable(struct proxy_conn *c, int side, struct lws *wsi)
+{
+	struct close_info *ci = &c->closing[side];
+
+	if (wsq_ready(&c->q[side])) {
+		if (write_queued(c, side, wsi) < 0) {
 			return -1;
 		}
-		wsq_consume(&c->q[side], n);
 		relay_flow(c, !side);
 		kick(c, side);
 		return 0;
@@ -390,6 +484,9 @@ int proxy_relay_writeable(struct proxy_conn *c, int side, struct lws *wsi)
 	}
 	if (!c->gone[side].set) {
 		c->gone[side] = *ci;
+	}
+	if (side == SIDE_UP) {
+		return proxy_up_send_close(c, wsi, ci->code, ci->reason);
 	}
 	lws_close_reason(wsi, (enum lws_close_status)ci->code, (unsigned char *)ci->reason,
 	                 strlen(ci->reason));
@@ -455,34 +552,6 @@ void proxy_relay_side_gone(struct proxy_conn *c, int side)
 	proxy_relay_maybe_free(c);
 }
 
-int proxy_relay_connect_up(struct proxy_conn *c)
-{
-	struct lws_client_connect_info i;
-	struct lws *wsi;
-
-	memset(&i, 0, sizeof(i));
-	i.context = c->p->cx;
-	i.vhost = c->p->up_vh;
-	i.address = "127.0.0.1"; /* numeric: a name would mean a blocking getaddrinfo() */
-	i.port = c->p->cfg.upstream_port;
-	i.path = "/";
-	i.host = "127.0.0.1";
-	i.local_protocol_name = "codex-switch-up";
-	i.ietf_version_or_minus_one = -1;
-	i.opaque_user_data = c;
-	c->connecting = true;
-	c->connect_failed = false;
-	wsi = lws_client_connect_via_info(&i);
-	c->connecting = false;
-	/* An error callback during the call may already have freed wsi: do not touch it then. */
-	if (!wsi || c->connect_failed) {
-		c->wsi[SIDE_UP] = NULL;
-		return -ECONNREFUSED;
-	}
-	c->wsi[SIDE_UP] = wsi;
-	return 0;
-}
-
 void proxy_relay_up_established(struct proxy_conn *c)
 {
 	const struct proxy_hooks *hk = c->p->cfg.hooks;
@@ -535,7 +604,9 @@ static int send_to(struct proxy_conn *c, int dst, const char *json, size_t len)
 	if (r < 0) {
 		return r;
 	}
-	return after_push(c, dst);
+	r = after_push(c, dst);
+	proxy_relay_flush(c);
+	return r;
 }
 
 int proxy_send_to_server(struct proxy_conn *c, const char *json, size_t len)

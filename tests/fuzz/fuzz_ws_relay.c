@@ -250,7 +250,7 @@ static int feed(int src, const unsigned char *p, size_t n, bool final, bool bina
 	}
 	st.binary = binary;
 	st.final = final;
-	if (proxy_relay_receive(st.c, src, (struct lws *)&st.wsi_mem[src], p, n) < 0) {
+	if (proxy_relay_receive(st.c, src, p, n, binary, final) < 0) {
 		return -1;
 	}
 	if (final) {
@@ -375,6 +375,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	p.cfg.client_methods = client_methods;
 	p.cfg.internal_id_prefix = "codex-switch/";
 	p.cfg.hooks = &hooks;
+	/* proxy_create allocates it in the real proxy: coalesced small frames go through it. */
+	p.txbuf = malloc(LWS_PRE + PROXY_TX_CHUNK);
 	st.c = proxy_relay_new(&p, control);
 	if (!st.c) {
 		abort();
@@ -407,6 +409,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	st.c->wsi[SIDE_UP] = st.c->wsi[SIDE_DOWN] = NULL;
 	proxy_relay_free(st.c);
+	free(p.txbuf);
 	reset();
 	return 0;
 }
