@@ -42,6 +42,30 @@ def test_start_on_policy_choice(mb):
     home.cleanup()
 
 
+def test_usage_server_down_or_slow(mb):
+    """The usage endpoint failing (500) or hanging at start-up: run still starts, on the
+    current account, within its bound (5 s per request), and the turn works."""
+    for name, usage in (("usage500", {"mode": "error", "status": 500}),
+                        ("usageslow", {"mode": "ok", "delay": 20})):
+        home, (a, b) = tr.setup(mb)
+        mb.set_account("default", usage=usage)
+        scenario = {"exit_code": 0, "steps": [
+            {"op": "initialize"},
+            {"op": "thread_start", "params": {}},
+            {"op": "turn", "text": "hi", "timeout": 60, "expect_status": "completed"},
+        ]}
+        started = time.monotonic()
+        p, t = tr.run(home, scenario, name)
+        took = time.monotonic() - started
+        reqs = mb.requests(endpoint="responses")
+        check(p.returncode == 0 and reqs and reqs[-1]["account"] == "acct-0",
+              "%s: run starts on the current account and the turn works (%d, %r)"
+              % (name, p.returncode, p.stderr[-200:]))
+        check(took < 45, "%s: the start-up waited at most its bound (%.1f s)" % (name, took))
+        mb.set_account("default", usage={"mode": "ok"})
+        home.cleanup()
+
+
 def test_soft_switch_and_cooldown(mb):
     home, (a, b) = tr.setup(mb)
     mb.set_account("acct-0", rate_limits=NEAR_LIMIT)
@@ -180,7 +204,8 @@ def main():
     h.codex_bin()
     mb = h.start_mock()
     try:
-        for t in (test_start_on_policy_choice, test_soft_switch_and_cooldown,
+        for t in (test_start_on_policy_choice, test_usage_server_down_or_slow,
+                  test_soft_switch_and_cooldown,
                   test_external_switch, test_two_sessions_follow_each_other, test_prewarm):
             mb.configure({})
             mb.clear_requests()
