@@ -135,18 +135,6 @@ static void check_windows(const struct usage *u, int64_t now, struct cand *k)
 	}
 }
 
-static bool credits_depleted(const struct usage_credits *c)
-{
-	char *end;
-	double v;
-
-	if (!c->known || !c->has_credits || c->unlimited || !c->balance) {
-		return false;
-	}
-	v = strtod(c->balance, &end);
-	return end != c->balance && v <= 0;
-}
-
 static const char *reached_text(const char *type)
 {
 	return strstr(type, "credits")       ? "credits depleted"
@@ -193,7 +181,7 @@ static void check_exhausted(const struct ctx *x, size_t i, struct cand *k)
 	if (fresh(x, u) && u->rate_limit_reached_type) {
 		k->exhausted = true;
 		say(k->why, sizeof(k->why), "%s", reached_text(u->rate_limit_reached_type));
-	} else if (fresh(x, u) && !k->exhausted && credits_depleted(&u->credits)) {
+	} else if (fresh(x, u) && !k->exhausted && usage_credits_depleted(&u->credits)) {
 		k->exhausted = true;
 		say(k->why, sizeof(k->why), "credits balance is 0");
 	}

@@ -84,6 +84,18 @@ static const struct {
         {USAGE_WINDOW_MONTHLY, 43200}, {USAGE_WINDOW_ANNUAL, 525600},
 };
 
+bool usage_credits_depleted(const struct usage_credits *c)
+{
+	char *end;
+	double v;
+
+	if (!c->known || !c->has_credits || c->unlimited || !c->balance) {
+		return false;
+	}
+	v = strtod(c->balance, &end);
+	return end != c->balance && v <= 0;
+}
+
 enum usage_window_kind usage_window_kind(const struct usage_window *w)
 {
 	if (!w || !w->present || w->window_minutes <= 0) {

@@ -68,6 +68,9 @@ void usage_release(struct usage *u);
 /* Deep copy into dst (overwritten, not released). -ENOMEM. */
 int usage_copy(struct usage *dst, const struct usage *src);
 
+/* Credits in use and spent: has_credits, not unlimited, and a balance that reads <= 0. */
+bool usage_credits_depleted(const struct usage_credits *c);
+
 /* The kind of a window by its duration, with a 5 % tolerance. */
 enum usage_window_kind usage_window_kind(const struct usage_window *w);
 

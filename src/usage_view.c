@@ -54,18 +54,6 @@ void usage_view_bar(double used, char *out, size_t outsz)
 	snprintf(out, outsz, "[%s]", cells);
 }
 
-static bool credits_depleted(const struct usage_credits *c)
-{
-	char *end;
-	double v;
-
-	if (!c->known || !c->has_credits || c->unlimited || !c->balance) {
-		return false;
-	}
-	v = strtod(c->balance, &end);
-	return end != c->balance && v <= 0;
-}
-
 static const char *full_window(const struct usage_window *w, char *out, size_t outsz)
 {
 	if (w->present && w->used_percent >= 100.0) {
@@ -91,7 +79,7 @@ const char *usage_view_unavailable(const struct usage *u, char *out, size_t outs
 		                 : "rate limit reached");
 		return out;
 	}
-	if (credits_depleted(&u->credits)) {
+	if (usage_credits_depleted(&u->credits)) {
 		return "credits balance is 0";
 	}
 	r = full_window(&u->primary, out, outsz);

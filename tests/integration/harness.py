@@ -47,7 +47,7 @@ __all__ = ["MockBackend", "make_jwt", "jwt_claims", "codex_bin", "start_mock", "
            "make_account", "accounts_json", "write_accounts", "write_auth_json", "rfc3339",
            "WsClient", "WsHandshakeError", "WsClosed", "RpcClient", "RpcError", "AppServer",
            "free_port", "wait_until", "fail", "OP_TEXT", "OP_BIN", "fake_tui_files",
-           "read_json", "read_accounts", "file_mode", "FAKE_CODEX"]
+           "read_json", "read_accounts", "file_mode", "FAKE_CODEX", "run_suite"]
 
 
 def fail(msg):
@@ -80,6 +80,28 @@ def codex_bin():
 
 def start_mock(**kw):
     return MockBackend(**kw).start()
+
+
+def run_suite(tests, check, failures):
+    """Runs each test(mock) against one mock backend (its config and request log reset before
+    each), reports an exception as a failed check, and returns the exit status."""
+    if not os.environ.get("CODEX_SWITCH_BIN"):
+        print("FAIL CODEX_SWITCH_BIN is not set")
+        return 1
+    codex_bin()
+    mb = start_mock()
+    try:
+        for t in tests:
+            mb.configure({})
+            mb.clear_requests()
+            try:
+                t(mb)
+            except Exception as e:  # noqa: BLE001 - report and go on
+                check(False, "%s raised %s: %s" % (t.__name__, type(e).__name__, e))
+    finally:
+        mb.stop()
+    print("%d check(s) failed" % len(failures))
+    return 1 if failures else 0
 
 
 def free_port():

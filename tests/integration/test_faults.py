@@ -308,25 +308,12 @@ def test_two_sessions(mb):
 
 
 def main():
-    if not BIN:
-        print("FAIL CODEX_SWITCH_BIN is not set")
-        return 1
-    h.codex_bin()
-    mb = h.start_mock()
-    try:
-        for t in (test_not_executable, test_disk_full, test_read_only_store, test_hostile_client,
-                  test_invalid_utf8, test_auth_5xx_then_ok, test_auth_garbage, test_auth_revoked,
-                  test_revoked_tells_the_user, test_two_sessions, test_auth_slow):
-            mb.configure({})
-            mb.clear_requests()
-            try:
-                t(mb)
-            except Exception as e:  # noqa: BLE001 - report and go on
-                check(False, "%s raised %s: %s" % (t.__name__, type(e).__name__, e))
-    finally:
-        mb.stop()
-    print("%d check(s) failed" % len(failures))
-    return 1 if failures else 0
+    tests = [
+        test_not_executable, test_disk_full, test_read_only_store, test_hostile_client,
+        test_invalid_utf8, test_auth_5xx_then_ok, test_auth_garbage, test_auth_revoked,
+        test_revoked_tells_the_user, test_two_sessions, test_auth_slow,
+    ]
+    return h.run_suite(tests, check, failures)
 
 
 if __name__ == "__main__":

@@ -317,25 +317,12 @@ def test_never_ready(mb):
 
 
 def main():
-    if not BIN:
-        print("FAIL CODEX_SWITCH_BIN is not set")
-        return 1
-    h.codex_bin()
-    mb = h.start_mock()
-    try:
-        for t in (test_refusals, test_missing_codex, test_normal_turn, test_usage_limit_switch,
-                  test_all_exhausted, test_refresh_answered, test_signals,
-                  test_sigkill_and_stale_token, test_app_server_crash, test_never_ready):
-            mb.configure({})
-            mb.clear_requests()
-            try:
-                t(mb)
-            except Exception as e:  # noqa: BLE001 - report and go on
-                check(False, "%s raised %s: %s" % (t.__name__, type(e).__name__, e))
-    finally:
-        mb.stop()
-    print("%d check(s) failed" % len(failures))
-    return 1 if failures else 0
+    tests = [
+        test_refusals, test_missing_codex, test_normal_turn, test_usage_limit_switch,
+        test_all_exhausted, test_refresh_answered, test_signals,
+        test_sigkill_and_stale_token, test_app_server_crash, test_never_ready,
+    ]
+    return h.run_suite(tests, check, failures)
 
 
 if __name__ == "__main__":

@@ -198,25 +198,12 @@ def test_prewarm(mb):
 
 
 def main():
-    if not tr.BIN:
-        print("FAIL CODEX_SWITCH_BIN is not set")
-        return 1
-    h.codex_bin()
-    mb = h.start_mock()
-    try:
-        for t in (test_start_on_policy_choice, test_usage_server_down_or_slow,
-                  test_soft_switch_and_cooldown,
-                  test_external_switch, test_two_sessions_follow_each_other, test_prewarm):
-            mb.configure({})
-            mb.clear_requests()
-            try:
-                t(mb)
-            except Exception as e:  # noqa: BLE001 - report and go on
-                check(False, "%s raised %s: %s" % (t.__name__, type(e).__name__, e))
-    finally:
-        mb.stop()
-    print("%d check(s) failed" % len(failures))
-    return 1 if failures else 0
+    tests = [
+        test_start_on_policy_choice, test_usage_server_down_or_slow,
+        test_soft_switch_and_cooldown, test_external_switch,
+        test_two_sessions_follow_each_other, test_prewarm,
+    ]
+    return h.run_suite(tests, check, failures)
 
 
 if __name__ == "__main__":

@@ -402,24 +402,11 @@ def test_constant_time():
 
 
 def main():
-    if not BIN:
-        print("FAIL CODEX_SWITCH_BIN is not set")
-        return 1
-    h.codex_bin()
     test_constant_time()
-    mb = h.start_mock()
-    try:
-        for t in (test_symlinks, test_full_session):
-            mb.configure({})
-            mb.clear_requests()
-            try:
-                t(mb)
-            except Exception as e:  # noqa: BLE001 - report and go on
-                check(False, "%s raised %s: %s" % (t.__name__, type(e).__name__, e))
-    finally:
-        mb.stop()
-    print("%d check(s) failed" % len(failures))
-    return 1 if failures else 0
+    tests = [
+        test_symlinks, test_full_session,
+    ]
+    return h.run_suite(tests, check, failures)
 
 
 if __name__ == "__main__":
