@@ -146,9 +146,9 @@ def config():
                                "soft_cooldown_s": 900}))
 
 
-def rec(side, final, data, binary=False, drain=False, repeat=False):
+def rec(side, final, data, binary=False, drain=False, repeat=False, split=False):
     flags = side | (2 if final else 0) | (4 if binary else 0) | (8 if drain else 0) | \
-        (16 if repeat else 0)
+        (16 if repeat else 0) | (32 if split else 0)
     data = data if isinstance(data, bytes) else data.encode()
     return struct.pack("!BH", flags, len(data)) + data
 
@@ -170,6 +170,10 @@ def ws_relay():
           rec(up, False, "x" * 300, repeat=True) + rec(up, True, '"}', drain=True))
     write("ws_relay", "control", b"\x01" + rec(up, True, msgs[3]) + rec(up, True, msgs[6]) +
           rec(up, True, b"\x00", binary=True))
+    # 1 MB toward the app-server fills its socket (partial sends); frames split across reads.
+    write("ws_relay", "slow-app-server", b"\x00" + rec(down, True, "y" * 1000, repeat=True) +
+          rec(up, True, msgs[5], split=True) + rec(down, True, msgs[0], drain=True) +
+          rec(up, False, msgs[6][:5], split=True) + rec(up, True, msgs[6][5:], split=True))
 
 
 def jwt():
