@@ -87,7 +87,7 @@ static int read_tokens(const char *path, const cJSON *top, struct account *a, ch
 		return -EINVAL;
 	}
 	if (account_apply_id_token(a)) {
-		snprintf(err, errsz, "cannot parse '%s': the id_token is not a valid JWT", path);
+		snprintf(err, errsz, "cannot parse '%s': its ID token is not a valid JWT", path);
 		return -EINVAL;
 	}
 	/* tokens.account_id wins over the claim: it names the workspace Codex chose. */

@@ -287,3 +287,8 @@ char *http_redact_body(const char *body, const char *const *secrets, size_t nsec
 	free(clean);
 	return cut;
 }
+
+char *http_bearer_header(const char *token)
+{
+	return util_printf("Authorization: Bearer %s", token ? token : "");
+}

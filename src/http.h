@@ -55,4 +55,8 @@ bool http_url_allowed(const char *url);
  */
 char *http_redact_body(const char *body, const char *const *secrets, size_t nsecrets);
 
+/* "Authorization: Bearer <token>" for a request's header lines. The line holds a secret: the
+ * caller frees it with util_free_secret(). NULL on -ENOMEM. */
+char *http_bearer_header(const char *token);
+
 #endif

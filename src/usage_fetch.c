@@ -43,7 +43,7 @@ static int build_headers(const struct account *a, char **lines)
 	int rc = 0;
 
 	memset(lines, 0, HEADER_LINES * sizeof(*lines));
-	lines[n++] = util_printf("Authorization: Bearer %s", a->access_token);
+	lines[n++] = http_bearer_header(a->access_token);
 	lines[n++] = strdup("Accept: application/json");
 	lines[n++] = ua ? util_printf("User-Agent: %s", ua) : NULL;
 	if (a->chatgpt_account_id) {
