@@ -12,6 +12,9 @@ struct cur {
 	bool final;
 };
 
+/* Room for a decoded key: longer ones are none of the keys we look for. */
+#define KEY_BUF 16
+
 /* What the walk has seen so far. */
 struct seen {
 	bool method;
@@ -264,30 +267,31 @@ static int scan_id(struct cur *c, struct jsonrpc_head *h)
 
 enum key { KEY_OTHER, KEY_METHOD, KEY_ID, KEY_PARAMS, KEY_RESULT };
 
-/* Which key this is, comparing once (every message passes here). */
-static enum key key_of(const char *k)
+/* Which key the n bytes at k spell. */
+static enum key key_of(const char *k, size_t n)
 {
-	switch (k[0]) {
-	case 'm':
-		return strcmp(k, "method") == 0 ? KEY_METHOD : KEY_OTHER;
-	case 'i':
-		return k[1] == 'd' && !k[2] ? KEY_ID : KEY_OTHER;
-	case 'p':
-		return strcmp(k, "params") == 0 ? KEY_PARAMS : KEY_OTHER;
-	case 'r':
-		return strcmp(k, "result") == 0 ? KEY_RESULT : KEY_OTHER;
-	case 'e':
-		return strcmp(k, "error") == 0 ? KEY_RESULT : KEY_OTHER;
+	switch (n) {
+	case 2:
+		return memcmp(k, "id", 2) == 0 ? KEY_ID : KEY_OTHER;
+	case 5:
+		return memcmp(k, "error", 5) == 0 ? KEY_RESULT : KEY_OTHER;
+	case 6:
+		if (memcmp(k, "method", 6) == 0) {
+			return KEY_METHOD;
+		}
+		if (memcmp(k, "params", 6) == 0) {
+			return KEY_PARAMS;
+		}
+		return memcmp(k, "result", 6) == 0 ? KEY_RESULT : KEY_OTHER;
 	default:
 		return KEY_OTHER;
 	}
 }
 
 /* Reads one value for key; sets *decided when the head is known without reading further. */
-static int scan_member(struct cur *c, const char *key, struct jsonrpc_head *h, struct seen *s,
+static int scan_member(struct cur *c, enum key k, struct jsonrpc_head *h, struct seen *s,
                        bool *decided)
 {
-	enum key k = key_of(key);
 	int r;
 
 	if (k == KEY_METHOD && !s->method && c->d[c->pos] == '"') {
@@ -330,18 +334,27 @@ static void classify_end(struct jsonrpc_head *h, const struct seen *s)
 	h->complete = true;
 }
 
-/* Reads `"key" :` and leaves the cursor at the start of the value. */
-static int scan_key(struct cur *c, char *key, size_t keysz)
+/* Reads `"key" :` and leaves the cursor at the start of the value. Every message passes here:
+ * a key without escapes (all of codex's) is compared where it lies, without decoding. */
+static int scan_key(struct cur *c, enum key *k)
 {
+	char key[KEY_BUF];
 	bool trunc = false;
-	int r;
+	size_t end = c->pos + 1;
+	int r = 0;
 
 	if (c->d[c->pos] != '"') {
 		return -EINVAL;
 	}
-	r = scan_string(c, key, keysz, &trunc);
-	if (r == 0 && trunc) {
-		key[0] = '\0'; /* longer than any key we look for */
+	while (end < c->len && c->d[end] != '"' && c->d[end] != '\\') {
+		end++;
+	}
+	if (end < c->len && c->d[end] == '"') {
+		*k = key_of(c->d + c->pos + 1, end - c->pos - 1);
+		c->pos = end + 1;
+	} else {
+		r = scan_string(c, key, sizeof(key), &trunc);
+		*k = trunc ? KEY_OTHER : key_of(key, strlen(key));
 	}
 	if (r == 0) {
 		r = skip_ws(c);
@@ -360,7 +373,7 @@ static int scan_members(struct cur *c, struct jsonrpc_head *h)
 {
 	struct seen s = {0};
 	bool decided = false;
-	char key[16];
+	enum key k = KEY_OTHER;
 
 	for (bool first = true;; first = false) {
 		int r = skip_ws(c);
@@ -369,10 +382,10 @@ static int scan_members(struct cur *c, struct jsonrpc_head *h)
 			break;
 		}
 		if (r == 0) {
-			r = scan_key(c, key, sizeof(key));
+			r = scan_key(c, &k);
 		}
 		if (r == 0) {
-			r = scan_member(c, key, h, &s, &decided);
+			r = scan_member(c, k, h, &s, &decided);
 		}
 		if (r < 0 || decided) {
 			return r;
@@ -398,8 +411,10 @@ int jsonrpc_scan(const char *data, size_t len, bool final, struct jsonrpc_head *
 	struct cur c = {.d = data, .len = len, .pos = 0, .final = final};
 	int r;
 
-	memset(h, 0, sizeof(*h));
+	/* Not a memset: every relayed message is scanned, and the strings only need their NUL. */
 	h->kind = JSONRPC_UNKNOWN;
+	h->method[0] = h->id[0] = '\0';
+	h->method_truncated = h->id_truncated = h->id_is_string = h->complete = false;
 	r = skip_ws(&c);
 	if (r < 0) {
 		return r;

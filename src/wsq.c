@@ -6,8 +6,16 @@
 
 #include <libwebsockets.h>
 
+struct wsq_block {
+	struct wsq_block *next;
+	size_t used;         /* bytes carved so far */
+	size_t live;         /* fragments not yet written */
+	unsigned char mem[]; /* WSQ_BLOCK bytes */
+};
+
 struct wsq_frag {
 	struct wsq_frag *next;
+	struct wsq_block *block; /* NULL: a malloc() of its own */
 	size_t len;
 	size_t off; /* bytes already written */
 	bool binary;
@@ -26,7 +34,9 @@ static void free_list(struct wsq_frag *f)
 	while (f) {
 		struct wsq_frag *next = f->next;
 
-		free(f);
+		if (!f->block) {
+			free(f);
+		}
 		f = next;
 	}
 }
@@ -35,13 +45,76 @@ void wsq_release(struct wsq *q)
 {
 	free_list(q->head);
 	free_list(q->dhead);
+	while (q->blocks) {
+		struct wsq_block *b = q->blocks;
+
+		q->blocks = b->next;
+		free(b);
+	}
 	wsq_init(q);
 }
 
-static struct wsq_frag *frag_new(const void *data, size_t len, bool binary, bool first, bool final)
+/* Carves a fragment from the newest block, starting a block when it is full. */
+static struct wsq_frag *frag_carve(struct wsq *q, size_t size)
 {
-	struct wsq_frag *f = malloc(sizeof(*f) + LWS_PRE + len);
+	struct wsq_block *b = q->blocks;
+	struct wsq_frag *f;
 
+	size = (size + 15) & ~(size_t)15; /* keeps every fragment aligned for its pointers */
+	if (!b || WSQ_BLOCK - b->used < size) {
+		b = malloc(sizeof(*b) + WSQ_BLOCK);
+		if (!b) {
+			return NULL;
+		}
+		b->used = b->live = 0;
+		b->next = q->blocks;
+		q->blocks = b;
+	}
+	f = (struct wsq_frag *)(void *)(b->mem + b->used);
+	b->used += size;
+	b->live++;
+	f->block = b;
+	return f;
+}
+
+static void frag_free(struct wsq *q, struct wsq_frag *f)
+{
+	struct wsq_block *b = f->block;
+
+	if (!b) {
+		free(f);
+		return;
+	}
+	if (--b->live) {
+		return;
+	}
+	if (b == q->blocks) {
+		b->used = 0; /* the newest block is reused in place */
+		return;
+	}
+	for (struct wsq_block **pp = &q->blocks; *pp; pp = &(*pp)->next) {
+		if (*pp == b) {
+			*pp = b->next;
+			break;
+		}
+	}
+	free(b);
+}
+
+static struct wsq_frag *frag_new(struct wsq *q, const void *data, size_t len, bool binary,
+                                 bool first, bool final)
+{
+	size_t size = sizeof(struct wsq_frag) + LWS_PRE + len;
+	struct wsq_frag *f;
+
+	if (len <= WSQ_SMALL) {
+		f = frag_carve(q, size);
+	} else {
+		f = malloc(size);
+		if (f) {
+			f->block = NULL;
+		}
+	}
 	if (!f) {
 		return NULL;
 	}
@@ -85,7 +158,7 @@ static void flush_deferred(struct wsq *q)
 int wsq_push_fragment(struct wsq *q, const void *data, size_t len, bool binary, bool first,
                       bool final)
 {
-	struct wsq_frag *f = frag_new(data, len, binary, first, final);
+	struct wsq_frag *f = frag_new(q, data, len, binary, first, final);
 
 	if (!f) {
 		return -ENOMEM;
@@ -99,7 +172,7 @@ int wsq_push_fragment(struct wsq *q, const void *data, size_t len, bool binary, 
 
 int wsq_push_message(struct wsq *q, const void *data, size_t len, bool binary)
 {
-	struct wsq_frag *f = frag_new(data, len, binary, true, true);
+	struct wsq_frag *f = frag_new(q, data, len, binary, true, true);
 
 	if (!f) {
 		return -ENOMEM;
@@ -136,6 +209,16 @@ size_t wsq_bytes(const struct wsq *q)
 	return q->bytes;
 }
 
+size_t wsq_blocks(const struct wsq *q)
+{
+	size_t n = 0;
+
+	for (const struct wsq_block *b = q->blocks; b; b = b->next) {
+		n++;
+	}
+	return n;
+}
+
 bool wsq_peek(struct wsq *q, size_t max, unsigned char **p, size_t *n, int *flags)
 {
 	struct wsq_frag *f = q->head;
@@ -168,5 +251,5 @@ void wsq_consume(struct wsq *q, size_t n)
 	if (!q->head) {
 		q->tail = NULL;
 	}
-	free(f);
+	frag_free(q, f);
 }

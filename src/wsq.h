@@ -14,17 +14,25 @@
 #include <stddef.h>
 
 struct wsq_frag;
+struct wsq_block;
 
 struct wsq {
 	struct wsq_frag *head, *tail;   /* ready to write, in order */
 	struct wsq_frag *dhead, *dtail; /* deferred whole messages */
+	struct wsq_block *blocks;       /* where small fragments live, newest first */
 	size_t bytes;                   /* payload bytes not yet written, both lists */
 	bool stream_open;               /* the last fragment pushed did not end its message */
 	unsigned hold;                  /* > 0: whole messages are deferred */
 };
 
+/* Fragments up to WSQ_SMALL bytes are carved from WSQ_BLOCK-byte blocks, freed when their last
+ * fragment is written (the newest is kept for reuse): a burst of small notifications costs no
+ * malloc()/free() per message. */
+#define WSQ_SMALL 1024
+#define WSQ_BLOCK (64 * 1024)
+
 void wsq_init(struct wsq *q);
-/* Frees every queued message; the queue is then empty and usable. */
+/* Frees every queued message and every block; the queue is then empty and usable. */
 void wsq_release(struct wsq *q);
 
 /* Appends a copy of one fragment of a streamed message (first/final: its place in the message;
@@ -41,6 +49,8 @@ void wsq_unhold(struct wsq *q);
 /* True when a frame is ready to write. */
 bool wsq_ready(const struct wsq *q);
 size_t wsq_bytes(const struct wsq *q);
+/* Blocks held for small fragments (what a queue costs beyond its payload). */
+size_t wsq_blocks(const struct wsq *q);
 
 /*
  * The next frame: *p points at up to max payload bytes with LWS_PRE writable bytes before them
