@@ -137,7 +137,7 @@ static void on_data(const struct wsframe_event *ev)
 	}
 }
 
-static int on_frames(const unsigned char *in, size_t len)
+static int on_frames(unsigned char *in, size_t len)
 {
 	struct wsframe_event ev;
 	bool have;
@@ -161,7 +161,7 @@ static int on_frames(const unsigned char *in, size_t len)
 	return 0;
 }
 
-static int on_rx(const unsigned char *in, size_t len)
+static int on_rx(unsigned char *in, size_t len)
 {
 	int status = 0;
 	long head;
@@ -237,7 +237,7 @@ static void do_connect(void)
 	i.method = "RAW";
 	i.local_protocol_name = "bench-client";
 	bc.head_len = 0;
-	wsframe_rx_init(&bc.fr);
+	wsframe_rx_init(&bc.fr, false);
 	bc.wsi = lws_client_connect_via_info(&i);
 }
 

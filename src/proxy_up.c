@@ -288,7 +288,7 @@ static int on_control(struct proxy_conn *c, struct lws *wsi, const struct wsfram
 	}
 }
 
-static int on_frames(struct proxy_conn *c, struct lws *wsi, const unsigned char *in, size_t len)
+static int on_frames(struct proxy_conn *c, struct lws *wsi, unsigned char *in, size_t len)
 {
 	struct wsframe_event ev;
 	bool have;
@@ -407,7 +407,7 @@ int proxy_up_connect(struct proxy_conn *c)
 	i.method = "RAW";
 	i.local_protocol_name = "codex-switch-up";
 	i.opaque_user_data = c;
-	wsframe_rx_init(&c->up.fr);
+	wsframe_rx_init(&c->up.fr, false);
 	c->up.close_sent = c->up.close_echo = c->up.pong_pending = false;
 	buf_release(&c->up.head);
 	buf_init(&c->up.head, RESPONSE_HEAD_MAX);

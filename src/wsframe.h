@@ -1,14 +1,14 @@
 /*
- * The client end of RFC 6455 for connections whose bytes we read and write ourselves: the
- * opening handshake and a streaming frame parser and writer.
+ * RFC 6455 for connections whose bytes we read and write ourselves, both ends: the opening
+ * handshake (client request and server response), a streaming frame parser and the writer.
  *
  * Why not the lws client role: libwebsockets 4.1.6 parses every byte a client receives through
  * its state machine one call at a time (lws_ws_client_rx_sm), which caps a client near
  * 200 MB/s of CPU. The parser here hands out payload slices straight from the read buffer, so a
  * 64 KiB read costs one header parse and no copy.
  *
- * Only what a client of the codex app-server needs: no extensions (reserved bits are an error),
- * server frames unmasked, control frames at most 125 bytes.
+ * No extensions (reserved bits are an error), client frames masked and server frames not,
+ * control frames at most 125 bytes.
  */
 #ifndef CS_WSFRAME_H
 #define CS_WSFRAME_H
@@ -49,7 +49,34 @@ char *wsframe_request(const char *host, int port, const char *path, const char *
  */
 long wsframe_response(const char *data, size_t len, const char *key, int *status);
 
-/* ---- frames from the server ---- */
+/* ---- opening handshake, server end ---- */
+
+/* What an HTTP request head says about a WebSocket upgrade. Pointers point into the head. */
+struct wsframe_upgrade {
+	bool get;         /* the method is GET */
+	bool upgrade;     /* GET with HTTP/1.1 or a later 1.x, Upgrade: websocket, Connection
+	                     lists "upgrade" (any case), version 13 and a Sec-WebSocket-Key of 24
+	                     base64 characters (22 and "==", 16 bytes) */
+	bool origin;      /* an Origin header is present */
+	const char *key;  /* the Sec-WebSocket-Key value (WSFRAME_KEY_LEN bytes) when upgrade */
+	const char *auth; /* the Authorization value, spaces around it trimmed; NULL if absent */
+	size_t auth_len;
+};
+
+/*
+ * Parses the request head in data[0..len). Returns the head's length (the bytes after it are
+ * frames), -EAGAIN when the head is not complete yet, -E2BIG when max bytes hold no end of head,
+ * -EPROTO when it does not start with an HTTP/1.x request line (known as soon as that line is
+ * in, even before the head is complete). Header names are matched case-insensitively, the first
+ * of each counts; a line may end in "\n" alone. *u is zeroed first and filled on success.
+ */
+long wsframe_parse_upgrade(const char *data, size_t len, size_t max, struct wsframe_upgrade *u);
+
+/* The "101 Switching Protocols" response for key (WSFRAME_KEY_LEN bytes) into out, with a NUL.
+ * Its length, or -ENOSPC (outsz < 160 may not do) or -EIO (the digest failed). */
+long wsframe_accept_response(const char *key, char *out, size_t outsz);
+
+/* ---- frames from the peer ---- */
 
 struct wsframe_rx {
 	unsigned char hdr[WSFRAME_HDR_MAX];
@@ -63,6 +90,9 @@ struct wsframe_rx {
 	bool msg_started; /* a slice of the open message was handed out */
 	unsigned char ctrl[WSFRAME_CTRL_MAX];
 	size_t clen;
+	bool from_client;     /* frames must be masked */
+	unsigned char key[4]; /* mask of the current frame */
+	size_t moff;          /* payload bytes of the current frame unmasked so far */
 };
 
 struct wsframe_event {
@@ -73,19 +103,22 @@ struct wsframe_event {
 	bool final; /* data: the last slice of its message */
 };
 
-void wsframe_rx_init(struct wsframe_rx *rx);
+/* from_client: the frames come from a client, so every one must be masked (a server's never
+ * are); their payload is unmasked in place. */
+void wsframe_rx_init(struct wsframe_rx *rx, bool from_client);
 
 /*
  * Consumes bytes of in[0..len) up to the next event. Returns the bytes consumed and sets *have
  * when *ev holds an event (a data slice, or a whole control frame), or -EPROTO on a framing error
- * (a masked server frame, reserved bits, a control frame over 125 bytes or fragmented, a
- * continuation without a message, a new message inside one). Call it in a loop until the input
- * is used up; a slice never spans two reads.
+ * (a frame masked or not against the rule of wsframe_rx_init, reserved bits, a control frame
+ * over 125 bytes or fragmented, a continuation without a message, a new message inside one).
+ * Call it in a loop until the input is used up; a slice never spans two reads. Payload from a
+ * client is unmasked in place in in[].
  */
-long wsframe_parse(struct wsframe_rx *rx, const unsigned char *in, size_t len,
-                   struct wsframe_event *ev, bool *have);
+long wsframe_parse(struct wsframe_rx *rx, unsigned char *in, size_t len, struct wsframe_event *ev,
+                   bool *have);
 
-/* ---- frames to the server ---- */
+/* ---- frames to the peer ---- */
 
 /* Writes a frame header for a payload of len bytes into out (WSFRAME_HDR_MAX bytes of room) and
  * returns its length: masked with mask (a client frame), or unmasked when mask is NULL (a server
@@ -95,5 +128,7 @@ size_t wsframe_header(unsigned char *out, enum wsframe_op op, bool fin, uint64_t
 
 /* XORs p[0..n) with the mask, as if the payload started at mask offset 0. */
 void wsframe_mask(unsigned char *p, size_t n, const unsigned char mask[4]);
+/* The same for bytes that start at payload offset off (the mask rotates by off % 4). */
+void wsframe_mask_at(unsigned char *p, size_t n, const unsigned char mask[4], size_t off);
 
 #endif
