@@ -95,7 +95,8 @@ static int on_writeable(void)
 {
 	unsigned char *p;
 	size_t n;
-	int flags, r = 0;
+	struct wsq_frame fr;
+	int r = 0;
 
 	if (!bc.established) {
 		n = strlen(bc.req);
@@ -103,7 +104,7 @@ static int on_writeable(void)
 		r = lws_write(bc.wsi, bc.small + LWS_PRE, n, LWS_WRITE_RAW) < (int)n ? -1 : 0;
 		return r;
 	}
-	if (wsq_peek(&bc.q, BENCH_CHUNK, &p, &n, &flags)) {
+	if (wsq_peek(&bc.q, BENCH_CHUNK, &p, &n, &fr)) {
 		/* Small whole messages only: one frame each. */
 		r = write_frame(p, n, WSFRAME_TEXT, true);
 		wsq_consume(&bc.q, n);

@@ -175,12 +175,20 @@ static int write_burst(struct econn *e, struct lws *wsi)
 
 static int on_writeable(struct econn *e, struct lws *wsi)
 {
+	static unsigned char tx[LWS_PRE + BENCH_CHUNK];
+	struct wsq_frame fr;
 	unsigned char *p;
 	size_t n;
-	int flags, r = 0;
+	int r = 0;
 
-	if (wsq_peek(&e->q, BENCH_CHUNK, &p, &n, &flags)) {
-		if (lws_write(wsi, p, n, (enum lws_write_protocol)flags) < (int)n) {
+	if (wsq_peek(&e->q, BENCH_CHUNK, &p, &n, &fr)) {
+		/* lws_write() puts the frame header in the LWS_PRE bytes before the payload. */
+		int flags = lws_write_ws_flags(fr.op == WSFRAME_BINARY ? LWS_WRITE_BINARY
+		                                                       : LWS_WRITE_TEXT,
+		                               fr.op != WSFRAME_CONT, fr.fin);
+
+		memcpy(tx + LWS_PRE, p, n);
+		if (lws_write(wsi, tx + LWS_PRE, n, (enum lws_write_protocol)flags) < (int)n) {
 			return -1;
 		}
 		wsq_consume(&e->q, n);

@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -50,10 +51,9 @@ static int64_t random_between(int64_t lo, int64_t hi)
 	return lo + (int64_t)(r % (uint32_t)(hi - lo + 1));
 }
 
-static void schedule(struct rt *rt, lws_sorted_usec_list_t *sul, sul_cb_t cb, int64_t secs)
+static void schedule(struct rt *rt, struct ev_timer *t, ev_timer_cb cb, int64_t secs)
 {
-	lws_sul_schedule(proxy_context(rt->proxy), 0, sul, cb,
-	                 (lws_usec_t)(secs > 0 ? secs : 1) * LWS_US_PER_SEC);
+	ev_timer_start(proxy_loop(rt->proxy), t, cb, (secs > 0 ? secs : 1) * 1000000);
 }
 
 /* ---- remembered turns ---- */
@@ -117,7 +117,7 @@ struct recheck_job {
 	size_t n;
 };
 
-static void recheck_fire(lws_sorted_usec_list_t *sul);
+static void recheck_fire(struct ev_timer *t);
 
 static void arm_recheck(struct rt *rt)
 {
@@ -125,7 +125,7 @@ static void arm_recheck(struct rt *rt)
 		return;
 	}
 	rt->recheck_armed = true;
-	schedule(rt, &rt->recheck_sul, recheck_fire, random_between(RECHECK_MIN_S, RECHECK_MAX_S));
+	schedule(rt, &rt->recheck_tm, recheck_fire, random_between(RECHECK_MIN_S, RECHECK_MAX_S));
 }
 
 static void recheck_run(void *arg)
@@ -196,9 +196,9 @@ static struct recheck_job *recheck_job_new(struct rt *rt)
 	return j;
 }
 
-static void recheck_fire(lws_sorted_usec_list_t *sul)
+static void recheck_fire(struct ev_timer *t)
 {
-	struct rt *rt = lws_container_of(sul, struct rt, recheck_sul);
+	struct rt *rt = EV_CONTAINER_OF(t, struct rt, recheck_tm);
 	struct recheck_job *j;
 
 	rt->recheck_armed = false;
@@ -228,7 +228,7 @@ struct prewarm_job {
 	char msg[256];
 };
 
-static void prewarm_fire(lws_sorted_usec_list_t *sul);
+static void prewarm_fire(struct ev_timer *t);
 
 static void prewarm_run(void *arg)
 {
@@ -249,7 +249,7 @@ static void prewarm_done(void *arg)
 		log_warn("cannot renew the token of %s: %s", rt->active.name, j->msg);
 	} else if (j->err) {
 		log_info("token renewal failed (%s); trying again in a minute", j->msg);
-		schedule(rt, &rt->prewarm_sul, prewarm_fire, PREWARM_RETRY_S);
+		schedule(rt, &rt->prewarm_tm, prewarm_fire, PREWARM_RETRY_S);
 	} else if (strcmp(j->fresh.id, rt->active.id) == 0 && j->fresh.access_token &&
 	           rt->active.access_token &&
 	           strcmp(j->fresh.access_token, rt->active.access_token) != 0) {
@@ -259,16 +259,16 @@ static void prewarm_done(void *arg)
 	free(j);
 }
 
-static void prewarm_fire(lws_sorted_usec_list_t *sul)
+static void prewarm_fire(struct ev_timer *t)
 {
-	struct rt *rt = lws_container_of(sul, struct rt, prewarm_sul);
+	struct rt *rt = EV_CONTAINER_OF(t, struct rt, prewarm_tm);
 	struct prewarm_job *j;
 
 	if (rt->phase != RT_RUNNING || now_s() - rt->last_activity > PREWARM_ACTIVE_S) {
 		return; /* idle: the app-server asks when it needs a token, and we answer then */
 	}
 	if (rt->login || rt->prewarm_running) {
-		schedule(rt, &rt->prewarm_sul, prewarm_fire, PREWARM_RETRY_S);
+		schedule(rt, &rt->prewarm_tm, prewarm_fire, PREWARM_RETRY_S);
 		return;
 	}
 	j = calloc(1, sizeof(*j));
@@ -290,11 +290,11 @@ void maintain_logged_in(struct rt *rt)
 {
 	int64_t exp = jwt_exp(rt->active.access_token);
 
-	lws_sul_cancel(&rt->prewarm_sul);
+	ev_timer_stop(proxy_loop(rt->proxy), &rt->prewarm_tm);
 	if (exp <= 0) {
 		return;
 	}
-	schedule(rt, &rt->prewarm_sul, prewarm_fire,
+	schedule(rt, &rt->prewarm_tm, prewarm_fire,
 	         exp - PREWARM_BEFORE_S + random_between(0, PREWARM_JITTER_S) - now_s());
 }
 
@@ -311,8 +311,8 @@ enum proxy_verdict maintain_client_message(struct rt *rt, const struct jsonrpc_h
 
 void maintain_release(struct rt *rt)
 {
-	lws_sul_cancel(&rt->recheck_sul);
-	lws_sul_cancel(&rt->prewarm_sul);
+	ev_timer_stop(proxy_loop(rt->proxy), &rt->recheck_tm);
+	ev_timer_stop(proxy_loop(rt->proxy), &rt->prewarm_tm);
 	while (rt->turns) {
 		struct rt_turn *t = rt->turns;
 		rt->turns = t->next;

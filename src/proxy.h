@@ -1,9 +1,9 @@
 /*
  * The JSON-RPC WebSocket proxy of `codex-switch run`: the Codex TUI connects to us
  * (ws://127.0.0.1:<proxy_port()>, `Authorization: Bearer <token>`), and every TUI connection gets
- * its own upstream connection to the real `codex app-server`. One lws context with the built-in
- * poll loop runs everything on the caller's thread: the relay, timers (lws_sul on
- * proxy_context()), watched fds and wake-ups from other threads.
+ * its own upstream connection to the real `codex app-server`. One epoll loop (ev.h) runs
+ * everything on the caller's thread: the relay, timers (on proxy_loop()), watched fds and
+ * wake-ups from other threads. Both WebSocket ends are ours (wsframe.c): see proxy_ws.c for why.
  *
  * Relay rules:
  *  - Messages are streamed fragment by fragment and never reassembled, except those matching the
@@ -33,7 +33,7 @@
 
 #include "jsonrpc.h"
 
-struct lws_context;
+struct ev;
 struct proxy;
 /* One TUI session (TUI side + its upstream), or the internal control connection. Owned by the
  * proxy; valid from conn_opened until conn_closed returns. */
@@ -65,7 +65,7 @@ struct proxy_hooks {
 	/* The loop was woken by proxy_wake() (may also come spuriously). */
 	void (*wakeup)(void *ctx);
 	/* A watched fd is readable, or hung up: the hook reads it; on EOF it calls
-	 * proxy_unwatch_fd(). Also called once when lws closes the fd after a hang-up. */
+	 * proxy_unwatch_fd(). */
 	void (*fd_ready)(void *ctx, int fd, void *fd_ctx);
 };
 
@@ -84,24 +84,26 @@ struct proxy_config {
 	void *hooks_ctx;
 };
 
-/* Creates the lws context and the listener on 127.0.0.1:0. NULL with errno set. */
+/* Creates the loop and the listener on 127.0.0.1:0. NULL with errno set. */
 struct proxy *proxy_create(const struct proxy_config *cfg);
 /* Closes everything without sending close frames and frees all memory; no hook is called.
  * NULL is a no-op. */
 void proxy_destroy(struct proxy *p);
 
 int proxy_port(const struct proxy *p);
-/* Borrowed, for lws_sul timers of the caller. */
-struct lws_context *proxy_context(struct proxy *p);
-/* One lws_service(); < 0 when the context is broken. */
+/* The loop, borrowed: for the caller's timers (NULL for a NULL p: ev_timer_stop() of a timer
+ * that is not armed accepts it). */
+struct ev *proxy_loop(struct proxy *p);
+/* One ev_run_once(); < 0 when the loop is broken. */
 int proxy_run_once(struct proxy *p);
 /* Thread-safe (async-signal-safe in practice): hooks->wakeup runs on the loop soon after. */
 void proxy_wake(struct proxy *p);
 
 /* Adopts fd (pipe, signalfd, pidfd) as a raw file; readable -> hooks->fd_ready(fd, fd_ctx).
- * Takes ownership of fd (closed by lws when unwatched or on proxy_destroy), even on failure. */
+ * Takes ownership of fd (closed when unwatched or on proxy_destroy), even on failure. After a
+ * hang-up the fd is no longer polled until it is unwatched. */
 int proxy_watch_fd(struct proxy *p, int fd, void *fd_ctx);
-/* Stops watching and closes fd soon after (asynchronously); safe inside fd_ready. */
+/* Stops watching and closes fd; safe inside fd_ready. */
 void proxy_unwatch_fd(struct proxy *p, int fd);
 
 /* Opens the internal control connection: connects with back-off (2, 4, 8 .. 250 ms) until

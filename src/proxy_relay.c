@@ -1,8 +1,8 @@
 /*
  * The relay of one conn: messages from one side are streamed into the other side's queue,
  * classified from their first bytes, and reassembled only when a hook wants them. Closing is
- * asynchronous (flag + writable, close from the side's own WRITEABLE), and a conn is freed only
- * once both of its sides are gone.
+ * asynchronous (the close frame follows what is queued; sockets close from a zero timer), and a
+ * conn is freed only once both of its sides are gone.
  */
 #include "proxy_int.h"
 
@@ -39,7 +39,7 @@ static void set_info(struct close_info *ci, int code, const char *reason, size_t
 
 static bool side_is_ws(const struct proxy_conn *c, int side)
 {
-	return c->wsi[side] && (side == SIDE_DOWN || c->up_established);
+	return c->ws[side].state == WS_OPEN;
 }
 
 struct proxy_conn *proxy_relay_new(struct proxy *p, bool control)
@@ -51,11 +51,8 @@ struct proxy_conn *proxy_relay_new(struct proxy *p, bool control)
 	}
 	c->p = p;
 	c->control = control;
-	if (util_random_bytes(&c->up.rng, sizeof(c->up.rng)) || !c->up.rng) {
-		c->up.rng = (uint64_t)lws_now_usecs() | 1;
-	}
-	buf_init(&c->up.head, 0);
 	for (int s = 0; s < 2; s++) {
+		proxy_ws_init(c, s);
 		wsq_init(&c->q[s]);
 		buf_init(&c->rx[s].acc, ACC_MAX);
 	}
@@ -80,9 +77,9 @@ void proxy_relay_free(struct proxy_conn *c)
 	if (p->control == c) {
 		p->control = NULL;
 	}
-	lws_sul_cancel(&c->sul);
-	proxy_up_release(c);
+	ev_timer_stop(p->ev, &c->retry);
 	for (int s = 0; s < 2; s++) {
+		proxy_ws_release(c, s);
 		wsq_release(&c->q[s]);
 		buf_release(&c->rx[s].acc);
 	}
@@ -91,7 +88,7 @@ void proxy_relay_free(struct proxy_conn *c)
 
 void proxy_relay_maybe_free(struct proxy_conn *c)
 {
-	if (c->wsi[SIDE_DOWN] || c->wsi[SIDE_UP] || c->retry_pending || c->connecting) {
+	if (proxy_ws_live(c, SIDE_DOWN) || proxy_ws_live(c, SIDE_UP) || c->retry_pending) {
 		return;
 	}
 	proxy_relay_free(c);
@@ -107,39 +104,35 @@ static void relay_flow(struct proxy_conn *c, int src)
 	/* Kernel socket buffers keep the pipe full; a deeper queue only costs memory. */
 	high = high < PAUSE_BYTES ? high : PAUSE_BYTES;
 	low = low < RESUME_BYTES ? low : RESUME_BYTES;
-	bool blocked = src == SIDE_DOWN && !c->up_established;
+	bool blocked = src == SIDE_DOWN && !side_is_ws(c, SIDE_UP);
+	bool paused = c->ws[src].paused;
 
-	if (!c->wsi[src] || (src == SIDE_UP && !c->up_established) || c->closing[src].set) {
+	if (!side_is_ws(c, src) || c->closing[src].set) {
 		return;
 	}
-	if (!c->rx_paused[src] && (blocked || bytes > high)) {
-		lws_rx_flow_control(c->wsi[src], 0);
-		c->rx_paused[src] = true;
-	} else if (c->rx_paused[src] && !blocked && bytes < low) {
-		lws_rx_flow_control(c->wsi[src], 1);
-		c->rx_paused[src] = false;
+	if (!paused && (blocked || bytes > high)) {
+		proxy_ws_pause(c, src, true);
+	} else if (paused && !blocked && bytes < low) {
+		proxy_ws_pause(c, src, false);
 	}
 }
 
 void proxy_relay_close_side(struct proxy_conn *c, int side, int code, const char *reason)
 {
-	if (!c->wsi[side] || c->closing[side].set) {
+	if (!proxy_ws_live(c, side) || c->closing[side].set) {
 		return;
 	}
 	set_info(&c->closing[side], code, reason, strlen(reason));
-	/* A paused side would never read the peer's close reply (lws waits 5 s for it). */
-	if (c->rx_paused[side] && side_is_ws(c, side)) {
-		lws_rx_flow_control(c->wsi[side], 1);
-		c->rx_paused[side] = false;
-	}
 	if (!side_is_ws(c, side)) {
-		/* lws 4.1: lws_close_reason() asserts an established ws; a handshake is just
-		 * killed. */
-		lws_set_timeout(c->wsi[side], PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
+		proxy_ws_kill(c, side, reason); /* a handshake has no close frame */
 		return;
 	}
-	lws_set_timeout(c->wsi[side], PENDING_TIMEOUT_KILLED_BY_PARENT, CLOSE_FALLBACK_SECS);
-	lws_callback_on_writable(c->wsi[side]);
+	/* A paused side would never read the peer's close reply. */
+	if (c->ws[side].paused) {
+		proxy_ws_pause(c, side, false);
+	}
+	proxy_ws_deadline(c, side, CLOSE_FALLBACK_SECS);
+	proxy_ws_flush(c, side);
 }
 
 /* The peer of dst stopped reading while traffic piled up: drop what is queued and close it. */
@@ -148,40 +141,7 @@ static void overflow(struct proxy_conn *c, int dst)
 	log_warn("closing the %s connection: it does not read (more than %zu bytes queued)",
 	         side_name(dst), c->p->cfg.max_queued);
 	wsq_release(&c->q[dst]);
-	if (dst == SIDE_DOWN && side_is_ws(c, dst)) {
-		lws_close_reason(c->wsi[dst], LWS_CLOSE_STATUS_POLICY_VIOLATION,
-		                 (unsigned char *)"send queue overflow", 19);
-	}
-	proxy_relay_close_side(c, dst, LWS_CLOSE_STATUS_POLICY_VIOLATION, "send queue overflow");
-}
-
-static void kick(struct proxy_conn *c, int dst)
-{
-	if (side_is_ws(c, dst) && (wsq_ready(&c->q[dst]) || c->closing[dst].set)) {
-		lws_callback_on_writable(c->wsi[dst]);
-	}
-}
-
-static int write_queued(struct proxy_conn *c, int side, struct lws *wsi);
-
-/*
- * Writes toward dst at once instead of waiting for a WRITEABLE callback, so a message crosses
- * the proxy in one poll() iteration (one per direction of a round trip, as nginx does). Only
- * when lws holds no unsent bytes of this socket (lws_write() would append to them), so what lws
- * buffers stays bounded by one chunk; the rest of the queue waits for WRITEABLE as before.
- */
-static void push_now(struct proxy_conn *c, int dst)
-{
-	struct lws *wsi = c->wsi[dst];
-
-	if (side_is_ws(c, dst) && !c->closing[dst].set && wsq_ready(&c->q[dst]) &&
-	    (dst == SIDE_DOWN ? !lws_partial_buffered(wsi) : proxy_up_idle(c)) &&
-	    write_queued(c, dst, wsi) < 0) {
-		/* Not our callback: it cannot return -1, so lws closes the socket soon. */
-		lws_set_timeout(wsi, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
-		return;
-	}
-	kick(c, dst);
+	proxy_relay_close_side(c, dst, WS_CLOSE_POLICY, "send queue overflow");
 }
 
 static int after_push(struct proxy_conn *c, int dst)
@@ -199,9 +159,10 @@ static int after_push(struct proxy_conn *c, int dst)
 void proxy_relay_flush(struct proxy_conn *c)
 {
 	for (int s = 0; s < 2; s++) {
+		/* Written at once, so a message crosses the proxy in one loop iteration. */
 		if (c->flush[s]) {
 			c->flush[s] = false;
-			push_now(c, s);
+			proxy_ws_flush(c, s);
 		}
 	}
 }
@@ -209,9 +170,8 @@ void proxy_relay_flush(struct proxy_conn *c)
 static void out_of_memory(struct proxy_conn *c)
 {
 	log_error("out of memory relaying a message: closing the session");
-	proxy_relay_close_side(c, SIDE_DOWN, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION,
-	                       "out of memory");
-	proxy_relay_close_side(c, SIDE_UP, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
+	proxy_relay_close_side(c, SIDE_DOWN, WS_CLOSE_UNEXPECTED, "out of memory");
+	proxy_relay_close_side(c, SIDE_UP, WS_CLOSE_UNEXPECTED, "out of memory");
 }
 
 /* Queues one fragment of the message being read from src toward the other side. */
@@ -222,7 +182,7 @@ static void forward(struct proxy_conn *c, int src, const void *data, size_t len,
 	bool first = !rx->started;
 
 	rx->started = true;
-	if (!c->wsi[dst] || c->closing[dst].set) {
+	if (!proxy_ws_live(c, dst) || c->closing[dst].set) {
 		return; /* nobody will read it */
 	}
 	if (wsq_push_fragment(&c->q[dst], data, len, rx->binary, first, final) < 0) {
@@ -376,40 +336,35 @@ static void rx_end(struct rxstate *rx)
 	}
 }
 
-static int too_large(struct proxy_conn *c, int src)
+static void too_large(struct proxy_conn *c, int src)
 {
 	static const char reason[] = "message too large";
 
 	log_warn("closing the %s connection: a message is larger than %zu bytes", side_name(src),
 	         c->p->cfg.max_message);
-	set_info(&c->gone[src], LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, reason, sizeof(reason) - 1);
+	set_info(&c->gone[src], WS_CLOSE_TOO_LARGE, reason, sizeof(reason) - 1);
 	rx_end(&c->rx[src]);
-	if (src == SIDE_UP) {
-		/* Our own framing: the close frame goes out from WRITEABLE; drop the rest. */
-		c->rx[src].discard = true;
-		proxy_relay_close_side(c, SIDE_UP, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, reason);
-		proxy_relay_close_side(c, SIDE_DOWN, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, reason);
-		return 0;
-	}
-	lws_close_reason(c->wsi[src], LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)reason,
-	                 sizeof(reason) - 1);
-	return -1;
+	/* The close frames follow what is queued; the rest of the message is dropped. */
+	c->rx[src].discard = true;
+	proxy_relay_close_side(c, src, WS_CLOSE_TOO_LARGE, reason);
+	proxy_relay_close_side(c, !src, WS_CLOSE_TOO_LARGE, reason);
 }
 
-int proxy_relay_receive(struct proxy_conn *c, int src, const void *in, size_t len, bool binary,
-                        bool final)
+void proxy_relay_receive(struct proxy_conn *c, int src, const void *in, size_t len, bool binary,
+                         bool final)
 {
 	struct rxstate *rx = &c->rx[src];
 
 	if (rx->discard) {
-		return 0;
+		return;
 	}
 	if (rx->mode == RX_IDLE) {
 		rx_start(c, src, binary);
 	}
 	rx->total += len;
 	if (rx->total > c->p->cfg.max_message) {
-		return too_large(c, src);
+		too_large(c, src);
+		return;
 	}
 	switch (rx->mode) {
 	case RX_STREAM:
@@ -427,82 +382,22 @@ int proxy_relay_receive(struct proxy_conn *c, int src, const void *in, size_t le
 	if (final) {
 		rx_end(rx);
 	}
-	return 0;
 }
 
-/* Copies whole small frames into one buffer and writes them with one send: a burst of small
- * notifications would otherwise cost one poll() and one send() per message. */
-static int write_coalesced(struct proxy_conn *c, int side, struct lws *wsi)
+void proxy_relay_wrote(struct proxy_conn *c, int side)
 {
-	unsigned char *out = c->p->txbuf + LWS_PRE, *p;
-	size_t used = 0, n;
-	int flags;
-
-	while (wsq_peek(&c->q[side], PROXY_COALESCE_MAX, &p, &n, &flags) &&
-	       used + WSFRAME_HDR_MAX + n <= PROXY_TX_CHUNK) {
-		used += proxy_up_put_frame(c, side, out + used, p, n, flags);
-		wsq_consume(&c->q[side], n);
-	}
-	return lws_write(wsi, out, used, LWS_WRITE_RAW) < (int)used ? -1 : 0;
-}
-
-/* Writes queued data toward side: a large frame in place (at most a chunk, so lws never copies
- * the rest), or small frames coalesced. */
-static int write_queued(struct proxy_conn *c, int side, struct lws *wsi)
-{
-	unsigned char *p;
-	size_t n;
-	int flags;
-
-	if (side == SIDE_UP) {
-		return proxy_up_write_queued(c, wsi);
-	}
-	wsq_peek(&c->q[side], PROXY_TX_CHUNK, &p, &n, &flags);
-	if (n <= PROXY_COALESCE_MAX) {
-		return write_coalesced(c, side, wsi);
-	}
-	if (lws_write(wsi, p, n, (enum lws_write_protocol)flags) < (int)n) {
-		return -1;
-	}
-	wsq_consume(&c->q[side], n);
-	return 0;
-}
-
-int proxy_relay_writeable(struct proxy_conn *c, int side, struct lws *wsi)
-{
-	struct close_info *ci = &c->closing[side];
-
-	if (wsq_ready(&c->q[side])) {
-		if (write_queued(c, side, wsi) < 0) {
-			return -1;
-		}
-		relay_flow(c, !side);
-		kick(c, side);
-		return 0;
-	}
-	if (!ci->set) {
-		return 0;
-	}
-	if (!c->gone[side].set) {
-		c->gone[side] = *ci;
-	}
-	if (side == SIDE_UP) {
-		return proxy_up_send_close(c, wsi, ci->code, ci->reason);
-	}
-	lws_close_reason(wsi, (enum lws_close_status)ci->code, (unsigned char *)ci->reason,
-	                 strlen(ci->reason));
-	return -1;
+	relay_flow(c, !side);
 }
 
 /* Reserved codes must never be sent: no status -> 1000, abnormal closure -> 1011. */
 static int map_close_code(int code)
 {
 	if (code == 1006 || code == 1015) {
-		return LWS_CLOSE_STATUS_UNEXPECTED_CONDITION;
+		return WS_CLOSE_UNEXPECTED;
 	}
 	if (code < 1000 || code == 1004 || code == 1005 || (code > 1014 && code < 3000) ||
 	    code > 4999) {
-		return LWS_CLOSE_STATUS_NORMAL;
+		return WS_CLOSE_NORMAL;
 	}
 	return code;
 }
@@ -528,10 +423,6 @@ void proxy_relay_side_gone(struct proxy_conn *c, int side)
 	int other = !side;
 	struct close_info *g = &c->gone[side];
 
-	c->wsi[side] = NULL;
-	if (side == SIDE_UP) {
-		c->up_established = false;
-	}
 	if (!c->p->destroying) {
 		log_info("%s%s connection closed (%d %s)", c->control ? "control " : "",
 		         side_name(side), g->set ? g->code : 1006,
@@ -539,31 +430,41 @@ void proxy_relay_side_gone(struct proxy_conn *c, int side)
 	}
 	wsq_release(&c->q[side]);
 	rx_end(&c->rx[side]);
-	if (!c->p->destroying && c->wsi[other] && !c->closing[other].set) {
+	if (!c->p->destroying && proxy_ws_live(c, other) && !c->closing[other].set) {
 		if (g->set) {
 			proxy_relay_close_side(c, other, g->code, g->reason);
 		} else if (side == SIDE_UP) {
-			proxy_relay_close_side(c, other, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION,
+			proxy_relay_close_side(c, other, WS_CLOSE_UNEXPECTED,
 			                       "app-server connection lost");
 		} else {
-			proxy_relay_close_side(c, other, LWS_CLOSE_STATUS_GOINGAWAY,
-			                       "client went away");
+			proxy_relay_close_side(c, other, WS_CLOSE_GOING_AWAY, "client went away");
 		}
 	}
 	proxy_relay_maybe_free(c);
 }
 
-void proxy_relay_up_established(struct proxy_conn *c)
+void proxy_relay_down_open(struct proxy_conn *c)
+{
+	int r;
+
+	/* Nothing can be relayed before the upstream is there. */
+	relay_flow(c, SIDE_DOWN);
+	r = proxy_ws_connect(c);
+	if (r < 0) {
+		proxy_relay_up_error(c, strerror(-r));
+	}
+}
+
+void proxy_relay_up_open(struct proxy_conn *c)
 {
 	const struct proxy_hooks *hk = c->p->cfg.hooks;
 
-	c->up_established = true;
 	if (c->closing[SIDE_UP].set) {
-		kick(c, SIDE_UP);
+		proxy_ws_flush(c, SIDE_UP);
 		return;
 	}
 	relay_flow(c, SIDE_DOWN);
-	kick(c, SIDE_UP);
+	proxy_ws_flush(c, SIDE_UP);
 	c->opened = true;
 	if (hk && hk->conn_opened) {
 		hk->conn_opened(c->p->cfg.hooks_ctx, c);
@@ -572,11 +473,6 @@ void proxy_relay_up_established(struct proxy_conn *c)
 
 void proxy_relay_up_error(struct proxy_conn *c, const char *why)
 {
-	if (c->connecting) {
-		c->connect_failed = true;
-		return;
-	}
-	c->wsi[SIDE_UP] = NULL;
 	if (c->control && !c->opened) {
 		proxy_control_connect_failed(c, why);
 		return;
@@ -585,8 +481,8 @@ void proxy_relay_up_error(struct proxy_conn *c, const char *why)
 		log_warn("cannot connect to the app-server: %s", why);
 	}
 	if (!c->gone[SIDE_UP].set) {
-		set_info(&c->gone[SIDE_UP], LWS_CLOSE_STATUS_UNEXPECTED_CONDITION,
-		         "cannot connect to app-server", 28);
+		set_info(&c->gone[SIDE_UP], WS_CLOSE_UNEXPECTED, "cannot connect to app-server",
+		         28);
 	}
 	proxy_relay_side_gone(c, SIDE_UP);
 }

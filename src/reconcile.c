@@ -14,21 +14,22 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/inotify.h>
 #include <unistd.h>
 
-#define DEBOUNCE_US  (150 * LWS_US_PER_MS)
+#define DEBOUNCE_US  (150 * 1000)
 #define MAX_ATTEMPTS 5
 #define WATCH_MASK   (IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE | IN_MOVED_FROM)
 
 static const int retry_delay_s[] = {1, 2, 5, 10};
 
-static void check(lws_sorted_usec_list_t *sul);
+static void check(struct ev_timer *t);
 
-static void schedule(struct rt *rt, lws_usec_t us)
+static void schedule(struct rt *rt, int64_t us)
 {
-	lws_sul_schedule(proxy_context(rt->proxy), 0, &rt->reconcile_sul, check, us);
+	ev_timer_start(proxy_loop(rt->proxy), &rt->reconcile_tm, check, us);
 }
 
 int reconcile_start(struct rt *rt)
@@ -83,9 +84,9 @@ void reconcile_on_ready(struct rt *rt)
 	}
 }
 
-static void check(lws_sorted_usec_list_t *sul)
+static void check(struct ev_timer *t)
 {
-	struct rt *rt = lws_container_of(sul, struct rt, reconcile_sul);
+	struct rt *rt = EV_CONTAINER_OF(t, struct rt, reconcile_tm);
 	struct store s = {0};
 	char err[512], id[UTIL_UUID_LEN + 1];
 	long cur;
@@ -135,7 +136,7 @@ void reconcile_after_login(struct rt *rt)
 		int i = a - 1 < (int)UTIL_ARRAY_LEN(retry_delay_s)
 		                ? a - 1
 		                : (int)UTIL_ARRAY_LEN(retry_delay_s) - 1;
-		schedule(rt, (lws_usec_t)retry_delay_s[i] * LWS_US_PER_SEC);
+		schedule(rt, (int64_t)retry_delay_s[i] * 1000000);
 	} else {
 		schedule(rt, DEBOUNCE_US);
 	}
@@ -143,5 +144,5 @@ void reconcile_after_login(struct rt *rt)
 
 void reconcile_release(struct rt *rt)
 {
-	lws_sul_cancel(&rt->reconcile_sul);
+	ev_timer_stop(proxy_loop(rt->proxy), &rt->reconcile_tm);
 }

@@ -22,8 +22,8 @@
 
 #define REMOTE_TOKEN_ENV "CODEX_SWITCH_REMOTE_TOKEN"
 #define READY_TIMEOUT_MS 10000
-#define TERM_GRACE_US    (1500 * LWS_US_PER_MS)
-#define TUI_GRACE_US     (3000 * LWS_US_PER_MS)
+#define TERM_GRACE_US    (1500 * 1000)
+#define TUI_GRACE_US     (3000 * 1000)
 #define MAX_MESSAGE      (128u * 1024 * 1024)
 #define MAX_QUEUED       (16u * 1024 * 1024)
 
@@ -181,9 +181,9 @@ void rt_control_ready(struct rt *rt)
 	}
 }
 
-static void kill_app(lws_sorted_usec_list_t *sul)
+static void kill_app(struct ev_timer *t)
 {
-	struct rt *rt = lws_container_of(sul, struct rt, stop_sul);
+	struct rt *rt = EV_CONTAINER_OF(t, struct rt, stop_tm);
 
 	if (rt->app_pid <= 0) {
 		return;
@@ -192,17 +192,16 @@ static void kill_app(lws_sorted_usec_list_t *sul)
 	if (rt->term_sent < 2) {
 		kill(rt->app_pid, SIGTERM);
 		rt->term_sent++;
-		lws_sul_schedule(proxy_context(rt->proxy), 0, &rt->stop_sul, kill_app,
-		                 TERM_GRACE_US);
+		ev_timer_start(proxy_loop(rt->proxy), &rt->stop_tm, kill_app, TERM_GRACE_US);
 		return;
 	}
 	log_warn("app-server did not stop after two SIGTERMs; killing it");
 	kill(rt->app_pid, SIGKILL);
 }
 
-static void kill_tui(lws_sorted_usec_list_t *sul)
+static void kill_tui(struct ev_timer *t)
 {
-	struct rt *rt = lws_container_of(sul, struct rt, tui_kill_sul);
+	struct rt *rt = EV_CONTAINER_OF(t, struct rt, tui_kill_tm);
 
 	if (rt->tui_pid > 0) {
 		log_warn("the codex TUI did not exit; killing it");
@@ -225,12 +224,11 @@ static void begin_stop(struct rt *rt)
 	rt->phase = RT_STOPPING;
 	proxy_close_clients(rt->proxy, 1001, "codex-switch is exiting");
 	if (rt->app_pid > 0) {
-		kill_app(&rt->stop_sul);
+		kill_app(&rt->stop_tm);
 	}
 	if (rt->tui_pid > 0) {
 		/* The TUI sees its connection close; give it time to restore the terminal. */
-		lws_sul_schedule(proxy_context(rt->proxy), 0, &rt->tui_kill_sul, kill_tui,
-		                 TUI_GRACE_US);
+		ev_timer_start(proxy_loop(rt->proxy), &rt->tui_kill_tm, kill_tui, TUI_GRACE_US);
 	}
 	maybe_done(rt);
 }
@@ -241,7 +239,7 @@ static void child_exited(struct rt *rt)
 
 	if (rt->tui_pid > 0 && spawn_poll(rt->tui_pid, &st) == 1) {
 		rt->tui_pid = 0;
-		lws_sul_cancel(&rt->tui_kill_sul);
+		ev_timer_stop(proxy_loop(rt->proxy), &rt->tui_kill_tm);
 		if (!rt->fatal[0]) {
 			rt->exit_status = st;
 		}
@@ -250,7 +248,7 @@ static void child_exited(struct rt *rt)
 	}
 	if (rt->app_pid > 0 && spawn_poll(rt->app_pid, &st) == 1) {
 		rt->app_pid = 0;
-		lws_sul_cancel(&rt->stop_sul);
+		ev_timer_stop(proxy_loop(rt->proxy), &rt->stop_tm);
 		if (rt->phase != RT_STOPPING) {
 			char tail[RT_STDERR_TAIL];
 			stderr_tail(rt, tail, sizeof(tail));
@@ -274,9 +272,8 @@ static void on_signal(struct rt *rt, int sig)
 		kill(rt->tui_pid, sig);
 		rt->phase = RT_STOPPING;
 		proxy_close_clients(rt->proxy, 1001, "codex-switch is exiting");
-		kill_app(&rt->stop_sul);
-		lws_sul_schedule(proxy_context(rt->proxy), 0, &rt->tui_kill_sul, kill_tui,
-		                 TUI_GRACE_US);
+		kill_app(&rt->stop_tm);
+		ev_timer_start(proxy_loop(rt->proxy), &rt->tui_kill_tm, kill_tui, TUI_GRACE_US);
 		return;
 	}
 	if (rt->tui_pid > 0) {
@@ -526,18 +523,21 @@ int runtime_run(const struct runtime_config *cfg)
 	sigaddset(&mask, SIGCHLD);
 	/* Before any thread exists, so every thread inherits the mask. */
 	sigprocmask(SIG_BLOCK, &mask, &old);
+	/* A peer gone mid-write is an error to handle, not a reason to die (sockets use
+	 * MSG_NOSIGNAL; this covers every other write, ours and the libraries'). */
+	signal(SIGPIPE, SIG_IGN);
 	if (start(&rt, &mask) == 0) {
 		while (rt.phase != RT_DONE && proxy_run_once(rt.proxy) >= 0) {
 		}
 	}
 	reap_all(&rt);
 	worker_destroy(rt.worker);
-	/* Timers live in our memory: off the loop's lists before the context goes. */
+	/* Timers live in our memory: off the loop's list before the loop goes. */
 	switcher_release(&rt);
 	maintain_release(&rt);
 	reconcile_release(&rt);
-	lws_sul_cancel(&rt.stop_sul);
-	lws_sul_cancel(&rt.tui_kill_sul);
+	ev_timer_stop(proxy_loop(rt.proxy), &rt.stop_tm);
+	ev_timer_stop(proxy_loop(rt.proxy), &rt.tui_kill_tm);
 	proxy_destroy(rt.proxy);
 	captoken_destroy(&rt.token);
 	sigprocmask(SIG_SETMASK, &old, NULL);

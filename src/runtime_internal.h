@@ -11,7 +11,7 @@
 #include "util.h"
 #include "worker.h"
 
-#include <libwebsockets.h>
+#include "ev.h"
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -49,7 +49,7 @@ struct rt {
 	char err_tail[RT_STDERR_TAIL];
 	size_t err_tail_len;
 	int term_sent; /* SIGTERMs sent to the app-server while stopping */
-	lws_sorted_usec_list_t stop_sul, tui_kill_sul;
+	struct ev_timer stop_tm, tui_kill_tm;
 
 	/* Accounts. */
 	struct account active; /* logged into the app-server (a copy of the stored one) */
@@ -70,14 +70,14 @@ struct rt {
 	/* Activity, periodic re-check, token prewarm (maintain.c). */
 	int64_t last_activity; /* Unix seconds of the last turn/start; 0 = none yet */
 	bool recheck_armed, recheck_running, prewarm_running;
-	lws_sorted_usec_list_t recheck_sul, prewarm_sul;
+	struct ev_timer recheck_tm, prewarm_tm;
 	struct rt_turn *turns; /* the last turn/start of each thread, newest first */
 	size_t nturns;
 
 	/* External changes to auth.json / accounts.json (reconcile.c). */
 	int inotify_fd;
 	bool auth_write_pending; /* our own auth.json write is on the worker */
-	lws_sorted_usec_list_t reconcile_sul;
+	struct ev_timer reconcile_tm;
 	int reconcile_attempt;
 	bool unknown_current_told;
 };

@@ -1,6 +1,6 @@
 /*
  * The one way codex-switch starts a child process. The child gets default signal dispositions
- * and an empty signal mask (lws ignores SIGPIPE and the runtime blocks signals for signalfd;
+ * and an empty signal mask (the runtime ignores SIGPIPE and blocks signals for signalfd;
  * both would survive exec), dies with us (PR_SET_PDEATHSIG), and inherits only stdin, stdout
  * and stderr. An exec failure is reported to the parent through a close-on-exec pipe, so
  * spawn_start() returns the child's errno instead of a pid that exits 127.

@@ -20,7 +20,7 @@
 #include <string.h>
 #include <time.h>
 
-#define LOGIN_TIMEOUT_US    (20 * LWS_US_PER_SEC)
+#define LOGIN_TIMEOUT_US    (20 * 1000000)
 #define EXHAUSTED_DEFAULT_S 3600
 #define PROXY_ERROR_CODE    -32000
 
@@ -36,7 +36,7 @@ struct rt_login {
 	enum policy_mode mode;
 	int err; /* of the token job */
 	char msg[256];
-	lws_sorted_usec_list_t sul;
+	struct ev_timer tm;
 };
 
 struct rt_commit {
@@ -175,14 +175,14 @@ static void login_free(struct rt_login *l)
 	if (!l) {
 		return;
 	}
-	lws_sul_cancel(&l->sul);
+	ev_timer_stop(proxy_loop(l->rt->proxy), &l->tm);
 	account_release(&l->target);
 	free(l);
 }
 
-static void login_timeout(lws_sorted_usec_list_t *sul)
+static void login_timeout(struct ev_timer *t)
 {
-	struct rt_login *l = lws_container_of(sul, struct rt_login, sul);
+	struct rt_login *l = EV_CONTAINER_OF(t, struct rt_login, tm);
 	struct rt *rt = l->rt;
 
 	log_warn("the app-server did not answer the login of the next account within 20 s");
@@ -202,7 +202,7 @@ static void send_login(struct rt *rt, struct rt_login *l)
 {
 	rt_next_id(rt, l->id, sizeof(l->id));
 	send_control(rt, rpcmsg_login(l->id, &l->target));
-	lws_sul_schedule(proxy_context(rt->proxy), 0, &l->sul, login_timeout, LOGIN_TIMEOUT_US);
+	ev_timer_start(proxy_loop(rt->proxy), &l->tm, login_timeout, LOGIN_TIMEOUT_US);
 }
 
 static void commit_run(void *arg)
@@ -304,7 +304,7 @@ static void login_answered(struct rt *rt, const cJSON *msg)
 	const cJSON *text = cJSON_GetObjectItemCaseSensitive(err, "message");
 
 	rt->login = NULL;
-	lws_sul_cancel(&l->sul);
+	ev_timer_stop(proxy_loop(rt->proxy), &l->tm);
 	if (!err) {
 		login_succeeded(rt, l);
 	} else if (l->initial) {

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define REFRESH_ANSWER_US (8 * LWS_US_PER_SEC) /* the app-server gives up after 10 s */
+#define REFRESH_ANSWER_US (8 * 1000000) /* the app-server gives up after 10 s */
 #define PROXY_ERROR_CODE  -32000
 
 struct rt_refresh {
@@ -29,7 +29,7 @@ struct rt_refresh {
 	int err;
 	char msg[256];
 	bool answered, finished;
-	lws_sorted_usec_list_t sul;
+	struct ev_timer tm;
 	struct rt_refresh *next;
 };
 
@@ -41,7 +41,7 @@ static void refresh_free(struct rt *rt, struct rt_refresh *f)
 			break;
 		}
 	}
-	lws_sul_cancel(&f->sul);
+	ev_timer_stop(proxy_loop(rt->proxy), &f->tm);
 	util_free_secret(f->had_access);
 	account_release(&f->result);
 	free(f);
@@ -56,9 +56,9 @@ static void refresh_answer(struct rt_refresh *f, char *json)
 	util_free_secret(json);
 }
 
-static void refresh_too_slow(lws_sorted_usec_list_t *sul)
+static void refresh_too_slow(struct ev_timer *t)
 {
-	struct rt_refresh *f = lws_container_of(sul, struct rt_refresh, sul);
+	struct rt_refresh *f = EV_CONTAINER_OF(t, struct rt_refresh, tm);
 
 	log_warn("token refresh is taking too long; the app-server will retry");
 	refresh_answer(f, rpcmsg_error(f->raw_id, PROXY_ERROR_CODE,
@@ -126,7 +126,7 @@ void tokenreq_on_request(struct rt *rt, struct proxy_conn *c, const struct jsonr
 	f->next = rt->refreshes;
 	rt->refreshes = f;
 	log_info("app-server asked for a token refresh");
-	lws_sul_schedule(proxy_context(rt->proxy), 0, &f->sul, refresh_too_slow, REFRESH_ANSWER_US);
+	ev_timer_start(proxy_loop(rt->proxy), &f->tm, refresh_too_slow, REFRESH_ANSWER_US);
 	if (worker_submit(rt->worker, refresh_run, refresh_done, f)) {
 		snprintf(f->msg, sizeof(f->msg), "codex-switch is busy; try again");
 		refresh_done(f);

@@ -4,8 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <libwebsockets.h>
-
 struct wsq_block {
 	struct wsq_block *next;
 	size_t used;         /* bytes carved so far */
@@ -19,9 +17,9 @@ struct wsq_frag {
 	size_t len;
 	size_t off; /* bytes already written */
 	bool binary;
-	bool first;          /* starts its message */
-	bool final;          /* ends its message */
-	unsigned char buf[]; /* LWS_PRE bytes of headroom, then len bytes */
+	bool first; /* starts its message */
+	bool final; /* ends its message */
+	unsigned char buf[];
 };
 
 void wsq_init(struct wsq *q)
@@ -104,7 +102,7 @@ static void frag_free(struct wsq *q, struct wsq_frag *f)
 static struct wsq_frag *frag_new(struct wsq *q, const void *data, size_t len, bool binary,
                                  bool first, bool final)
 {
-	size_t size = sizeof(struct wsq_frag) + LWS_PRE + len;
+	size_t size = sizeof(struct wsq_frag) + len;
 	struct wsq_frag *f;
 
 	if (len <= WSQ_SMALL) {
@@ -125,7 +123,7 @@ static struct wsq_frag *frag_new(struct wsq *q, const void *data, size_t len, bo
 	f->first = first;
 	f->final = final;
 	if (len) {
-		memcpy(f->buf + LWS_PRE, data, len);
+		memcpy(f->buf, data, len);
 	}
 	return f;
 }
@@ -219,7 +217,7 @@ size_t wsq_blocks(const struct wsq *q)
 	return n;
 }
 
-bool wsq_peek(struct wsq *q, size_t max, unsigned char **p, size_t *n, int *flags)
+bool wsq_peek(struct wsq *q, size_t max, unsigned char **p, size_t *n, struct wsq_frame *fr)
 {
 	struct wsq_frag *f = q->head;
 	size_t left;
@@ -229,9 +227,12 @@ bool wsq_peek(struct wsq *q, size_t max, unsigned char **p, size_t *n, int *flag
 	}
 	left = f->len - f->off;
 	*n = left < max ? left : max;
-	*p = f->buf + LWS_PRE + f->off;
-	*flags = lws_write_ws_flags(f->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT,
-	                            f->first && f->off == 0, f->final && f->off + *n == f->len);
+	*p = f->buf + f->off;
+	/* A message split into several frames: the first says its type, the rest continue it. */
+	fr->op = !(f->first && f->off == 0) ? WSFRAME_CONT
+	         : f->binary                ? WSFRAME_BINARY
+	                                    : WSFRAME_TEXT;
+	fr->fin = f->final && f->off + *n == f->len;
 	return true;
 }
 

@@ -1,7 +1,7 @@
 /*
  * An outgoing WebSocket queue toward one peer. It holds fragments of messages being streamed
  * through (written in arrival order) and whole injected messages, and hands out one frame of at
- * most a chunk at a time, with the lws write flags that keep messages intact on the wire.
+ * most a chunk at a time, with the opcode and FIN bit that keep messages intact on the wire.
  *
  * Injected messages never land inside a fragmented message: while a streamed message is open
  * (its last fragment not yet pushed), or while the queue is held (a hook is deciding about the
@@ -12,6 +12,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+
+#include "wsframe.h"
 
 struct wsq_frag;
 struct wsq_block;
@@ -52,12 +54,18 @@ size_t wsq_bytes(const struct wsq *q);
 /* Blocks held for small fragments (what a queue costs beyond its payload). */
 size_t wsq_blocks(const struct wsq *q);
 
+/* How the bytes wsq_peek() hands out go on the wire. */
+struct wsq_frame {
+	enum wsframe_op op; /* WSFRAME_TEXT / BINARY, or CONT inside a message */
+	bool fin;           /* the last frame of its message */
+};
+
 /*
- * The next frame: *p points at up to max payload bytes with LWS_PRE writable bytes before them
- * (lws may also mask the payload in place), *n its length, *flags for lws_write(). False when
- * nothing is ready. Call wsq_consume(q, *n) once the frame was handed to lws.
+ * The next frame: *p points at up to max payload bytes (writable: they may be masked in place),
+ * *n its length, *fr its opcode and FIN bit. False when nothing is ready. Call
+ * wsq_consume(q, *n) once the frame was written or copied.
  */
-bool wsq_peek(struct wsq *q, size_t max, unsigned char **p, size_t *n, int *flags);
+bool wsq_peek(struct wsq *q, size_t max, unsigned char **p, size_t *n, struct wsq_frame *fr);
 void wsq_consume(struct wsq *q, size_t n);
 
 #endif

@@ -146,9 +146,10 @@ def config():
                                "soft_cooldown_s": 900}))
 
 
-def rec(side, final, data, binary=False, drain=False, repeat=False, split=False):
+def rec(side, final, data, binary=False, drain=False, repeat=False, split=False, batch=False,
+        ping=False):
     flags = side | (2 if final else 0) | (4 if binary else 0) | (8 if drain else 0) | \
-        (16 if repeat else 0) | (32 if split else 0)
+        (16 if repeat else 0) | (32 if split else 0) | (64 if batch else 0) | (128 if ping else 0)
     data = data if isinstance(data, bytes) else data.encode()
     return struct.pack("!BH", flags, len(data)) + data
 
@@ -174,6 +175,20 @@ def ws_relay():
     write("ws_relay", "slow-app-server", b"\x00" + rec(down, True, "y" * 1000, repeat=True) +
           rec(up, True, msgs[5], split=True) + rec(down, True, msgs[0], drain=True) +
           rec(up, False, msgs[6][:5], split=True) + rec(up, True, msgs[6][5:], split=True))
+    # 1.6 MB in one message: closed with 1009 (max_message is 1.5 MB).
+    write("ws_relay", "too-large", b"\x00" + rec(down, False, "x" * 800, repeat=True) +
+          rec(down, True, "x" * 800, repeat=True))
+    # max_queued 64 KiB and a TUI that does not read: its socket fills, then a 64 KiB read
+    # overflows the queue toward it (closed with 1008).
+    write("ws_relay", "overflow", b"\x02" +
+          b"".join(rec(up, True, "y" * 14, repeat=True) for _ in range(4)) +
+          rec(up, True, "z" * 64, repeat=True))
+    # Pings from both peers between fragments, several frames per read.
+    write("ws_relay", "pings", b"\x00" + rec(down, False, msgs[7][:9], batch=True, ping=True) +
+          rec(up, True, msgs[4], batch=True, ping=True) +
+          rec(down, True, msgs[7][9:], batch=True, ping=True) +
+          rec(up, True, refresh, batch=True, ping=True, split=True) +
+          rec(up, True, msgs[5], batch=True, ping=True, drain=True))
 
 
 def jwt():

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ev.h"
 #include "proxy.h"
 
 static struct proxy *px;
@@ -22,7 +23,7 @@ static bool shutting, stop;
 static atomic_bool wake_requested;
 static char line[4096];
 static size_t line_len;
-static lws_sorted_usec_list_t sul_deadline;
+static struct ev_timer deadline_tm;
 
 static const char *const server_methods[] = {"account/chatgptAuthTokens/refresh",
                                              "account/rateLimits/updated", NULL};
@@ -125,9 +126,9 @@ static long vmhwm_kb(void)
 	return kb;
 }
 
-static void deadline(lws_sorted_usec_list_t *sul)
+static void deadline(struct ev_timer *t)
 {
-	(void)sul;
+	(void)t;
 	stop = true;
 }
 
@@ -137,8 +138,8 @@ static void shutdown_start(void)
 		return;
 	}
 	shutting = true;
-	proxy_close_clients(px, LWS_CLOSE_STATUS_GOINGAWAY, "codex-switch exiting");
-	lws_sul_schedule(proxy_context(px), 0, &sul_deadline, deadline, 3 * LWS_US_PER_SEC);
+	proxy_close_clients(px, 1001, "codex-switch exiting");
+	ev_timer_start(proxy_loop(px), &deadline_tm, deadline, 3 * 1000000);
 }
 
 /* Broadcasts N injected messages of BYTES bytes each (to overflow a client that stopped reading).
@@ -249,7 +250,7 @@ int peer_proxy_main(int argc, char **argv)
 			stop = true;
 		}
 	}
-	lws_sul_cancel(&sul_deadline);
+	ev_timer_stop(proxy_loop(px), &deadline_tm);
 	peer_out("vmhwm %ld", vmhwm_kb());
 	proxy_destroy(px);
 	peer_out("exit");

@@ -7,19 +7,20 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include <libwebsockets.h>
+/* A frame's opcode and FIN bit as one comparable number. */
+#define FR(op, fin) ((int)(op) | ((fin) ? 0x100 : 0))
 
-/* Pops one frame of at most max bytes; returns its flags and copies its payload into out. */
+/* Pops one frame of at most max bytes; returns FR() of it and copies its payload into out. */
 static int next_frame(struct wsq *q, size_t max, char *out, size_t *n)
 {
+	struct wsq_frame fr;
 	unsigned char *p;
-	int flags;
 
-	assert_true(wsq_peek(q, max, &p, n, &flags));
+	assert_true(wsq_peek(q, max, &p, n, &fr));
 	memcpy(out, p, *n);
 	out[*n] = '\0';
 	wsq_consume(q, *n);
-	return flags;
+	return FR(fr.op, fr.fin);
 }
 
 static void test_injection_waits_for_open_stream(void **state)
@@ -33,14 +34,14 @@ static void test_injection_waits_for_open_stream(void **state)
 	assert_int_equal(wsq_push_fragment(&q, "{\"a\":", 5, false, true, false), 0);
 	assert_int_equal(wsq_push_message(&q, "INJ", 3, false), 0);
 	assert_int_equal(wsq_bytes(&q), 8);
-	assert_int_equal(next_frame(&q, 100, out, &n), LWS_WRITE_TEXT | LWS_WRITE_NO_FIN);
+	assert_int_equal(next_frame(&q, 100, out, &n), FR(WSFRAME_TEXT, false));
 	assert_string_equal(out, "{\"a\":");
 	/* The injected message is not ready while the streamed one is open. */
 	assert_false(wsq_ready(&q));
 	assert_int_equal(wsq_push_fragment(&q, "1}", 2, false, false, true), 0);
-	assert_int_equal(next_frame(&q, 100, out, &n), LWS_WRITE_CONTINUATION);
+	assert_int_equal(next_frame(&q, 100, out, &n), FR(WSFRAME_CONT, true));
 	assert_string_equal(out, "1}");
-	assert_int_equal(next_frame(&q, 100, out, &n), LWS_WRITE_TEXT);
+	assert_int_equal(next_frame(&q, 100, out, &n), FR(WSFRAME_TEXT, true));
 	assert_string_equal(out, "INJ");
 	assert_false(wsq_ready(&q));
 	assert_int_equal(wsq_bytes(&q), 0);
@@ -76,16 +77,16 @@ static void test_chunking_flags(void **state)
 	(void)state;
 	wsq_init(&q);
 	assert_int_equal(wsq_push_message(&q, "abcdefgh", 8, true), 0);
-	assert_int_equal(next_frame(&q, 3, out, &n), LWS_WRITE_BINARY | LWS_WRITE_NO_FIN);
+	assert_int_equal(next_frame(&q, 3, out, &n), FR(WSFRAME_BINARY, false));
 	assert_string_equal(out, "abc");
-	assert_int_equal(next_frame(&q, 3, out, &n), LWS_WRITE_CONTINUATION | LWS_WRITE_NO_FIN);
+	assert_int_equal(next_frame(&q, 3, out, &n), FR(WSFRAME_CONT, false));
 	assert_string_equal(out, "def");
 	assert_int_equal(wsq_bytes(&q), 2);
-	assert_int_equal(next_frame(&q, 3, out, &n), LWS_WRITE_CONTINUATION);
+	assert_int_equal(next_frame(&q, 3, out, &n), FR(WSFRAME_CONT, true));
 	assert_string_equal(out, "gh");
 	/* An empty message is still one frame. */
 	assert_int_equal(wsq_push_message(&q, "", 0, false), 0);
-	assert_int_equal(next_frame(&q, 3, out, &n), LWS_WRITE_TEXT);
+	assert_int_equal(next_frame(&q, 3, out, &n), FR(WSFRAME_TEXT, true));
 	assert_int_equal(n, 0);
 	assert_false(wsq_ready(&q));
 	/* Releasing a queue with pending and deferred data frees both. */
