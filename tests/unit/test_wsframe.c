@@ -24,42 +24,59 @@ static void note(struct seen *s, char ch)
 	s->log[s->nlog] = '\0';
 }
 
+/* Parses one read p[0..n), handing every event to on(ctx, ev, end of the bytes it came from).
+ * 0 or the first error. */
+static long parse_read(struct wsframe_rx *rx, unsigned char *p, size_t n,
+                       void (*on)(void *, const struct wsframe_event *, const unsigned char *),
+                       void *ctx)
+{
+	while (n) {
+		struct wsframe_event ev;
+		bool have;
+		long used = wsframe_parse(rx, p, n, &ev, &have);
+
+		if (used < 0) {
+			return used;
+		}
+		p += used;
+		n -= (size_t)used;
+		if (have) {
+			on(ctx, &ev, p);
+		}
+	}
+	return 0;
+}
+
+static void record(void *ctx, const struct wsframe_event *ev, const unsigned char *end)
+{
+	struct seen *s = ctx;
+
+	(void)end;
+	if (ev->op == WSFRAME_TEXT || ev->op == WSFRAME_BINARY) {
+		note(s, ev->first ? (ev->op == WSFRAME_TEXT ? 'T' : 'B') : 'd');
+		if (ev->final) {
+			note(s, '.');
+		}
+	} else {
+		note(s, ev->op == WSFRAME_PING ? 'P' : ev->op == WSFRAME_CLOSE ? 'C' : 'O');
+	}
+	memcpy(s->data + s->len, ev->data, ev->len);
+	s->len += ev->len;
+	s->data[s->len] = '\0';
+}
+
 /* Feeds in, split into reads of at most step bytes; returns the last wsframe_parse result. */
 static long feed(struct wsframe_rx *rx, unsigned char *in, size_t len, size_t step, struct seen *s)
 {
 	while (len) {
 		size_t chunk = len < step ? len : step;
-		unsigned char *p = in;
+		long r = parse_read(rx, in, chunk, record, s);
 
+		if (r < 0) {
+			return r;
+		}
 		in += chunk;
 		len -= chunk;
-		while (chunk) {
-			struct wsframe_event ev;
-			bool have;
-			long n = wsframe_parse(rx, p, chunk, &ev, &have);
-
-			if (n < 0) {
-				return n;
-			}
-			p += n;
-			chunk -= (size_t)n;
-			if (!have) {
-				continue;
-			}
-			if (ev.op == WSFRAME_TEXT || ev.op == WSFRAME_BINARY) {
-				note(s, ev.first ? (ev.op == WSFRAME_TEXT ? 'T' : 'B') : 'd');
-				if (ev.final) {
-					note(s, '.');
-				}
-			} else {
-				note(s, ev.op == WSFRAME_PING    ? 'P'
-				        : ev.op == WSFRAME_CLOSE ? 'C'
-				                                 : 'O');
-			}
-			memcpy(s->data + s->len, ev.data, ev.len);
-			s->len += ev.len;
-			s->data[s->len] = '\0';
-		}
 	}
 	return 0;
 }
@@ -309,60 +326,62 @@ struct big_seen {
 	size_t clen;
 };
 
+struct big_ctx {
+	struct wsframe_rx *rx;
+	struct big_seen *s;
+};
+
+static void record_big(void *ctx, const struct wsframe_event *ev, const unsigned char *end)
+{
+	struct big_ctx *b = ctx;
+	struct big_seen *s = b->s;
+
+	assert_true(s->nlog + 2 < sizeof(s->log));
+	if (ev->op == WSFRAME_TEXT || ev->op == WSFRAME_BINARY) {
+		/* Zero-copy: the slice is the bytes just consumed, unmasked in place. */
+		assert_ptr_equal(ev->data, end - ev->len);
+		char ch = ev->first ? (ev->op == WSFRAME_TEXT ? 'T' : 'B') : 'd';
+
+		/* A run of middle slices is one 'd': their number depends on the reads. */
+		if (ch != 'd' || s->nlog == 0 || s->log[s->nlog - 1] != 'd') {
+			s->log[s->nlog++] = ch;
+		}
+		if (ev->final) {
+			s->log[s->nlog++] = '.';
+		}
+		memcpy(s->data + s->len, ev->data, ev->len);
+		s->len += ev->len;
+	} else {
+		assert_ptr_equal(ev->data, b->rx->ctrl);
+		s->log[s->nlog++] = ev->op == WSFRAME_PING    ? 'P'
+		                    : ev->op == WSFRAME_CLOSE ? 'C'
+		                                              : 'O';
+		memcpy(s->ctrl, ev->data, ev->len);
+		s->clen = ev->len;
+	}
+	s->log[s->nlog] = '\0';
+}
+
 /* Feeds in[0..len) in reads of random sizes (1..maxstep) to a server-side parser; every data
  * slice must point into the read it came from. Returns 0 or the first error. */
 static long feed_random(struct wsframe_rx *rx, unsigned char *in, size_t len, size_t maxstep,
                         struct big_seen *s)
 {
+	struct big_ctx b = {rx, s};
+
 	while (len) {
 		size_t chunk = 1 + (size_t)(rng() % maxstep);
-		unsigned char *p = in;
+		long r;
 
 		if (chunk > len) {
 			chunk = len;
 		}
+		r = parse_read(rx, in, chunk, record_big, &b);
+		if (r < 0) {
+			return r;
+		}
 		in += chunk;
 		len -= chunk;
-		while (chunk) {
-			struct wsframe_event ev;
-			bool have;
-			long n = wsframe_parse(rx, p, chunk, &ev, &have);
-
-			if (n < 0) {
-				return n;
-			}
-			p += n;
-			chunk -= (size_t)n;
-			if (!have) {
-				continue;
-			}
-			assert_true(s->nlog + 2 < sizeof(s->log));
-			if (ev.op == WSFRAME_TEXT || ev.op == WSFRAME_BINARY) {
-				/* Zero-copy: the slice is the bytes just consumed, unmasked in
-				 * place. */
-				assert_ptr_equal(ev.data, p - ev.len);
-				char ch = ev.first ? (ev.op == WSFRAME_TEXT ? 'T' : 'B') : 'd';
-
-				/* A run of middle slices is one 'd': their number depends on the
-				 * reads. */
-				if (ch != 'd' || s->nlog == 0 || s->log[s->nlog - 1] != 'd') {
-					s->log[s->nlog++] = ch;
-				}
-				if (ev.final) {
-					s->log[s->nlog++] = '.';
-				}
-				memcpy(s->data + s->len, ev.data, ev.len);
-				s->len += ev.len;
-			} else {
-				assert_ptr_equal(ev.data, rx->ctrl);
-				s->log[s->nlog++] = ev.op == WSFRAME_PING    ? 'P'
-				                    : ev.op == WSFRAME_CLOSE ? 'C'
-				                                             : 'O';
-				memcpy(s->ctrl, ev.data, ev.len);
-				s->clen = ev.len;
-			}
-			s->log[s->nlog] = '\0';
-		}
 	}
 	return 0;
 }
