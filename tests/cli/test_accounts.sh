@@ -10,14 +10,9 @@ trap 'rm -rf "$tmp"' EXIT
 export CODEX_SWITCH_HOME=$tmp/store CODEX_HOME=$tmp/codex
 store=$CODEX_SWITCH_HOME/accounts.json
 auth=$CODEX_HOME/auth.json
-passed=0
-failed=0
+. "$(dirname "$0")/lib.sh"
 
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
-check() { if eval "$1"; then ok; else bad "$2"; fi; }
-
-# run CMD...: runs codex-switch, keeping stdout, stderr and the exit status.
+# lib.sh's run, also collecting every stderr for the secret check at the end.
 run() {
 	"$bin" "$@" >"$tmp/out" 2>"$tmp/err"
 	rc=$?
@@ -258,5 +253,4 @@ assert d['accounts'][1]['name'] == 'ci-rust'
 # --- secrets never reach stderr ----------------------------------------------------------
 check "! grep -qE 'rt_refresh|rt_rust|sk-test|sk-rust|eyJ' '$tmp/all-stderr'" "no secret on stderr"
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+finish

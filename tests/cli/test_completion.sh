@@ -12,12 +12,8 @@ export CODEX_SWITCH_HOME=$tmp/store CODEX_HOME=$tmp/codex HOME=$tmp/home
 mkdir -p "$tmp/bin" "$HOME"
 ln -s "$bin" "$tmp/bin/codex-switch"
 export PATH=$tmp/bin:$PATH
-passed=0
-failed=0
+. "$(dirname "$0")/lib.sh"
 
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
-check() { if eval "$1"; then ok; else bad "$2"; fi; }
 has() { grep -qxF -- "$2" "$1"; }
 
 for sh in bash zsh fish man groff col; do
@@ -124,5 +120,4 @@ check "grep -q NO_COLOR '$tmp/man.txt' && grep -q schema_version '$tmp/man.txt'"
 groff -man -ww -z "$page" 2>"$tmp/groff.err"
 check "[ ! -s '$tmp/groff.err' ]" "groff -ww has no warnings: $(cat "$tmp/groff.err")"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

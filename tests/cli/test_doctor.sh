@@ -17,20 +17,11 @@ unset CODEX_SWITCH_CODEX_BIN NO_COLOR
 store=$CODEX_SWITCH_HOME/accounts.json
 auth=$CODEX_HOME/auth.json
 real_codex=${CS_CODEX_BIN:-$root/.deps/codex/node_modules/@openai/codex-linux-x64/vendor/x86_64-unknown-linux-musl/bin/codex}
-passed=0
-failed=0
+. "$(dirname "$0")/lib.sh"
 
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
-check() { if eval "$1"; then ok; else bad "$2"; fi; }
-run() {
-	"$bin" "$@" >"$tmp/out" 2>"$tmp/err"
-	rc=$?
-}
 # line STATUS NAME TEXT: doctor printed a STATUS line for check NAME containing TEXT.
 line() { grep -E "^$1  $2 " "$tmp/out" | grep -qF -- "$3"; }
 expect_line() { if line "$1" "$2" "$3"; then ok; else bad "$4: no '$1 $2 ... $3' in: $(cat "$tmp/out")"; fi; }
-expect_rc() { if [ "$rc" = "$1" ]; then ok; else bad "$2: exit $rc, wanted $1 ($(cat "$tmp/err"))"; fi; }
 fake() { python3 "$here/fake_auth.py" "$@"; }
 json() { python3 -c "import json,sys; d=json.load(open('$tmp/out')); $1"; }
 tree_sums() { find "$tmp/store" "$tmp/codex" -printf '%p %m %s\n' 2>/dev/null | sort; find "$tmp/store" "$tmp/codex" -type f -exec sha256sum {} + 2>/dev/null | sort; }
@@ -234,5 +225,4 @@ run doctor --help
 expect_rc 0 "doctor --help"
 check "grep -qF 'example: codex-switch doctor' '$tmp/out'" "doctor --help has an example"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -6,10 +6,7 @@ bin=${CODEX_SWITCH_BIN:?set CODEX_SWITCH_BIN to the codex-switch binary}
 tmp=$(mktemp -d /tmp/cs-cli-help-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 export CODEX_SWITCH_HOME=$tmp/store CODEX_HOME=$tmp/codex
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
+. "$(dirname "$0")/lib.sh"
 
 "$bin" --help >"$tmp/top"
 commands=$(awk '/^commands:/ {on=1; next} on && /^  [a-z]/ {print $1} /^$/ {on=0}' "$tmp/top")
@@ -34,5 +31,4 @@ done
 [ $? = 2 ] && grep -qF "codex-switch --help" "$tmp/err" && ok || bad "unknown command"
 [ ! -e "$CODEX_SWITCH_HOME" ] && ok || bad "--help and usage errors created the store"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

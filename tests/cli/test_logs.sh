@@ -15,17 +15,8 @@ trap cleanup EXIT
 export CODEX_SWITCH_HOME=$tmp/store CODEX_HOME=$tmp/codex
 unset CODEX_SWITCH_LOG CODEX_SWITCH_CODEX_BIN
 logs=$CODEX_SWITCH_HOME/logs
-passed=0
-failed=0
+. "$(dirname "$0")/lib.sh"
 
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
-check() { if eval "$1"; then ok; else bad "$2"; fi; }
-run() {
-	"$bin" "$@" >"$tmp/out" 2>"$tmp/err"
-	rc=$?
-}
-expect_rc() { if [ "$rc" = "$1" ]; then ok; else bad "$2: exit $rc, wanted $1 ($(cat "$tmp/err"))"; fi; }
 newest() { ls "$logs" | grep '^codex-switch-run-' | sort | tail -n 1; }
 json() { python3 -c "import json,sys; d=json.load(open('$tmp/out')); $1"; }
 
@@ -149,5 +140,4 @@ run logs --help
 expect_rc 0 "logs --help"
 check "grep -qF 'example: codex-switch logs' '$tmp/out'" "logs --help has an example"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -9,12 +9,8 @@ trap 'rm -rf "$tmp"' EXIT
 export CODEX_SWITCH_HOME=$tmp/store CODEX_HOME=$tmp/codex
 store=$CODEX_SWITCH_HOME/accounts.json
 lock=$CODEX_SWITCH_HOME/accounts.lock
-passed=0
-failed=0
+. "$(dirname "$0")/lib.sh"
 
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
-check() { if eval "$1"; then ok; else bad "$2"; fi; }
 fake() { python3 "$here/fake_auth.py" "$@"; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 valid_store() { python3 -c "import json; d = json.load(open('$store')); assert d['version'] == 1" \
@@ -126,5 +122,4 @@ check "[ \"\$(names)\" = 'n0 n1 n2 n3 n4 n5 n6 n7 n8 n9 r0 r1 r2 r3 r4' ]" \
 timed 8000 "command after the crash loop" rename n3 n3-final
 check "[ \"\$(stat -c %a '$store')\" = 600 ]" "accounts.json still 0600"
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+finish
