@@ -78,6 +78,34 @@ def codex_bin():
     return path
 
 
+def checker(failures):
+    """check(cond, what) for a test file: prints ok/FAIL, collects failures, returns cond."""
+    def check(cond, what):
+        print(("ok   " if cond else "FAIL ") + what)
+        if not cond:
+            failures.append(what)
+        return cond
+    return check
+
+
+def http_status(port, headers, upgrade=True):
+    """The HTTP status a WebSocket upgrade request (or a plain GET) to 127.0.0.1:port gets."""
+    lines = ["GET / HTTP/1.1", "Host: 127.0.0.1:%d" % port]
+    if upgrade:
+        lines += ["Upgrade: websocket", "Connection: Upgrade",
+                  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version: 13"]
+    lines += ["%s: %s" % kv for kv in headers]
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        data = b""
+        while b"\r\n" not in data:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    return int(data.split(b" ", 2)[1]) if data else 0
+
+
 def start_mock(**kw):
     return MockBackend(**kw).start()
 

@@ -15,15 +15,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
 
 failures = []
-
-
-def check(cond, what):
-    if cond:
-        print("ok   %s" % what)
-    else:
-        print("FAIL %s" % what)
-        failures.append(what)
-    return cond
+check = h.checker(failures)
 
 
 def last_responses(mb, account=None):

@@ -19,13 +19,7 @@ import harness as h  # noqa: E402
 from backend import jwt_claims, make_jwt, pkce_challenge  # noqa: E402
 
 failures = []
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what)
-    if not cond:
-        failures.append(what)
-    return cond
+check = h.checker(failures)
 
 
 class Client:

@@ -9,6 +9,9 @@ import sys
 import threading
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as h  # noqa: E402
+
 PEER = os.environ.get("CS_TEST_PEER") or os.path.join(
     os.environ.get("CS_BUILD_ROOT", "build"), "tests", "cs-test-peer")
 TOKEN = secrets.token_hex(32)
@@ -102,23 +105,6 @@ def free_port():
         return s.getsockname()[1]
 
 
-def http_status(port, headers, upgrade=True):
-    lines = ["GET / HTTP/1.1", "Host: 127.0.0.1"]
-    if upgrade:
-        lines += ["Upgrade: websocket", "Connection: Upgrade",
-                  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version: 13"]
-    lines += [f"{k}: {v}" for k, v in headers]
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
-        s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
-        data = b""
-        while b"\r\n" not in data:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-    return int(data.split(b" ", 2)[1]) if data else 0
-
-
 def test_bind_loopback_only(app, proxy):
     hexport = f"{proxy.port:04X}"
     with open("/proc/net/tcp") as f:
@@ -133,19 +119,19 @@ def test_bind_loopback_only(app, proxy):
 
 def test_http_refusals(app, proxy):
     before = app.count("established")
-    check(http_status(proxy.port, []) == 401, "missing token not refused with 401")
-    check(http_status(proxy.port, [("Authorization", "Bearer wrong")]) == 401, "wrong token")
-    check(http_status(proxy.port, [("Authorization", "Basic " + TOKEN)]) == 401, "basic scheme")
-    check(http_status(proxy.port, [("Authorization", "Bearer " + TOKEN + "x")]) == 401,
+    check(h.http_status(proxy.port, []) == 401, "missing token not refused with 401")
+    check(h.http_status(proxy.port, [("Authorization", "Bearer wrong")]) == 401, "wrong token")
+    check(h.http_status(proxy.port, [("Authorization", "Basic " + TOKEN)]) == 401, "basic scheme")
+    check(h.http_status(proxy.port, [("Authorization", "Bearer " + TOKEN + "x")]) == 401,
           "token with a suffix")
-    check(http_status(proxy.port, [("Authorization", "Bearer " + TOKEN),
+    check(h.http_status(proxy.port, [("Authorization", "Bearer " + TOKEN),
                                    ("Origin", "http://evil.example")]) == 403, "origin not 403")
-    check(http_status(proxy.port, [], upgrade=False) == 404, "plain GET not 404")
+    check(h.http_status(proxy.port, [], upgrade=False) == 404, "plain GET not 404")
     time.sleep(0.2)
     check(app.count("established") == before and app.count("refused") == 0,
           "a refused client caused an upstream connection")
     # The scheme is case-insensitive; a good upgrade reaches the app-server.
-    check(http_status(proxy.port, [("Authorization", "bearer  " + TOKEN)]) == 101,
+    check(h.http_status(proxy.port, [("Authorization", "bearer  " + TOKEN)]) == 101,
           "valid token not accepted")
     app.wait("established", before + 1)
 

@@ -15,13 +15,7 @@ import harness as h  # noqa: E402
 
 BIN = os.environ.get("CODEX_SWITCH_BIN")
 failures = []
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what)
-    if not cond:
-        failures.append(what)
-    return cond
+check = h.checker(failures)
 
 
 def processes_mentioning(text):

@@ -10,7 +10,6 @@ import http.client
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -21,13 +20,7 @@ import harness as h  # noqa: E402
 
 BIN = os.environ.get("CODEX_SWITCH_BIN")
 failures = []
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what)
-    if not cond:
-        failures.append(what)
-    return cond
+check = h.checker(failures)
 
 
 # ----- /proc helpers -----
@@ -93,21 +86,6 @@ def listeners(pids):
                 addr, port = r[1].split(":")
                 out.append((table, addr, int(port, 16)))
     return out
-
-
-def http_status(port, headers):
-    lines = ["GET / HTTP/1.1", "Host: 127.0.0.1:%d" % port, "Upgrade: websocket",
-             "Connection: Upgrade", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
-             "Sec-WebSocket-Version: 13"] + ["%s: %s" % kv for kv in headers]
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-        s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
-        data = b""
-        while b"\r\n" not in data:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-    return int(data.split(b" ", 2)[1]) if data else 0
 
 
 # ----- the session -----
@@ -208,11 +186,11 @@ def run_session(mb, home, a, b):
     try:
         h.wait_until(lambda: s.port or p.poll() is not None, 60, "the proxy to listen")
         if s.port:
-            check(http_status(s.port, []) == 401, "the session's proxy: no token -> 401")
-            check(http_status(s.port, [("Authorization", "Bearer " + "0" * 64)]) == 401,
+            check(h.http_status(s.port, []) == 401, "the session's proxy: no token -> 401")
+            check(h.http_status(s.port, [("Authorization", "Bearer " + "0" * 64)]) == 401,
                   "the session's proxy: a wrong token -> 401")
             h.wait_until(lambda: s.token, 30, "the capability token file")
-            check(http_status(s.port, [("Authorization", "Bearer " + s.token),
+            check(h.http_status(s.port, [("Authorization", "Bearer " + s.token),
                                        ("Origin", "http://127.0.0.1")]) == 403,
                   "the session's proxy: an Origin header -> 403")
         out, err = p.communicate(timeout=240)
