@@ -59,16 +59,6 @@ static bool wanted(const struct account *a, bool current)
 	return a->kind == ACCOUNT_CHATGPT && !a->relogin_reason && (!a->disabled || current);
 }
 
-static void progress(size_t done, size_t total, void *ctx)
-{
-	(void)ctx;
-	fprintf(stderr, "\rfetching usage: %zu/%zu", done, total);
-	if (done == total) {
-		fprintf(stderr, "\r\033[K");
-	}
-	fflush(stderr);
-}
-
 static int fetch(struct autoswitch *x)
 {
 	x->ids = calloc(x->s.n, sizeof(*x->ids));
@@ -83,7 +73,8 @@ static int fetch(struct autoswitch *x)
 		}
 	}
 	if (usage_fetch_all(&x->p, x->ids, x->n, x->u,
-	                    !x->args.json && isatty(STDERR_FILENO) ? progress : NULL, NULL)) {
+	                    !x->args.json && isatty(STDERR_FILENO) ? usage_view_progress : NULL,
+	                    NULL)) {
 		log_error("cannot fetch usage: the worker threads could not start");
 		return -EAGAIN;
 	}

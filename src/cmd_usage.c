@@ -101,16 +101,6 @@ static int pick(const struct paths *p, const struct store *s, const struct usage
 	return 0;
 }
 
-static void progress(size_t done, size_t total, void *ctx)
-{
-	(void)ctx;
-	fprintf(stderr, "\rfetching usage: %zu/%zu", done, total);
-	if (done == total) {
-		fprintf(stderr, "\r\033[K");
-	}
-	fflush(stderr);
-}
-
 static int fetch(const struct paths *p, const struct usage_opts *o, const char **ids, size_t n,
                  struct usage *out)
 {
@@ -121,7 +111,8 @@ static int fetch(const struct paths *p, const struct usage_opts *o, const char *
 		usage_fetch(p, ids[0], &out[0], err, sizeof(err));
 		return 0;
 	}
-	return usage_fetch_all(p, ids, n, out, !o->json && isatty(STDERR_FILENO) ? progress : NULL,
+	return usage_fetch_all(p, ids, n, out,
+	                       !o->json && isatty(STDERR_FILENO) ? usage_view_progress : NULL,
 	                       NULL);
 }
 

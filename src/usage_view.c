@@ -278,3 +278,13 @@ void usage_view_print_json(FILE *f, const struct store *s, const char *const *id
 	free(text);
 	cJSON_Delete(root);
 }
+
+void usage_view_progress(size_t done, size_t total, void *ctx)
+{
+	(void)ctx;
+	fprintf(stderr, "\rfetching usage: %zu/%zu", done, total);
+	if (done == total) {
+		fprintf(stderr, "\r\033[K");
+	}
+	fflush(stderr);
+}

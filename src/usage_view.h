@@ -13,6 +13,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* A usage_progress_fn for a terminal: "fetching usage: done/total" on stderr, erased at the
+ * end. ctx is unused. */
+void usage_view_progress(size_t done, size_t total, void *ctx);
+
 /* "2h 13m", "4d 2h", "5m", "now" for a reset secs seconds away. */
 void usage_view_countdown(int64_t secs, char *out, size_t outsz);
 
