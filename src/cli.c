@@ -3,10 +3,12 @@
 #include "commands.h"
 #include "log.h"
 
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void print_help(const struct cli_spec *spec)
@@ -164,4 +166,17 @@ bool cli_name_free(const struct store *s, const char *name, long except)
 		}
 	}
 	return true;
+}
+
+int cli_print_json(const struct cJSON *root)
+{
+	char *text = root ? cJSON_Print(root) : NULL;
+
+	if (!text) {
+		log_error("cannot print the result: out of memory");
+		return EXIT_FAIL;
+	}
+	printf("%s\n", text);
+	free(text);
+	return EXIT_OK;
 }

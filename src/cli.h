@@ -48,6 +48,11 @@ int cli_parse(const struct cli_spec *spec, int argc, char **argv, struct cli_arg
 int cli_usage_error(const struct cli_spec *spec, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));
 
+/* Prints root (not consumed) as JSON and a newline on stdout. EXIT_OK, or EXIT_FAIL after
+ * logging that memory ran out. */
+struct cJSON;
+int cli_print_json(const struct cJSON *root);
+
 /* paths_init() with an error message. Returns EXIT_OK or EXIT_FAIL. */
 int cli_paths(struct paths *p);
 

@@ -99,7 +99,7 @@ static cJSON *check_json(const struct doctor_check *c)
 static int print_json(const struct doctor *d)
 {
 	cJSON *root = cJSON_CreateObject(), *list, *sum;
-	char *text;
+	int r;
 
 	cJSON_AddNumberToObject(root, "schema_version", DOCTOR_SCHEMA_VERSION);
 	cJSON_AddStringToObject(root, "command", "doctor");
@@ -112,15 +112,9 @@ static int print_json(const struct doctor *d)
 	for (size_t i = 0; list && i < d->n; i++) {
 		cJSON_AddItemToArray(list, check_json(&d->checks[i]));
 	}
-	text = cJSON_Print(root);
+	r = cli_print_json(root);
 	cJSON_Delete(root);
-	if (!text) {
-		log_error("cannot print the result: out of memory");
-		return EXIT_FAIL;
-	}
-	printf("%s\n", text);
-	free(text);
-	return EXIT_OK;
+	return r;
 }
 
 int cmd_doctor(int argc, char **argv)

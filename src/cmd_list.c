@@ -196,7 +196,7 @@ static cJSON *account_json(const struct account *a, bool current, bool next)
 static int print_json(const struct store *s, long current, long next)
 {
 	cJSON *top = cJSON_CreateObject(), *list;
-	char *text = NULL;
+	int r;
 	bool ok = top && cJSON_AddNumberToObject(top, "schema_version", LIST_SCHEMA_VERSION) &&
 	          cJSON_AddStringToObject(top, "command", "list");
 
@@ -208,17 +208,9 @@ static int print_json(const struct store *s, long current, long next)
 			list = NULL;
 		}
 	}
-	if (list) {
-		text = cJSON_Print(top);
-	}
+	r = cli_print_json(list ? top : NULL); /* no list: out of memory building it */
 	cJSON_Delete(top);
-	if (!text) {
-		log_error("cannot list: out of memory");
-		return EXIT_FAIL;
-	}
-	printf("%s\n", text);
-	free(text);
-	return EXIT_OK;
+	return r;
 }
 
 int cmd_list(int argc, char **argv)

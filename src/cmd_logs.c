@@ -154,20 +154,14 @@ static int parse_opts(int argc, char **argv, struct logs_opts *o)
 static int print_json_path(const char *command, const char *path)
 {
 	cJSON *o = cJSON_CreateObject();
-	char *text;
+	int r;
 
 	cJSON_AddNumberToObject(o, "schema_version", LOGS_SCHEMA_VERSION);
 	cJSON_AddStringToObject(o, "command", command);
 	cJSON_AddStringToObject(o, "path", path);
-	text = cJSON_Print(o);
+	r = cli_print_json(o);
 	cJSON_Delete(o);
-	if (!text) {
-		log_error("cannot print: out of memory");
-		return EXIT_FAIL;
-	}
-	printf("%s\n", text);
-	free(text);
-	return EXIT_OK;
+	return r;
 }
 
 /* The path of the newest run log into out; EXIT_FAIL after saying why there is none. */
@@ -309,19 +303,10 @@ static void on_pruned(const char *name, void *vctx)
 
 static int prune_json(cJSON *root, const struct logs_opts *o, long n)
 {
-	char *text;
-
 	cJSON_AddBoolToObject(root, "dry_run", o->dry_run);
 	cJSON_AddNumberToObject(root, "days", (double)o->days);
 	cJSON_AddNumberToObject(root, "count", (double)n);
-	text = cJSON_Print(root);
-	if (!text) {
-		log_error("cannot print: out of memory");
-		return EXIT_FAIL;
-	}
-	printf("%s\n", text);
-	free(text);
-	return EXIT_OK;
+	return cli_print_json(root);
 }
 
 static int do_prune(const struct paths *p, const struct logs_opts *o)
