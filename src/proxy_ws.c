@@ -486,9 +486,12 @@ static void on_readable(struct wsend *w)
 		                                       : "connection closed");
 		return;
 	}
-	if (w->state == WS_HANDSHAKE) {
-		r = w->side == SIDE_DOWN ? proxy_hs_request(w, in, (size_t)n)
-		                         : proxy_hs_response(w, in, (size_t)n);
+	if (w->state == WS_HANDSHAKE && w->side == SIDE_DOWN) {
+		r = proxy_hs_request(w, in, (size_t)n);
+		/* The request carried the token; what followed it was copied into the head. */
+		explicit_bzero(in, (size_t)n);
+	} else if (w->state == WS_HANDSHAKE) {
+		r = proxy_hs_response(w, in, (size_t)n);
 	} else {
 		r = proxy_ws_frames(w, in, (size_t)n);
 	}
