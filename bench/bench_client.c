@@ -24,8 +24,8 @@
 #include <libwebsockets.h>
 
 #include "bench_work.h"
-#include "wsframe.h"
-#include "wsq.h"
+#include "proxy/wsframe.h"
+#include "proxy/wsq.h"
 
 static struct bench_client bc;
 

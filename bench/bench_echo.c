@@ -17,8 +17,8 @@
 
 #include <libwebsockets.h>
 
-#include "jsonrpc.h"
-#include "wsq.h"
+#include "proxy/jsonrpc.h"
+#include "proxy/wsq.h"
 
 #define SMALL_MAX (4 * 1024)
 #define Q_HIGH    (8 * 1024 * 1024)

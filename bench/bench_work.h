@@ -6,8 +6,8 @@
 
 #include <libwebsockets.h>
 
-#include "wsframe.h"
-#include "wsq.h"
+#include "proxy/wsframe.h"
+#include "proxy/wsq.h"
 
 enum bench_workload { W_PINGPONG, W_BURST, W_ECHO, W_IDLE, W_STARTUP, W_SWAP };
 

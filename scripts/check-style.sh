@@ -10,11 +10,11 @@ if ! clang-format --dry-run -Werror $files; then
 	status=1
 fi
 banned='\b(strcpy|strcat|sprintf|vsprintf|gets|atoi|atol|strtok|tmpnam|system|popen|rand)[[:space:]]*\('
-if grep -nE "$banned" src/*.c src/*.h bench/*.c bench/*.h; then
+if grep -nE "$banned" src/*/*.c src/*/*.h bench/*.c bench/*.h; then
 	echo "style: banned functions in src/ (see README, 'Code style')"
 	status=1
 fi
-if grep -nE '^[[:space:]]*assert[[:space:]]*\(' src/*.c; then
+if grep -nE '^[[:space:]]*assert[[:space:]]*\(' src/*/*.c; then
 	echo "style: assert() in non-test code"
 	status=1
 fi

@@ -4,7 +4,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 "$here/scripts/install-deps.sh"
 cd "$here"
-[ -d build ] || meson setup build --buildtype=release -Dtests=false
+[ -d build ] || meson setup build --buildtype=release -Dtests=disabled
 meson compile -C build
 sudo=""
 [ "$(id -u)" -ne 0 ] && sudo="sudo"

@@ -18,7 +18,7 @@ if ! scripts/install-deps.sh --test; then
 	exit 1
 fi
 if [ ! -f "$build/build.ninja" ]; then
-	meson setup "$build" --buildtype=debugoptimized || { echo "0 passed, 1 failed"; exit 1; }
+	meson setup "$build" --buildtype=debugoptimized -Dtests=enabled -Dbench=enabled || { echo "0 passed, 1 failed"; exit 1; }
 fi
 if ! meson compile -C "$build"; then
 	echo "build failed"
@@ -31,7 +31,7 @@ logs=("$build/meson-logs/testlog.json")
 if [ "${CS_NO_SANITIZE:-0}" != 1 ]; then
 	echo "== the whole suite again with AddressSanitizer, LeakSanitizer and UBSan =="
 	if [ ! -f "$asan/build.ninja" ]; then
-		meson setup "$asan" --buildtype=debugoptimized -Db_sanitize=address,undefined \
+		meson setup "$asan" --buildtype=debugoptimized -Dtests=enabled -Db_sanitize=address,undefined \
 			-Db_lundef=false >/dev/null
 	fi
 	if meson compile -C "$asan" >/dev/null; then

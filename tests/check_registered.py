@@ -14,14 +14,17 @@ for arg in sys.argv[1:]:
     folder, prefix, suffix = KINDS[kind]
     path = os.path.join(HERE, folder)
     on_disk = set()
-    if os.path.isdir(path):
-        for f in os.listdir(path):
+    # Unit tests mirror src/: tests/unit/<folder>/test_<module>.c, registered as <folder>/<module>.
+    for root, _, files in os.walk(path):
+        rel = os.path.relpath(root, path)
+        for f in files:
             if f.startswith(prefix) and f.endswith(suffix):
-                on_disk.add(f[len(prefix):-len(suffix)])
+                n = f[len(prefix):-len(suffix)]
+                on_disk.add(n if rel == "." else rel + "/" + n)
     for n in sorted(on_disk - registered):
-        errors.append(f"tests/{folder}/{prefix}{n}{suffix} exists but is not registered")
+        errors.append(f"tests/{folder}/{n} exists but is not registered")
     for n in sorted(registered - on_disk):
-        errors.append(f"tests/{folder}/{prefix}{n}{suffix} is registered but missing")
+        errors.append(f"tests/{folder}/{n} is registered but missing")
 if errors:
     sys.stderr.write("; ".join(errors) + "\n")
     sys.exit(1)

@@ -6,12 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "account.h"
-#include "authjson.h"
+#include "store/account.h"
+#include "store/authjson.h"
 #include "fuzz_common.h"
-#include "log.h"
-#include "paths.h"
-#include "store.h"
+#include "base/log.h"
+#include "store/paths.h"
+#include "store/store.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {

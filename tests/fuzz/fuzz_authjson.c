@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "account.h"
-#include "authjson.h"
+#include "store/account.h"
+#include "store/authjson.h"
 #include "fuzz_common.h"
-#include "log.h"
+#include "base/log.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {

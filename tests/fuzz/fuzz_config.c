@@ -4,10 +4,10 @@
  */
 #include <stdlib.h>
 
-#include "endpoints.h"
+#include "net/endpoints.h"
 #include "fuzz_common.h"
 #ifdef CS_HAVE_POLICY
-#include "policy.h"
+#include "policy/policy.h"
 #endif
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)

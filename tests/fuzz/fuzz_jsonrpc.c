@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "fuzz_common.h"
-#include "jsonrpc.h"
+#include "proxy/jsonrpc.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {

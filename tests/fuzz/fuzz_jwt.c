@@ -2,7 +2,7 @@
 #include <stdlib.h>
 
 #include "fuzz_common.h"
-#include "jwt.h"
+#include "store/jwt.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {

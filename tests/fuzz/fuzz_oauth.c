@@ -4,11 +4,11 @@
  * device-code answers. The device-code parsers are static in oauth.c, so it is included here
  * (the linker then takes nothing from oauth.o of cs_core).
  */
-#include "../../src/oauth.c"
+#include "../../src/net/oauth.c"
 
-#include "account.h"
+#include "store/account.h"
 #include "fuzz_common.h"
-#include "token.h"
+#include "net/token.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 
 #include "fuzz_common.h"
-#include "trigger.h"
-#include "usage.h"
+#include "session/trigger.h"
+#include "policy/usage.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {

@@ -49,8 +49,8 @@
 #include <unistd.h>
 
 #include "fuzz_common.h"
-#include "proxy_int.h"
-#include "trigger.h"
+#include "proxy/proxy_int.h"
+#include "session/trigger.h"
 
 #define MAX_MESSAGE (3 * 1024 * 1024 / 2)
 #define MAX_QUEUED  (64 * 1024 * 1024)

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "buf.h"
+#include "base/buf.h"
 
 #define APP_MAX_MESSAGE (256u * 1024 * 1024)
 

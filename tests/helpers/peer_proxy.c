@@ -15,8 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ev.h"
-#include "proxy.h"
+#include "base/ev.h"
+#include "proxy/proxy.h"
 
 static struct proxy *px;
 static bool shutting, stop;

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The proxy (src/proxy.c) end to end on loopback: a fake app-server, the proxy with test hooks
+"""The proxy (src/proxy/) end to end on loopback: a fake app-server, the proxy with test hooks
 and scripted clients, all modes of tests/helpers (cs-test-peer). No real codex is needed."""
 import os
 import secrets

@@ -364,13 +364,13 @@ def test_constant_time():
     """The capability token and the OAuth state are compared with util_ct_equal, and no
     strcmp/memcmp in the files that authenticate touches a token, bearer or state."""
     src = os.path.join(h.SOURCE_ROOT, "src")
-    with open(os.path.join(src, "util.c")) as f:
+    with open(os.path.join(src, "base", "util.c")) as f:
         util = f.read()
     body = util[util.index("bool util_ct_equal"):]
     body = body[:body.index("\n}\n")]
     check("return" in body and "^" in body and "memcmp" not in body and "break" not in body,
           "util_ct_equal accumulates differences (xor) without an early exit")
-    for name, what in (("proxy.c", "tok"), ("oauth_server.c", "state")):
+    for name, what in (("proxy/proxy.c", "tok"), ("net/oauth_server.c", "state")):
         with open(os.path.join(src, name)) as f:
             text = f.read()
         check("util_ct_equal" in text, "%s compares the %s with util_ct_equal" % (name, what))

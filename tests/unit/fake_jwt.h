@@ -2,7 +2,7 @@
 #ifndef CS_TEST_FAKE_JWT_H
 #define CS_TEST_FAKE_JWT_H
 
-#include "util.h"
+#include "base/util.h"
 
 #include <openssl/evp.h>
 #include <stdlib.h>

@@ -1,0 +1,296 @@
+#define _GNU_SOURCE /* O_NOFOLLOW, O_CLOEXEC */
+#include "base/log.h"
+
+#include "base/util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_SECRETS    256
+#define MAX_LINE       8192
+#define MIN_SECRET_LEN 8
+#define REDACTED       "<redacted>"
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static enum log_level stderr_level = LOG_WARN;
+static enum log_level file_level = LOG_INFO;
+static int file_fd = -1;
+static char *secrets[MAX_SECRETS];
+static size_t nsecrets;
+
+void log_set_stderr_level(enum log_level level)
+{
+	stderr_level = level;
+}
+
+enum log_level log_stderr_level(void)
+{
+	return stderr_level;
+}
+
+void log_set_file_level(enum log_level level)
+{
+	file_level = level;
+}
+
+int log_level_parse(const char *s, enum log_level *out)
+{
+	static const char *const names[] = {"off", "error", "warn", "info", "debug", "trace"};
+
+	for (size_t i = 0; s && i < UTIL_ARRAY_LEN(names); i++) {
+		if (strcasecmp(s, names[i]) == 0) {
+			*out = (enum log_level)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+int log_open_file(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_APPEND, 0600);
+
+	if (fd < 0) {
+		return -errno;
+	}
+	pthread_mutex_lock(&lock);
+	if (file_fd >= 0) {
+		close(file_fd);
+	}
+	file_fd = fd;
+	pthread_mutex_unlock(&lock);
+	return 0;
+}
+
+void log_close_file(void)
+{
+	pthread_mutex_lock(&lock);
+	if (file_fd >= 0) {
+		close(file_fd);
+	}
+	file_fd = -1;
+	pthread_mutex_unlock(&lock);
+}
+
+static void add_one(char *owned)
+{
+	if (nsecrets == MAX_SECRETS) {
+		util_free_secret(secrets[0]);
+		memmove(secrets, secrets + 1, (MAX_SECRETS - 1) * sizeof(*secrets));
+		nsecrets--;
+	}
+	secrets[nsecrets++] = owned;
+}
+
+static bool known(const char *s)
+{
+	for (size_t i = 0; i < nsecrets; i++) {
+		if (strcmp(secrets[i], s) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
+void log_add_secret(const char *secret)
+{
+	char *raw, *enc;
+
+	if (!secret || strlen(secret) < MIN_SECRET_LEN) {
+		return;
+	}
+	pthread_mutex_lock(&lock);
+	if (!known(secret)) {
+		raw = strdup(secret);
+		enc = util_urlencode(secret);
+		if (raw) {
+			add_one(raw);
+		}
+		if (enc && strcmp(enc, secret) != 0) {
+			add_one(enc);
+		} else {
+			free(enc);
+		}
+	}
+	pthread_mutex_unlock(&lock);
+}
+
+void log_forget_secrets(void)
+{
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < nsecrets; i++) {
+		util_free_secret(secrets[i]);
+	}
+	nsecrets = 0;
+	pthread_mutex_unlock(&lock);
+}
+
+static bool b64url_char(char c)
+{
+	return isalnum((unsigned char)c) || c == '-' || c == '_' || c == '=';
+}
+
+/* A JWT: "eyJ" + base64url, a dot, base64url, optionally a dot and a signature. */
+static size_t jwt_len(const char *p)
+{
+	size_t n = 0, dots = 0;
+
+	if (strncmp(p, "eyJ", 3) != 0) {
+		return 0;
+	}
+	while (b64url_char(p[n]) || (p[n] == '.' && dots < 2)) {
+		dots += p[n] == '.';
+		n++;
+	}
+	return dots >= 1 && n >= 16 ? n : 0;
+}
+
+static size_t secret_len_at(const char *p)
+{
+	size_t n = jwt_len(p);
+
+	for (size_t i = 0; i < nsecrets; i++) {
+		size_t len = strlen(secrets[i]);
+		if (len > n && strncmp(p, secrets[i], len) == 0) {
+			n = len;
+		}
+	}
+	return n;
+}
+
+static size_t put(char *out, size_t outsz, size_t o, const char *s, size_t n)
+{
+	if (o + n >= outsz) {
+		n = outsz - 1 - o;
+	}
+	memcpy(out + o, s, n);
+	return o + n;
+}
+
+static size_t redact_locked(const char *in, char *out, size_t outsz)
+{
+	size_t o = 0;
+
+	if (outsz == 0) {
+		return 0;
+	}
+	for (const char *p = in; *p && o + 1 < outsz;) {
+		size_t n = secret_len_at(p);
+		unsigned char c = (unsigned char)*p;
+		char esc[8];
+
+		if (n > 0) {
+			o = put(out, outsz, o, REDACTED, strlen(REDACTED));
+			p += n;
+		} else if (c < 0x20 || c == 0x7f) {
+			snprintf(esc, sizeof(esc), "\\x%02x", c);
+			o = put(out, outsz, o, esc, 4);
+			p++;
+		} else {
+			out[o++] = *p++;
+		}
+	}
+	out[o] = '\0';
+	return o;
+}
+
+size_t log_redact(const char *in, char *out, size_t outsz)
+{
+	size_t n;
+
+	pthread_mutex_lock(&lock);
+	n = redact_locked(in ? in : "", out, outsz);
+	pthread_mutex_unlock(&lock);
+	return n;
+}
+
+char *log_redact_dup(const char *in)
+{
+	/* Escapes at most quadruple a byte. */
+	size_t sz = 4 * strlen(in ? in : "") + 1;
+	char *out = malloc(sz);
+
+	if (out) {
+		log_redact(in, out, sz);
+	}
+	return out;
+}
+
+static const char *level_name(enum log_level level)
+{
+	static const char *const names[] = {"off", "ERROR", "WARN", "INFO", "DEBUG", "TRACE"};
+
+	return names[level];
+}
+
+static void emit_file(enum log_level level, const char *msg)
+{
+	char line[MAX_LINE + 128], ts[48];
+	struct timeval tv;
+	struct tm tm;
+	int n;
+
+	gettimeofday(&tv, NULL);
+	gmtime_r(&tv.tv_sec, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	n = snprintf(line, sizeof(line), "%s.%03ldZ %-5s %s\n", ts, (long)(tv.tv_usec / 1000),
+	             level_name(level), msg);
+	if (n > 0) {
+		(void)util_write_all(file_fd, line,
+		                     (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+	}
+}
+
+static void emit_stderr(enum log_level level, const char *msg)
+{
+	char line[MAX_LINE + 64];
+	const char *tag = level == LOG_ERROR ? "error: " : level == LOG_WARN ? "warning: " : "";
+	int n = snprintf(line, sizeof(line), "codex-switch: %s%s\n", tag, msg);
+
+	if (n > 0) {
+		(void)util_write_all(STDERR_FILENO, line,
+		                     (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+	}
+}
+
+void log_vmsg(enum log_level level, const char *fmt, va_list ap)
+{
+	char raw[MAX_LINE], clean[MAX_LINE];
+	int saved = errno;
+	bool to_err = level != LOG_OFF && level <= stderr_level;
+	bool to_file;
+
+	pthread_mutex_lock(&lock);
+	to_file = level != LOG_OFF && file_fd >= 0 && level <= file_level;
+	if (to_err || to_file) {
+		vsnprintf(raw, sizeof(raw), fmt, ap);
+		redact_locked(raw, clean, sizeof(clean));
+		if (to_file) {
+			emit_file(level, clean);
+		}
+		if (to_err) {
+			emit_stderr(level, clean);
+		}
+	}
+	pthread_mutex_unlock(&lock);
+	errno = saved;
+}
+
+void log_msg(enum log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vmsg(level, fmt, ap);
+	va_end(ap);
+}

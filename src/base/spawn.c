@@ -1,0 +1,173 @@
+#define _GNU_SOURCE /* pipe2, execvpe, close_range, prctl */
+#include "base/spawn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+/* Builds environ + extra before fork: allocation is not async-signal-safe. Caller frees. */
+static char **merged_env(const char *const *extra)
+{
+	size_t n = 0, m = 0, k = 0;
+	char **env;
+
+	while (environ[n]) {
+		n++;
+	}
+	while (extra && extra[m]) {
+		m++;
+	}
+	env = calloc(n + m + 1, sizeof(*env));
+	if (!env) {
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *eq = strchr(environ[i], '=');
+		size_t len = eq ? (size_t)(eq - environ[i]) + 1 : strlen(environ[i]);
+		bool overridden = false;
+		for (size_t j = 0; j < m && !overridden; j++) {
+			overridden = strncmp(extra[j], environ[i], len) == 0;
+		}
+		if (!overridden) {
+			env[k++] = environ[i];
+		}
+	}
+	for (size_t j = 0; j < m; j++) {
+		env[k++] = (char *)extra[j];
+	}
+	return env;
+}
+
+static void child_fd(int fd, int target, int devnull)
+{
+	if (fd == -2) {
+		return;
+	}
+	dup2(fd == -1 ? devnull : fd, target);
+}
+
+/* Runs in the child: async-signal-safe calls only. */
+static void child(const struct spawn_opts *o, char **env, int errfd, pid_t parent)
+{
+	sigset_t none;
+	int devnull = open("/dev/null", O_RDWR), e;
+
+	sigemptyset(&none);
+	for (int s = 1; s < NSIG; s++) {
+		signal(s, SIG_DFL);
+	}
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent) {
+		_exit(127);
+	}
+	if (o->new_pgroup) {
+		setpgid(0, 0);
+	}
+	child_fd(o->stdin_fd, STDIN_FILENO, devnull);
+	child_fd(o->stdout_fd, STDOUT_FILENO, devnull);
+	child_fd(o->stderr_fd, STDERR_FILENO, devnull);
+	/* Everything else goes, except the error pipe, which is close-on-exec. */
+	for (int fd = STDERR_FILENO + 1; fd < errfd; fd++) {
+		close(fd);
+	}
+	syscall(SYS_close_range, errfd + 1, ~0U, 0);
+	execvpe(o->argv[0], o->argv, env);
+	e = errno;
+	while (write(errfd, &e, sizeof(e)) < 0 && errno == EINTR) {
+	}
+	_exit(127);
+}
+
+int spawn_start(const struct spawn_opts *o, pid_t *pid)
+{
+	sigset_t all, old;
+	char **env = merged_env(o->env);
+	int pipefd[2], e = 0, r;
+	pid_t parent = getpid(), p;
+	ssize_t n;
+
+	if (!env) {
+		return -ENOMEM;
+	}
+	if (pipe2(pipefd, O_CLOEXEC) < 0) {
+		r = -errno;
+		free(env);
+		return r;
+	}
+	/* No handler of ours may run in the child between fork and exec. */
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
+	p = fork();
+	if (p == 0) {
+		child(o, env, pipefd[1], parent);
+	}
+	r = p < 0 ? -errno : 0;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	free(env);
+	close(pipefd[1]);
+	if (r) {
+		close(pipefd[0]);
+		return r;
+	}
+	do {
+		n = read(pipefd[0], &e, sizeof(e));
+	} while (n < 0 && errno == EINTR);
+	close(pipefd[0]);
+	if (n == sizeof(e)) {
+		waitpid(p, NULL, 0); /* it exits at once: reap it, so no zombie is left */
+		return -e;
+	}
+	*pid = p;
+	return 0;
+}
+
+static int decode(int st)
+{
+	if (WIFEXITED(st)) {
+		return WEXITSTATUS(st);
+	}
+	return 128 + WTERMSIG(st);
+}
+
+int spawn_poll(pid_t pid, int *status)
+{
+	int st;
+	pid_t r;
+
+	do {
+		r = waitpid(pid, &st, WNOHANG);
+	} while (r < 0 && errno == EINTR);
+	if (r < 0) {
+		return -errno;
+	}
+	if (r == 0) {
+		return 0;
+	}
+	*status = decode(st);
+	return 1;
+}
+
+int spawn_wait(pid_t pid, int *status)
+{
+	int st;
+	pid_t r;
+
+	do {
+		r = waitpid(pid, &st, 0);
+	} while (r < 0 && errno == EINTR);
+	if (r < 0) {
+		return -errno;
+	}
+	*status = decode(st);
+	return 0;
+}

@@ -1,0 +1,177 @@
+/* `codex-switch run`: parse the command line, choose the start account, hand over to runtime.c. */
+#include "store/authjson.h"
+#include "cli/commands.h"
+#include "base/log.h"
+#include "store/paths.h"
+#include "session/runargs.h"
+#include "session/runstart.h"
+#include "store/runlog.h"
+#include "session/session.h"
+#include "store/store.h"
+#include "net/token.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+	        "usage: codex-switch run [--codex-bin PATH] [--] [CODEX ARGS...]\n\n"
+	        "Runs the Codex TUI through codex-switch. When the current ChatGPT account reaches\n"
+	        "its usage limit, the session continues on another stored account.\n"
+	        "Supported: codex, codex resume ..., codex fork ... (with any codex options).\n\n"
+	        "options:\n"
+	        "  --codex-bin PATH  the codex binary (default: $CODEX_SWITCH_CODEX_BIN, else codex)\n"
+	        "  -h, --help        show this help\n\n"
+	        "examples:\n"
+	        "  codex-switch run\n"
+	        "  codex-switch run resume 0199a3e1-...\n"
+	        "  codex-switch run -- -m gpt-5 \"fix the build\"\n");
+}
+
+/* Splits our options from codex's: ours come first; `--` or any other word ends them. */
+static int parse(int argc, char **argv, const char **bin, int *first)
+{
+	int i = 1;
+
+	while (i < argc) {
+		const char *a = argv[i];
+		if (strcmp(a, "--") == 0) {
+			i++;
+			break;
+		}
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			usage(stdout);
+			return 1;
+		}
+		if (strcmp(a, "--codex-bin") == 0) {
+			if (i + 1 >= argc) {
+				log_error(
+				        "--codex-bin needs a path; see 'codex-switch run --help'");
+				return -EINVAL;
+			}
+			*bin = argv[i + 1];
+			i += 2;
+		} else if (strncmp(a, "--codex-bin=", 12) == 0) {
+			*bin = a + 12;
+			i++;
+		} else {
+			break;
+		}
+	}
+	*first = i;
+	return 0;
+}
+
+/*
+ * The app-server refreshes auth.json by itself when its token is about to expire, which would
+ * rotate the refresh token behind the store's back: so make the tokens fresh and auth.json
+ * current before it starts.
+ */
+static int prepare_tokens(const struct paths *p, const char *id)
+{
+	struct account a = {0};
+	char err[512];
+	int r = token_ensure_fresh(p, id, false, &a, err, sizeof(err));
+
+	if (r) {
+		log_error("%s", err);
+		return EXIT_FAIL;
+	}
+	if (!a.chatgpt_account_id) {
+		log_error("account '%s' has no ChatGPT account id; run 'codex-switch login %s "
+		          "--replace'",
+		          a.name, a.name);
+		account_release(&a);
+		return EXIT_FAIL;
+	}
+	r = authjson_write(p->auth_json, &a);
+	if (r) {
+		log_error(
+		        "cannot write '%s': %s; the file was left as it was; check that its directory is yours and writable",
+		        p->auth_json, strerror(-r));
+	}
+	account_release(&a);
+	return r ? EXIT_FAIL : EXIT_OK;
+}
+
+/* A session without its log still runs: the log is for looking back, not needed to work. */
+static void open_run_log(const struct paths *p, int argc, char **argv)
+{
+	char path[4096], summary[64];
+	int r = runlog_open(p, path, sizeof(path));
+
+	if (r) {
+		log_warn("cannot create a run log in '%s': %s; the session runs without one",
+		         p->logs_dir, strerror(-r));
+		return;
+	}
+	log_info("codex-switch %s run: codex %s", CS_VERSION,
+	         runargs_summary(argc, argv, summary, sizeof(summary)));
+}
+
+int cmd_run(int argc, char **argv)
+{
+	struct paths p;
+	struct session_config cfg = {0};
+	struct policy_config policy;
+	char err[512], cwd[PATH_MAX], id[64];
+	const char *bin = getenv("CODEX_SWITCH_CODEX_BIN");
+	int first, r;
+
+	if (!bin || !*bin) {
+		bin = "codex";
+	}
+	r = parse(argc, argv, &bin, &first);
+	if (r) {
+		return r > 0 ? EXIT_OK : EXIT_USAGE;
+	}
+	if (runargs_check(argc - first, argv + first, err, sizeof(err))) {
+		log_error("%s", err);
+		return EXIT_USAGE;
+	}
+	if (!getcwd(cwd, sizeof(cwd))) {
+		log_error("cannot read the current directory: %s; cd to a directory that exists",
+		          strerror(errno));
+		return EXIT_FAIL;
+	}
+	if (paths_init(&p)) {
+		log_error("cannot find the home directory; set HOME or CODEX_SWITCH_HOME");
+		return EXIT_FAIL;
+	}
+	r = paths_ensure_store(&p);
+	if (r) {
+		log_error(
+		        "cannot create '%s': %s; check its parent's permissions or set CODEX_SWITCH_HOME",
+		        p.store_dir, strerror(-r));
+		paths_release(&p);
+		return EXIT_FAIL;
+	}
+	open_run_log(&p, argc - first, argv + first);
+	r = EXIT_FAIL;
+	if (policy_config_load(p.config, &policy, err, sizeof(err))) {
+		log_error("%s", err);
+	} else {
+		r = runstart_choose(&p, &policy, id, sizeof(id));
+	}
+	if (r == EXIT_OK) {
+		r = prepare_tokens(&p, id);
+	}
+	if (r == EXIT_OK) {
+		cfg = (struct session_config){.paths = &p,
+		                              .codex_bin = bin,
+		                              .argc = argc - first,
+		                              .argv = argv + first,
+		                              .cwd = cwd,
+		                              .account_id = id,
+		                              .policy = &policy};
+		r = session_run(&cfg);
+	}
+	runlog_close();
+	paths_release(&p);
+	return r;
+}

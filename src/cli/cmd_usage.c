@@ -1,0 +1,187 @@
+/* `codex-switch usage`: the usage limits of one or all accounts, from the ChatGPT backend. */
+#include "store/account.h"
+#include "store/authjson.h"
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "base/log.h"
+#include "policy/policy_inputs.h"
+#include "store/store.h"
+#include "policy/usage.h"
+#include "store/usage_cache.h"
+#include "net/usage_fetch.h"
+#include "cli/usage_view.h"
+#include "base/util.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct usage_opts {
+	bool all;
+	bool json;
+	const char *selector;
+};
+
+static void usage_help(void)
+{
+	printf("usage: codex-switch usage [<account>] [--all] [--json]\n\n"
+	       "Shows the 5-hour and weekly usage limits, credits and additional limits of the\n"
+	       "current account (the one in $CODEX_HOME/auth.json), of <account> (a name, id,\n"
+	       "id prefix or email), or of every ChatGPT account with --all. Tokens that expire\n"
+	       "soon are refreshed first. 'next' marks the account automatic switching would\n"
+	       "choose if the current one stopped now.\n\n"
+	       "  --all         every account (fetched concurrently)\n"
+	       "  --json        machine-readable output (never contains secrets)\n"
+	       "  -h, --help    show this help\n\n"
+	       "example: codex-switch usage --all\n");
+}
+
+static int parse_opts(int argc, char **argv, struct usage_opts *o)
+{
+	static const struct option opts[] = {
+	        {"all", no_argument, NULL, 'a'},
+	        {"json", no_argument, NULL, 'j'},
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0},
+	};
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == 'h') {
+			usage_help();
+			return EXIT_OK;
+		}
+		if (c == 'a' || c == 'j') {
+			*(c == 'a' ? &o->all : &o->json) = true;
+			continue;
+		}
+		log_error("unknown option '%s'; see 'codex-switch usage --help'", argv[optind - 1]);
+		return EXIT_USAGE;
+	}
+	if (argc - optind > 1 || (o->all && argc - optind == 1)) {
+		log_error("give one account or --all; see 'codex-switch usage --help'");
+		return EXIT_USAGE;
+	}
+	o->selector = optind < argc ? argv[optind] : NULL;
+	return -1;
+}
+
+/* Picks the accounts to show: all, the named one, or the current one. */
+static int pick(const struct paths *p, const struct store *s, const struct usage_opts *o,
+                const char ***ids, size_t *n)
+{
+	long i = -1;
+
+	*n = 0;
+	*ids = calloc(s->n ? s->n : 1, sizeof(**ids));
+	if (!*ids) {
+		return -ENOMEM;
+	}
+	if (o->all) {
+		for (size_t k = 0; k < s->n; k++) {
+			(*ids)[(*n)++] = s->accounts[k].id;
+		}
+		return 0;
+	}
+	i = o->selector ? cli_select(s, o->selector) : authjson_current(p, s);
+	if (i < 0 && !o->selector) {
+		log_error("'%s' holds no stored account; name one: codex-switch usage <account>",
+		          p->auth_json);
+	}
+	if (i < 0) {
+		return -ENOENT;
+	}
+	(*ids)[(*n)++] = s->accounts[i].id;
+	return 0;
+}
+
+static int fetch(const struct paths *p, const struct usage_opts *o, const char **ids, size_t n,
+                 struct usage *out)
+{
+	char err[2048];
+
+	/* Failures are in out[i].error, shown once with the account they belong to. */
+	if (n == 1) {
+		usage_fetch(p, ids[0], &out[0], err, sizeof(err));
+		return 0;
+	}
+	return usage_fetch_all(p, ids, n, out,
+	                       !o->json && isatty(STDERR_FILENO) ? usage_view_progress : NULL,
+	                       NULL);
+}
+
+static int show(const struct paths *p, const struct usage_opts *o, const char **ids, size_t n,
+                const struct usage *u)
+{
+	struct store s = {0};
+	const char *next_id = NULL;
+	int failed = 0;
+	long next;
+
+	/* Reload: a refresh on the way may have changed the email or plan. */
+	if (cli_load_store(p, &s)) {
+		return EXIT_FAIL;
+	}
+	next = policy_inputs_next(p, &s, authjson_current(p, &s), ids, u, n);
+	next_id = next >= 0 ? s.accounts[next].id : NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (u[i].error && strcmp(u[i].error, USAGE_UNSUPPORTED) != 0) {
+			log_error("%s", u[i].error);
+			failed = 1;
+		}
+	}
+	if (o->json) {
+		usage_view_print_json(stdout, &s, ids, u, n, next_id);
+	} else {
+		for (size_t i = 0; i < n; i++) {
+			long k = store_find_id(&s, ids[i]);
+			usage_view_print(stdout, k >= 0 ? &s.accounts[k] : NULL, &u[i], util_now(),
+			                 next_id && strcmp(ids[i], next_id) == 0);
+		}
+	}
+	store_release(&s);
+	return failed ? EXIT_FAIL : EXIT_OK;
+}
+
+int cmd_usage(int argc, char **argv)
+{
+	struct usage_opts o;
+	struct paths p;
+	struct store s = {0};
+	struct usage *u = NULL;
+	const char **ids = NULL;
+	size_t n = 0;
+	int st = parse_opts(argc, argv, &o);
+
+	if (st >= 0) {
+		return st;
+	}
+	if (cli_paths(&p)) {
+		return EXIT_FAIL;
+	}
+	st = EXIT_FAIL;
+	if (cli_load_store(&p, &s) == 0 && pick(&p, &s, &o, &ids, &n) == 0) {
+		u = calloc(n ? n : 1, sizeof(*u));
+		if (u && fetch(&p, &o, ids, n, u) == 0) {
+			usage_cache_store(&p, ids, u, n);
+			st = show(&p, &o, ids, n, u);
+		}
+	}
+	for (size_t i = 0; u && i < n; i++) {
+		usage_release(&u[i]);
+	}
+	if (o.all && n == 0 && st == EXIT_OK && !o.json) {
+		printf("no accounts stored; add one with 'codex-switch login <name>'\n");
+	}
+	free(u);
+	free(ids);
+	store_release(&s);
+	paths_release(&p);
+	return st;
+}

@@ -1,0 +1,331 @@
+/* doctor: the codex binary and its options, and app-servers that run outside codex-switch. */
+#define _GNU_SOURCE /* pipe2 */
+#include "doctor/doctor.h"
+
+#include "base/spawn.h"
+#include "base/util.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PROBE_MAX_OUTPUT (256u * 1024)
+#define PROBE_TIMEOUT_MS 15000
+#define CMDLINE_MAX      (64u * 1024)
+#define ANCESTOR_DEPTH   64
+#define CODEX_TESTED     "0.169.0"
+
+struct probe {
+	char *out; /* what the child printed on stdout, NUL-terminated */
+	size_t len;
+	int status; /* exit status, 128 + signal, or -1 when it had to be killed */
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Reads fd until EOF, the size cap or the deadline. */
+static void read_output(int fd, struct probe *pr)
+{
+	int64_t deadline = now_ms() + PROBE_TIMEOUT_MS;
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	ssize_t got;
+
+	while (pr->len < PROBE_MAX_OUTPUT) {
+		int64_t left = deadline - now_ms();
+		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0) {
+			pr->status = -1;
+			return;
+		}
+		got = read(fd, pr->out + pr->len, PROBE_MAX_OUTPUT - pr->len);
+		if (got < 0 && errno == EINTR) {
+			continue;
+		}
+		if (got <= 0) {
+			return;
+		}
+		pr->len += (size_t)got;
+	}
+}
+
+/* Runs argv with stdout captured. 0 or -errno (the child could not start). */
+static int probe_run(char *const *argv, struct probe *pr)
+{
+	struct spawn_opts o = {.argv = argv, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1};
+	int fds[2], r;
+	pid_t pid;
+
+	memset(pr, 0, sizeof(*pr));
+	pr->out = calloc(1, PROBE_MAX_OUTPUT + 1);
+	if (!pr->out || pipe2(fds, O_CLOEXEC) != 0) {
+		return -ENOMEM;
+	}
+	o.stdout_fd = fds[1];
+	r = spawn_start(&o, &pid);
+	close(fds[1]);
+	if (r == 0) {
+		read_output(fds[0], pr);
+		if (pr->status == -1) {
+			kill(pid, SIGKILL);
+		}
+		spawn_wait(pid, pr->status == -1 ? &r : &pr->status);
+		r = 0;
+	}
+	close(fds[0]);
+	pr->out[pr->len] = '\0';
+	return r;
+}
+
+/* Finds name in $PATH (as execvp would) and writes the full path into out. */
+static bool find_in_path(const char *name, char *out, size_t outsz)
+{
+	const char *path = getenv("PATH");
+
+	if (!name || !*name) {
+		return false;
+	}
+	if (strchr(name, '/')) {
+		snprintf(out, outsz, "%s", name);
+		return access(name, X_OK) == 0;
+	}
+	while (path && *path) {
+		size_t n = strcspn(path, ":");
+		snprintf(out, outsz, "%.*s/%s", (int)n, n ? path : ".", name);
+		if (access(out, X_OK) == 0) {
+			return true;
+		}
+		path += n + (path[n] == ':');
+	}
+	return false;
+}
+
+static void first_line(const char *s, char *out, size_t outsz)
+{
+	size_t n = strcspn(s, "\r\n");
+
+	snprintf(out, outsz, "%.*s", (int)(n < outsz ? n : outsz - 1), s);
+}
+
+/* Checks that the help text of `codex [sub] --help` names every option in want. */
+static void check_help(struct doctor *d, char *bin, const char *sub, const char *name,
+                       const char *const *want, const char *what)
+{
+	char help[] = "--help", app[] = "app-server";
+	char *argv[] = {bin, sub ? app : help, sub ? help : NULL, NULL};
+	char missing[256] = "";
+	struct doctor_check *c;
+	struct probe pr;
+
+	if (probe_run(argv, &pr) != 0 || pr.status != 0) {
+		c = doctor_add(d, DOCTOR_FAIL, name, "'%s %s--help' failed", bin,
+		               sub ? "app-server " : "");
+		doctor_hint(c, "reinstall codex (tested with %s)", CODEX_TESTED);
+		free(pr.out);
+		return;
+	}
+	for (size_t i = 0; want[i]; i++) {
+		if (!strstr(pr.out, want[i])) {
+			size_t l = strlen(missing);
+			/* "--remote " is matched with its space (not --remote-auth-...), shown
+			 * without. */
+			snprintf(missing + l, sizeof(missing) - l, "%s%.*s", l ? ", " : "",
+			         (int)strcspn(want[i], " "), want[i]);
+		}
+	}
+	free(pr.out);
+	if (missing[0]) {
+		c = doctor_add(d, DOCTOR_FAIL, name, "this codex has no %s (%s)", missing, what);
+		doctor_hint(c, "update codex to %s or later, or point --codex-bin at a newer one",
+		            CODEX_TESTED);
+		return;
+	}
+	doctor_add(d, DOCTOR_PASS, name, "codex supports %s", what);
+}
+
+void doctor_check_codex(struct doctor *d)
+{
+	static const char *const tui[] = {"--remote ", "--remote-auth-token-env", NULL};
+	static const char *const server[] = {"--listen", "--ws-auth", "capability-token",
+	                                     "--ws-token-file", NULL};
+	char path[PATH_MAX], version[128];
+	char version_flag[] = "--version";
+	char *argv[] = {path, version_flag, NULL};
+	struct doctor_check *c;
+	struct probe pr;
+
+	if (!find_in_path(d->codex_bin, path, sizeof(path))) {
+		c = doctor_add(d, DOCTOR_FAIL, "codex", "codex not found ('%s')", d->codex_bin);
+		doctor_hint(c,
+		            "install codex %s or later, or pass --codex-bin PATH (or set "
+		            "CODEX_SWITCH_CODEX_BIN)",
+		            CODEX_TESTED);
+		return;
+	}
+	if (probe_run(argv, &pr) != 0 || pr.status != 0) {
+		c = doctor_add(d, DOCTOR_FAIL, "codex", "'%s --version' failed", path);
+		doctor_hint(c, "reinstall codex (tested with %s)", CODEX_TESTED);
+		free(pr.out);
+		return;
+	}
+	first_line(pr.out, version, sizeof(version));
+	free(pr.out);
+	doctor_add(d, DOCTOR_PASS, "codex", "%s at %s", version[0] ? version : "codex", path);
+	check_help(d, path, NULL, "codex-remote", tui, "--remote and --remote-auth-token-env");
+	check_help(d, path, "app-server", "codex-app-server", server,
+	           "app-server --ws-auth capability-token");
+}
+
+/* The NUL-separated command line of pid into buf; the number of bytes, 0 when unreadable. */
+static size_t read_cmdline(const char *pid, char *buf, size_t bufsz)
+{
+	char path[320];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%s/cmdline", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		return 0;
+	}
+	n = read(fd, buf, bufsz - 1);
+	close(fd);
+	if (n <= 0) {
+		return 0;
+	}
+	buf[n] = '\0';
+	return (size_t)n;
+}
+
+static bool is_codex_word(const char *arg)
+{
+	const char *base = strrchr(arg, '/');
+
+	base = base ? base + 1 : arg;
+	return strcmp(base, "codex") == 0 || strcmp(base, "codex.js") == 0;
+}
+
+/* `codex app-server ...`, directly or through an interpreter (node codex.js, sh codex). */
+static bool is_app_server(const char *buf, size_t len)
+{
+	bool codex = false;
+	int i = 0;
+
+	for (const char *a = buf; a < buf + len; a += strlen(a) + 1, i++) {
+		if (i < 2 && is_codex_word(a)) {
+			codex = true;
+		} else if (codex && strcmp(a, "app-server") == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The parent pid of pid from /proc/<pid>/stat, or 0. */
+static long parent_of(long pid)
+{
+	char path[64], buf[1024];
+	const char *p;
+	long ppid = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	f = fopen(path, "re");
+	if (!f) {
+		return 0;
+	}
+	if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')) &&
+	    sscanf(p, ") %*c %ld", &ppid) != 1) {
+		ppid = 0;
+	}
+	fclose(f);
+	return ppid;
+}
+
+/* The pid of a codex-switch process among pid's ancestors, or 0. */
+static long managing_switch(long pid)
+{
+	char path[64], comm[64];
+
+	for (int depth = 0; depth < ANCESTOR_DEPTH && pid > 1; depth++) {
+		FILE *f;
+		pid = parent_of(pid);
+		snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
+		f = fopen(path, "re");
+		if (!f) {
+			return 0;
+		}
+		if (!fgets(comm, sizeof(comm), f)) {
+			comm[0] = '\0';
+		}
+		fclose(f);
+		comm[strcspn(comm, "\n")] = '\0';
+		if (strcmp(comm, "codex-switch") == 0) {
+			return pid;
+		}
+	}
+	return 0;
+}
+
+static bool all_digits(const char *s)
+{
+	for (; *s; s++) {
+		if (!isdigit((unsigned char)*s)) {
+			return false;
+		}
+	}
+	return true;
+}
+
+void doctor_check_processes(struct doctor *d)
+{
+	char *buf = malloc(CMDLINE_MAX);
+	DIR *dir = opendir("/proc");
+	struct dirent *e;
+	int managed = 0, other = 0;
+
+	while (buf && dir && (e = readdir(dir))) {
+		size_t n = all_digits(e->d_name) ? read_cmdline(e->d_name, buf, CMDLINE_MAX) : 0;
+		long pid = strtol(e->d_name, NULL, 10);
+		if (!n || !is_app_server(buf, n) || pid == (long)getpid()) {
+			continue;
+		}
+		if (managing_switch(pid)) {
+			managed++;
+			continue;
+		}
+		other++;
+		struct doctor_check *c = doctor_add(
+		        d, DOCTOR_WARN, "app-server",
+		        "a codex app-server (pid %ld) runs outside codex-switch: it keeps the account "
+		        "it signed in with in memory, whatever auth.json says",
+		        pid);
+		doctor_hint(c,
+		            "stop it ('codex app-server daemon stop', or kill %ld) so that it "
+		            "picks up the account of 'codex-switch switch'",
+		            pid);
+	}
+	if (dir) {
+		closedir(dir);
+	}
+	free(buf);
+	if (!other) {
+		doctor_add(d, DOCTOR_PASS, "app-server",
+		           "no codex app-server runs outside codex-switch (%d started by it)",
+		           managed);
+	}
+}

@@ -1,0 +1,359 @@
+/*
+ * The proxy's loop and listener: TUI connections accepted on 127.0.0.1 (their upgrade is read
+ * and checked in proxy_ws.c), watched fds, wake-ups and the control connection. The relay itself
+ * is in proxy_relay.c.
+ */
+#define _GNU_SOURCE /* accept4 */
+#include "proxy/proxy_int.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "base/util.h"
+
+#define LISTEN_BACKLOG   64
+#define ACCEPT_BATCH     16
+#define ACCEPT_PAUSE_US  (1000 * 1000)
+#define BACKOFF_FIRST_MS 2
+#define BACKOFF_MAX_MS   250
+
+/* "Bearer <token>": the scheme is case-insensitive, whitespace around the token is ignored. */
+bool proxy_bearer_ok(const struct proxy *p, const char *h, size_t n)
+{
+	const char *tok = p->cfg.token;
+
+	while (n && (*h == ' ' || *h == '\t')) {
+		h++;
+		n--;
+	}
+	if (n < 7 || strncasecmp(h, "bearer", 6) != 0 || (h[6] != ' ' && h[6] != '\t')) {
+		return false;
+	}
+	h += 6;
+	n -= 6;
+	while (n && (*h == ' ' || *h == '\t')) {
+		h++;
+		n--;
+	}
+	while (n && (h[n - 1] == ' ' || h[n - 1] == '\t')) {
+		n--;
+	}
+	return util_ct_equal(h, n, tok, strlen(tok));
+}
+
+/* ---- watched fds and wake-ups ---- */
+
+static void on_watch(struct ev_io *io, uint32_t events)
+{
+	struct proxy_watch *w = EV_CONTAINER_OF(io, struct proxy_watch, io);
+	const struct proxy_hooks *hk = w->p->cfg.hooks;
+
+	if (hk && hk->fd_ready) {
+		w->in_callback = true;
+		hk->fd_ready(w->p->cfg.hooks_ctx, io->fd, w->ctx);
+		w->in_callback = false;
+	}
+	if (w->unwatched) {
+		free(w);
+	} else if (events & (EPOLLHUP | EPOLLERR)) {
+		/* The owner did not stop at the hang-up: stop polling it (still ours to close). */
+		ev_io_stop(w->p->ev, io);
+	}
+}
+
+int proxy_watch_fd(struct proxy *p, int fd, void *fd_ctx)
+{
+	struct proxy_watch *w = calloc(1, sizeof(*w));
+	int r;
+
+	if (!w) {
+		close(fd);
+		return -ENOMEM;
+	}
+	w->p = p;
+	w->ctx = fd_ctx;
+	r = ev_io_start(p->ev, &w->io, fd, EPOLLIN, on_watch);
+	if (r < 0) {
+		free(w);
+		close(fd);
+		return r;
+	}
+	w->next = p->watches;
+	p->watches = w;
+	return 0;
+}
+
+void proxy_unwatch_fd(struct proxy *p, int fd)
+{
+	for (struct proxy_watch **pp = &p->watches; *pp; pp = &(*pp)->next) {
+		struct proxy_watch *w = *pp;
+
+		if (w->io.fd != fd) {
+			continue;
+		}
+		*pp = w->next;
+		ev_io_stop(p->ev, &w->io);
+		close(fd);
+		w->io.fd = -1;
+		w->unwatched = true;
+		if (!w->in_callback) {
+			free(w); /* inside its callback, on_watch frees it on the way out */
+		}
+		return;
+	}
+}
+
+static void on_wake(void *ctx)
+{
+	struct proxy *p = ctx;
+
+	if (!p->destroying && p->cfg.hooks && p->cfg.hooks->wakeup) {
+		p->cfg.hooks->wakeup(p->cfg.hooks_ctx);
+	}
+}
+
+void proxy_wake(struct proxy *p)
+{
+	ev_wake(p->ev);
+}
+
+/* ---- the listener ---- */
+
+static void accept_resume(struct ev_timer *t)
+{
+	struct proxy *p = EV_CONTAINER_OF(t, struct proxy, accept_tm);
+
+	ev_io_set(p->ev, &p->listen, EPOLLIN);
+}
+
+static void on_accept(struct ev_io *io, uint32_t events)
+{
+	struct proxy *p = EV_CONTAINER_OF(io, struct proxy, listen);
+
+	(void)events;
+	for (int i = 0; i < ACCEPT_BATCH; i++) {
+		int fd = accept4(io->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct proxy_conn *c;
+
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE) {
+				/* The pending connection stays readable: do not spin on it. */
+				log_warn("cannot accept a client connection: %s", strerror(errno));
+				ev_io_set(p->ev, io, 0);
+				ev_timer_start(p->ev, &p->accept_tm, accept_resume,
+				               ACCEPT_PAUSE_US);
+			}
+			return;
+		}
+		c = proxy_relay_new(p, false);
+		if (!c) {
+			close(fd);
+			continue;
+		}
+		if (proxy_ws_accept(c, fd) < 0) {
+			proxy_relay_free(c);
+		}
+	}
+}
+
+/* 127.0.0.1 only, on a port the kernel picks. */
+static int listen_loopback(struct proxy *p)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t al = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), r;
+
+	if (fd < 0) {
+		return -errno;
+	}
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, LISTEN_BACKLOG) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&a, &al) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	p->port = ntohs(a.sin_port);
+	r = ev_io_start(p->ev, &p->listen, fd, EPOLLIN, on_accept);
+	if (r < 0) {
+		close(fd);
+	}
+	return r;
+}
+
+struct proxy *proxy_create(const struct proxy_config *cfg)
+{
+	struct proxy *p;
+	int r = -ENOMEM;
+
+	if (!cfg->token || !cfg->token[0] || cfg->max_message == 0 || cfg->max_queued < 16) {
+		errno = EINVAL;
+		return NULL;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		return NULL;
+	}
+	p->cfg = *cfg;
+	p->listen.fd = -1;
+	p->bearer = util_printf("Bearer %s", cfg->token);
+	p->rxbuf = malloc(PROXY_RX_CHUNK);
+	p->ev = ev_new();
+	if (p->bearer && p->rxbuf && p->ev) {
+		log_add_secret(cfg->token);
+		ev_set_wake(p->ev, on_wake, p);
+		r = listen_loopback(p);
+	} else if (!p->ev) {
+		r = -errno;
+	}
+	if (r < 0) {
+		log_error("cannot start the proxy listener on 127.0.0.1: %s", strerror(-r));
+		proxy_destroy(p);
+		errno = -r;
+		return NULL;
+	}
+	return p;
+}
+
+void proxy_destroy(struct proxy *p)
+{
+	if (!p) {
+		return;
+	}
+	p->destroying = true;
+	while (p->conns) {
+		proxy_relay_free(p->conns);
+	}
+	while (p->watches) {
+		struct proxy_watch *w = p->watches;
+
+		p->watches = w->next;
+		ev_io_stop(p->ev, &w->io);
+		close(w->io.fd);
+		free(w);
+	}
+	if (p->listen.fd >= 0) {
+		ev_io_stop(p->ev, &p->listen);
+		close(p->listen.fd);
+	}
+	ev_free(p->ev);
+	util_free_secret(p->bearer);
+	free(p->rxbuf);
+	free(p);
+}
+
+int proxy_port(const struct proxy *p)
+{
+	return p->port;
+}
+
+struct ev *proxy_loop(struct proxy *p)
+{
+	return p ? p->ev : NULL;
+}
+
+int proxy_run_once(struct proxy *p)
+{
+	return ev_run_once(p->ev);
+}
+
+/* ---- the control connection ---- */
+
+static void control_attempt(struct proxy_conn *c)
+{
+	int r = proxy_ws_connect(c);
+
+	if (r < 0) {
+		proxy_control_connect_failed(c, strerror(-r));
+	}
+}
+
+static void control_retry(struct ev_timer *t)
+{
+	struct proxy_conn *c = EV_CONTAINER_OF(t, struct proxy_conn, retry);
+
+	c->retry_pending = false;
+	control_attempt(c);
+}
+
+void proxy_control_connect_failed(struct proxy_conn *c, const char *why)
+{
+	struct proxy *p = c->p;
+	const struct proxy_hooks *hk = p->cfg.hooks;
+	int64_t delay = (int64_t)c->backoff_ms * 1000;
+	char msg[160];
+
+	if (!c->closing[SIDE_UP].set && !p->destroying && ev_now_us() + delay < c->deadline_us) {
+		c->retry_pending = true;
+		ev_timer_start(p->ev, &c->retry, control_retry, delay);
+		c->backoff_ms =
+		        c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff_ms * 2;
+		return;
+	}
+	snprintf(msg, sizeof(msg), "cannot connect to the app-server on 127.0.0.1:%d: %s",
+	         p->cfg.upstream_port, why);
+	proxy_relay_maybe_free(c);
+	if (!p->destroying && hk && hk->control_failed) {
+		hk->control_failed(p->cfg.hooks_ctx, msg);
+	}
+}
+
+int proxy_control_open(struct proxy *p, int deadline_ms)
+{
+	struct proxy_conn *c;
+
+	if (p->control) {
+		return -EALREADY;
+	}
+	c = proxy_relay_new(p, true);
+	if (!c) {
+		return -ENOMEM;
+	}
+	p->control = c;
+	c->deadline_us = ev_now_us() + (int64_t)deadline_ms * 1000;
+	c->backoff_ms = BACKOFF_FIRST_MS;
+	control_attempt(c);
+	return 0;
+}
+
+struct proxy_conn *proxy_control(struct proxy *p)
+{
+	return p->control && p->control->opened ? p->control : NULL;
+}
+
+void proxy_broadcast_to_clients(struct proxy *p, const char *json, size_t len)
+{
+	for (struct proxy_conn *c = p->conns; c; c = c->next) {
+		if (!c->control && c->ws[SIDE_DOWN].opened) {
+			proxy_send_to_client(c, json, len);
+		}
+	}
+}
+
+size_t proxy_client_count(const struct proxy *p)
+{
+	size_t n = 0;
+
+	for (const struct proxy_conn *c = p->conns; c; c = c->next) {
+		n += !c->control && c->ws[SIDE_DOWN].opened && proxy_ws_live(c, SIDE_DOWN);
+	}
+	return n;
+}
+
+void proxy_close_clients(struct proxy *p, int code, const char *reason)
+{
+	for (struct proxy_conn *c = p->conns; c; c = c->next) {
+		if (!c->control && c->ws[SIDE_DOWN].opened) {
+			proxy_relay_close_side(c, SIDE_DOWN, code, reason);
+		}
+	}
+}

@@ -1,0 +1,133 @@
+/*
+ * The JSON-RPC WebSocket proxy of `codex-switch run`: the Codex TUI connects to us
+ * (ws://127.0.0.1:<proxy_port()>, `Authorization: Bearer <token>`), and every TUI connection gets
+ * its own upstream connection to the real `codex app-server`. One epoll loop (ev.h) runs
+ * everything on the caller's thread: the relay, timers (on proxy_loop()), watched fds and
+ * wake-ups from other threads. Both WebSocket ends are ours (wsframe.c): see proxy_ws.c for why.
+ *
+ * Relay rules:
+ *  - Messages are streamed fragment by fragment and never reassembled, except those matching the
+ *    interception rules below (reassembled up to PROXY_INTERCEPT_MAX and handed to a hook). An
+ *    intercepted message that grows past that cap is forwarded unmodified as a stream instead.
+ *  - Only text messages are classified (jsonrpc_scan on their first bytes); binary is forwarded.
+ *  - The proxy is not a validator: invalid JSON and invalid UTF-8 from either side are forwarded
+ *    unchanged, byte for byte. Ids are opaque and never rewritten.
+ *  - Messages larger than max_message close the sender with 1009 "message too large" (the other
+ *    side gets the same code).
+ *  - Close codes and reasons travel to the other side; reserved codes are mapped (no status ->
+ *    1000, a dropped upstream -> 1011).
+ *
+ * Interception: a server->client message is handed to hooks->server_message when it is a request
+ * or notification whose method is in server_methods, or a response whose id is a JSON string
+ * starting with internal_id_prefix. A client->server message is handed to hooks->client_message
+ * when its method is in client_methods. On the control connection every text message goes to
+ * server_message and is then dropped.
+ *
+ * All functions must be called on the loop thread, except proxy_wake().
+ */
+#ifndef CS_PROXY_H
+#define CS_PROXY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "proxy/jsonrpc.h"
+
+struct ev;
+struct proxy;
+/* One TUI session (TUI side + its upstream), or the internal control connection. Owned by the
+ * proxy; valid from conn_opened until conn_closed returns. */
+struct proxy_conn;
+
+/* Largest message handed to a hook; bigger ones are streamed through unmodified. */
+#define PROXY_INTERCEPT_MAX (1024 * 1024)
+
+enum proxy_verdict { PROXY_FORWARD, PROXY_DROP };
+
+struct proxy_hooks {
+	/* A whole server->client message that matched the interception rules (NUL-terminated,
+	 * borrowed for the call). h is the exact head (rescanned from the whole message). Return
+	 * PROXY_DROP to swallow it. May call proxy_send_* from inside: a message injected toward
+	 * the client goes out after this one when the verdict is PROXY_FORWARD. */
+	enum proxy_verdict (*server_message)(void *ctx, struct proxy_conn *c,
+	                                     const struct jsonrpc_head *h, const char *json,
+	                                     size_t len);
+	/* Same for client->server messages matching client_methods. */
+	enum proxy_verdict (*client_message)(void *ctx, struct proxy_conn *c,
+	                                     const struct jsonrpc_head *h, const char *json,
+	                                     size_t len);
+	/* The upstream is established (TUI session or control). */
+	void (*conn_opened)(void *ctx, struct proxy_conn *c);
+	/* Called once for every conn that got conn_opened; c is invalid after this returns. */
+	void (*conn_closed)(void *ctx, struct proxy_conn *c);
+	/* The control connection could not be established before its deadline. */
+	void (*control_failed)(void *ctx, const char *why);
+	/* The loop was woken by proxy_wake() (may also come spuriously). */
+	void (*wakeup)(void *ctx);
+	/* A watched fd is readable, or hung up: the hook reads it; on EOF it calls
+	 * proxy_unwatch_fd(). */
+	void (*fd_ready)(void *ctx, int fd, void *fd_ctx);
+};
+
+struct proxy_config {
+	int upstream_port;  /* app-server on 127.0.0.1 */
+	const char *token;  /* borrowed for the proxy's lifetime: required from the TUI, sent up */
+	size_t max_message; /* e.g. 128 MiB: larger messages -> close 1009 */
+	size_t max_queued;  /* hard cap of bytes queued per direction (e.g. 16 MiB); the source is
+	                       paused at max_queued / 4 (at most 1 MiB) and resumed below
+	                       max_queued / 16 (at most 256 KiB); a peer that makes the cap overflow
+	                       (it stopped reading) is closed with 1008 */
+	const char *const *server_methods; /* NULL-terminated, may be NULL; borrowed */
+	const char *internal_id_prefix;    /* e.g. "codex-switch/", may be NULL; borrowed */
+	const char *const *client_methods; /* NULL-terminated, may be NULL; borrowed */
+	const struct proxy_hooks *hooks;   /* borrowed; every hook may be NULL */
+	void *hooks_ctx;
+};
+
+/* Creates the loop and the listener on 127.0.0.1:0. NULL with errno set. */
+struct proxy *proxy_create(const struct proxy_config *cfg);
+/* Closes everything without sending close frames and frees all memory; no hook is called.
+ * NULL is a no-op. */
+void proxy_destroy(struct proxy *p);
+
+int proxy_port(const struct proxy *p);
+/* The loop, borrowed: for the caller's timers (NULL for a NULL p: ev_timer_stop() of a timer
+ * that is not armed accepts it). */
+struct ev *proxy_loop(struct proxy *p);
+/* One ev_run_once(); < 0 when the loop is broken. */
+int proxy_run_once(struct proxy *p);
+/* Thread-safe (async-signal-safe in practice): hooks->wakeup runs on the loop soon after. */
+void proxy_wake(struct proxy *p);
+
+/* Adopts fd (pipe, signalfd, pidfd) as a raw file; readable -> hooks->fd_ready(fd, fd_ctx).
+ * Takes ownership of fd (closed when unwatched or on proxy_destroy), even on failure. After a
+ * hang-up the fd is no longer polled until it is unwatched. */
+int proxy_watch_fd(struct proxy *p, int fd, void *fd_ctx);
+/* Stops watching and closes fd; safe inside fd_ready. */
+void proxy_unwatch_fd(struct proxy *p, int fd);
+
+/* Opens the internal control connection: connects with back-off (2, 4, 8 .. 250 ms) until
+ * deadline_ms from now, then conn_opened(control) or control_failed(why). -EALREADY when one is
+ * open or opening. */
+int proxy_control_open(struct proxy *p, int deadline_ms);
+/* The control conn once opened, else NULL. */
+struct proxy_conn *proxy_control(struct proxy *p);
+bool proxy_conn_is_control(const struct proxy_conn *c);
+
+/* Queue a copy of a whole text message toward the server / the TUI of c, after any message
+ * already in flight in that direction. -ENOTCONN (side gone, closing, or no TUI on control),
+ * -E2BIG (over max_message), -ENOBUFS (the queue's hard cap overflowed: the peer is closed with
+ * 1008), -ENOMEM. */
+int proxy_send_to_server(struct proxy_conn *c, const char *json, size_t len);
+int proxy_send_to_client(struct proxy_conn *c, const char *json, size_t len);
+/* Closes both sides of c with code/reason after the data already queued (asynchronously). */
+void proxy_conn_close(struct proxy_conn *c, int code, const char *reason);
+/* proxy_send_to_client() to every TUI session. */
+void proxy_broadcast_to_clients(struct proxy *p, const char *json, size_t len);
+/* TUI sessions whose TUI side is connected. */
+size_t proxy_client_count(const struct proxy *p);
+/* Closes every TUI session with code/reason (after the data already queued toward it), sending
+ * a close frame; asynchronous: keep running the loop until proxy_client_count() is 0. */
+void proxy_close_clients(struct proxy *p, int code, const char *reason);
+
+#endif

@@ -1,0 +1,599 @@
+/*
+ * One WebSocket end of a conn, over a socket we read and write ourselves: toward the TUI we are
+ * the server (its upgrade request in, masked frames in), toward the app-server the client (our
+ * request out, masked frames out); the handshakes are in proxy_hs.c. Every read lands in the
+ * proxy's one receive buffer and is parsed where it lies (wsframe.c); writes go out with send()
+ * from the end's out buffer, or straight from the queue for large frames toward the TUI.
+ *
+ * A socket is never closed inside a callback that may still use its conn: proxy_ws_kill()
+ * stops its events and closes it from a zero timer, which then tells the relay.
+ */
+#define _GNU_SOURCE /* explicit_bzero */
+#include "proxy/proxy_int.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "base/util.h"
+
+/* The whole handshake, and the wait for the peer's close reply, are bounded. */
+#define HANDSHAKE_SECS   10
+#define CLOSE_REPLY_SECS 5
+/* A chunk of frames plus a control frame of each kind. */
+#define OUT_CAP (PROXY_TX_CHUNK + 2 * WSFRAME_HDR_MAX + 2 * (WSFRAME_HDR_MAX + WSFRAME_CTRL_MAX))
+
+static const char *side_name(int side)
+{
+	return side == SIDE_DOWN ? "client" : "app-server";
+}
+
+static struct ev *loop_of(const struct wsend *w)
+{
+	return w->c->p->ev;
+}
+
+static uint64_t next_rand(struct wsend *w)
+{
+	/* xorshift64*: masks need to be unpredictable to a browser, not cryptographic. */
+	w->rng ^= w->rng >> 12;
+	w->rng ^= w->rng << 25;
+	w->rng ^= w->rng >> 27;
+	return w->rng * 2685821657736338717ULL;
+}
+
+void proxy_ws_init(struct proxy_conn *c, int side)
+{
+	struct wsend *w = &c->ws[side];
+
+	memset(w, 0, sizeof(*w));
+	w->c = c;
+	w->side = side;
+	w->io.fd = -1;
+	buf_init(&w->head, PROXY_HEAD_MAX);
+	if (side == SIDE_UP && (util_random_bytes(&w->rng, sizeof(w->rng)) || !w->rng)) {
+		w->rng = (uint64_t)ev_now_us() | 1;
+	}
+}
+
+bool proxy_ws_live(const struct proxy_conn *c, int side)
+{
+	return c->ws[side].state != WS_CLOSED;
+}
+
+void proxy_ws_wipe_head(struct wsend *w)
+{
+	if (w->head.data) {
+		explicit_bzero(w->head.data, w->head.len);
+	}
+	buf_release(&w->head);
+	buf_init(&w->head, PROXY_HEAD_MAX);
+}
+
+void proxy_ws_release(struct proxy_conn *c, int side)
+{
+	struct wsend *w = &c->ws[side];
+
+	ev_timer_stop(loop_of(w), &w->tm);
+	if (w->io.fd >= 0) {
+		ev_io_stop(loop_of(w), &w->io);
+		close(w->io.fd);
+		w->io.fd = -1;
+	}
+	proxy_ws_wipe_head(w);
+	if (w->out && w->wipe_out) {
+		explicit_bzero(w->out, w->out_len);
+	}
+	free(w->out);
+	w->out = NULL;
+	w->out_off = w->out_len = 0;
+	w->state = WS_CLOSED;
+	w->paused = w->hangup = w->wipe_out = false;
+	w->close_sent = w->close_echo = w->pong_pending = false;
+}
+
+/* The socket is closed: tell whoever waits for it. c may be freed inside. */
+static void report(struct proxy_conn *c, int side, bool opened)
+{
+	struct wsend *w = &c->ws[side];
+
+	if (side == SIDE_UP && !opened) {
+		proxy_relay_up_error(c, w->why[0] ? w->why : "connection closed");
+	} else if (side == SIDE_DOWN && !opened) {
+		proxy_relay_maybe_free(c); /* a refused or abandoned upgrade: nothing to tell */
+	} else {
+		proxy_relay_side_gone(c, side);
+	}
+}
+
+static void close_and_report(struct wsend *w)
+{
+	struct proxy_conn *c = w->c;
+	int side = w->side;
+	bool opened = w->opened;
+
+	proxy_ws_release(c, side);
+	report(c, side, opened);
+}
+
+static void kill_fired(struct ev_timer *t)
+{
+	close_and_report(EV_CONTAINER_OF(t, struct wsend, tm));
+}
+
+void proxy_ws_kill(struct proxy_conn *c, int side, const char *why)
+{
+	struct wsend *w = &c->ws[side];
+
+	if (w->state == WS_CLOSED || w->state == WS_DYING) {
+		return;
+	}
+	if (why && !w->why[0]) {
+		snprintf(w->why, sizeof(w->why), "%s", why);
+	}
+	w->state = WS_DYING;
+	ev_io_stop(loop_of(w), &w->io);
+	ev_timer_start(loop_of(w), &w->tm, kill_fired, 0);
+}
+
+static void deadline_fired(struct ev_timer *t)
+{
+	struct wsend *w = EV_CONTAINER_OF(t, struct wsend, tm);
+
+	if (!w->why[0] && w->state != WS_OPEN) {
+		snprintf(w->why, sizeof(w->why), "the handshake timed out");
+	}
+	close_and_report(w);
+}
+
+void proxy_ws_deadline(struct proxy_conn *c, int side, int secs)
+{
+	struct wsend *w = &c->ws[side];
+
+	if (w->state != WS_CLOSED && w->state != WS_DYING) {
+		ev_timer_start(loop_of(w), &w->tm, deadline_fired, (int64_t)secs * 1000000);
+	}
+}
+
+/* ---- writing ---- */
+
+static bool wants_out(const struct wsend *w)
+{
+	const struct proxy_conn *c = w->c;
+
+	if (w->state == WS_CONNECTING || w->out_len) {
+		return true;
+	}
+	if (w->state != WS_OPEN) {
+		return false;
+	}
+	if (w->close_echo || w->pong_pending) {
+		return true;
+	}
+	return !w->close_sent && (wsq_ready(&c->q[w->side]) || c->closing[w->side].set);
+}
+
+static void update_interest(struct wsend *w)
+{
+	uint32_t want = w->paused || w->hangup || w->state == WS_CONNECTING ? 0 : EPOLLIN;
+
+	if (w->state == WS_CLOSED || w->state == WS_DYING) {
+		return;
+	}
+	if (wants_out(w)) {
+		want |= EPOLLOUT;
+	}
+	if (ev_io_set(loop_of(w), &w->io, want) < 0) {
+		proxy_ws_kill(w->c, w->side, "epoll failed");
+	}
+}
+
+void proxy_ws_pause(struct proxy_conn *c, int side, bool pause)
+{
+	c->ws[side].paused = pause;
+	update_interest(&c->ws[side]);
+}
+
+/* Room for need more bytes in out (allocated on first use). */
+unsigned char *proxy_ws_out_room(struct wsend *w, size_t need)
+{
+	if (!w->out) {
+		w->out = malloc(OUT_CAP);
+		if (!w->out) {
+			return NULL;
+		}
+	}
+	return w->out_len + need <= OUT_CAP ? w->out + w->out_len : NULL;
+}
+
+/* 0: out is written, 1: the rest waits for EPOLLOUT, -1: the socket failed. */
+static int out_send(struct wsend *w)
+{
+	while (w->out_off < w->out_len) {
+		ssize_t n = send(w->io.fd, w->out + w->out_off, w->out_len - w->out_off,
+		                 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0 && errno == EINTR) {
+			continue;
+		}
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			return 1;
+		}
+		if (n <= 0) {
+			return -1;
+		}
+		w->out_off += (size_t)n;
+	}
+	if (w->wipe_out) {
+		explicit_bzero(w->out, w->out_len);
+		w->wipe_out = false;
+	}
+	w->out_off = w->out_len = 0;
+	return 0;
+}
+
+/* One frame into o: masked with a fresh mask toward the app-server, plain toward the TUI. */
+static size_t put_frame(struct wsend *w, unsigned char *o, enum wsframe_op op, bool fin,
+                        const unsigned char *p, size_t n)
+{
+	uint64_t r;
+	unsigned char mask[4];
+	size_t hl;
+
+	if (w->side == SIDE_DOWN) {
+		hl = wsframe_header(o, op, fin, n, NULL);
+		memcpy(o + hl, p, n);
+		return hl + n;
+	}
+	r = next_rand(w);
+	memcpy(mask, &r, sizeof(mask));
+	hl = wsframe_header(o, op, fin, n, mask);
+	memcpy(o + hl, p, n);
+	wsframe_mask(o + hl, n, mask);
+	return hl + n;
+}
+
+static int put_control(struct wsend *w, enum wsframe_op op, const void *payload, size_t len)
+{
+	unsigned char *o = proxy_ws_out_room(w, WSFRAME_HDR_MAX + WSFRAME_CTRL_MAX);
+
+	if (!o) {
+		return -1;
+	}
+	w->out_len += put_frame(w, o, op, true, payload, len < 125 ? len : 125);
+	return 0;
+}
+
+/*
+ * A large frame toward the TUI goes out from the queue itself, header and payload in one
+ * sendmsg(); only what the socket does not take is copied into out. 0 or -1.
+ */
+static int send_in_place(struct wsend *w, struct wsq *q, unsigned char *p, size_t n,
+                         struct wsq_frame fr)
+{
+	unsigned char hdr[WSFRAME_HDR_MAX];
+	size_t hl = wsframe_header(hdr, fr.op, fr.fin, n, NULL), sent;
+	struct iovec iov[2] = {{hdr, hl}, {p, n}};
+	struct msghdr m = {.msg_iov = iov, .msg_iovlen = 2};
+	ssize_t s;
+
+	do {
+		s = sendmsg(w->io.fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+	} while (s < 0 && errno == EINTR);
+	if (s < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+		return -1;
+	}
+	sent = s < 0 ? 0 : (size_t)s;
+	if (sent == hl + n) {
+		wsq_consume(q, n);
+		return 0;
+	}
+	if (!proxy_ws_out_room(w, hl + n)) {
+		return -1;
+	}
+	if (sent < hl) {
+		memcpy(w->out, hdr + sent, hl - sent);
+		w->out_len = hl - sent;
+		sent = 0;
+	} else {
+		sent -= hl;
+	}
+	memcpy(w->out + w->out_len, p + sent, n - sent);
+	w->out_len += n - sent;
+	wsq_consume(q, n);
+	return 0;
+}
+
+/* Queued data into out: whole small frames, then at most what is left of a chunk. */
+static int write_data(struct wsend *w)
+{
+	struct wsq *q = &w->c->q[w->side];
+	struct wsq_frame fr;
+	unsigned char *p;
+	size_t n;
+
+	if (!wsq_peek(q, PROXY_TX_CHUNK, &p, &n, &fr)) {
+		return 0;
+	}
+	if (w->side == SIDE_DOWN && n > PROXY_COALESCE_MAX && !w->out_len) {
+		return send_in_place(w, q, p, n, fr);
+	}
+	if (!proxy_ws_out_room(w, 0)) {
+		return -1;
+	}
+	while (OUT_CAP - w->out_len > WSFRAME_HDR_MAX + 256 &&
+	       wsq_peek(q, OUT_CAP - w->out_len - WSFRAME_HDR_MAX, &p, &n, &fr)) {
+		w->out_len += put_frame(w, w->out + w->out_len, fr.op, fr.fin, p, n);
+		wsq_consume(q, n);
+	}
+	return 0;
+}
+
+/* Our close frame, once everything queued before it is out. */
+static int write_close(struct wsend *w)
+{
+	struct proxy_conn *c = w->c;
+	struct close_info *ci = &c->closing[w->side];
+	unsigned char b[2 + PROXY_REASON_MAX];
+	size_t rl = strlen(ci->reason);
+
+	if (!c->gone[w->side].set) {
+		c->gone[w->side] = *ci;
+	}
+	b[0] = (unsigned char)(ci->code >> 8);
+	b[1] = (unsigned char)ci->code;
+	memcpy(b + 2, ci->reason, rl);
+	w->close_sent = true;
+	/* RFC 6455: the peer answers with its own close frame, then the connection ends. */
+	proxy_ws_deadline(c, w->side, CLOSE_REPLY_SECS);
+	return put_control(w, WSFRAME_CLOSE, b, 2 + rl);
+}
+
+/* Writes in order: the rest of out, a close echo, a pong, queued data, our close frame. */
+static int write_pending(struct wsend *w)
+{
+	struct proxy_conn *c = w->c;
+	int r = out_send(w);
+
+	if (r || w->state != WS_OPEN) {
+		return r < 0 ? -1 : 0;
+	}
+	if (w->close_echo) {
+		/* The peer closed: answer with its code (RFC 6455 5.5.1), then hang up. */
+		w->close_echo = false;
+		w->hangup = true;
+		return put_control(w, WSFRAME_CLOSE, w->echo, w->echo_len) < 0 ? -1
+		       : out_send(w) < 0                                       ? -1
+		                                                               : 0;
+	}
+	if (w->pong_pending) {
+		w->pong_pending = false;
+		if (put_control(w, WSFRAME_PONG, w->pong, w->pong_len) < 0) {
+			return -1;
+		}
+	}
+	if (!w->close_sent && write_data(w) < 0) {
+		return -1;
+	}
+	if (!w->close_sent && !wsq_ready(&c->q[w->side]) && c->closing[w->side].set &&
+	    write_close(w) < 0) {
+		return -1;
+	}
+	return out_send(w) < 0 ? -1 : 0;
+}
+
+void proxy_ws_flush(struct proxy_conn *c, int side)
+{
+	struct wsend *w = &c->ws[side];
+
+	if (w->state != WS_OPEN && w->state != WS_HANDSHAKE) {
+		return; /* connecting: EPOLLOUT comes; dying or closed: nothing to write */
+	}
+	if (write_pending(w) < 0) {
+		proxy_ws_kill(c, side, "write failed");
+		return;
+	}
+	if (w->hangup && !w->out_len) {
+		proxy_ws_kill(c, side, NULL);
+		return;
+	}
+	if (w->state == WS_OPEN) {
+		proxy_relay_wrote(c, side);
+	}
+	update_interest(w);
+}
+
+/* ---- reading ---- */
+
+static int on_control(struct wsend *w, const struct wsframe_event *ev)
+{
+	switch (ev->op) {
+	case WSFRAME_PING:
+		memcpy(w->pong, ev->data, ev->len);
+		w->pong_len = ev->len;
+		w->pong_pending = true;
+		return 0;
+	case WSFRAME_CLOSE:
+		if (w->close_sent) {
+			proxy_ws_kill(w->c, w->side, NULL); /* the reply to our close: done */
+			return 0;
+		}
+		proxy_relay_peer_close(w->c, w->side, ev->data, ev->len);
+		w->close_echo = true;
+		w->echo_len = ev->len >= 2 ? 2 : 0;
+		memcpy(w->echo, ev->data, w->echo_len);
+		return 0;
+	default:
+		return 0; /* pong */
+	}
+}
+
+int proxy_ws_frames(struct wsend *w, unsigned char *in, size_t len)
+{
+	struct wsframe_event ev;
+	bool have;
+
+	while (len && w->state == WS_OPEN) {
+		long n = wsframe_parse(&w->fr, in, len, &ev, &have);
+
+		if (n < 0) {
+			log_warn("closing the %s connection: invalid WebSocket framing",
+			         side_name(w->side));
+			return -1;
+		}
+		in += n;
+		len -= (size_t)n;
+		if (!have || w->close_echo || w->hangup) {
+			continue;
+		}
+		if (ev.op >= WSFRAME_CLOSE) {
+			if (on_control(w, &ev) < 0) {
+				return -1;
+			}
+		} else {
+			proxy_relay_receive(w->c, w->side, ev.data, ev.len, ev.op == WSFRAME_BINARY,
+			                    ev.final);
+		}
+	}
+	return 0;
+}
+
+static void on_readable(struct wsend *w)
+{
+	struct proxy_conn *c = w->c;
+	unsigned char *in = c->p->rxbuf;
+	ssize_t n;
+	int r;
+
+	do {
+		n = recv(w->io.fd, in, PROXY_RX_CHUNK, MSG_DONTWAIT);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		return;
+	}
+	if (n <= 0) {
+		proxy_ws_kill(c, w->side,
+		              w->state == WS_HANDSHAKE ? "connection closed during the handshake"
+		                                       : "connection closed");
+		return;
+	}
+	if (w->state == WS_HANDSHAKE && w->side == SIDE_DOWN) {
+		r = proxy_hs_request(w, in, (size_t)n);
+		/* The request carried the token; what followed it was copied into the head. */
+		explicit_bzero(in, (size_t)n);
+	} else if (w->state == WS_HANDSHAKE) {
+		r = proxy_hs_response(w, in, (size_t)n);
+	} else {
+		r = proxy_ws_frames(w, in, (size_t)n);
+	}
+	if (r < 0) {
+		proxy_ws_kill(c, w->side, NULL); /* why was logged, or set for up_error */
+		return;
+	}
+	if (w->pong_pending || w->close_echo) {
+		proxy_ws_flush(c, w->side);
+	}
+	proxy_relay_flush(c);
+}
+
+/* ---- sockets ---- */
+
+static void on_io(struct ev_io *io, uint32_t events)
+{
+	struct wsend *w = EV_CONTAINER_OF(io, struct wsend, io);
+
+	if (w->state == WS_CONNECTING) {
+		proxy_hs_connected(w);
+		return;
+	}
+	if (events & EPOLLOUT) {
+		proxy_ws_flush(w->c, w->side);
+	}
+	if (w->state == WS_DYING) {
+		return;
+	}
+	if (w->hangup && (events & (EPOLLHUP | EPOLLERR))) {
+		proxy_ws_kill(w->c, w->side, NULL);
+	} else if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !w->hangup) {
+		on_readable(w);
+	}
+}
+
+static void no_delay(int fd)
+{
+	int one = 1;
+
+	/* Small JSON-RPC messages: Nagle would hold each one back for the previous one's ACK. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+int proxy_ws_connect(struct proxy_conn *c)
+{
+	struct wsend *w = &c->ws[SIDE_UP];
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), r;
+
+	if (fd < 0) {
+		return -errno;
+	}
+	no_delay(fd);
+	a.sin_port = htons((uint16_t)c->p->cfg.upstream_port);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0 && errno != EINPROGRESS) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	r = ev_io_start(c->p->ev, &w->io, fd, EPOLLOUT, on_io);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	w->why[0] = '\0';
+	w->opened = false;
+	wsframe_rx_init(&w->fr, false);
+	w->state = WS_CONNECTING;
+	proxy_ws_deadline(c, SIDE_UP, HANDSHAKE_SECS);
+	return 0;
+}
+
+static int start(struct proxy_conn *c, int side, int fd, enum ws_state state)
+{
+	struct wsend *w = &c->ws[side];
+	int r = ev_io_start(c->p->ev, &w->io, fd, EPOLLIN, on_io);
+
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	wsframe_rx_init(&w->fr, side == SIDE_DOWN);
+	w->state = state;
+	w->opened = state == WS_OPEN;
+	return 0;
+}
+
+int proxy_ws_accept(struct proxy_conn *c, int fd)
+{
+	int r;
+
+	no_delay(fd);
+	r = start(c, SIDE_DOWN, fd, WS_HANDSHAKE);
+	if (r == 0) {
+		proxy_ws_deadline(c, SIDE_DOWN, HANDSHAKE_SECS);
+	}
+	return r;
+}
+
+int proxy_ws_adopt(struct proxy_conn *c, int side, int fd)
+{
+	return start(c, side, fd, WS_OPEN);
+}

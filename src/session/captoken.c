@@ -1,0 +1,99 @@
+#define _GNU_SOURCE /* O_NOFOLLOW, O_CLOEXEC, explicit_bzero */
+#include "session/captoken.h"
+
+#include "base/log.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define PREFIX "ws-token-"
+
+static int write_token(const char *path, const char *token)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600), r = 0;
+	size_t len = strlen(token);
+
+	if (fd < 0) {
+		return -errno;
+	}
+	if (write(fd, token, len) != (ssize_t)len || fsync(fd) < 0) {
+		r = errno ? -errno : -EIO;
+	}
+	close(fd);
+	if (r) {
+		unlink(path);
+	}
+	return r;
+}
+
+int captoken_create(struct captoken *t, const char *runtime_dir)
+{
+	unsigned char raw[UTIL_TOKEN_HEX_LEN / 2];
+	char id[UTIL_UUID_LEN + 1];
+	int r;
+
+	memset(t, 0, sizeof(*t));
+	r = util_random_bytes(raw, sizeof(raw));
+	if (r) {
+		return r;
+	}
+	util_hex(raw, sizeof(raw), t->token);
+	explicit_bzero(raw, sizeof(raw));
+	log_add_secret(t->token);
+	util_uuid(id);
+	t->path = util_printf("%s/" PREFIX "%ld-%s", runtime_dir, (long)getpid(), id);
+	if (!t->path) {
+		captoken_destroy(t);
+		return -ENOMEM;
+	}
+	r = write_token(t->path, t->token);
+	if (r) {
+		free(t->path);
+		t->path = NULL;
+		captoken_destroy(t);
+	}
+	return r;
+}
+
+void captoken_destroy(struct captoken *t)
+{
+	if (t->path) {
+		unlink(t->path);
+		free(t->path);
+		t->path = NULL;
+	}
+	explicit_bzero(t->token, sizeof(t->token));
+}
+
+static bool owner_dead(const char *name)
+{
+	char *end;
+	long pid = strtol(name + strlen(PREFIX), &end, 10);
+
+	if (end == name + strlen(PREFIX) || *end != '-' || pid <= 0) {
+		return false;
+	}
+	return kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+}
+
+void captoken_clean_stale(const char *runtime_dir)
+{
+	DIR *d = opendir(runtime_dir);
+	struct dirent *e;
+
+	if (!d) {
+		return;
+	}
+	while ((e = readdir(d))) {
+		if (strncmp(e->d_name, PREFIX, strlen(PREFIX)) == 0 && owner_dead(e->d_name) &&
+		    unlinkat(dirfd(d), e->d_name, 0) == 0) {
+			log_info("removed the token file of a run that ended without cleaning up");
+		}
+	}
+	closedir(d);
+}

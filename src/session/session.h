@@ -1,0 +1,27 @@
+/*
+ * `codex-switch run`: the app-server, the proxy in front of it, the TUI, and the account
+ * switching between them, all on one event loop.
+ */
+#ifndef CS_SESSION_H
+#define CS_SESSION_H
+
+#include "store/paths.h"
+#include "policy/policy.h"
+
+struct session_config {
+	const struct paths *paths; /* borrowed */
+	const char *codex_bin;
+	int argc; /* codex arguments (checked by runargs_check) */
+	char *const *argv;
+	const char *cwd;
+	const char *account_id;             /* the account to start on (a ChatGPT account) */
+	const struct policy_config *policy; /* borrowed */
+};
+
+/*
+ * Runs the session to its end. Returns the exit status for the process: the TUI's (128 +
+ * signal when it was killed), or 1 when the session could not start or the app-server died.
+ */
+int session_run(const struct session_config *cfg);
+
+#endif

@@ -1,0 +1,110 @@
+#define _GNU_SOURCE
+#include "base/spawn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+static void test_exit_status(void **state)
+{
+	char *argv[] = {"sh", "-c", "exit 7", NULL};
+	struct spawn_opts o = {.argv = argv, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1};
+	pid_t pid;
+	int st;
+
+	(void)state;
+	assert_int_equal(spawn_start(&o, &pid), 0);
+	assert_int_equal(spawn_wait(pid, &st), 0);
+	assert_int_equal(st, 7);
+}
+
+static void test_missing_binary(void **state)
+{
+	char *argv[] = {"/nonexistent/codex", NULL};
+	struct spawn_opts o = {.argv = argv, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1};
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(spawn_start(&o, &pid), -ENOENT);
+	/* The failed child was reaped: nothing is left to wait for. */
+	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+	assert_int_equal(errno, ECHILD);
+}
+
+static void test_not_executable(void **state)
+{
+	char path[] = "/tmp/cs-spawn-XXXXXX";
+	int fd = mkstemp(path);
+	char *argv[] = {path, NULL};
+	struct spawn_opts o = {.argv = argv, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1};
+	pid_t pid;
+
+	(void)state;
+	close(fd);
+	assert_int_equal(spawn_start(&o, &pid), -EACCES);
+	unlink(path);
+}
+
+static void test_env_signals_and_fds(void **state)
+{
+	/* The child sees the extra variable, default SIGPIPE, an empty mask and no stray fd. */
+	char *argv[] = {"sh", "-c",
+	                "test \"$CS_X\" = yes && grep -q '^SigBlk:\\s*0*$' /proc/self/status && "
+	                "grep -q '^SigIgn:\\s*0*$' /proc/self/status && ! test -e /proc/self/fd/9",
+	                NULL};
+	const char *env[] = {"CS_X=yes", NULL};
+	struct spawn_opts o = {
+	        .argv = argv, .env = env, .stdin_fd = -1, .stdout_fd = -2, .stderr_fd = -2};
+	sigset_t set;
+	pid_t pid;
+	int st, fd = open("/dev/null", O_RDONLY);
+
+	(void)state;
+	assert_true(dup2(fd, 9) == 9);
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	assert_int_equal(spawn_start(&o, &pid), 0);
+	assert_int_equal(spawn_wait(pid, &st), 0);
+	assert_int_equal(st, 0);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	close(9);
+	close(fd);
+}
+
+static void test_signal_status_and_poll(void **state)
+{
+	char *argv[] = {"sleep", "30", NULL};
+	struct spawn_opts o = {.argv = argv, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1};
+	pid_t pid;
+	int st = -1;
+
+	(void)state;
+	assert_int_equal(spawn_start(&o, &pid), 0);
+	assert_int_equal(spawn_poll(pid, &st), 0);
+	kill(pid, SIGTERM);
+	assert_int_equal(spawn_wait(pid, &st), 0);
+	assert_int_equal(st, 128 + SIGTERM);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_exit_status),
+	        cmocka_unit_test(test_missing_binary),
+	        cmocka_unit_test(test_not_executable),
+	        cmocka_unit_test(test_env_signals_and_fds),
+	        cmocka_unit_test(test_signal_status_and_poll),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,110 @@
+#include "net/token.h"
+
+#include "fake_jwt.h"
+#include "base/util.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+static void test_classify(void **state)
+{
+	const char *code;
+
+	(void)state;
+	assert_int_equal(token_classify(400, "{\"error\":\"invalid_grant\"}", &code),
+	                 TOKEN_ERROR_TERMINAL);
+	assert_string_equal(code, "invalid_grant");
+	assert_int_equal(
+	        token_classify(401, "{\"error\":{\"code\":\"refresh_token_reused\"}}", &code),
+	        TOKEN_ERROR_TERMINAL);
+	assert_string_equal(code, "refresh_token_reused");
+	assert_int_equal(
+	        token_classify(401, "{\"error\":{\"code\":\"refresh_token_expired\"}}", &code),
+	        TOKEN_ERROR_TERMINAL);
+	assert_int_equal(token_classify(200, "refresh_token_invalidated", &code),
+	                 TOKEN_ERROR_TERMINAL);
+	assert_string_equal(code, "refresh_token_invalidated");
+	assert_int_equal(token_classify(403, "<html>forbidden</html>", &code),
+	                 TOKEN_ERROR_TERMINAL);
+	assert_null(code);
+	assert_int_equal(token_classify(401, NULL, NULL), TOKEN_ERROR_TERMINAL);
+	assert_int_equal(token_classify(500, "{\"error\":\"server_error\"}", &code),
+	                 TOKEN_ERROR_TRANSIENT);
+	assert_int_equal(token_classify(429, "slow down", &code), TOKEN_ERROR_TRANSIENT);
+	assert_int_equal(token_classify(502, "", &code), TOKEN_ERROR_TRANSIENT);
+}
+
+static void test_needs_refresh(void **state)
+{
+	int64_t now = 1800000000;
+	char *soon = fake_jwt("{\"exp\":1800000299}"), *later = fake_jwt("{\"exp\":1800000301}");
+	struct account a = {0};
+
+	(void)state;
+	a.access_token = soon;
+	assert_true(token_needs_refresh(&a, now));
+	a.access_token = later;
+	assert_false(token_needs_refresh(&a, now));
+	/* no readable exp: the age of the last refresh decides (8 days) */
+	a.access_token = (char *)"opaque-token";
+	a.token_last_refresh_at = (now - 7 * 86400) * 1000000LL;
+	assert_false(token_needs_refresh(&a, now));
+	a.token_last_refresh_at = (now - 9 * 86400) * 1000000LL;
+	assert_true(token_needs_refresh(&a, now));
+	a.token_last_refresh_at = 0;
+	assert_true(token_needs_refresh(&a, now));
+	free(soon);
+	free(later);
+}
+
+static void test_apply_response_rotation(void **state)
+{
+	char *id = fake_jwt("{\"email\":\"new@example.com\",\"https://api.openai.com/auth\":"
+	                    "{\"chatgpt_plan_type\":\"pro\",\"chatgpt_user_id\":\"user-1\","
+	                    "\"chatgpt_account_id\":\"acct-2\"}}");
+	char *body = util_printf("{\"id_token\":\"%s\",\"access_token\":\"new-access-123\"}", id);
+	struct account a = {0};
+
+	(void)state;
+	a.kind = ACCOUNT_CHATGPT;
+	a.name = strdup("w");
+	a.id_token = strdup("old-id");
+	a.access_token = strdup("old-access");
+	a.refresh_token = strdup("old-refresh-kept");
+	a.email = strdup("old@example.com");
+	a.chatgpt_account_id = strdup("acct-1");
+	assert_int_equal(token_apply_response(&a, body), 0);
+	assert_string_equal(a.access_token, "new-access-123");
+	assert_string_equal(a.refresh_token, "old-refresh-kept");
+	assert_string_equal(a.id_token, id);
+	assert_string_equal(a.email, "new@example.com");
+	assert_string_equal(a.plan_type, "pro");
+	assert_string_equal(a.chatgpt_account_id, "acct-2");
+	free(body);
+	body = strdup("{\"access_token\":\"a2\",\"refresh_token\":\"rotated-refresh\"}");
+	assert_int_equal(token_apply_response(&a, body), 0);
+	assert_string_equal(a.refresh_token, "rotated-refresh");
+	assert_string_equal(a.id_token, id);
+	assert_int_equal(token_apply_response(&a, "{\"refresh_token\":\"x\"}"), -EINVAL);
+	assert_int_equal(token_apply_response(&a, "not json"), -EINVAL);
+	assert_string_equal(a.refresh_token, "rotated-refresh");
+	free(body);
+	free(id);
+	account_release(&a);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_classify),
+	        cmocka_unit_test(test_needs_refresh),
+	        cmocka_unit_test(test_apply_response_rotation),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

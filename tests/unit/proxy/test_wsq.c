@@ -1,0 +1,192 @@
+#include "proxy/wsq.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+/* A frame's opcode and FIN bit as one comparable number. */
+#define FR(op, fin) ((int)(op) | ((fin) ? 0x100 : 0))
+
+/* Pops one frame of at most max bytes; returns FR() of it and copies its payload into out. */
+static int next_frame(struct wsq *q, size_t max, char *out, size_t *n)
+{
+	struct wsq_frame fr;
+	unsigned char *p;
+
+	assert_true(wsq_peek(q, max, &p, n, &fr));
+	memcpy(out, p, *n);
+	out[*n] = '\0';
+	wsq_consume(q, *n);
+	return FR(fr.op, fr.fin);
+}
+
+static void test_injection_waits_for_open_stream(void **state)
+{
+	struct wsq q;
+	char out[64];
+	size_t n;
+
+	(void)state;
+	wsq_init(&q);
+	assert_int_equal(wsq_push_fragment(&q, "{\"a\":", 5, false, true, false), 0);
+	assert_int_equal(wsq_push_message(&q, "INJ", 3, false), 0);
+	assert_int_equal(wsq_bytes(&q), 8);
+	assert_int_equal(next_frame(&q, 100, out, &n), FR(WSFRAME_TEXT, false));
+	assert_string_equal(out, "{\"a\":");
+	/* The injected message is not ready while the streamed one is open. */
+	assert_false(wsq_ready(&q));
+	assert_int_equal(wsq_push_fragment(&q, "1}", 2, false, false, true), 0);
+	assert_int_equal(next_frame(&q, 100, out, &n), FR(WSFRAME_CONT, true));
+	assert_string_equal(out, "1}");
+	assert_int_equal(next_frame(&q, 100, out, &n), FR(WSFRAME_TEXT, true));
+	assert_string_equal(out, "INJ");
+	assert_false(wsq_ready(&q));
+	assert_int_equal(wsq_bytes(&q), 0);
+	wsq_release(&q);
+}
+
+static void test_hold_keeps_trigger_first(void **state)
+{
+	struct wsq q;
+	char out[64];
+	size_t n;
+
+	(void)state;
+	wsq_init(&q);
+	wsq_hold(&q);
+	assert_int_equal(wsq_push_message(&q, "warning", 7, false), 0);
+	assert_false(wsq_ready(&q));
+	assert_int_equal(wsq_push_fragment(&q, "trigger", 7, false, true, true), 0);
+	wsq_unhold(&q);
+	next_frame(&q, 100, out, &n);
+	assert_string_equal(out, "trigger");
+	next_frame(&q, 100, out, &n);
+	assert_string_equal(out, "warning");
+	wsq_release(&q);
+}
+
+static void test_chunking_flags(void **state)
+{
+	struct wsq q;
+	char out[64];
+	size_t n;
+
+	(void)state;
+	wsq_init(&q);
+	assert_int_equal(wsq_push_message(&q, "abcdefgh", 8, true), 0);
+	assert_int_equal(next_frame(&q, 3, out, &n), FR(WSFRAME_BINARY, false));
+	assert_string_equal(out, "abc");
+	assert_int_equal(next_frame(&q, 3, out, &n), FR(WSFRAME_CONT, false));
+	assert_string_equal(out, "def");
+	assert_int_equal(wsq_bytes(&q), 2);
+	assert_int_equal(next_frame(&q, 3, out, &n), FR(WSFRAME_CONT, true));
+	assert_string_equal(out, "gh");
+	/* An empty message is still one frame. */
+	assert_int_equal(wsq_push_message(&q, "", 0, false), 0);
+	assert_int_equal(next_frame(&q, 3, out, &n), FR(WSFRAME_TEXT, true));
+	assert_int_equal(n, 0);
+	assert_false(wsq_ready(&q));
+	/* Releasing a queue with pending and deferred data frees both. */
+	wsq_push_fragment(&q, "x", 1, false, true, false);
+	wsq_push_message(&q, "y", 1, false);
+	wsq_release(&q);
+	assert_int_equal(wsq_bytes(&q), 0);
+	assert_false(wsq_ready(&q));
+}
+
+/* Message i of a run: its length varies around WSQ_SMALL so blocks fill unevenly and some
+ * messages take their own allocation. */
+static size_t msg_len(unsigned i)
+{
+	return (i * 37u) % (WSQ_SMALL + 200);
+}
+
+static void fill(char *buf, size_t len, unsigned i)
+{
+	for (size_t k = 0; k < len; k++) {
+		buf[k] = (char)('a' + (i + k) % 26);
+	}
+}
+
+static void test_small_fragments_reuse_blocks(void **state)
+{
+	static char in[WSQ_SMALL + 256], out[WSQ_SMALL + 256];
+	struct wsq q;
+	size_t n;
+	unsigned pushed = 0, popped = 0;
+
+	(void)state;
+	wsq_init(&q);
+	/* Bursts of a few hundred messages, each written out before the next: order and bytes are
+	 * kept, and the queue keeps one block instead of allocating per message. */
+	for (int burst = 0; burst < 200; burst++) {
+		for (int k = 0; k < 300; k++, pushed++) {
+			fill(in, msg_len(pushed), pushed);
+			assert_int_equal(
+			        wsq_push_fragment(&q, in, msg_len(pushed), false, true, true), 0);
+		}
+		assert_true(wsq_blocks(&q) >= 1);
+		while (wsq_ready(&q)) {
+			next_frame(&q, sizeof(out), out, &n);
+			fill(in, msg_len(popped), popped);
+			assert_int_equal(n, msg_len(popped));
+			assert_memory_equal(out, in, n);
+			popped++;
+		}
+		assert_int_equal(wsq_blocks(&q), 1);
+		assert_int_equal(wsq_bytes(&q), 0);
+	}
+	assert_int_equal(popped, pushed);
+	wsq_release(&q);
+	assert_int_equal(wsq_blocks(&q), 0);
+}
+
+static void test_old_block_freed_when_its_last_fragment_goes(void **state)
+{
+	static char big[WSQ_BLOCK];
+	struct wsq q;
+	char out[WSQ_SMALL + 1];
+	size_t n;
+
+	(void)state;
+	wsq_init(&q);
+	/* A deferred small message pins the first block while later ones fill new blocks. */
+	assert_int_equal(wsq_push_fragment(&q, "{", 1, false, true, false), 0);
+	assert_int_equal(wsq_push_message(&q, "late", 4, false), 0);
+	memset(big, 'x', sizeof(big));
+	for (int i = 0; i < 200; i++) {
+		assert_int_equal(wsq_push_fragment(&q, big, WSQ_SMALL, false, false, false), 0);
+	}
+	assert_true(wsq_blocks(&q) > 1);
+	assert_int_equal(wsq_push_fragment(&q, "}", 1, false, false, true), 0);
+	next_frame(&q, sizeof(out), out, &n);
+	assert_string_equal(out, "{");
+	for (int i = 0; i < 200; i++) {
+		next_frame(&q, sizeof(out), out, &n);
+		assert_int_equal(n, WSQ_SMALL);
+	}
+	next_frame(&q, sizeof(out), out, &n);
+	assert_string_equal(out, "}");
+	next_frame(&q, sizeof(out), out, &n);
+	assert_string_equal(out, "late");
+	assert_false(wsq_ready(&q));
+	/* Everything written: only the newest block stays, for reuse. */
+	assert_int_equal(wsq_blocks(&q), 1);
+	wsq_release(&q);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_injection_waits_for_open_stream),
+	        cmocka_unit_test(test_hold_keeps_trigger_first),
+	        cmocka_unit_test(test_chunking_flags),
+	        cmocka_unit_test(test_small_fragments_reuse_blocks),
+	        cmocka_unit_test(test_old_block_freed_when_its_last_fragment_goes),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,203 @@
+#define _GNU_SOURCE /* nftw */
+#include "base/fileio.h"
+#include "store/lockfile.h"
+#include "base/util.h"
+
+#include "tmpdir.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+static char dir[] = "/tmp/cs-lock-XXXXXX";
+static char *path;
+
+static int setup(void **state)
+{
+	(void)state;
+	if (!mkdtemp(dir)) {
+		return -1;
+	}
+	path = util_printf("%s/accounts.lock", dir);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	free(path);
+	tmpdir_remove(dir);
+	return 0;
+}
+
+/* The pid of a process that has exited and been reaped. */
+static pid_t dead_pid(void)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		_exit(0);
+	}
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+	return pid;
+}
+
+static void plant_lock(long pid, const char *lock_id)
+{
+	char *text =
+	        util_printf("lock_id=%s\npid=%ld\ncreated_at=2026-05-01T00:00:00Z", lock_id, pid);
+
+	unlink(path);
+	assert_int_equal(fileio_write_new(path, text, strlen(text)), 0);
+	free(text);
+}
+
+static void test_acquire_and_release(void **state)
+{
+	struct lockfile l, other;
+	struct stat st;
+	char *text, want[128];
+
+	(void)state;
+	assert_int_equal(lockfile_acquire(&l, path, 1000), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(fileio_read(path, 4096, &text, NULL), 0);
+	snprintf(want, sizeof(want), "lock_id=%s\npid=%ld\ncreated_at=", l.lock_id, (long)getpid());
+	assert_true(util_starts_with(text, want));
+	assert_int_equal(text[strlen(text) - 1], '\n');
+	free(text);
+	assert_int_equal(lockfile_try(&other, path), -EAGAIN); /* we are alive */
+	lockfile_release(&l);
+	assert_int_equal(access(path, F_OK), -1);
+	lockfile_release(&l); /* a second release is a no-op */
+}
+
+static void test_release_keeps_foreign_lock(void **state)
+{
+	struct lockfile l;
+
+	(void)state;
+	assert_int_equal(lockfile_try(&l, path), 0);
+	plant_lock((long)getpid(), "00000000-0000-4000-8000-000000000000");
+	lockfile_release(&l);
+	assert_int_equal(access(path, F_OK), 0);
+	unlink(path);
+}
+
+static void test_dead_owner_reclaimed_quickly(void **state)
+{
+	struct lockfile l;
+	int64_t start;
+
+	(void)state;
+	plant_lock((long)dead_pid(), "11111111-1111-4111-8111-111111111111");
+	start = util_now_ms();
+	assert_int_equal(lockfile_acquire(&l, path, 5000), 0);
+	assert_true(util_now_ms() - start < 1000);
+	lockfile_release(&l);
+	assert_int_equal(access(path, F_OK), -1);
+}
+
+static void test_live_owner_times_out(void **state)
+{
+	struct lockfile l;
+	int64_t start;
+
+	(void)state;
+	plant_lock((long)getppid(), "22222222-2222-4222-8222-222222222222");
+	start = util_now_ms();
+	assert_int_equal(lockfile_acquire(&l, path, 300), -ETIMEDOUT);
+	assert_true(util_now_ms() - start >= 300);
+	assert_int_equal(access(path, F_OK), 0); /* a live owner's lock is never removed */
+	unlink(path);
+}
+
+static void test_unreadable_lock_reclaimed_when_old(void **state)
+{
+	struct timeval old[2];
+	struct lockfile l;
+
+	(void)state;
+	unlink(path);
+	assert_int_equal(fileio_write_new(path, "", 0), 0);
+	assert_int_equal(lockfile_try(&l, path), -EAGAIN); /* its writer may still be writing */
+	gettimeofday(&old[0], NULL);
+	old[0].tv_sec -= 2 * LOCKFILE_UNREADABLE_STALE_S;
+	old[1] = old[0];
+	assert_int_equal(utimes(path, old), 0);
+	assert_int_equal(lockfile_try(&l, path), 0);
+	lockfile_release(&l);
+}
+
+/* Children increment a counter under the lock, starting from a lock left by a dead process. */
+static void child_increments(const char *counter, int rounds)
+{
+	for (int i = 0; i < rounds; i++) {
+		struct lockfile l;
+		char *text = NULL, num[32];
+		long n = 0;
+		if (lockfile_acquire(&l, path, 20000)) {
+			_exit(1);
+		}
+		if (fileio_read(counter, 64, &text, NULL) == 0) {
+			util_parse_long(text, 0, 1000000, &n);
+		}
+		free(text);
+		snprintf(num, sizeof(num), "%ld", n + 1);
+		if (fileio_write_atomic(counter, num, strlen(num))) {
+			_exit(1);
+		}
+		lockfile_release(&l);
+	}
+	_exit(0);
+}
+
+static void test_mutual_exclusion(void **state)
+{
+	char *counter = util_printf("%s/counter", dir), *text;
+	pid_t kids[8];
+	int status;
+
+	(void)state;
+	plant_lock((long)dead_pid(), "33333333-3333-4333-8333-333333333333");
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(kids); i++) {
+		kids[i] = fork();
+		if (kids[i] == 0) {
+			child_increments(counter, 25);
+		}
+	}
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(kids); i++) {
+		assert_int_equal(waitpid(kids[i], &status, 0), kids[i]);
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	assert_int_equal(fileio_read(counter, 64, &text, NULL), 0);
+	assert_string_equal(text, "200");
+	assert_int_equal(access(path, F_OK), -1);
+	free(text);
+	free(counter);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_acquire_and_release),
+	        cmocka_unit_test(test_release_keeps_foreign_lock),
+	        cmocka_unit_test(test_dead_owner_reclaimed_quickly),
+	        cmocka_unit_test(test_live_owner_times_out),
+	        cmocka_unit_test(test_unreadable_lock_reclaimed_when_old),
+	        cmocka_unit_test(test_mutual_exclusion),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
