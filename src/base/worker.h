@@ -15,7 +15,7 @@ typedef void (*worker_fn)(void *job);
 
 /*
  * Starts the thread. notify(notify_ctx) is called from the worker thread after each job
- * finishes (the runtime passes proxy_wake). max_jobs bounds the queue. NULL with errno.
+ * finishes (the session passes ev_wake). max_jobs bounds the queue. NULL with errno.
  */
 struct worker *worker_create(size_t max_jobs, void (*notify)(void *), void *notify_ctx);
 

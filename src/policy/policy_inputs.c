@@ -21,10 +21,9 @@ static const struct usage *fetched_for(const char *id, const char *const *ids,
 }
 
 /* The usage the policy gets for a: a successful fetch, else the cache, else none. */
-static const struct usage *usage_for(const struct paths *p, const struct account *a,
-                                     const struct usage *f, struct policy_inputs_entry *e)
+static const struct usage *usage_for(const struct account *a, const struct usage *f,
+                                     bool in_cache, struct policy_inputs_entry *e)
 {
-	usage_init(&e->cached);
 	if (a->kind != ACCOUNT_CHATGPT) {
 		return NULL;
 	}
@@ -32,16 +31,40 @@ static const struct usage *usage_for(const struct paths *p, const struct account
 		return f;
 	}
 	e->fetch_error = f ? f->error : NULL;
-	if (usage_cache_load(p, a->id, &e->cached) == 0) {
+	if (in_cache) {
 		e->from_cache = true;
 		return &e->cached;
 	}
 	return NULL;
 }
 
+/* Every account's cache entry into e[i].cached, the file read once. */
+static int load_cache(const struct paths *p, const struct store *s,
+                      struct policy_inputs_entry *e, bool *found)
+{
+	const char **ids = calloc(s->n ? s->n : 1, sizeof(*ids));
+	struct usage *u = calloc(s->n ? s->n : 1, sizeof(*u));
+	int r = -ENOMEM;
+
+	if (ids && u) {
+		for (size_t i = 0; i < s->n; i++) {
+			ids[i] = s->accounts[i].kind == ACCOUNT_CHATGPT ? s->accounts[i].id : NULL;
+		}
+		r = usage_cache_load_all(p, ids, s->n, u, found);
+		for (size_t i = 0; r >= 0 && i < s->n; i++) {
+			e[i].cached = u[i]; /* moved */
+		}
+	}
+	free(ids);
+	free(u);
+	return r < 0 ? r : 0;
+}
+
 int policy_inputs_init(struct policy_inputs *v, const struct paths *p, const struct store *s,
                        const char *const *ids, const struct usage *fetched, size_t nfetched)
 {
+	bool *found;
+
 	memset(v, 0, sizeof(*v));
 	v->accounts = calloc(s->n ? s->n : 1, sizeof(*v->accounts));
 	v->e = calloc(s->n ? s->n : 1, sizeof(*v->e));
@@ -50,6 +73,12 @@ int policy_inputs_init(struct policy_inputs *v, const struct paths *p, const str
 		return -ENOMEM;
 	}
 	v->n = s->n;
+	found = calloc(s->n ? s->n : 1, sizeof(*found));
+	if (!found || load_cache(p, s, v->e, found)) {
+		free(found);
+		policy_inputs_release(v);
+		return -ENOMEM;
+	}
 	for (size_t i = 0; i < s->n; i++) {
 		const struct account *a = &s->accounts[i];
 		struct policy_account *pa = &v->accounts[i];
@@ -61,8 +90,10 @@ int policy_inputs_init(struct policy_inputs *v, const struct paths *p, const str
 		pa->disabled = a->disabled;
 		pa->needs_relogin = a->relogin_reason != NULL;
 		pa->last_used_at = a->last_used_at / 1000000; /* the store keeps microseconds */
-		pa->usage = usage_for(p, a, fetched_for(a->id, ids, fetched, nfetched), &v->e[i]);
+		pa->usage = usage_for(a, fetched_for(a->id, ids, fetched, nfetched), found[i],
+		                      &v->e[i]);
 	}
+	free(found);
 	return 0;
 }
 

@@ -1,7 +1,6 @@
 /*
- * The proxy's loop and listener: TUI connections accepted on 127.0.0.1 (their upgrade is read
- * and checked in proxy_ws.c), watched fds, wake-ups and the control connection. The relay itself
- * is in proxy_relay.c.
+ * The proxy's listener: TUI connections accepted on 127.0.0.1 (their upgrade is read and
+ * checked in proxy_ws.c) and the control connection. The relay itself is in proxy_relay.c.
  */
 #define _GNU_SOURCE /* accept4 */
 #include "proxy/proxy_int.h"
@@ -48,82 +47,6 @@ bool proxy_bearer_ok(const struct proxy *p, const char *h, size_t n)
 		n--;
 	}
 	return util_ct_equal(h, n, tok, strlen(tok));
-}
-
-/* ---- watched fds and wake-ups ---- */
-
-static void on_watch(struct ev_io *io, uint32_t events)
-{
-	struct proxy_watch *w = EV_CONTAINER_OF(io, struct proxy_watch, io);
-	const struct proxy_hooks *hk = w->p->cfg.hooks;
-
-	if (hk && hk->fd_ready) {
-		w->in_callback = true;
-		hk->fd_ready(w->p->cfg.hooks_ctx, io->fd, w->ctx);
-		w->in_callback = false;
-	}
-	if (w->unwatched) {
-		free(w);
-	} else if (events & (EPOLLHUP | EPOLLERR)) {
-		/* The owner did not stop at the hang-up: stop polling it (still ours to close). */
-		ev_io_stop(w->p->ev, io);
-	}
-}
-
-int proxy_watch_fd(struct proxy *p, int fd, void *fd_ctx)
-{
-	struct proxy_watch *w = calloc(1, sizeof(*w));
-	int r;
-
-	if (!w) {
-		close(fd);
-		return -ENOMEM;
-	}
-	w->p = p;
-	w->ctx = fd_ctx;
-	r = ev_io_start(p->ev, &w->io, fd, EPOLLIN, on_watch);
-	if (r < 0) {
-		free(w);
-		close(fd);
-		return r;
-	}
-	w->next = p->watches;
-	p->watches = w;
-	return 0;
-}
-
-void proxy_unwatch_fd(struct proxy *p, int fd)
-{
-	for (struct proxy_watch **pp = &p->watches; *pp; pp = &(*pp)->next) {
-		struct proxy_watch *w = *pp;
-
-		if (w->io.fd != fd) {
-			continue;
-		}
-		*pp = w->next;
-		ev_io_stop(p->ev, &w->io);
-		close(fd);
-		w->io.fd = -1;
-		w->unwatched = true;
-		if (!w->in_callback) {
-			free(w); /* inside its callback, on_watch frees it on the way out */
-		}
-		return;
-	}
-}
-
-static void on_wake(void *ctx)
-{
-	struct proxy *p = ctx;
-
-	if (!p->destroying && p->cfg.hooks && p->cfg.hooks->wakeup) {
-		p->cfg.hooks->wakeup(p->cfg.hooks_ctx);
-	}
-}
-
-void proxy_wake(struct proxy *p)
-{
-	ev_wake(p->ev);
 }
 
 /* ---- the listener ---- */
@@ -195,7 +118,8 @@ struct proxy *proxy_create(const struct proxy_config *cfg)
 	struct proxy *p;
 	int r = -ENOMEM;
 
-	if (!cfg->token || !cfg->token[0] || cfg->max_message == 0 || cfg->max_queued < 16) {
+	if (!cfg->ev || !cfg->token || !cfg->token[0] || cfg->max_message == 0 ||
+	    cfg->max_queued < 16) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -205,15 +129,16 @@ struct proxy *proxy_create(const struct proxy_config *cfg)
 	}
 	p->cfg = *cfg;
 	p->listen.fd = -1;
-	p->bearer = util_printf("Bearer %s", cfg->token);
+	p->ev = cfg->ev;
+	p->bearer = util_printf("Bearer %s",
+	                        cfg->upstream_token ? cfg->upstream_token : cfg->token);
 	p->rxbuf = malloc(PROXY_RX_CHUNK);
-	p->ev = ev_new();
-	if (p->bearer && p->rxbuf && p->ev) {
+	if (p->bearer && p->rxbuf) {
 		log_add_secret(cfg->token);
-		ev_set_wake(p->ev, on_wake, p);
+		if (cfg->upstream_token) {
+			log_add_secret(cfg->upstream_token);
+		}
 		r = listen_loopback(p);
-	} else if (!p->ev) {
-		r = -errno;
 	}
 	if (r < 0) {
 		log_error("cannot start the proxy listener on 127.0.0.1: %s", strerror(-r));
@@ -233,19 +158,11 @@ void proxy_destroy(struct proxy *p)
 	while (p->conns) {
 		proxy_relay_free(p->conns);
 	}
-	while (p->watches) {
-		struct proxy_watch *w = p->watches;
-
-		p->watches = w->next;
-		ev_io_stop(p->ev, &w->io);
-		close(w->io.fd);
-		free(w);
-	}
 	if (p->listen.fd >= 0) {
 		ev_io_stop(p->ev, &p->listen);
 		close(p->listen.fd);
 	}
-	ev_free(p->ev);
+	ev_timer_stop(p->ev, &p->accept_tm);
 	util_free_secret(p->bearer);
 	free(p->rxbuf);
 	free(p);
@@ -254,16 +171,6 @@ void proxy_destroy(struct proxy *p)
 int proxy_port(const struct proxy *p)
 {
 	return p->port;
-}
-
-struct ev *proxy_loop(struct proxy *p)
-{
-	return p ? p->ev : NULL;
-}
-
-int proxy_run_once(struct proxy *p)
-{
-	return ev_run_once(p->ev);
 }
 
 /* ---- the control connection ---- */

@@ -1,9 +1,9 @@
 /*
  * The JSON-RPC WebSocket proxy of `codex-switch run`: the Codex TUI connects to us
  * (ws://127.0.0.1:<proxy_port()>, `Authorization: Bearer <token>`), and every TUI connection gets
- * its own upstream connection to the real `codex app-server`. One epoll loop (ev.h) runs
- * everything on the caller's thread: the relay, timers (on proxy_loop()), watched fds and
- * wake-ups from other threads. Both WebSocket ends are ours (wsframe.c): see proxy_ws.c for why.
+ * its own upstream connection to the real `codex app-server`. The proxy is one component on the
+ * caller's epoll loop (ev.h): its sockets and timers live there beside the caller's own
+ * sources. Both WebSocket ends are ours (wsframe.c): see proxy_ws.c for why.
  *
  * Relay rules:
  *  - Messages are streamed fragment by fragment and never reassembled, except those matching the
@@ -23,7 +23,7 @@
  * when its method is in client_methods. On the control connection every text message goes to
  * server_message and is then dropped.
  *
- * All functions must be called on the loop thread, except proxy_wake().
+ * All functions must be called on the loop thread.
  */
 #ifndef CS_PROXY_H
 #define CS_PROXY_H
@@ -62,16 +62,13 @@ struct proxy_hooks {
 	void (*conn_closed)(void *ctx, struct proxy_conn *c);
 	/* The control connection could not be established before its deadline. */
 	void (*control_failed)(void *ctx, const char *why);
-	/* The loop was woken by proxy_wake() (may also come spuriously). */
-	void (*wakeup)(void *ctx);
-	/* A watched fd is readable, or hung up: the hook reads it; on EOF it calls
-	 * proxy_unwatch_fd(). */
-	void (*fd_ready)(void *ctx, int fd, void *fd_ctx);
 };
 
 struct proxy_config {
+	struct ev *ev;      /* the loop the proxy runs on; borrowed, must outlive the proxy */
 	int upstream_port;  /* app-server on 127.0.0.1 */
-	const char *token;  /* borrowed for the proxy's lifetime: required from the TUI, sent up */
+	const char *token;  /* borrowed for the proxy's lifetime: required from the TUI */
+	const char *upstream_token; /* borrowed likewise: sent to the app-server; NULL = token */
 	size_t max_message; /* e.g. 128 MiB: larger messages -> close 1009 */
 	size_t max_queued;  /* hard cap of bytes queued per direction (e.g. 16 MiB); the source is
 	                       paused at max_queued / 4 (at most 1 MiB) and resumed below
@@ -84,28 +81,13 @@ struct proxy_config {
 	void *hooks_ctx;
 };
 
-/* Creates the loop and the listener on 127.0.0.1:0. NULL with errno set. */
+/* Creates the listener on 127.0.0.1:0, on cfg->ev. NULL with errno set. */
 struct proxy *proxy_create(const struct proxy_config *cfg);
 /* Closes everything without sending close frames and frees all memory; no hook is called.
  * NULL is a no-op. */
 void proxy_destroy(struct proxy *p);
 
 int proxy_port(const struct proxy *p);
-/* The loop, borrowed: for the caller's timers (NULL for a NULL p: ev_timer_stop() of a timer
- * that is not armed accepts it). */
-struct ev *proxy_loop(struct proxy *p);
-/* One ev_run_once(); < 0 when the loop is broken. */
-int proxy_run_once(struct proxy *p);
-/* Thread-safe (async-signal-safe in practice): hooks->wakeup runs on the loop soon after. */
-void proxy_wake(struct proxy *p);
-
-/* Adopts fd (pipe, signalfd, pidfd) as a raw file; readable -> hooks->fd_ready(fd, fd_ctx).
- * Takes ownership of fd (closed when unwatched or on proxy_destroy), even on failure. After a
- * hang-up the fd is no longer polled until it is unwatched. */
-int proxy_watch_fd(struct proxy *p, int fd, void *fd_ctx);
-/* Stops watching and closes fd; safe inside fd_ready. */
-void proxy_unwatch_fd(struct proxy *p, int fd);
-
 /* Opens the internal control connection: connects with back-off (2, 4, 8 .. 250 ms) until
  * deadline_ms from now, then conn_opened(control) or control_failed(why). -EALREADY when one is
  * open or opening. */

@@ -1,5 +1,5 @@
 /*
- * Internals shared by proxy.c (listener, watched fds, wake-ups, control connection),
+ * Internals shared by proxy.c (listener, control connection),
  * proxy_ws.c (one WebSocket end over a socket we read and write ourselves) and proxy_relay.c
  * (the relay between the two ends of a conn). Not for other modules.
  */
@@ -109,25 +109,15 @@ struct proxy_conn {
 	unsigned backoff_ms;
 };
 
-struct proxy_watch {
-	struct proxy_watch *next;
-	struct proxy *p;
-	struct ev_io io;
-	void *ctx;
-	bool unwatched;
-	bool in_callback;
-};
-
 struct proxy {
 	struct proxy_config cfg;
-	struct ev *ev;
+	struct ev *ev; /* borrowed from the config */
 	struct ev_io listen;
 	struct ev_timer accept_tm; /* accepting again after running out of descriptors */
 	int port;
 	char *bearer; /* "Bearer <token>", for the upstream handshake */
 	struct proxy_conn *conns;
 	struct proxy_conn *control; /* the control conn from proxy_control_open() until closed */
-	struct proxy_watch *watches;
 	unsigned char *rxbuf; /* PROXY_RX_CHUNK: every recv() lands here */
 	bool destroying;
 };

@@ -1,148 +1,110 @@
-/*
- * Following the user's choices made outside the session: `codex-switch switch X` or
- * `auto-switch` in another terminal, or `codex login`, rewrite $CODEX_HOME/auth.json; the
- * running session then logs that account in and tells the TUI. inotify on the two
- * directories (the files are replaced by rename, so watching the files themselves would lose
- * them), a short debounce for rename bursts, and back-off when the login fails.
- */
 #define _GNU_SOURCE /* inotify_init1 flags */
-#include "session/session_internal.h"
+#include "session/reconcile.h"
 
-#include "store/authjson.h"
-#include "base/log.h"
-#include "store/store.h"
+#include "base/util.h"
+#include "store/paths.h"
 
 #include <errno.h>
-#include <limits.h>
-#include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/inotify.h>
 #include <unistd.h>
 
-#define DEBOUNCE_US  (150 * 1000)
-#define MAX_ATTEMPTS 5
-#define WATCH_MASK   (IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE | IN_MOVED_FROM)
+#define WATCH_MASK (IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE | IN_MOVED_FROM)
 
-static const int retry_delay_s[] = {1, 2, 5, 10};
-
-static void check(struct ev_timer *t);
-
-static void schedule(struct rt *rt, int64_t us)
+void reconcile_init(struct reconcile *r, const struct session_env *env,
+                    void (*changed)(void *ctx, int what), void *ctx)
 {
-	ev_timer_start(proxy_loop(rt->proxy), &rt->reconcile_tm, check, us);
+	memset(r, 0, sizeof(*r));
+	r->env = env;
+	r->changed = changed;
+	r->ctx = ctx;
+	r->io.fd = -1;
 }
 
-int reconcile_start(struct rt *rt)
+static int kind_of(const struct inotify_event *e)
 {
-	const struct paths *p = rt->cfg->paths;
-	int r;
-
-	rt->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (rt->inotify_fd < 0) {
-		return -errno;
+	if (!e->len) {
+		return 0;
 	}
-	if (inotify_add_watch(rt->inotify_fd, p->codex_home, WATCH_MASK) < 0 ||
-	    inotify_add_watch(rt->inotify_fd, p->store_dir, WATCH_MASK) < 0) {
-		r = -errno;
-		close(rt->inotify_fd);
-		rt->inotify_fd = -1;
-		return r;
+	if (strcmp(e->name, "auth.json") == 0) {
+		return RECONCILE_AUTH;
 	}
-	r = proxy_watch_fd(rt->proxy, rt->inotify_fd, rt);
-	if (r) {
-		rt->inotify_fd = -1; /* proxy_watch_fd closed it */
+	if (strcmp(e->name, "accounts.json") == 0) {
+		return RECONCILE_ACCOUNTS;
 	}
-	return r;
+	if (strcmp(e->name, "usage-cache.json") == 0) {
+		return RECONCILE_USAGE;
+	}
+	return 0;
 }
 
-static bool interesting(const struct inotify_event *e)
+static void fire(struct ev_timer *t)
 {
-	return e->len &&
-	       (strcmp(e->name, "auth.json") == 0 || strcmp(e->name, "accounts.json") == 0);
+	struct reconcile *r = EV_CONTAINER_OF(t, struct reconcile, tm);
+	int what = r->what;
+
+	r->what = 0;
+	r->changed(r->ctx, what);
 }
 
-void reconcile_on_ready(struct rt *rt)
+static void on_ready(struct ev_io *io, uint32_t events)
 {
+	struct reconcile *r = EV_CONTAINER_OF(io, struct reconcile, io);
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-	bool changed = false;
+	int what = 0;
 	ssize_t n;
 
-	while ((n = read(rt->inotify_fd, buf, sizeof(buf))) > 0) {
+	(void)events;
+	while ((n = read(io->fd, buf, sizeof(buf))) > 0) {
 		for (char *p = buf; p < buf + n;) {
 			const struct inotify_event *e = (const struct inotify_event *)p;
-			changed |= interesting(e);
+			what |= kind_of(e);
 			p += sizeof(*e) + e->len;
 		}
 	}
-	if (n == 0) {
-		proxy_unwatch_fd(rt->proxy, rt->inotify_fd);
-		rt->inotify_fd = -1;
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+		ev_io_stop(r->env->ev, io);
+		close(io->fd);
+		io->fd = -1;
 	}
-	/* A rename burst (temp file, rename, our own rewrite) becomes one look, 150 ms later. */
-	if (changed && rt->reconcile_attempt == 0) {
-		schedule(rt, DEBOUNCE_US);
-	}
-}
-
-static void check(struct ev_timer *t)
-{
-	struct rt *rt = EV_CONTAINER_OF(t, struct rt, reconcile_tm);
-	struct store s = {0};
-	char err[512], id[UTIL_UUID_LEN + 1];
-	long cur;
-
-	if (rt->phase != RT_RUNNING || rt->login || rt->auth_write_pending) {
-		return; /* the end of that login or write looks again */
-	}
-	if (store_load(rt->cfg->paths, &s, err, sizeof(err))) {
-		log_warn("%s", err);
-		return;
-	}
-	cur = authjson_current(rt->cfg->paths, &s);
-	if (cur < 0 || strcmp(s.accounts[cur].id, rt->active.id) == 0) {
-		if (cur < 0 && !rt->unknown_current_told &&
-		    access(rt->cfg->paths->auth_json, F_OK) == 0) {
-			rt->unknown_current_told = true;
-			log_warn(
-			        "'%s' now holds an account that is not stored; the session stays on "
-			        "%s (store it with 'codex-switch import <name>')",
-			        rt->cfg->paths->auth_json, rt->active.name);
+	/* A rename burst (temp file, rename, our own rewrite) becomes one report. */
+	if (what) {
+		if (!r->what) {
+			ev_timer_start(r->env->ev, &r->tm, fire, RECONCILE_DEBOUNCE_US);
 		}
-		rt->reconcile_attempt = 0;
-		store_release(&s);
-		return;
-	}
-	snprintf(id, sizeof(id), "%s", s.accounts[cur].id);
-	store_release(&s);
-	if (rt->reconcile_attempt >= MAX_ATTEMPTS) {
-		log_warn("giving up logging in the account of auth.json after %d attempts",
-		         MAX_ATTEMPTS);
-		return;
-	}
-	rt->reconcile_attempt++;
-	switcher_follow(rt, id, "current auth.json changed");
-}
-
-void reconcile_after_login(struct rt *rt)
-{
-	int a = rt->reconcile_attempt;
-
-	if (rt->phase != RT_RUNNING || rt->inotify_fd < 0) {
-		return;
-	}
-	/* After a failed attempt wait 1, 2, 5, 10 s; otherwise look again at once, in case
-	 * auth.json changed while the login was pending. */
-	if (a > 0) {
-		int i = a - 1 < (int)UTIL_ARRAY_LEN(retry_delay_s)
-		                ? a - 1
-		                : (int)UTIL_ARRAY_LEN(retry_delay_s) - 1;
-		schedule(rt, (int64_t)retry_delay_s[i] * 1000000);
-	} else {
-		schedule(rt, DEBOUNCE_US);
+		r->what |= what;
 	}
 }
 
-void reconcile_release(struct rt *rt)
+int reconcile_start(struct reconcile *r)
 {
-	ev_timer_stop(proxy_loop(rt->proxy), &rt->reconcile_tm);
+	const struct paths *p = r->env->paths;
+	int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC), e;
+
+	if (fd < 0) {
+		return -errno;
+	}
+	if (inotify_add_watch(fd, p->codex_home, WATCH_MASK) < 0 ||
+	    inotify_add_watch(fd, p->store_dir, WATCH_MASK) < 0) {
+		e = -errno;
+		close(fd);
+		return e;
+	}
+	e = ev_io_start(r->env->ev, &r->io, fd, EPOLLIN, on_ready);
+	if (e) {
+		close(fd);
+		r->io.fd = -1;
+	}
+	return e;
+}
+
+void reconcile_release(struct reconcile *r)
+{
+	ev_timer_stop(r->env->ev, &r->tm);
+	if (r->io.fd >= 0) {
+		ev_io_stop(r->env->ev, &r->io);
+		close(r->io.fd);
+		r->io.fd = -1;
+	}
 }

@@ -1,150 +1,167 @@
-/*
- * Answers to the app-server's account/chatgptAuthTokens/refresh requests (sent when a backend
- * request got a 401). The TUI never answers them, so codex-switch does, within the server's
- * 10 s, with the active account's tokens: refreshed on the worker thread through the same
- * locked path as every other refresh, or as they are when someone refreshed them meanwhile.
- */
-#include "session/session_internal.h"
+#include "session/tokenreq.h"
 
+#include "base/ev.h"
 #include "base/log.h"
+#include "base/util.h"
+#include "base/worker.h"
+#include "net/token.h"
 #include "session/rpcmsg.h"
 #include "store/store.h"
-#include "net/token.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define REFRESH_ANSWER_US (8 * 1000000) /* the app-server gives up after 10 s */
-#define PROXY_ERROR_CODE  -32000
+#define PROXY_ERROR_CODE -32000
 
-struct rt_refresh {
-	struct rt *rt;
+struct tokenreq_pending {
+	struct tokenreq *t;      /* NULL once released: the worker's done() frees it */
 	struct proxy_conn *conn; /* NULL once the connection closed */
+	const struct paths *paths;
 	char raw_id[128];
-	char account_id[UTIL_UUID_LEN + 1];
+	char account_id[64];
 	char *had_access; /* the token the app-server was refused with (secret) */
 	struct account result;
 	int err;
 	char msg[256];
-	bool answered, finished;
+	bool answered;
 	struct ev_timer tm;
-	struct rt_refresh *next;
+	struct tokenreq_pending *next;
 };
 
-static void refresh_free(struct rt *rt, struct rt_refresh *f)
+static void unlink_pending(struct tokenreq *t, struct tokenreq_pending *f)
 {
-	for (struct rt_refresh **p = &rt->refreshes; *p; p = &(*p)->next) {
+	for (struct tokenreq_pending **p = &t->list; *p; p = &(*p)->next) {
 		if (*p == f) {
 			*p = f->next;
 			break;
 		}
 	}
-	ev_timer_stop(proxy_loop(rt->proxy), &f->tm);
+}
+
+static void pending_free(struct tokenreq_pending *f)
+{
 	util_free_secret(f->had_access);
 	account_release(&f->result);
 	free(f);
 }
 
-static void refresh_answer(struct rt_refresh *f, char *json)
+static void answer(struct tokenreq_pending *f, char *json)
 {
-	if (!f->answered && f->conn && json) {
-		proxy_send_to_server(f->conn, json, strlen(json));
+	if (!f->answered && f->conn && json && f->t) {
+		f->t->ops.answer(f->t->ops.ctx, f->conn, json);
+		json = NULL;
 	}
 	f->answered = true;
 	util_free_secret(json);
 }
 
-static void refresh_too_slow(struct ev_timer *t)
+static void too_slow(struct ev_timer *tm)
 {
-	struct rt_refresh *f = EV_CONTAINER_OF(t, struct rt_refresh, tm);
+	struct tokenreq_pending *f = EV_CONTAINER_OF(tm, struct tokenreq_pending, tm);
 
 	log_warn("token refresh is taking too long; the app-server will retry");
-	refresh_answer(f, rpcmsg_error(f->raw_id, PROXY_ERROR_CODE,
-	                               "codex-switch: token refresh is taking too long"));
+	answer(f, rpcmsg_error(f->raw_id, PROXY_ERROR_CODE,
+	                       "codex-switch: token refresh is taking too long"));
 }
 
 static void refresh_run(void *arg)
 {
-	struct rt_refresh *f = arg;
-	const struct paths *p = f->rt->cfg->paths;
+	struct tokenreq_pending *f = arg;
 	struct store s = {0};
 	char err[256];
+	bool force = true;
 	long i;
 
 	/* Someone may have refreshed already: a token newer than the refused one is used as is. */
-	if (store_load(p, &s, err, sizeof(err)) == 0 &&
+	if (store_load(f->paths, &s, err, sizeof(err)) == 0 &&
 	    (i = store_find_id(&s, f->account_id)) >= 0 && s.accounts[i].access_token &&
 	    f->had_access && strcmp(s.accounts[i].access_token, f->had_access) != 0) {
-		f->err = token_ensure_fresh(p, f->account_id, false, &f->result, f->msg,
-		                            sizeof(f->msg));
-	} else {
-		f->err = token_ensure_fresh(p, f->account_id, true, &f->result, f->msg,
-		                            sizeof(f->msg));
+		force = false;
 	}
 	store_release(&s);
+	f->err = token_ensure_fresh(f->paths, f->account_id, force, &f->result, f->msg,
+	                            sizeof(f->msg));
 }
 
 static void refresh_done(void *arg)
 {
-	struct rt_refresh *f = arg;
-	struct rt *rt = f->rt;
+	struct tokenreq_pending *f = arg;
+	struct tokenreq *t = f->t;
 
-	f->finished = true;
-	if (f->err) {
-		log_warn("cannot refresh the token for the app-server: %s", f->msg);
-		refresh_answer(f, rpcmsg_error(f->raw_id, PROXY_ERROR_CODE, f->msg));
-		if (f->err == -EKEYREVOKED && strcmp(f->account_id, rt->active.id) == 0) {
-			switcher_login_revoked(rt);
-		}
-	} else {
-		refresh_answer(f, rpcmsg_refresh_result(f->raw_id, &f->result));
-		if (strcmp(f->result.id, rt->active.id) == 0) {
-			account_release(&rt->active);
-			account_copy(&rt->active, &f->result);
-			maintain_logged_in(rt);
-		}
-	}
-	refresh_free(rt, f);
-}
-
-void tokenreq_on_request(struct rt *rt, struct proxy_conn *c, const struct jsonrpc_head *h)
-{
-	struct rt_refresh *f = calloc(1, sizeof(*f));
-
-	if (!f) {
+	if (!t) {
+		pending_free(f); /* released meanwhile */
 		return;
 	}
-	f->rt = rt;
-	f->conn = c;
-	f->err = -ECANCELED;
-	snprintf(f->raw_id, sizeof(f->raw_id), "%s", h->id);
-	snprintf(f->account_id, sizeof(f->account_id), "%s", rt->active.id);
-	snprintf(f->msg, sizeof(f->msg), "codex-switch is shutting down");
-	f->had_access = util_strdup0(rt->active.access_token);
-	f->next = rt->refreshes;
-	rt->refreshes = f;
-	log_info("app-server asked for a token refresh");
-	ev_timer_start(proxy_loop(rt->proxy), &f->tm, refresh_too_slow, REFRESH_ANSWER_US);
-	if (worker_submit(rt->worker, refresh_run, refresh_done, f)) {
-		snprintf(f->msg, sizeof(f->msg), "codex-switch is busy; try again");
-		refresh_done(f);
+	unlink_pending(t, f);
+	ev_timer_stop(t->env->ev, &f->tm);
+	if (f->err) {
+		log_warn("cannot refresh the token for the app-server: %s", f->msg);
+		answer(f, rpcmsg_error(f->raw_id, PROXY_ERROR_CODE, f->msg));
+		if (f->err == -EKEYREVOKED) {
+			t->ops.revoked(t->ops.ctx, f->account_id, f->msg);
+		}
+	} else {
+		answer(f, rpcmsg_refresh_result(f->raw_id, &f->result));
+		t->ops.fresh(t->ops.ctx, &f->result);
 	}
+	pending_free(f);
 }
 
-void tokenreq_conn_closed(struct rt *rt, struct proxy_conn *c)
+void tokenreq_init(struct tokenreq *t, const struct session_env *env,
+                   const struct tokenreq_ops *ops)
 {
-	for (struct rt_refresh *f = rt->refreshes; f; f = f->next) {
-		if (f->conn == c) {
+	memset(t, 0, sizeof(*t));
+	t->env = env;
+	t->ops = *ops;
+}
+
+int tokenreq_on_request(struct tokenreq *t, struct proxy_conn *conn, const char *raw_id,
+                        const struct account *active)
+{
+	struct tokenreq_pending *f = calloc(1, sizeof(*f));
+
+	if (!f) {
+		return -ENOMEM;
+	}
+	f->t = t;
+	f->conn = conn;
+	f->paths = t->env->paths;
+	f->err = -ECANCELED;
+	snprintf(f->raw_id, sizeof(f->raw_id), "%s", raw_id);
+	snprintf(f->account_id, sizeof(f->account_id), "%s", active->id);
+	snprintf(f->msg, sizeof(f->msg), "codex-switch is shutting down");
+	f->had_access = util_strdup0(active->access_token);
+	f->next = t->list;
+	t->list = f;
+	log_info("app-server asked for a token refresh");
+	ev_timer_start(t->env->ev, &f->tm, too_slow, TOKENREQ_ANSWER_US);
+	if (worker_submit(t->env->worker, refresh_run, refresh_done, f)) {
+		snprintf(f->msg, sizeof(f->msg), "codex-switch is busy; try again");
+		f->err = -EBUSY;
+		refresh_done(f);
+	}
+	return 0;
+}
+
+void tokenreq_conn_closed(struct tokenreq *t, struct proxy_conn *conn)
+{
+	for (struct tokenreq_pending *f = t->list; f; f = f->next) {
+		if (f->conn == conn) {
 			f->conn = NULL;
 		}
 	}
 }
 
-void tokenreq_release(struct rt *rt)
+void tokenreq_release(struct tokenreq *t)
 {
-	while (rt->refreshes) {
-		refresh_free(rt, rt->refreshes);
+	/* Jobs still on the worker free their pending in done(); mark them orphaned. */
+	while (t->list) {
+		struct tokenreq_pending *f = t->list;
+		t->list = f->next;
+		ev_timer_stop(t->env->ev, &f->tm);
+		f->t = NULL;
+		f->conn = NULL;
 	}
 }

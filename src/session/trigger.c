@@ -75,7 +75,7 @@ void trigger_from_error(const cJSON *params, struct trigger *t)
 	if (string_is(info, "usageLimitExceeded") ||
 	    (cJSON_IsString(msg) && util_contains_icase(msg->valuestring, "usage limit"))) {
 		t->kind = TRIGGER_HARD;
-		snprintf(t->reason, sizeof(t->reason), "it reached its usage limit");
+		snprintf(t->reason, sizeof(t->reason), "usage limit was reached");
 	}
 }
 
@@ -120,7 +120,7 @@ static void hard_from_windows(const struct window w[2], struct trigger *t)
 	for (int i = 0; i < 2; i++) {
 		if (w[i].present && w[i].used >= 100.0) {
 			t->kind = TRIGGER_HARD;
-			snprintf(t->reason, sizeof(t->reason), "its %s limit is at %.0f%%",
+			snprintf(t->reason, sizeof(t->reason), "%s limit is at %.0f%%",
 			         window_label(&w[i], i == 1), w[i].used);
 			return;
 		}
@@ -148,7 +148,7 @@ static void soft_from_windows(const struct window w[2], struct trigger *t)
 	}
 	if (which >= 0 && bottleneck <= TRIGGER_SOFT_HEADROOM) {
 		t->kind = TRIGGER_SOFT;
-		snprintf(t->reason, sizeof(t->reason), "its %s limit is at %.0f%%",
+		snprintf(t->reason, sizeof(t->reason), "%s limit is at %.0f%%",
 		         window_label(&w[which], which == 1), w[which].used);
 	}
 }
@@ -173,13 +173,13 @@ void trigger_from_rate_limits(const cJSON *params, struct trigger *t)
 	if (cJSON_IsString(reached) && *reached->valuestring) {
 		t->kind = TRIGGER_HARD;
 		t->workspace_wide = util_starts_with(reached->valuestring, "workspace_");
-		snprintf(t->reason, sizeof(t->reason), "its limit was reached (%.60s)",
+		snprintf(t->reason, sizeof(t->reason), "limit was reached (%.60s)",
 		         reached->valuestring);
 		return;
 	}
 	if (credits_depleted(cJSON_GetObjectItemCaseSensitive(rl, "credits"))) {
 		t->kind = TRIGGER_HARD;
-		snprintf(t->reason, sizeof(t->reason), "its credits are used up");
+		snprintf(t->reason, sizeof(t->reason), "credits are used up");
 		return;
 	}
 	hard_from_windows(w, t);

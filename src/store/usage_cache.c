@@ -62,6 +62,31 @@ int usage_cache_load(const struct paths *p, const char *account_id, struct usage
 	return rc;
 }
 
+int usage_cache_load_all(const struct paths *p, const char *const *ids, size_t n,
+                         struct usage *out, bool *found_each)
+{
+	cJSON *root = cache_read(p);
+	const cJSON *accounts = cJSON_GetObjectItemCaseSensitive(root, "accounts"), *e;
+	size_t found = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		usage_init(&out[i]);
+		e = ids[i] ? cJSON_GetObjectItemCaseSensitive(accounts, ids[i]) : NULL;
+		bool ok = cJSON_IsObject(e) && usage_from_json(e, &out[i]) == 0;
+		if (ok) {
+			found++;
+		} else {
+			usage_release(&out[i]);
+			usage_init(&out[i]);
+		}
+		if (found_each) {
+			found_each[i] = ok;
+		}
+	}
+	cJSON_Delete(root);
+	return root ? (int)found : -ENOMEM;
+}
+
 static int cache_write(const struct paths *p, cJSON *root)
 {
 	char *text = cJSON_Print(root);

@@ -10,10 +10,20 @@
 #include "store/paths.h"
 #include "policy/usage.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* The cached usage of account_id into u (initialised by the call). -ENOENT when none. */
 int usage_cache_load(const struct paths *p, const char *account_id, struct usage *u);
+
+/*
+ * The cached usage of every ids[i] into out[i] (i < n; initialised by the call; an account
+ * without an entry, or a NULL ids[i], gets an empty usage), reading the file once.
+ * found_each[i] (may be NULL) says which had an entry. Returns how many were found, or
+ * -ENOMEM. The caller releases each out[i].
+ */
+int usage_cache_load_all(const struct paths *p, const char *const *ids, size_t n,
+                         struct usage *out, bool *found_each);
 
 /*
  * Stores usages[i] for ids[i] (i < n), keeping the other accounts' entries. Entries whose

@@ -13,12 +13,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 
 #include "base/ev.h"
 #include "proxy/proxy.h"
 
 static struct proxy *px;
+static struct ev *loop;
+static struct ev_io stdin_io;
 static bool shutting, stop;
 static atomic_bool wake_requested;
 static char line[4096];
@@ -97,6 +100,7 @@ static void on_control_failed(void *ctx, const char *why)
 
 static void on_wakeup(void *ctx)
 {
+	(void)ctx;
 	if (atomic_exchange(&wake_requested, false)) {
 		peer_out("woken");
 	}
@@ -105,7 +109,7 @@ static void on_wakeup(void *ctx)
 static void *waker(void *arg)
 {
 	atomic_store(&wake_requested, true);
-	proxy_wake(arg);
+	ev_wake(arg);
 	return NULL;
 }
 
@@ -139,7 +143,7 @@ static void shutdown_start(void)
 	}
 	shutting = true;
 	proxy_close_clients(px, 1001, "codex-switch exiting");
-	ev_timer_start(proxy_loop(px), &deadline_tm, deadline, 3 * 1000000);
+	ev_timer_start(loop, &deadline_tm, deadline, 3 * 1000000);
 }
 
 /* Broadcasts N injected messages of BYTES bytes each (to overflow a client that stopped reading).
@@ -176,7 +180,7 @@ static void run_command(char *cmd)
 	} else if (strncmp(cmd, "flood ", 6) == 0) {
 		flood(cmd + 6);
 	} else if (strcmp(cmd, "wake") == 0) {
-		if (pthread_create(&t, NULL, waker, px) == 0) {
+		if (pthread_create(&t, NULL, waker, loop) == 0) {
 			pthread_detach(t);
 		}
 	} else if (strncmp(cmd, "control ", 8) == 0) {
@@ -186,14 +190,15 @@ static void run_command(char *cmd)
 	}
 }
 
-static void on_fd(void *ctx, int fd, void *fd_ctx)
+static void on_stdin(struct ev_io *io, uint32_t events)
 {
 	char buf[1024];
-	ssize_t n = read(fd, buf, sizeof(buf));
+	ssize_t n = read(io->fd, buf, sizeof(buf));
 
+	(void)events;
 	if (n <= 0) {
 		if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-			proxy_unwatch_fd(px, fd);
+			ev_io_stop(loop, io);
 			shutdown_start();
 		}
 		return;
@@ -215,13 +220,12 @@ static const struct proxy_hooks hooks = {
         .conn_opened = on_opened,
         .conn_closed = on_closed,
         .control_failed = on_control_failed,
-        .wakeup = on_wakeup,
-        .fd_ready = on_fd,
 };
 
 int peer_proxy_main(int argc, char **argv)
 {
 	struct proxy_config cfg = {
+	        .ev = loop = ev_new(),
 	        .upstream_port = (int)peer_num(peer_arg(argc, argv, "--upstream-port", "0")),
 	        .token = getenv("CS_TEST_TOKEN"),
 	        .max_message = 128u * 1024 * 1024,
@@ -233,26 +237,29 @@ int peer_proxy_main(int argc, char **argv)
 	};
 	const char *control = peer_arg(argc, argv, "--control-deadline", NULL);
 
-	px = cfg.token ? proxy_create(&cfg) : NULL;
+	px = cfg.token && loop ? proxy_create(&cfg) : NULL;
 	if (!px) {
 		peer_out("proxy: cannot start");
 		return 1;
 	}
-	if (proxy_watch_fd(px, 0, NULL) < 0) {
+	ev_set_wake(loop, on_wakeup, NULL);
+	if (ev_io_start(loop, &stdin_io, 0, EPOLLIN, on_stdin) < 0) {
 		return 1;
 	}
 	peer_out("listening %d", proxy_port(px));
 	if (control) {
 		peer_out("control-open %d", proxy_control_open(px, (int)peer_num(control)));
 	}
-	while (!stop && proxy_run_once(px) >= 0) {
+	while (!stop && ev_run_once(loop) >= 0) {
 		if (shutting && proxy_client_count(px) == 0) {
 			stop = true;
 		}
 	}
-	ev_timer_stop(proxy_loop(px), &deadline_tm);
+	ev_timer_stop(loop, &deadline_tm);
 	peer_out("vmhwm %ld", vmhwm_kb());
 	proxy_destroy(px);
+	ev_io_stop(loop, &stdin_io);
+	ev_free(loop);
 	peer_out("exit");
 	return 0;
 }

@@ -78,6 +78,24 @@ def codex_bin():
     return path
 
 
+# codex-switch's notices reach the TUI as one of these (src/session/notice.c): inline
+# "✓ <message>" once a thread is known, else a warning. "notice" in a scenario means either.
+NOTICE_METHODS = ("modelProvider/authRecoveryCompleted", "warning")
+
+
+def method_is(m, method):
+    if method == "notice":
+        return m.get("method") in NOTICE_METHODS
+    return m.get("method") == method
+
+
+def notice_texts(received):
+    """The texts of codex-switch's notices among the messages a TUI received."""
+    return [m["params"].get("message", "") for m in received
+            if isinstance(m, dict) and m.get("method") in NOTICE_METHODS and "id" not in m
+            and isinstance(m.get("params"), dict)]
+
+
 def checker(failures):
     """check(cond, what) for a test file: prints ok/FAIL, collects failures, returns cond."""
     def check(cond, what):
@@ -667,7 +685,7 @@ class RpcClient:
 
     def wait_notification(self, method, match=None, timeout=30.0, start=0):
         return self.wait_message(
-            lambda m: m.get("method") == method and "id" not in m
+            lambda m: method_is(m, method) and "id" not in m
             and (match is None or match(m.get("params"))), timeout, start,
             what="notification %s" % method)
 

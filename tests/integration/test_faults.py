@@ -202,9 +202,8 @@ def test_revoked_tells_the_user(mb):
     the user gets one clear message naming the account and `login --replace`."""
     home, a, code, err, t = refresh_session(mb, "revoked2", {"error": "invalid_grant"},
                                             expect_status=None)
-    warns = [m["params"].get("message", "") for m in t.get("received", [])
-             if m.get("method") == "warning" and "codex-switch" in json.dumps(m)]
-    switched = any("switched account" in w for w in warns)
+    warns = h.notice_texts(t.get("received", []))
+    switched = any("Switched to" in w for w in warns)
     told = [w for w in warns if "login" in w.lower() and a["name"] in w]
     check(switched or len(told) == 1, "a revoked refresh token: the session switches or the "
           "user gets one message naming the account and `login --replace` (%r)" % warns)

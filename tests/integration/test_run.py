@@ -91,7 +91,7 @@ def test_usage_limit_switch(mb):
         {"op": "initialize"},
         {"op": "thread_start", "params": {}},
         {"op": "turn", "text": "first", "timeout": 60, "expect_status": "failed"},
-        {"op": "expect_notification", "method": "warning", "contains": "switched account",
+        {"op": "expect_notification", "method": "notice", "contains": "Switched to",
          "timeout": 30},
         {"op": "turn", "text": "second", "timeout": 60, "expect_status": "completed"},
     ]}
@@ -104,12 +104,12 @@ def test_usage_limit_switch(mb):
           "the next turn carries B's bearer and ChatGPT-Account-Id")
     received = t.get("received", [])
     methods = [m.get("method") for m in received]
-    warn = [m for m in received if m.get("method") == "warning"]
-    check(warn and "from acc0" in warn[0]["params"]["message"]
-          and "to acc1" in warn[0]["params"]["message"],
-          "the warning names both accounts (%r)" % (warn[0]["params"] if warn else None))
+    warn = h.notice_texts(received)
+    check(warn and "Switched to acc1" in warn[0] and "acc0's" in warn[0],
+          "the notice names both accounts (%r)" % (warn[0] if warn else None))
     err_at = next((i for i, m in enumerate(received) if m.get("method") == "error"), None)
-    warn_at = methods.index("warning") if "warning" in methods else None
+    warn_at = next((i for i, m in enumerate(received) if m.get("method") in h.NOTICE_METHODS),
+                   None)
     check(err_at is not None and warn_at is not None and err_at < warn_at,
           "the warning comes after the usage-limit error")
     auth = h.read_json(os.path.join(home.codex_home, "auth.json"))
@@ -128,10 +128,10 @@ def test_all_exhausted(mb):
         {"op": "initialize"},
         {"op": "thread_start", "params": {}},
         {"op": "turn", "text": "one", "timeout": 60, "expect_status": "failed"},
-        {"op": "expect_notification", "method": "warning", "contains": "switched account",
+        {"op": "expect_notification", "method": "notice", "contains": "Switched to",
          "timeout": 30},
         {"op": "turn", "text": "two", "timeout": 60, "expect_status": "failed"},
-        {"op": "expect_notification", "method": "warning", "contains": "every stored account",
+        {"op": "expect_notification", "method": "notice", "contains": "at their limit",
          "timeout": 30},
         {"op": "turn", "text": "three", "timeout": 60, "expect_status": "failed"},
         {"op": "sleep", "seconds": 1},
@@ -139,10 +139,9 @@ def test_all_exhausted(mb):
     p, t = run(home, scenario, "exhausted")
     check(p.returncode == 0, "run with every account exhausted exits 0 (%d, %r, %r)"
           % (p.returncode, p.stderr[-300:], t.get("error")))
-    warns = [m["params"]["message"] for m in t.get("received", [])
-             if m.get("method") == "warning" and "codex-switch" in m["params"]["message"]]
+    warns = h.notice_texts(t.get("received", []))
     check(len(warns) == 2, "exactly one switch and one exhausted message (%r)" % warns)
-    check(len(warns) == 2 and "resets at" in warns[1], "the message names the earliest reset")
+    check(len(warns) == 2 and "frees up at" in warns[1], "the message names the earliest reset")
     logins = {r["account"] for r in mb.requests(endpoint="responses")}
     check(logins == {"acct-0", "acct-1"}, "turns went to A, then B, and nowhere else")
     home.cleanup()

@@ -21,8 +21,7 @@ NEAR_LIMIT = {"primary": {"used_percent": 97, "window_minutes": 300, "reset_in":
 
 
 def switch_warnings(t):
-    return [m["params"]["message"] for m in t.get("received", [])
-            if m.get("method") == "warning" and "switched account" in m["params"]["message"]]
+    return [w for w in h.notice_texts(t.get("received", [])) if "Switched to" in w]
 
 
 def test_start_on_policy_choice(mb):
@@ -74,7 +73,7 @@ def test_soft_switch_and_cooldown(mb):
         {"op": "initialize"},
         {"op": "thread_start", "params": {}},
         {"op": "turn", "text": "one", "timeout": 60, "expect_status": "completed"},
-        {"op": "expect_notification", "method": "warning", "contains": "switched account",
+        {"op": "expect_notification", "method": "notice", "contains": "Switched to",
          "timeout": 30},
         {"op": "turn", "text": "two", "timeout": 60, "expect_status": "completed"},
         {"op": "turn", "text": "three", "timeout": 60, "expect_status": "completed"},
@@ -84,7 +83,7 @@ def test_soft_switch_and_cooldown(mb):
     check(p.returncode == 0, "soft-switch session exits 0 (%d, %r, %r)"
           % (p.returncode, p.stderr[-300:], t.get("error")))
     warns = switch_warnings(t)
-    check(len(warns) == 1 and "from acc0" in warns[0] and "to acc1" in warns[0],
+    check(len(warns) == 1 and "Switched to acc1" in warns[0] and "acc0's" in warns[0],
           "one proactive switch from A to B near the limit (%r)" % warns)
     reqs = mb.requests(endpoint="responses")
     check(reqs and reqs[0]["account"] == "acct-0" and reqs[-1]["account"] == "acct-1",
@@ -108,7 +107,7 @@ def test_external_switch(mb):
         {"op": "initialize"},
         {"op": "thread_start", "params": {}},
         {"op": "turn", "text": "on A", "timeout": 60, "expect_status": "completed"},
-        {"op": "expect_notification", "method": "warning", "contains": "auth.json changed",
+        {"op": "expect_notification", "method": "notice", "contains": "codex-switch switch",
          "timeout": 30, "since": "step"},
         {"op": "turn", "text": "on B", "timeout": 60, "expect_status": "completed"},
     ]}
@@ -123,7 +122,7 @@ def test_external_switch(mb):
     check(p.returncode == 0, "the session followed the external switch (%d, %r, %r)"
           % (p.returncode, err[-300:], t.get("error")))
     warns = switch_warnings(t)
-    check(len(warns) == 1 and "auth.json changed" in warns[0],
+    check(len(warns) == 1 and "codex-switch switch" in warns[0],
           "one warning names the reason (%r)" % warns)
     reqs = mb.requests(endpoint="responses")
     check(reqs and reqs[-1]["account"] == "acct-1" and reqs[-1]["bearer"] == b["access_token"],
@@ -140,7 +139,7 @@ def test_two_sessions_follow_each_other(mb):
     watcher = {"exit_code": 0, "steps": [
         {"op": "initialize"},
         {"op": "thread_start", "params": {}},
-        {"op": "expect_notification", "method": "warning", "contains": "auth.json changed",
+        {"op": "expect_notification", "method": "notice", "contains": "codex-switch switch",
          "timeout": 90, "since": "step"},
         {"op": "turn", "text": "on the followed account", "timeout": 60,
          "expect_status": "completed"},
@@ -149,7 +148,7 @@ def test_two_sessions_follow_each_other(mb):
         {"op": "initialize"},
         {"op": "thread_start", "params": {}},
         {"op": "turn", "text": "hits the limit", "timeout": 60, "expect_status": "failed"},
-        {"op": "expect_notification", "method": "warning", "contains": "switched account",
+        {"op": "expect_notification", "method": "notice", "contains": "Switched to",
          "timeout": 30},
     ]}
     p2, t2 = tr.start_run(home, watcher, "watcher")
@@ -161,7 +160,7 @@ def test_two_sessions_follow_each_other(mb):
           "both sessions end well (%d %r, %d %r)" % (p1.returncode, err1[-200:], p2.returncode,
                                                     err2[-200:]))
     warns = switch_warnings(h.read_json(t2))
-    check(len(warns) == 1 and "auth.json changed" in warns[0] and "to acc1" in warns[0],
+    check(len(warns) == 1 and "codex-switch switch" in warns[0] and "Switched to acc1" in warns[0],
           "the other session followed the switch (%r)" % warns)
     check(mb.count(endpoint="responses", account="acct-0") == 1 and
           mb.count(endpoint="responses", account="acct-1") == 1,

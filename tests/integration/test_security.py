@@ -172,7 +172,7 @@ def run_session(mb, home, a, b):
         {"op": "initialize"},
         {"op": "thread_start", "params": {}},
         {"op": "turn", "text": "first", "timeout": 90, "expect_status": "failed"},
-        {"op": "expect_notification", "method": "warning", "contains": "switched account",
+        {"op": "expect_notification", "method": "notice", "contains": "Switched to",
          "timeout": 30},
         {"op": "turn", "text": "second", "timeout": 90, "expect_status": "completed"},
         {"op": "sleep", "seconds": 4},

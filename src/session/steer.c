@@ -1,0 +1,621 @@
+#include "session/steer.h"
+
+#include "base/log.h"
+#include "base/util.h"
+#include "session/trigger.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define FOLLOW_ATTEMPTS 5
+#define REVOKED_FOR_S   (365 * 86400) /* until a new login */
+
+static const int follow_delay_s[] = {1, 2, 5, 10};
+
+static int64_t now_s(void)
+{
+	return (int64_t)time(NULL);
+}
+
+static bool deciding(const struct steer *s)
+{
+	return s->running && !s->stopping;
+}
+
+/* "name (email)", or "name" without one; sanitised for the terminal by account_label's rules. */
+static void who(const struct account *a, char *out, size_t outsz)
+{
+	if (a->email && *a->email) {
+		snprintf(out, outsz, "%s (%s)", a->name ? a->name : "?", a->email);
+	} else {
+		snprintf(out, outsz, "%s", a->name ? a->name : "?");
+	}
+}
+
+static void clock_time(int64_t t, char *out, size_t outsz)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	localtime_r(&tt, &tm);
+	strftime(out, outsz, t - now_s() < 20 * 3600 ? "%H:%M" : "%b %d %H:%M", &tm);
+}
+
+/* Shows text as one line in every TUI's transcript, and logs it. */
+static void tell(struct steer *s, const char *text)
+{
+	char *json = notice_message(&s->notice, text);
+
+	log_info("notice: %s", text);
+	if (json) {
+		s->ops->send_to_tui(s->ctx, NULL, json);
+	}
+	free(json);
+}
+
+/* ---- deciding ---- */
+
+static void start_switch(struct steer *s, const struct account *to, enum switch_kind kind,
+                         enum policy_mode mode, const char *reason)
+{
+	struct switch_request req = {.kind = kind, .mode = mode};
+
+	snprintf(req.reason, sizeof(req.reason), "%s", reason);
+	if (switcher_start(&s->sw, to, &req) < 0) {
+		log_warn("cannot start the login of %s now", to->name);
+	}
+}
+
+static void tell_all_spent(struct steer *s, int64_t earliest)
+{
+	char msg[512], when[64];
+	size_t n = 0;
+
+	if (s->all_exhausted_told) {
+		return;
+	}
+	s->all_exhausted_told = true;
+	for (size_t i = 0; i < s->pool.cur.store.n; i++) {
+		n += s->pool.cur.store.accounts[i].kind == ACCOUNT_CHATGPT;
+	}
+	if (earliest) {
+		clock_time(earliest, when, sizeof(when));
+		snprintf(msg, sizeof(msg),
+		         "All %zu accounts are at their limit; the first one frees up at %s", n,
+		         when);
+	} else {
+		snprintf(msg, sizeof(msg), "All %zu accounts are at their limit", n);
+	}
+	tell(s, msg);
+}
+
+/* Asks the policy what next and acts on it; reason says why, in plain words. When no other
+ * account can serve: stuck (may be NULL) is told, else that every account is spent. */
+static void consider_or(struct steer *s, enum policy_mode mode, const char *reason,
+                        const char *stuck)
+{
+	struct policy_decision d;
+
+	if (!deciding(s) || switcher_busy(&s->sw) || !s->pool.loaded) {
+		return; /* one login at a time; the end of a pending one looks again */
+	}
+	if (chooser_decide(&s->chooser, &s->pool.cur, s->active.id,
+	                   s->live_valid ? &s->live : NULL, mode, now_s(), &d)) {
+		return;
+	}
+	if (d.action == POLICY_SWITCH && d.index >= 0 &&
+	    strcmp(s->pool.cur.store.accounts[d.index].id, s->active.id) != 0) {
+		log_info("switching from %s: %s (policy: %s)", s->active.name,
+		         reason ? reason : "", d.reason);
+		start_switch(s, &s->pool.cur.store.accounts[d.index], SWITCH_POLICY, mode,
+		             reason ? reason : d.reason);
+	} else if (d.action == POLICY_NONE_USABLE || mode == POLICY_HARD) {
+		log_info("no account to switch to: %s", d.reason);
+		if (stuck) {
+			tell(s, stuck);
+		} else {
+			tell_all_spent(s, d.retry_at);
+		}
+	} else {
+		log_debug("keeping %s: %s", s->active.name, d.reason);
+	}
+}
+
+static void consider(struct steer *s, enum policy_mode mode, const char *reason)
+{
+	consider_or(s, mode, reason, NULL);
+}
+
+/* ---- what the app-server reports ---- */
+
+static void on_trigger(struct steer *s, const struct trigger *t)
+{
+	int64_t until = t->resets_at ? t->resets_at : s->last_reset_hint;
+	char reason[320], when[64];
+
+	if (!deciding(s) || t->kind == TRIGGER_NONE) {
+		return;
+	}
+	snprintf(reason, sizeof(reason), "%s's %s", s->active.name, t->reason);
+	if (until) {
+		clock_time(until, when, sizeof(when));
+		snprintf(reason + strlen(reason), sizeof(reason) - strlen(reason), " (resets %s)",
+		         when);
+	}
+	if (t->kind == TRIGGER_SOFT) {
+		consider(s, POLICY_SOFT, reason);
+		return;
+	}
+	log_info("account %s cannot go on: %s", s->active.name, t->reason);
+	chooser_mark(&s->chooser, s->active.id, until, now_s());
+	if (t->workspace_wide) {
+		chooser_mark_workspace(&s->chooser, &s->pool.cur, s->active.chatgpt_account_id,
+		                       until, now_s());
+	}
+	consider(s, POLICY_HARD, reason);
+}
+
+/* The policy judges the active account by what the app-server just reported, and the cache
+ * learns it too, so `list` and `usage` show what the session saw. */
+static void remember_limits(struct steer *s, const struct trigger *t, const cJSON *params)
+{
+	const cJSON *rl = cJSON_GetObjectItemCaseSensitive(params, "rateLimits");
+
+	if (t->limit_id[0] && strcmp(t->limit_id, "codex") != 0) {
+		return; /* other families feed triggers only */
+	}
+	usage_release(&s->live);
+	s->live_valid = usage_from_rate_limits(rl, &s->live) == 0;
+	s->live.fetched_at = now_s();
+	if (s->live_valid) {
+		pool_note_limits(&s->pool, s->active.id, &s->live);
+	}
+}
+
+static const char *str_at(const cJSON *o, const char *a, const char *b)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, a);
+
+	if (b) {
+		v = cJSON_GetObjectItemCaseSensitive(v, b);
+	}
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static enum proxy_verdict on_notification(struct steer *s, const char *method,
+                                          const cJSON *params)
+{
+	struct trigger t;
+
+	if (strcmp(method, "turn/started") == 0) {
+		const char *tid = str_at(params, "threadId", NULL);
+		const char *turn = str_at(params, "turn", "id");
+		if (tid && turn) {
+			notice_saw(&s->notice, tid, turn);
+			turns_on_started(&s->turns, tid, turn);
+		}
+	} else if (strcmp(method, "thread/started") == 0) {
+		notice_saw(&s->notice, str_at(params, "thread", "id"), NULL);
+	} else if (strcmp(method, "error") == 0) {
+		trigger_from_error(params, &t);
+		on_trigger(s, &t);
+	} else if (strcmp(method, "account/rateLimits/updated") == 0) {
+		trigger_from_rate_limits(params, &t);
+		if (t.resets_at) {
+			s->last_reset_hint = t.resets_at;
+		}
+		remember_limits(s, &t, params);
+		on_trigger(s, &t);
+	}
+	return PROXY_FORWARD;
+}
+
+enum proxy_verdict steer_server_message(struct steer *s, struct proxy_conn *conn, bool control,
+                                        const struct jsonrpc_head *h, const char *json,
+                                        size_t len)
+{
+	enum proxy_verdict v = PROXY_FORWARD;
+	const cJSON *id;
+	cJSON *msg;
+
+	if (h->kind == JSONRPC_REQUEST &&
+	    strcmp(h->method, "account/chatgptAuthTokens/refresh") == 0) {
+		tokenreq_on_request(&s->tokens, conn, h->id, &s->active);
+		return PROXY_DROP; /* the TUI never answers it */
+	}
+	if (h->kind != JSONRPC_RESPONSE && (h->kind != JSONRPC_NOTIFICATION || control)) {
+		return PROXY_FORWARD;
+	}
+	msg = cJSON_ParseWithLength(json, len);
+	if (!msg) {
+		return h->kind == JSONRPC_RESPONSE ? PROXY_DROP : PROXY_FORWARD;
+	}
+	if (h->kind == JSONRPC_RESPONSE) {
+		id = cJSON_GetObjectItemCaseSensitive(msg, "id");
+		if (cJSON_IsString(id)) {
+			switcher_on_response(&s->sw, id->valuestring, msg);
+		}
+		v = PROXY_DROP; /* ours: the TUI never asked */
+	} else {
+		v = on_notification(s, h->method, cJSON_GetObjectItemCaseSensitive(msg, "params"));
+	}
+	cJSON_Delete(msg);
+	return v;
+}
+
+enum proxy_verdict steer_client_message(struct steer *s, struct proxy_conn *conn,
+                                        const struct jsonrpc_head *h, const char *json,
+                                        size_t len)
+{
+	if (h->kind == JSONRPC_REQUEST && strcmp(h->method, "turn/start") == 0) {
+		maintain_activity(&s->maint, now_s());
+		turns_on_start(&s->turns, conn, json, len);
+	}
+	return PROXY_FORWARD;
+}
+
+/* ---- what the parts report ---- */
+
+static void set_active(struct steer *s, const struct account *a)
+{
+	struct account copy;
+
+	if (account_copy(&copy, a)) {
+		return;
+	}
+	account_release(&s->active);
+	s->active = copy;
+	maintain_logged_in(&s->maint, &s->active);
+}
+
+static void switched(struct steer *s, const struct switch_result *r)
+{
+	char to[320], msg[640];
+
+	set_active(s, r->account);
+	who(&s->active, to, sizeof(to));
+	s->live_valid = false; /* the limits we saw were the previous account's */
+	s->all_exhausted_told = false;
+	chooser_switched(&s->chooser, r->req->mode, now_s());
+	snprintf(msg, sizeof(msg), "Switched to %s: %s", to, r->req->reason);
+	if (r->req->kind != SWITCH_EXTERNAL) { /* an outside choice is in auth.json already */
+		s->auth_write_pending = pool_commit(&s->pool, &s->active) == 0;
+	}
+	tell(s, msg);
+}
+
+static void follow_retry(struct ev_timer *t);
+
+/* A followed choice failed: look again after 1, 2, 5, 10 s, up to FOLLOW_ATTEMPTS times for
+ * the same choice; a new change to auth.json starts over. */
+static void follow_later(struct steer *s)
+{
+	int i = s->follow_attempts - 1, last = (int)UTIL_ARRAY_LEN(follow_delay_s) - 1;
+
+	if (s->follow_attempts >= FOLLOW_ATTEMPTS) {
+		log_warn("cannot log in the account of auth.json after %d attempts; the session "
+		         "stays on %s until auth.json changes again",
+		         FOLLOW_ATTEMPTS, s->active.name);
+		return;
+	}
+	i = i < 0 ? 0 : i > last ? last : i;
+	ev_timer_start(s->env->ev, &s->follow_tm, follow_retry,
+	               (int64_t)follow_delay_s[i] * 1000000);
+}
+
+static void switch_failed(struct steer *s, const struct switch_result *r)
+{
+	const struct account *a = r->account;
+
+	log_warn("cannot log in %s: %s", a->name, r->msg);
+	if (r->req->kind == SWITCH_EXTERNAL) {
+		follow_later(s);
+	} else if (r->req->kind == SWITCH_POLICY) {
+		chooser_mark(&s->chooser, a->id, 0, now_s());
+		consider(s, POLICY_HARD, r->req->reason);
+	}
+}
+
+static void switch_done(void *ctx, const struct switch_result *r)
+{
+	struct steer *s = ctx;
+
+	if (s->stopping) {
+		return;
+	}
+	if (r->req->kind == SWITCH_INITIAL) {
+		if (r->err) {
+			char msg[512];
+			snprintf(msg, sizeof(msg), "the codex app-server refused the account: %s",
+			         r->msg);
+			s->ops->fail(s->ctx, msg);
+			return;
+		}
+		set_active(s, r->account);
+		log_info("logged in %s", s->active.name);
+		s->ops->logged_in(s->ctx);
+		return;
+	}
+	if (r->err) {
+		switch_failed(s, r);
+		if (r->req->kind == SWITCH_EXTERNAL) {
+			return; /* follow_later() looks again */
+		}
+	} else if (r->req->kind == SWITCH_RENEW) {
+		set_active(s, r->account);
+		log_info("gave the app-server fresh tokens of %s", s->active.name);
+	} else {
+		switched(s, r);
+	}
+	s->check_auth = true; /* auth.json may have changed while the login was pending */
+	pool_reload(&s->pool);
+}
+
+static void control_ready(void *ctx, int err)
+{
+	struct steer *s = ctx;
+
+	if (err && !s->running) {
+		s->ops->fail(s->ctx, "the codex app-server refused to initialize the control "
+		                     "connection");
+	}
+}
+
+static void tokens_fresh(void *ctx, const struct account *a)
+{
+	struct steer *s = ctx;
+
+	if (strcmp(a->id, s->active.id) == 0) {
+		set_active(s, a);
+	}
+}
+
+static void tokens_revoked(void *ctx, const char *account_id, const char *msg)
+{
+	struct steer *s = ctx;
+	char reason[512], stuck[640];
+
+	if (strcmp(account_id, s->active.id) != 0 || !deciding(s)) {
+		return;
+	}
+	log_warn("%s: %s", s->active.name, msg);
+	/* Until a new login: the store marks it too, but the session must not wait for that. */
+	chooser_mark(&s->chooser, s->active.id, now_s() + REVOKED_FOR_S, now_s());
+	snprintf(reason, sizeof(reason),
+	         "%s's login is no longer valid (run 'codex-switch login %s --replace')",
+	         s->active.name, s->active.name);
+	snprintf(stuck, sizeof(stuck),
+	         "The login of %s is no longer valid and no other account can take over; run "
+	         "'codex-switch login %s --replace'",
+	         s->active.name, s->active.name);
+	consider_or(s, POLICY_HARD, reason, stuck);
+}
+
+static void renewed(void *ctx, const struct account *fresh)
+{
+	struct steer *s = ctx;
+
+	if (deciding(s) && !switcher_busy(&s->sw)) {
+		start_switch(s, fresh, SWITCH_RENEW, POLICY_SOFT, "its token was renewed");
+	}
+}
+
+static void checked(void *ctx)
+{
+	struct steer *s = ctx;
+
+	s->consider_after_load = true;
+	pool_reload(&s->pool);
+}
+
+static bool login_busy(void *ctx)
+{
+	return switcher_busy(&((struct steer *)ctx)->sw);
+}
+
+/* ---- outside changes ---- */
+
+static void follow_retry(struct ev_timer *t)
+{
+	struct steer *s = EV_CONTAINER_OF(t, struct steer, follow_tm);
+
+	s->check_auth = true;
+	pool_reload(&s->pool);
+}
+
+/* auth.json names another stored account than the active one: the user chose it. */
+static void check_auth(struct steer *s)
+{
+	const struct pool_snapshot *snap = &s->pool.cur;
+	const struct account *target = switcher_target(&s->sw), *a;
+
+	if (!deciding(s) || s->auth_write_pending || switcher_busy(&s->sw)) {
+		return; /* the end of that write or login looks again */
+	}
+	if (snap->auth_current < 0) {
+		if (snap->auth_present && !s->unknown_current_told) {
+			s->unknown_current_told = true;
+			log_warn("'%s' now holds an account that is not stored; the session stays on "
+			         "%s (store it with 'codex-switch import <name>')",
+			         s->env->paths->auth_json, s->active.name);
+		}
+		return;
+	}
+	a = &snap->store.accounts[snap->auth_current];
+	if (strcmp(a->id, s->active.id) == 0 || (target && strcmp(a->id, target->id) == 0)) {
+		s->follow_attempts = 0;
+		return;
+	}
+	if (s->follow_attempts >= FOLLOW_ATTEMPTS) {
+		return;
+	}
+	s->follow_attempts++;
+	log_info("following the account chosen outside the session: %s", a->name);
+	start_switch(s, a, SWITCH_EXTERNAL, POLICY_HARD, "you chose it with 'codex-switch switch'");
+}
+
+static void pool_loaded(void *ctx, int err, const char *msg)
+{
+	struct steer *s = ctx;
+
+	if (err) {
+		if (err != -ECANCELED) {
+			log_warn("%s", msg);
+		}
+		return; /* the next change or check tries again: nothing is stuck */
+	}
+	if (s->check_auth) {
+		s->check_auth = false;
+		check_auth(s);
+	}
+	if (s->consider_after_load) {
+		s->consider_after_load = false;
+		consider(s, POLICY_SOFT, NULL); /* the policy's reason says what the check found */
+	}
+}
+
+static void committed(void *ctx, int err)
+{
+	struct steer *s = ctx;
+
+	(void)err;
+	s->auth_write_pending = false;
+	s->check_auth = true;
+	pool_reload(&s->pool);
+}
+
+static void outside_change(void *ctx, int what)
+{
+	struct steer *s = ctx;
+
+	if (what & (RECONCILE_AUTH | RECONCILE_ACCOUNTS)) {
+		s->check_auth = true;
+		s->follow_attempts = 0; /* a new choice gets its own attempts */
+		s->unknown_current_told = false;
+	}
+	pool_reload(&s->pool);
+}
+
+/* ---- life cycle ---- */
+
+static const struct switcher_ops switcher_ops_tpl = {
+        .ready = control_ready,
+        .done = switch_done,
+};
+
+static int send_control(void *ctx, char *json)
+{
+	struct steer *s = ctx;
+
+	return s->ops->send_control(s->ctx, json);
+}
+
+static int answer_refresh(void *ctx, struct proxy_conn *conn, char *json)
+{
+	struct steer *s = ctx;
+
+	return s->ops->send_to_server(s->ctx, conn, json);
+}
+
+void steer_init(struct steer *s, const struct session_env *env, const struct steer_ops *ops,
+                void *ctx, const char *run_id, const struct policy_config *policy)
+{
+	struct switcher_ops so = switcher_ops_tpl;
+	struct tokenreq_ops to = {
+	        .ctx = s, .answer = answer_refresh, .fresh = tokens_fresh, .revoked = tokens_revoked};
+	struct maintain_ops mo = {
+	        .ctx = s, .checked = checked, .renewed = renewed, .busy = login_busy};
+
+	memset(s, 0, sizeof(*s));
+	s->env = env;
+	s->ops = ops;
+	s->ctx = ctx;
+	so.ctx = s;
+	so.send = send_control;
+	pool_init(&s->pool, env);
+	s->pool.on_loaded = pool_loaded;
+	s->pool.on_committed = committed;
+	s->pool.ctx = s;
+	chooser_init(&s->chooser, policy);
+	switcher_init(&s->sw, env, &so, run_id, CS_VERSION);
+	tokenreq_init(&s->tokens, env, &to);
+	maintain_init(&s->maint, env, &s->pool, &mo);
+	reconcile_init(&s->watch, env, outside_change, s);
+	notice_init(&s->notice);
+	turns_init(&s->turns);
+	usage_init(&s->live);
+}
+
+void steer_release(struct steer *s)
+{
+	switcher_release(&s->sw);
+	tokenreq_release(&s->tokens);
+	maintain_release(&s->maint);
+	reconcile_release(&s->watch);
+	turns_release(&s->turns);
+	if (s->env->ev) {
+		ev_timer_stop(s->env->ev, &s->follow_tm);
+		ev_timer_stop(s->env->ev, &s->park_tm);
+	}
+	pool_release(&s->pool);
+	account_release(&s->active);
+	usage_release(&s->live);
+}
+
+int steer_load(struct steer *s, const char *start_id, char *err, size_t errsz)
+{
+	snprintf(s->start_id, sizeof(s->start_id), "%s", start_id);
+	if (pool_load_now(&s->pool, err, errsz)) {
+		return -EINVAL;
+	}
+	if (!pool_account(&s->pool, start_id)) {
+		snprintf(err, errsz, "the start account is no longer stored; run 'codex-switch list'");
+		return -ENOENT;
+	}
+	return 0;
+}
+
+int steer_control_opened(struct steer *s)
+{
+	struct switch_request req = {.kind = SWITCH_INITIAL};
+	const struct account *a;
+	int r = switcher_connected(&s->sw);
+
+	if (r < 0 || s->active.id || switcher_busy(&s->sw)) {
+		return r; /* a reconnect: a pending login is sent again once initialized */
+	}
+	a = pool_account(&s->pool, s->start_id);
+	return a ? switcher_start(&s->sw, a, &req) : -ENOENT;
+}
+
+void steer_conn_closed(struct steer *s, struct proxy_conn *conn, bool control)
+{
+	tokenreq_conn_closed(&s->tokens, conn);
+	turns_conn_closed(&s->turns, conn);
+	if (control) {
+		switcher_disconnected(&s->sw);
+	}
+}
+
+void steer_running(struct steer *s)
+{
+	int r;
+
+	s->running = true;
+	r = reconcile_start(&s->watch);
+	if (r) {
+		log_warn("cannot watch '%s' for account changes: %s; a 'codex-switch switch' in "
+		         "another terminal will not reach this session",
+		         s->env->paths->auth_json, strerror(-r));
+	}
+	s->check_auth = true; /* auth.json may have changed since the start */
+	pool_reload(&s->pool);
+}
+
+void steer_stopping(struct steer *s)
+{
+	s->stopping = true;
+}

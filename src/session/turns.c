@@ -1,0 +1,129 @@
+#include "session/turns.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void turns_init(struct turns *t)
+{
+	memset(t, 0, sizeof(*t));
+}
+
+static void turn_free(struct turn *x)
+{
+	free(x->request);
+	free(x);
+}
+
+void turns_release(struct turns *t)
+{
+	while (t->list) {
+		struct turn *x = t->list;
+		t->list = x->next;
+		turn_free(x);
+	}
+	t->n = 0;
+}
+
+static void unlink_turn(struct turns *t, struct turn *x)
+{
+	for (struct turn **p = &t->list; *p; p = &(*p)->next) {
+		if (*p == x) {
+			*p = x->next;
+			t->n--;
+			return;
+		}
+	}
+}
+
+struct turn *turns_find(struct turns *t, const char *thread_id)
+{
+	for (struct turn *x = t->list; x; x = x->next) {
+		if (strcmp(x->thread_id, thread_id) == 0) {
+			return x;
+		}
+	}
+	return NULL;
+}
+
+static void forget_oldest(struct turns *t)
+{
+	struct turn **p = &t->list;
+
+	while (*p && (*p)->next) {
+		p = &(*p)->next;
+	}
+	if (*p) {
+		turn_free(*p);
+		*p = NULL;
+		t->n--;
+	}
+}
+
+int turns_on_start(struct turns *t, struct proxy_conn *conn, const char *json, size_t len)
+{
+	cJSON *msg;
+	const cJSON *tid;
+	struct turn *x;
+
+	if (len > TURNS_MAX_BYTES) {
+		return -E2BIG;
+	}
+	msg = cJSON_ParseWithLength(json, len);
+	tid = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(msg, "params"),
+	                                       "threadId");
+	if (!cJSON_IsString(tid)) {
+		cJSON_Delete(msg);
+		return -EINVAL;
+	}
+	x = turns_find(t, tid->valuestring);
+	if (x) {
+		unlink_turn(t, x);
+		turn_free(x);
+	}
+	x = calloc(1, sizeof(*x));
+	if (!x || !(x->request = malloc(len + 1))) {
+		free(x);
+		cJSON_Delete(msg);
+		return -ENOMEM;
+	}
+	memcpy(x->request, json, len);
+	x->request[len] = '\0';
+	x->len = len;
+	x->conn = conn;
+	snprintf(x->thread_id, sizeof(x->thread_id), "%s", tid->valuestring);
+	cJSON_Delete(msg);
+	x->next = t->list;
+	t->list = x;
+	if (++t->n > TURNS_MAX) {
+		forget_oldest(t);
+	}
+	return 0;
+}
+
+void turns_on_started(struct turns *t, const char *thread_id, const char *turn_id)
+{
+	struct turn *x = turns_find(t, thread_id);
+
+	if (x) {
+		snprintf(x->turn_id, sizeof(x->turn_id), "%s", turn_id);
+	}
+}
+
+void turns_conn_closed(struct turns *t, struct proxy_conn *conn)
+{
+	struct turn **p = &t->list;
+
+	while (*p) {
+		struct turn *x = *p;
+		if (x->conn == conn) {
+			*p = x->next;
+			t->n--;
+			turn_free(x);
+		} else {
+			p = &x->next;
+		}
+	}
+}

@@ -1,0 +1,43 @@
+/*
+ * The turns of the TUI's threads as they pass through the proxy: the last turn/start the TUI
+ * sent on each thread (so a turn that hit a usage limit can be sent again on the next
+ * account), and which turn each thread runs now.
+ */
+#ifndef CS_SESSION_TURNS_H
+#define CS_SESSION_TURNS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define TURNS_MAX       32            /* threads remembered */
+#define TURNS_MAX_BYTES (1024 * 1024) /* the proxy hands over at most this much anyway */
+
+struct proxy_conn;
+
+struct turn {
+	char thread_id[128];
+	char turn_id[128];          /* from turn/started; "" until then */
+	struct proxy_conn *conn;    /* the TUI connection that sent it (opaque) */
+	char *request;              /* the whole turn/start, as the TUI sent it (owned) */
+	size_t len;
+	struct turn *next;
+};
+
+struct turns {
+	struct turn *list; /* newest first */
+	size_t n;
+};
+
+void turns_init(struct turns *t);
+void turns_release(struct turns *t);
+
+/* The TUI sent turn/start (json, len; copied) on conn. -EINVAL when it names no thread. */
+int turns_on_start(struct turns *t, struct proxy_conn *conn, const char *json, size_t len);
+/* turn/started: thread_id now runs turn_id. */
+void turns_on_started(struct turns *t, const char *thread_id, const char *turn_id);
+/* The remembered turn of thread_id, or NULL; borrowed until the next call. */
+struct turn *turns_find(struct turns *t, const char *thread_id);
+/* conn is gone: its turns are forgotten. */
+void turns_conn_closed(struct turns *t, struct proxy_conn *conn);
+
+#endif
