@@ -2,6 +2,7 @@
 
 #include "cli/commands.h"
 #include "base/log.h"
+#include "base/termsafe.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -132,12 +133,9 @@ bool cli_valid_name(const char *name)
 		          CLI_MAX_NAME);
 		return false;
 	}
-	for (const char *p = name; *p; p++) {
-		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
-			log_error(
-			        "the account name contains control characters; choose another one");
-			return false;
-		}
+	if (termsafe_has_control(name)) {
+		log_error("the account name contains control characters; choose another one");
+		return false;
 	}
 	return true;
 }
