@@ -91,10 +91,11 @@ static void print_help(const struct cli_spec *spec)
 		print_option(label, o->help, width);
 	}
 	for (size_t i = 0; i < UTIL_ARRAY_LEN(shared); i++) {
+		const char *help = shared[i].help ? shared[i].help : spec->file_help;
+
 		if (spec->flags & shared[i].flag) {
 			option_label(0, shared[i].name, shared[i].value, label, sizeof(label));
-			print_option(label, shared[i].help ? shared[i].help : spec->file_help,
-			             width);
+			print_option(label, help ? help : "", width);
 		}
 	}
 	print_option("-h, --help", "show this help", width);
