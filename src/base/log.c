@@ -1,6 +1,7 @@
 #define _GNU_SOURCE /* O_NOFOLLOW, O_CLOEXEC */
 #include "base/log.h"
 
+#include "base/termsafe.h"
 #include "base/util.h"
 
 #include <ctype.h>
@@ -192,7 +193,7 @@ static size_t redact_locked(const char *in, char *out, size_t outsz)
 		if (n > 0) {
 			o = put(out, outsz, o, REDACTED, strlen(REDACTED));
 			p += n;
-		} else if (c < 0x20 || c == 0x7f) {
+		} else if (termsafe_is_control(c)) {
 			snprintf(esc, sizeof(esc), "\\x%02x", c);
 			o = put(out, outsz, o, esc, 4);
 			p++;

@@ -300,3 +300,18 @@ int util_parse_rfc3339(const char *s, int64_t *unix_us)
 	*unix_us = ((int64_t)t - offset) * 1000000 + frac;
 	return 0;
 }
+
+void util_format_countdown(int64_t secs, char *out, size_t outsz)
+{
+	int64_t m = (secs + 59) / 60, h = m / 60, d = h / 24;
+
+	if (secs <= 0) {
+		snprintf(out, outsz, "now");
+	} else if (d > 0) {
+		snprintf(out, outsz, "%lldd %lldh", (long long)d, (long long)(h % 24));
+	} else if (h > 0) {
+		snprintf(out, outsz, "%lldh %lldm", (long long)h, (long long)(m % 60));
+	} else {
+		snprintf(out, outsz, "%lldm", (long long)m);
+	}
+}

@@ -72,4 +72,10 @@ void util_format_rfc3339(int64_t unix_us, char *out, size_t outsz);
  */
 int util_parse_rfc3339(const char *s, int64_t *unix_us);
 
+/*
+ * A duration of secs seconds, rounded up to the minute, as people read it: "2h 13m", "4d 2h",
+ * "5m"; "now" for secs <= 0. Used for resets, cooldowns and ages alike.
+ */
+void util_format_countdown(int64_t secs, char *out, size_t outsz);
+
 #endif

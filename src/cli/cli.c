@@ -2,6 +2,8 @@
 
 #include "cli/commands.h"
 #include "base/log.h"
+#include "base/termsafe.h"
+#include "base/util.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -11,22 +13,93 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* getopt_long values: above any character, so a command's short options never collide. */
+enum { OPT_FILE = 0x100, OPT_FORCE, OPT_JSON, OPT_DRY_RUN, OPT_OWN = 0x200 };
+
+/* The shared options, in --help order after the command's own. */
+static const struct {
+	unsigned flag;
+	const char *name, *value, *help;
+	int val;
+} shared[] = {
+        {CLI_FILE, "file", "PATH", NULL, OPT_FILE},
+        {CLI_FORCE, "force", NULL, "replace PATH when it exists", OPT_FORCE},
+        {CLI_DRY_RUN, "dry-run", NULL, "say what would happen; change nothing", OPT_DRY_RUN},
+        {CLI_JSON, "json", NULL, "machine-readable output (never contains secrets)", OPT_JSON},
+};
+
+static size_t count_options(const struct cli_spec *spec)
+{
+	size_t n = 0;
+
+	while (spec->options && spec->options[n].name && n < CLI_MAX_OPTIONS) {
+		n++;
+	}
+	return n;
+}
+
+static void option_label(char short_name, const char *name, const char *value, char *out,
+                         size_t outsz)
+{
+	char brief[8] = "";
+
+	if (short_name) {
+		snprintf(brief, sizeof(brief), "-%c, ", short_name);
+	}
+	snprintf(out, outsz, "%s--%s%s%s", brief, name, value ? " " : "", value ? value : "");
+}
+
+/* One help line; the help column starts at width + 4, and so do continuation lines. */
+static void print_option(const char *label, const char *help, int width)
+{
+	printf("  %-*s  ", width, label);
+	for (; *help; help++) {
+		if (*help == '\n') {
+			printf("\n%*s", width + 4, "");
+		} else {
+			putchar(*help);
+		}
+	}
+	putchar('\n');
+}
+
+static int label_width(const struct cli_spec *spec, size_t n)
+{
+	char label[64];
+	int width = 12;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct cli_option *o = &spec->options[i];
+
+		option_label(o->short_name, o->name, o->value, label, sizeof(label));
+		width = (int)strlen(label) > width ? (int)strlen(label) : width;
+	}
+	return width;
+}
+
 static void print_help(const struct cli_spec *spec)
 {
+	size_t n = count_options(spec);
+	int width = label_width(spec, n);
+	char label[64];
+
 	printf("usage: codex-switch %s %s\n\n%s", spec->name, spec->synopsis, spec->about);
-	if (spec->flags & CLI_FILE) {
-		printf("  --file PATH   %s\n", spec->file_help);
+	for (size_t i = 0; i < n; i++) {
+		const struct cli_option *o = &spec->options[i];
+
+		option_label(o->short_name, o->name, o->value, label, sizeof(label));
+		print_option(label, o->help, width);
 	}
-	if (spec->flags & CLI_FORCE) {
-		printf("  --force       replace PATH when it exists\n");
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(shared); i++) {
+		const char *help = shared[i].help ? shared[i].help : spec->file_help;
+
+		if (spec->flags & shared[i].flag) {
+			option_label(0, shared[i].name, shared[i].value, label, sizeof(label));
+			print_option(label, help ? help : "", width);
+		}
 	}
-	if (spec->flags & CLI_DRY_RUN) {
-		printf("  --dry-run     say what would happen; change nothing\n");
-	}
-	if (spec->flags & CLI_JSON) {
-		printf("  --json        machine-readable output (never contains secrets)\n");
-	}
-	printf("  -h, --help    show this help\n\nexample: %s\n", spec->example);
+	print_option("-h, --help", "show this help", width);
+	printf("\nexample: %s\n", spec->example);
 }
 
 int cli_usage_error(const struct cli_spec *spec, const char *fmt, ...)
@@ -37,30 +110,78 @@ int cli_usage_error(const struct cli_spec *spec, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	log_error("%s; usage: codex-switch %s %s (see 'codex-switch %s --help')", msg, spec->name,
-	          spec->synopsis, spec->name);
+	log_error("%s; usage: codex-switch %s %.*s (see 'codex-switch %s --help')", msg, spec->name,
+	          (int)strcspn(spec->synopsis, "\n"), spec->synopsis, spec->name);
 	return EXIT_USAGE;
 }
 
-static const struct option long_options[] = {
-        {"file", required_argument, NULL, 'f'}, {"force", no_argument, NULL, 'F'},
-        {"json", no_argument, NULL, 'j'},       {"dry-run", no_argument, NULL, 'n'},
-        {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0},
+/* The getopt_long tables for spec: the shared options, the command's own, and help. */
+struct option_table {
+	struct option longs[UTIL_ARRAY_LEN(shared) + CLI_MAX_OPTIONS + 2];
+	char shorts[3 + 2 * CLI_MAX_OPTIONS + 1];
 };
 
-static bool apply_option(const struct cli_spec *spec, int c, struct cli_args *out)
+static void build_table(const struct cli_spec *spec, size_t n, struct option_table *t)
 {
+	size_t k = 0, c = 0;
+
+	memset(t, 0, sizeof(*t));
+	/* ':' first: a missing value is reported as ':' apart from an unknown option. */
+	t->shorts[c++] = ':';
+	t->shorts[c++] = 'h';
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(shared); i++) {
+		t->longs[k++] = (struct option){shared[i].name,
+		                                shared[i].value ? required_argument : no_argument,
+		                                NULL, shared[i].val};
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct cli_option *o = &spec->options[i];
+
+		t->longs[k++] = (struct option){o->name, o->value ? required_argument : no_argument,
+		                                NULL, OPT_OWN + (int)i};
+		if (o->short_name) {
+			t->shorts[c++] = o->short_name;
+			if (o->value) {
+				t->shorts[c++] = ':';
+			}
+		}
+	}
+	t->longs[k++] = (struct option){"help", no_argument, NULL, 'h'};
+}
+
+/* Index into spec->options of what getopt returned, or -1. */
+static long own_option(const struct cli_spec *spec, size_t n, int c)
+{
+	if (c >= OPT_OWN && c < OPT_OWN + (int)n) {
+		return c - OPT_OWN;
+	}
+	for (size_t i = 0; i < n && c > 0 && c < 0x100; i++) {
+		if (spec->options[i].short_name == c) {
+			return (long)i;
+		}
+	}
+	return -1;
+}
+
+static bool apply_option(const struct cli_spec *spec, size_t n, int c, struct cli_args *out)
+{
+	long i = own_option(spec, n, c);
+
+	if (i >= 0) {
+		out->opt[i] = spec->options[i].value ? optarg : "";
+		return true;
+	}
 	switch (c) {
-	case 'f':
+	case OPT_FILE:
 		out->file = optarg;
 		return spec->flags & CLI_FILE;
-	case 'F':
+	case OPT_FORCE:
 		out->force = true;
 		return spec->flags & CLI_FORCE;
-	case 'j':
+	case OPT_JSON:
 		out->json = true;
 		return spec->flags & CLI_JSON;
-	case 'n':
+	case OPT_DRY_RUN:
 		out->dry_run = true;
 		return spec->flags & CLI_DRY_RUN;
 	default:
@@ -68,14 +189,28 @@ static bool apply_option(const struct cli_spec *spec, int c, struct cli_args *ou
 	}
 }
 
+/* A shared option the command does not take is named as such, not by the value it took. */
+static int unknown_option(const struct cli_spec *spec, int c, const char *arg)
+{
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(shared); i++) {
+		if (shared[i].val == c) {
+			return cli_usage_error(spec, "unknown option '--%s'", shared[i].name);
+		}
+	}
+	return cli_usage_error(spec, "unknown option '%s'", arg);
+}
+
 int cli_parse(const struct cli_spec *spec, int argc, char **argv, struct cli_args *out)
 {
+	size_t n = count_options(spec);
+	struct option_table t;
 	int c;
 
 	memset(out, 0, sizeof(*out));
+	build_table(spec, n, &t);
 	optind = 0; /* glibc: a full reset, so a process (a test) may parse several times */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", long_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, t.shorts, t.longs, NULL)) != -1) {
 		if (c == 'h') {
 			print_help(spec);
 			return EXIT_OK;
@@ -83,8 +218,8 @@ int cli_parse(const struct cli_spec *spec, int argc, char **argv, struct cli_arg
 		if (c == ':') {
 			return cli_usage_error(spec, "option '%s' needs a value", argv[optind - 1]);
 		}
-		if (!apply_option(spec, c, out)) {
-			return cli_usage_error(spec, "unknown option '%s'", argv[optind - 1]);
+		if (!apply_option(spec, n, c, out)) {
+			return unknown_option(spec, c, argv[optind - 1]);
 		}
 	}
 	out->pos = argv + optind;
@@ -132,12 +267,9 @@ bool cli_valid_name(const char *name)
 		          CLI_MAX_NAME);
 		return false;
 	}
-	for (const char *p = name; *p; p++) {
-		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
-			log_error(
-			        "the account name contains control characters; choose another one");
-			return false;
-		}
+	if (termsafe_has_control(name)) {
+		log_error("the account name contains control characters; choose another one");
+		return false;
 	}
 	return true;
 }

@@ -18,14 +18,27 @@ enum cli_flag {
 	CLI_DRY_RUN = 1u << 3, /* --dry-run */
 };
 
+/* An option only one command has; the shared ones are the cli_flag options. */
+struct cli_option {
+	const char *name;  /* the long name without "--", e.g. "lines" */
+	char short_name;   /* 'n' for -n, or 0 */
+	const char *value; /* the value's name in --help, e.g. "N"; NULL: takes no value */
+	const char *help;  /* for --help; a '\n' starts an indented continuation line */
+};
+
+#define CLI_MAX_OPTIONS 8
+
 struct cli_spec {
-	const char *name;      /* the command, e.g. "import" */
-	const char *synopsis;  /* what follows the name, e.g. "<name> [--file PATH]" */
+	const char *name; /* the command, e.g. "import" */
+	/* what follows the name, e.g. "<name> [--file PATH]"; usage errors show the first line */
+	const char *synopsis;
 	const char *about;     /* what the command does, one or more lines ending in '\n' */
 	const char *example;   /* one full command line */
 	unsigned flags;        /* the cli_flag options the command accepts */
 	const char *file_help; /* what --file PATH does, with CLI_FILE */
 	int min_pos, max_pos;  /* how many positional arguments */
+	/* the command's own options, at most CLI_MAX_OPTIONS, ended by {0}; NULL: none */
+	const struct cli_option *options;
 };
 
 struct cli_args {
@@ -35,10 +48,14 @@ struct cli_args {
 	bool dry_run;
 	char **pos; /* borrowed: the positional arguments */
 	int npos;
+	/* per spec->options entry: NULL when not given, else its value (borrowed from argv), or
+	 * "" for an option without value; the last one given wins */
+	const char *opt[CLI_MAX_OPTIONS];
 };
 
 /*
- * Parses the arguments of a command (argv[0] is its name; argv may be permuted).
+ * Parses the arguments of a command (argv[0] is its name; argv may be permuted): the cli_flag
+ * options in spec->flags, spec->options and -h/--help. Values are not checked here.
  * Returns -1 when the command should go on, else the exit status to return now:
  * EXIT_OK after printing --help, EXIT_USAGE after logging a usage error.
  */

@@ -95,7 +95,7 @@ static void report_fallbacks(const struct autoswitch *x)
 			continue;
 		}
 		if (e->from_cache) {
-			usage_view_countdown(x->now - e->cached.fetched_at, ago, sizeof(ago));
+			util_format_countdown(x->now - e->cached.fetched_at, ago, sizeof(ago));
 			log_warn(
 			        "cannot fetch the usage of %s (%s); using its cached usage from %s ago",
 			        e->label, e->fetch_error, ago);

@@ -3,6 +3,7 @@
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "base/log.h"
+#include "base/termsafe.h"
 #include "policy/policy_inputs.h"
 #include "cli/term.h"
 #include "store/usage_cache.h"
@@ -29,18 +30,6 @@ static const struct cli_spec list_spec = {
         .min_pos = 0,
         .max_pos = 0,
 };
-
-/* Copies s for the terminal: control characters become '?', at most max bytes. */
-static void printable(char *out, size_t outsz, const char *s, size_t max)
-{
-	size_t i = 0;
-
-	for (; s && s[i] && i < max && i + 1 < outsz; i++) {
-		unsigned char c = (unsigned char)s[i];
-		out[i] = c < 0x20 || c == 0x7f ? '?' : (char)c;
-	}
-	out[i] = '\0';
-}
 
 static void format_ago(int64_t us, char *out, size_t outsz)
 {
@@ -92,10 +81,10 @@ static void print_row(const struct paths *p, const struct account *a, bool curre
 	char name[LIST_FIELD], id8[9], plan[LIST_FIELD], ws[9], ago[32], usage[64], line[1024];
 	bool api = a->kind == ACCOUNT_API_KEY;
 
-	printable(name, sizeof(name), a->name, LIST_NAME_WIDTH_MAX);
-	printable(id8, sizeof(id8), a->id, 8);
-	printable(plan, sizeof(plan), a->plan_type ? a->plan_type : "-", 12);
-	printable(ws, sizeof(ws), a->chatgpt_account_id ? a->chatgpt_account_id : "-", 8);
+	termsafe_copy(name, sizeof(name), a->name, LIST_NAME_WIDTH_MAX);
+	termsafe_copy(id8, sizeof(id8), a->id, 8);
+	termsafe_copy(plan, sizeof(plan), a->plan_type ? a->plan_type : "-", 12);
+	termsafe_copy(ws, sizeof(ws), a->chatgpt_account_id ? a->chatgpt_account_id : "-", 8);
 	format_ago(a->last_used_at, ago, sizeof(ago));
 	cached_usage(p, a, usage, sizeof(usage));
 	/* One line, clipped to the terminal width: a table that wraps is no table. */
@@ -137,7 +126,7 @@ static void print_table(const struct paths *p, const struct store *s, long curre
 		if (seen_email(s, i)) {
 			continue;
 		}
-		printable(email, sizeof(email), s->accounts[i].email, sizeof(email) - 1);
+		termsafe_copy(email, sizeof(email), s->accounts[i].email, sizeof(email) - 1);
 		term_put_line(stdout, s->accounts[i].email ? email : "(no email)");
 		for (size_t j = i; j < s->n; j++) {
 			if (same_email(s->accounts[j].email, s->accounts[i].email)) {
@@ -165,7 +154,7 @@ static cJSON *account_json(const struct account *a, bool current, bool next)
 	char id8[9];
 	bool ok;
 
-	printable(id8, sizeof(id8), a->id, 8);
+	termsafe_copy(id8, sizeof(id8), a->id, 8);
 	ok = o && cJSON_AddStringToObject(o, "id", a->id) &&
 	     cJSON_AddStringToObject(o, "short_id", id8) &&
 	     cJSON_AddStringToObject(o, "name", a->name) &&

@@ -9,7 +9,6 @@
 #include "base/util.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,48 +21,40 @@ struct login_opts {
 	const char *name;
 };
 
-static void login_help(void)
-{
-	printf("usage: codex-switch login <name> [--device-auth] [--replace]\n\n"
-	       "Signs in to ChatGPT in a browser (or with a device code) and stores the account\n"
-	       "as <name>. It does not change $CODEX_HOME/auth.json and revokes nothing.\n\n"
-	       "  --device-auth  sign in with a code on another device (no local browser needed)\n"
-	       "  --replace      sign the existing account <name> in again, keeping its id,\n"
-	       "                 name, creation and last-use times and auto-switch setting\n"
-	       "  -h, --help     show this help\n\n"
-	       "example: codex-switch login work --device-auth\n");
-}
+enum { LOGIN_DEVICE, LOGIN_REPLACE };
+
+static const struct cli_option login_options[] = {
+        [LOGIN_DEVICE] = {"device-auth", 0, NULL,
+                          "sign in with a code on another device (no local browser needed)"},
+        [LOGIN_REPLACE] = {"replace", 0, NULL,
+                           "sign the existing account <name> in again, keeping its id,\n"
+                           "name, creation and last-use times and auto-switch setting"},
+        {0},
+};
+
+static const struct cli_spec login_spec = {
+        .name = "login",
+        .synopsis = "<name> [--device-auth] [--replace]",
+        .about = "Signs in to ChatGPT in a browser (or with a device code) and stores the account\n"
+                 "as <name>. It does not change $CODEX_HOME/auth.json and revokes nothing.\n\n",
+        .example = "codex-switch login work --device-auth",
+        .options = login_options,
+        .min_pos = 1,
+        .max_pos = 1,
+};
 
 static int parse_opts(int argc, char **argv, struct login_opts *o)
 {
-	static const struct option opts[] = {
-	        {"device-auth", no_argument, NULL, 'd'},
-	        {"replace", no_argument, NULL, 'r'},
-	        {"help", no_argument, NULL, 'h'},
-	        {NULL, 0, NULL, 0},
-	};
-	int c;
+	struct cli_args args;
+	int st = cli_parse(&login_spec, argc, argv, &args);
 
 	memset(o, 0, sizeof(*o));
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (c == 'h') {
-			login_help();
-			return EXIT_OK;
-		}
-		if (c == 'd' || c == 'r') {
-			*(c == 'd' ? &o->device : &o->replace) = true;
-			continue;
-		}
-		log_error("unknown option '%s'; see 'codex-switch login --help'", argv[optind - 1]);
-		return EXIT_USAGE;
+	if (st >= 0) {
+		return st;
 	}
-	if (argc - optind != 1) {
-		log_error("login needs exactly one account name; see 'codex-switch login --help'");
-		return EXIT_USAGE;
-	}
-	o->name = argv[optind];
+	o->device = args.opt[LOGIN_DEVICE] != NULL;
+	o->replace = args.opt[LOGIN_REPLACE] != NULL;
+	o->name = args.pos[0];
 	return cli_valid_name(o->name) ? -1 : EXIT_USAGE;
 }
 

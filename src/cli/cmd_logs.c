@@ -8,7 +8,6 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,122 +31,105 @@ struct logs_opts {
 	bool lines_set, days_set;
 };
 
-static void logs_help(void)
-{
-	printf("usage: codex-switch logs path|latest [--json]\n"
-	       "       codex-switch logs tail [-n N] [--follow]\n"
-	       "       codex-switch logs prune [--days N] [--dry-run] [--json]\n\n"
-	       "Every 'codex-switch run' writes one log file into $CODEX_SWITCH_HOME/logs/\n"
-	       "(secrets redacted; the level comes from CODEX_SWITCH_LOG, default info).\n"
-	       "Logs older than %d days are deleted when a run starts.\n\n"
-	       "  path          print the logs directory\n"
-	       "  latest        print the path of the newest log\n"
-	       "  tail          print the last lines of the newest log\n"
-	       "  prune         delete logs older than N days\n"
-	       "  -n, --lines N how many lines tail prints (default %d)\n"
-	       "  -f, --follow  keep printing new lines (stop with Ctrl-C)\n"
-	       "  --days N      prune logs older than N days (default %d, at least 1)\n"
-	       "  --dry-run     show what prune would delete, delete nothing\n"
-	       "  --json        machine-readable output\n"
-	       "  -h, --help    show this help\n\n"
-	       "example: codex-switch logs tail -n 50 --follow\n",
-	       RUNLOG_KEEP_DAYS, TAIL_DEFAULT_LINES, RUNLOG_KEEP_DAYS);
-}
+#define STR_(x) #x
+#define STR(x)  STR_(x)
 
-static int usage_error(const char *what, const char *arg)
-{
-	log_error("%s '%s'; see 'codex-switch logs --help'", what, arg);
-	return EXIT_USAGE;
-}
+enum { LOGS_LINES, LOGS_FOLLOW, LOGS_DAYS };
 
-static int apply(struct logs_opts *o, int c, const char *arg)
-{
-	switch (c) {
-	case 'n':
-		o->lines_set = true;
-		return util_parse_long(arg, 1, TAIL_MAX_LINES, &o->lines)
-		               ? usage_error("--lines needs a number from 1 to 100000, not", arg)
-		               : -1;
-	case 'd':
-		o->days_set = true;
-		return util_parse_long(arg, 1, PRUNE_MAX_DAYS, &o->days)
-		               ? usage_error(
-		                         "--days needs a whole number of days (at least 1), not",
-		                         arg)
-		               : -1;
-	case 'f':
-		o->follow = true;
-		return -1;
-	case 'r':
-		o->dry_run = true;
-		return -1;
-	case 'j':
-		o->json = true;
-		return -1;
-	default:
-		return EXIT_USAGE;
-	}
-}
+static const struct cli_option logs_options[] = {
+        [LOGS_LINES] = {"lines", 'n', "N",
+                        "how many lines tail prints (default " STR(TAIL_DEFAULT_LINES) ")"},
+        [LOGS_FOLLOW] = {"follow", 'f', NULL, "keep printing new lines (stop with Ctrl-C)"},
+        [LOGS_DAYS] = {"days", 0, "N",
+                       "prune logs older than N days (default " STR(RUNLOG_KEEP_DAYS) ", at least "
+                                                                                      "1)"},
+        {0},
+};
+
+static const struct cli_spec logs_spec = {
+        .name = "logs",
+        .synopsis = "path|latest [--json]\n"
+                    "       codex-switch logs tail [-n N] [--follow]\n"
+                    "       codex-switch logs prune [--days N] [--dry-run] [--json]",
+        .about =
+                "Every 'codex-switch run' writes one log file into $CODEX_SWITCH_HOME/logs/\n"
+                "(secrets redacted; the level comes from CODEX_SWITCH_LOG, default info).\n"
+                "Logs older than " STR(
+                        RUNLOG_KEEP_DAYS) " days are deleted when a run starts.\n\n"
+                                          "  path           print the logs directory\n"
+                                          "  latest         print the path of the newest log\n"
+                                          "  tail           print the last lines of the newest log\n"
+                                          "  prune          delete logs older than N days\n",
+        .example = "codex-switch logs tail -n 50 --follow",
+        .flags = CLI_JSON | CLI_DRY_RUN,
+        .options = logs_options,
+        .min_pos = 0,
+        .max_pos = 1,
+};
 
 /* Which options each action takes: a stray one is a usage error, not silently ignored. */
 static int check_action(const struct logs_opts *o)
 {
 	bool tail = strcmp(o->action, "tail") == 0, prune = strcmp(o->action, "prune") == 0;
+	const char *a = o->action;
 
-	if (!tail && !prune && strcmp(o->action, "path") && strcmp(o->action, "latest")) {
-		return usage_error("unknown logs action", o->action);
+	if (!tail && !prune && strcmp(a, "path") && strcmp(a, "latest")) {
+		return cli_usage_error(&logs_spec, "unknown logs action '%s'", a);
 	}
 	if (!tail && (o->lines_set || o->follow)) {
-		return usage_error("--lines and --follow go with 'tail', not with", o->action);
+		return cli_usage_error(&logs_spec,
+		                       "--lines and --follow go with 'tail', not with '%s'", a);
 	}
 	if (!prune && (o->days_set || o->dry_run)) {
-		return usage_error("--days and --dry-run go with 'prune', not with", o->action);
+		return cli_usage_error(&logs_spec,
+		                       "--days and --dry-run go with 'prune', not with '%s'", a);
 	}
 	if (tail && o->json) {
-		return usage_error("--json does not go with", o->action);
+		return cli_usage_error(&logs_spec, "--json does not go with '%s'", a);
+	}
+	return -1;
+}
+
+static int parse_values(const struct cli_args *args, struct logs_opts *o)
+{
+	const char *lines = args->opt[LOGS_LINES], *days = args->opt[LOGS_DAYS];
+
+	o->lines_set = lines != NULL;
+	o->days_set = days != NULL;
+	if (lines && util_parse_long(lines, 1, TAIL_MAX_LINES, &o->lines)) {
+		return cli_usage_error(&logs_spec, "--lines needs a number from 1 to %d, not '%s'",
+		                       TAIL_MAX_LINES, lines);
+	}
+	if (days && util_parse_long(days, 1, PRUNE_MAX_DAYS, &o->days)) {
+		return cli_usage_error(&logs_spec,
+		                       "--days needs a whole number of days (at least 1), not '%s'",
+		                       days);
 	}
 	return -1;
 }
 
 static int parse_opts(int argc, char **argv, struct logs_opts *o)
 {
-	static const struct option opts[] = {
-	        {"lines", required_argument, NULL, 'n'},
-	        {"days", required_argument, NULL, 'd'},
-	        {"follow", no_argument, NULL, 'f'},
-	        {"dry-run", no_argument, NULL, 'r'},
-	        {"json", no_argument, NULL, 'j'},
-	        {"help", no_argument, NULL, 'h'},
-	        {NULL, 0, NULL, 0},
-	};
-	int c, st;
+	struct cli_args args;
+	int st = cli_parse(&logs_spec, argc, argv, &args);
 
 	memset(o, 0, sizeof(*o));
 	o->lines = TAIL_DEFAULT_LINES;
 	o->days = RUNLOG_KEEP_DAYS;
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":hn:f", opts, NULL)) != -1) {
-		if (c == 'h') {
-			logs_help();
-			return EXIT_OK;
-		}
-		if (c == ':' || c == '?') {
-			return usage_error(c == ':' ? "this option needs a value:"
-			                            : "unknown option",
-			                   argv[optind - 1]);
-		}
-		st = apply(o, c, optarg);
-		if (st >= 0) {
-			return st;
-		}
+	if (st >= 0) {
+		return st;
 	}
-	if (argc - optind != 1) {
-		log_error("name one action: path, latest, tail or prune; see 'codex-switch logs "
-		          "--help'");
-		return EXIT_USAGE;
+	o->follow = args.opt[LOGS_FOLLOW] != NULL;
+	o->dry_run = args.dry_run;
+	o->json = args.json;
+	st = parse_values(&args, o);
+	if (st >= 0) {
+		return st;
 	}
-	o->action = argv[optind];
+	if (args.npos != 1) {
+		return cli_usage_error(&logs_spec, "name one action: path, latest, tail or prune");
+	}
+	o->action = args.pos[0];
 	return check_action(o);
 }
 

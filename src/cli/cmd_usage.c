@@ -13,7 +13,6 @@
 #include "base/util.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,50 +24,43 @@ struct usage_opts {
 	const char *selector;
 };
 
-static void usage_help(void)
-{
-	printf("usage: codex-switch usage [<account>] [--all] [--json]\n\n"
-	       "Shows the 5-hour and weekly usage limits, credits and additional limits of the\n"
-	       "current account (the one in $CODEX_HOME/auth.json), of <account> (a name, id,\n"
-	       "id prefix or email), or of every ChatGPT account with --all. Tokens that expire\n"
-	       "soon are refreshed first. 'next' marks the account automatic switching would\n"
-	       "choose if the current one stopped now.\n\n"
-	       "  --all         every account (fetched concurrently)\n"
-	       "  --json        machine-readable output (never contains secrets)\n"
-	       "  -h, --help    show this help\n\n"
-	       "example: codex-switch usage --all\n");
-}
+enum { USAGE_ALL };
+
+static const struct cli_option usage_options[] = {
+        [USAGE_ALL] = {"all", 0, NULL, "every account (fetched concurrently)"},
+        {0},
+};
+
+static const struct cli_spec usage_spec = {
+        .name = "usage",
+        .synopsis = "[<account>] [--all] [--json]",
+        .about = "Shows the 5-hour and weekly usage limits, credits and additional limits of the\n"
+                 "current account (the one in $CODEX_HOME/auth.json), of <account> (a name, id,\n"
+                 "id prefix or email), or of every ChatGPT account with --all. Tokens that expire\n"
+                 "soon are refreshed first. 'next' marks the account automatic switching would\n"
+                 "choose if the current one stopped now.\n\n",
+        .example = "codex-switch usage --all",
+        .flags = CLI_JSON,
+        .options = usage_options,
+        .min_pos = 0,
+        .max_pos = 1,
+};
 
 static int parse_opts(int argc, char **argv, struct usage_opts *o)
 {
-	static const struct option opts[] = {
-	        {"all", no_argument, NULL, 'a'},
-	        {"json", no_argument, NULL, 'j'},
-	        {"help", no_argument, NULL, 'h'},
-	        {NULL, 0, NULL, 0},
-	};
-	int c;
+	struct cli_args args;
+	int st = cli_parse(&usage_spec, argc, argv, &args);
 
 	memset(o, 0, sizeof(*o));
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (c == 'h') {
-			usage_help();
-			return EXIT_OK;
-		}
-		if (c == 'a' || c == 'j') {
-			*(c == 'a' ? &o->all : &o->json) = true;
-			continue;
-		}
-		log_error("unknown option '%s'; see 'codex-switch usage --help'", argv[optind - 1]);
-		return EXIT_USAGE;
+	if (st >= 0) {
+		return st;
 	}
-	if (argc - optind > 1 || (o->all && argc - optind == 1)) {
-		log_error("give one account or --all; see 'codex-switch usage --help'");
-		return EXIT_USAGE;
+	o->all = args.opt[USAGE_ALL] != NULL;
+	o->json = args.json;
+	o->selector = args.npos ? args.pos[0] : NULL;
+	if (o->all && o->selector) {
+		return cli_usage_error(&usage_spec, "give one account or --all");
 	}
-	o->selector = optind < argc ? argv[optind] : NULL;
 	return -1;
 }
 

@@ -12,21 +12,6 @@
 
 #define BAR_CELLS 20
 
-void usage_view_countdown(int64_t secs, char *out, size_t outsz)
-{
-	int64_t m = (secs + 59) / 60, h = m / 60, d = h / 24;
-
-	if (secs <= 0) {
-		snprintf(out, outsz, "now");
-	} else if (d > 0) {
-		snprintf(out, outsz, "%lldd %lldh", (long long)d, (long long)(h % 24));
-	} else if (h > 0) {
-		snprintf(out, outsz, "%lldh %lldm", (long long)h, (long long)(m % 60));
-	} else {
-		snprintf(out, outsz, "%lldm", (long long)m);
-	}
-}
-
 void usage_view_reset(int64_t resets_at, int64_t now, char *out, size_t outsz)
 {
 	time_t t = (time_t)resets_at;
@@ -38,7 +23,7 @@ void usage_view_reset(int64_t resets_at, int64_t now, char *out, size_t outsz)
 		return;
 	}
 	strftime(when, sizeof(when), resets_at - now < 24 * 3600 ? "%H:%M" : "%a %d %b %H:%M", &tm);
-	usage_view_countdown(resets_at - now, left, sizeof(left));
+	util_format_countdown(resets_at - now, left, sizeof(left));
 	snprintf(out, outsz, "resets %s (%s%s)", when, resets_at > now ? "in " : "", left);
 }
 

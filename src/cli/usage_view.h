@@ -17,9 +17,6 @@
  * end. ctx is unused. */
 void usage_view_progress(size_t done, size_t total, void *ctx);
 
-/* "2h 13m", "4d 2h", "5m", "now" for a reset secs seconds away. */
-void usage_view_countdown(int64_t secs, char *out, size_t outsz);
-
 /* "resets 14:05 (in 2h 13m)" in local time; a day name is added beyond 24 h. */
 void usage_view_reset(int64_t resets_at, int64_t now, char *out, size_t outsz);
 

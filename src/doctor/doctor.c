@@ -1,17 +1,10 @@
 #include "doctor/doctor.h"
 
+#include "base/termsafe.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-
-static void printable(char *s)
-{
-	for (; *s; s++) {
-		if ((unsigned char)*s < 0x20 || *s == 0x7f) {
-			*s = '?';
-		}
-	}
-}
 
 struct doctor_check *doctor_add(struct doctor *d, enum doctor_status status, const char *name,
                                 const char *fmt, ...)
@@ -26,7 +19,7 @@ struct doctor_check *doctor_add(struct doctor *d, enum doctor_status status, con
 	va_start(ap, fmt);
 	vsnprintf(c->message, sizeof(c->message), fmt, ap);
 	va_end(ap);
-	printable(c->message);
+	termsafe_replace(c->message);
 	return c;
 }
 
@@ -37,7 +30,7 @@ void doctor_hint(struct doctor_check *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(c->hint, sizeof(c->hint), fmt, ap);
 	va_end(ap);
-	printable(c->hint);
+	termsafe_replace(c->hint);
 }
 
 const char *doctor_status_name(enum doctor_status s)

@@ -5,7 +5,6 @@
 #include "store/jwt.h"
 #include "store/runlog.h"
 #include "store/store.h"
-#include "cli/usage_view.h"
 #include "base/util.h"
 
 #include <errno.h>
@@ -29,7 +28,7 @@ static void when(int64_t t, char *out, size_t outsz)
 		return;
 	}
 	strftime(day, sizeof(day), "%a %d %b %H:%M", &tm);
-	usage_view_countdown(t > now ? t - now : now - t, left, sizeof(left));
+	util_format_countdown(t > now ? t - now : now - t, left, sizeof(left));
 	snprintf(out, outsz, "%s (%s%s%s)", day, t > now ? "in " : "", left, t > now ? "" : " ago");
 }
 

@@ -6,7 +6,7 @@
  */
 #include "policy/policy.h"
 
-#include "cli/usage_view.h"
+#include "base/util.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -209,7 +209,7 @@ static void unknown_why(const struct ctx *x, const struct usage *u, struct cand 
 	} else if (u->fetched_at <= 0) {
 		say(k->why, sizeof(k->why), "its usage is unknown (no fetch time)");
 	} else if (x->now - u->fetched_at > x->c->usage_max_age_s) {
-		usage_view_countdown(x->now - u->fetched_at, ago, sizeof(ago));
+		util_format_countdown(x->now - u->fetched_at, ago, sizeof(ago));
 		say(k->why, sizeof(k->why), "its usage is unknown (the last data is %s old)", ago);
 	} else {
 		say(k->why, sizeof(k->why), "its usage is unknown (no 5-hour or weekly window)");
@@ -341,7 +341,7 @@ static void describe(const struct ctx *x, const struct cand *k, char *out, size_
 		return;
 	}
 	if (k->reset) {
-		usage_view_countdown(k->reset - x->now, left, sizeof(left));
+		util_format_countdown(k->reset - x->now, left, sizeof(left));
 	}
 	say(out, outsz, "%s headroom %.1f (%s window%s%s)",
 	    k->tier == TIER_SAFE ? "bottleneck" : "only low", k->bottleneck, k->window,
@@ -414,7 +414,7 @@ static void decide_hard(const struct ctx *x, long current, const struct cand *cu
 	d->index = current;
 	d->retry_at = earliest_free(x, current);
 	if (d->retry_at) {
-		usage_view_countdown(d->retry_at - x->now, left, sizeof(left));
+		util_format_countdown(d->retry_at - x->now, left, sizeof(left));
 	}
 	say(d->reason, sizeof(d->reason), "%s and no other account is usable; %s%s", why,
 	    d->retry_at ? "the earliest limit resets in " : "no reset time is known",
@@ -437,7 +437,7 @@ static void decide_soft(const struct ctx *x, long current, const struct cand *cu
 		return;
 	}
 	if (last_soft > 0 && since < x->c->soft_cooldown_s) {
-		usage_view_countdown(x->c->soft_cooldown_s - since, left, sizeof(left));
+		util_format_countdown(x->c->soft_cooldown_s - since, left, sizeof(left));
 		keep(d, current,
 		     "%s is low (headroom %.1f) but the last soft switch was recent; next "
 		     "one allowed in %s",

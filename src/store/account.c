@@ -2,6 +2,7 @@
 
 #include "store/jwt.h"
 #include "base/log.h"
+#include "base/termsafe.h"
 #include "base/util.h"
 
 #include <errno.h>
@@ -386,23 +387,12 @@ int account_copy(struct account *dst, const struct account *src)
 	return 0;
 }
 
-static void copy_sanitised(char *out, size_t outsz, const char *s, size_t max)
-{
-	size_t i = 0;
-
-	for (; s && s[i] && i < max && i + 1 < outsz; i++) {
-		unsigned char c = (unsigned char)s[i];
-		out[i] = c < 0x20 || c == 0x7f ? '?' : (char)c;
-	}
-	out[i] = '\0';
-}
-
 void account_label(const struct account *a, char *out, size_t outsz)
 {
 	char name[200], id8[9];
 
-	copy_sanitised(name, sizeof(name), a->name ? a->name : "?", sizeof(name) - 1);
-	copy_sanitised(id8, sizeof(id8), a->id ? a->id : "?", 8);
+	termsafe_copy(name, sizeof(name), a->name ? a->name : "?", sizeof(name) - 1);
+	termsafe_copy(id8, sizeof(id8), a->id ? a->id : "?", 8);
 	snprintf(out, outsz, "%s (%s)", name, id8);
 }
 

@@ -79,12 +79,32 @@ static void test_strings(void **state)
 	assert_false(util_starts_with(NULL, "x"));
 }
 
+static void test_countdown(void **state)
+{
+	char s[32];
+
+	(void)state;
+	util_format_countdown(2 * 3600 + 13 * 60, s, sizeof(s));
+	assert_string_equal(s, "2h 13m");
+	util_format_countdown(4 * 86400 + 2 * 3600 + 5, s, sizeof(s));
+	assert_string_equal(s, "4d 2h");
+	/* rounded up: a reset 61 s away is not "1m" yet. */
+	util_format_countdown(61, s, sizeof(s));
+	assert_string_equal(s, "2m");
+	util_format_countdown(1, s, sizeof(s));
+	assert_string_equal(s, "1m");
+	util_format_countdown(0, s, sizeof(s));
+	assert_string_equal(s, "now");
+	util_format_countdown(-5, s, sizeof(s));
+	assert_string_equal(s, "now");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_ct_equal),   cmocka_unit_test(test_random_hex),
 	        cmocka_unit_test(test_parse_long), cmocka_unit_test(test_rfc3339),
-	        cmocka_unit_test(test_strings),
+	        cmocka_unit_test(test_strings),    cmocka_unit_test(test_countdown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -248,12 +248,6 @@ static void test_view_helpers(void **state)
 	struct usage u;
 
 	(void)state;
-	usage_view_countdown(2 * 3600 + 13 * 60, s, sizeof(s));
-	assert_string_equal(s, "2h 13m");
-	usage_view_countdown(4 * 86400 + 2 * 3600 + 5, s, sizeof(s));
-	assert_string_equal(s, "4d 2h");
-	usage_view_countdown(0, s, sizeof(s));
-	assert_string_equal(s, "now");
 	usage_view_bar(50, s, sizeof(s));
 	assert_string_equal(s, "[##########----------]");
 	usage_view_bar(250, s, sizeof(s));
