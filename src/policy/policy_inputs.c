@@ -21,8 +21,8 @@ static const struct usage *fetched_for(const char *id, const char *const *ids,
 }
 
 /* The usage the policy gets for a: a successful fetch, else the cache, else none. */
-static const struct usage *usage_for(const struct account *a, const struct usage *f,
-                                     bool in_cache, struct policy_inputs_entry *e)
+static const struct usage *usage_for(const struct account *a, const struct usage *f, bool in_cache,
+                                     struct policy_inputs_entry *e)
 {
 	if (a->kind != ACCOUNT_CHATGPT) {
 		return NULL;
@@ -39,8 +39,8 @@ static const struct usage *usage_for(const struct account *a, const struct usage
 }
 
 /* Every account's cache entry into e[i].cached, the file read once. */
-static int load_cache(const struct paths *p, const struct store *s,
-                      struct policy_inputs_entry *e, bool *found)
+static int load_cache(const struct paths *p, const struct store *s, struct policy_inputs_entry *e,
+                      bool *found)
 {
 	const char **ids = calloc(s->n ? s->n : 1, sizeof(*ids));
 	struct usage *u = calloc(s->n ? s->n : 1, sizeof(*u));

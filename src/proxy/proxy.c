@@ -130,8 +130,8 @@ struct proxy *proxy_create(const struct proxy_config *cfg)
 	p->cfg = *cfg;
 	p->listen.fd = -1;
 	p->ev = cfg->ev;
-	p->bearer = util_printf("Bearer %s",
-	                        cfg->upstream_token ? cfg->upstream_token : cfg->token);
+	p->bearer =
+	        util_printf("Bearer %s", cfg->upstream_token ? cfg->upstream_token : cfg->token);
 	p->rxbuf = malloc(PROXY_RX_CHUNK);
 	if (p->bearer && p->rxbuf) {
 		log_add_secret(cfg->token);

@@ -65,15 +65,15 @@ struct proxy_hooks {
 };
 
 struct proxy_config {
-	struct ev *ev;      /* the loop the proxy runs on; borrowed, must outlive the proxy */
-	int upstream_port;  /* app-server on 127.0.0.1 */
-	const char *token;  /* borrowed for the proxy's lifetime: required from the TUI */
+	struct ev *ev;     /* the loop the proxy runs on; borrowed, must outlive the proxy */
+	int upstream_port; /* app-server on 127.0.0.1 */
+	const char *token; /* borrowed for the proxy's lifetime: required from the TUI */
 	const char *upstream_token; /* borrowed likewise: sent to the app-server; NULL = token */
-	size_t max_message; /* e.g. 128 MiB: larger messages -> close 1009 */
-	size_t max_queued;  /* hard cap of bytes queued per direction (e.g. 16 MiB); the source is
-	                       paused at max_queued / 4 (at most 1 MiB) and resumed below
-	                       max_queued / 16 (at most 256 KiB); a peer that makes the cap overflow
-	                       (it stopped reading) is closed with 1008 */
+	size_t max_message;         /* e.g. 128 MiB: larger messages -> close 1009 */
+	size_t max_queued; /* hard cap of bytes queued per direction (e.g. 16 MiB); the source is
+	                      paused at max_queued / 4 (at most 1 MiB) and resumed below
+	                      max_queued / 16 (at most 256 KiB); a peer that makes the cap overflow
+	                      (it stopped reading) is closed with 1008 */
 	const char *const *server_methods; /* NULL-terminated, may be NULL; borrowed */
 	const char *internal_id_prefix;    /* e.g. "codex-switch/", may be NULL; borrowed */
 	const char *const *client_methods; /* NULL-terminated, may be NULL; borrowed */

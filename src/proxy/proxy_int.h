@@ -118,7 +118,7 @@ struct proxy {
 	char *bearer; /* "Bearer <token>", for the upstream handshake */
 	struct proxy_conn *conns;
 	struct proxy_conn *control; /* the control conn from proxy_control_open() until closed */
-	unsigned char *rxbuf; /* PROXY_RX_CHUNK: every recv() lands here */
+	unsigned char *rxbuf;       /* PROXY_RX_CHUNK: every recv() lands here */
 	bool destroying;
 };
 

@@ -159,7 +159,8 @@ void children_reap(struct children *c)
 		c->app_pid = 0;
 		ev_timer_stop(c->env->ev, &c->app_tm);
 		if (c->err_io.fd >= 0) {
-			on_stderr(&c->err_io, EPOLLIN); /* its last words, before they are reported */
+			on_stderr(&c->err_io,
+			          EPOLLIN); /* its last words, before they are reported */
 		}
 		c->exited(c->ctx, CHILD_APP, st);
 	}

@@ -14,13 +14,13 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#define CHILDREN_STDERR_TAIL 4096
+#define CHILDREN_STDERR_TAIL   4096
 #define CHILDREN_TERM_GRACE_US (1500 * 1000)
 
 enum child { CHILD_APP, CHILD_TUI };
 
 struct children {
-	const struct session_env *env; /* borrowed */
+	const struct session_env *env;                           /* borrowed */
 	void (*exited)(void *ctx, enum child which, int status); /* status as spawn_poll's */
 	void *ctx;
 	pid_t app_pid, tui_pid; /* 0 when not running */

@@ -65,9 +65,9 @@ int64_t chooser_marked_until(const struct chooser *c, const char *id)
 	return 0;
 }
 
-int chooser_decide(const struct chooser *c, const struct pool_snapshot *snap,
-                   const char *active_id, const struct usage *live, enum policy_mode mode,
-                   int64_t now, struct policy_decision *d)
+int chooser_decide(const struct chooser *c, const struct pool_snapshot *snap, const char *active_id,
+                   const struct usage *live, enum policy_mode mode, int64_t now,
+                   struct policy_decision *d)
 {
 	size_t n = snap->store.n;
 	struct policy_account *pa = calloc(n ? n : 1, sizeof(*pa));

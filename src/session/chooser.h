@@ -42,9 +42,9 @@ int64_t chooser_marked_until(const struct chooser *c, const char *id);
  * is what the app-server last reported for the active account and wins over the cache.
  * -ENOMEM, else 0 with d filled.
  */
-int chooser_decide(const struct chooser *c, const struct pool_snapshot *snap,
-                   const char *active_id, const struct usage *live, enum policy_mode mode,
-                   int64_t now, struct policy_decision *d);
+int chooser_decide(const struct chooser *c, const struct pool_snapshot *snap, const char *active_id,
+                   const struct usage *live, enum policy_mode mode, int64_t now,
+                   struct policy_decision *d);
 
 /* A switch of this mode happened at now (soft switches start the cooldown). */
 void chooser_switched(struct chooser *c, enum policy_mode mode, int64_t now);

@@ -27,8 +27,8 @@ struct pool_snapshot {
 struct pool {
 	const struct session_env *env; /* borrowed */
 	struct pool_snapshot cur;
-	bool loaded;                   /* cur holds a snapshot */
-	bool loading, again;           /* a reload job is out; another was asked for meanwhile */
+	bool loaded;         /* cur holds a snapshot */
+	bool loading, again; /* a reload job is out; another was asked for meanwhile */
 	/* After each reload job: err 0 (cur replaced) or -errno with msg (cur kept). */
 	void (*on_loaded)(void *ctx, int err, const char *msg);
 	/* After a pool_commit(): err 0 or -errno (the failure is logged already). */

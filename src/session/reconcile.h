@@ -22,7 +22,7 @@ enum {
 };
 
 struct reconcile {
-	const struct session_env *env; /* borrowed */
+	const struct session_env *env;        /* borrowed */
 	void (*changed)(void *ctx, int what); /* RECONCILE_* bits, after the debounce */
 	void *ctx;
 	struct ev_io io; /* the inotify descriptor, -1 when not watching */

@@ -64,7 +64,7 @@ struct session {
 	const struct session_config *cfg;
 	struct session_env env;
 	struct proxy *proxy;
-	struct captoken app_token;          /* the app-server's: only codex-switch knows it */
+	struct captoken app_token;              /* the app-server's: only codex-switch knows it */
 	char tui_token[UTIL_TOKEN_HEX_LEN + 1]; /* the TUI's, given through its environment */
 	char run_id[UTIL_UUID_LEN + 1];
 	enum phase phase;
@@ -220,8 +220,8 @@ static void child_exited(void *ctx, enum child which, int status)
 	} else if (s->phase != STOPPING) {
 		char what[96];
 		proxy_close_clients(s->proxy, 1011, "app-server exited");
-		snprintf(what, sizeof(what),
-		         "the codex app-server exited unexpectedly (status %d)", status);
+		snprintf(what, sizeof(what), "the codex app-server exited unexpectedly (status %d)",
+		         status);
 		fail_with_tail(s, what);
 	}
 	maybe_done(s);
@@ -405,7 +405,7 @@ static int spawn_app_server(struct session *s)
 	char listen[64], app[] = "app-server", lopt[] = "--listen", aopt[] = "--ws-auth",
 	                 amode[] = "capability-token", fopt[] = "--ws-token-file";
 	char *argv[] = {(char *)s->cfg->codex_bin, app, lopt, listen, aopt, amode, fopt,
-	                s->app_token.path, NULL};
+	                s->app_token.path,         NULL};
 
 	snprintf(listen, sizeof(listen), "ws://127.0.0.1:%d", s->app_port);
 	return children_start_app(&s->kids, argv);

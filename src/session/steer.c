@@ -102,14 +102,14 @@ static void consider_or(struct steer *s, enum policy_mode mode, const char *reas
 	if (!deciding(s) || switcher_busy(&s->sw) || !s->pool.loaded) {
 		return; /* one login at a time; the end of a pending one looks again */
 	}
-	if (chooser_decide(&s->chooser, &s->pool.cur, s->active.id,
-	                   s->live_valid ? &s->live : NULL, mode, now_s(), &d)) {
+	if (chooser_decide(&s->chooser, &s->pool.cur, s->active.id, s->live_valid ? &s->live : NULL,
+	                   mode, now_s(), &d)) {
 		return;
 	}
 	if (d.action == POLICY_SWITCH && d.index >= 0 &&
 	    strcmp(s->pool.cur.store.accounts[d.index].id, s->active.id) != 0) {
-		log_info("switching from %s: %s (policy: %s)", s->active.name,
-		         reason ? reason : "", d.reason);
+		log_info("switching from %s: %s (policy: %s)", s->active.name, reason ? reason : "",
+		         d.reason);
 		start_switch(s, &s->pool.cur.store.accounts[d.index], SWITCH_POLICY, mode,
 		             reason ? reason : d.reason);
 	} else if (d.action == POLICY_NONE_USABLE || mode == POLICY_HARD) {
@@ -185,8 +185,7 @@ static const char *str_at(const cJSON *o, const char *a, const char *b)
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-static enum proxy_verdict on_notification(struct steer *s, const char *method,
-                                          const cJSON *params)
+static enum proxy_verdict on_notification(struct steer *s, const char *method, const cJSON *params)
 {
 	struct trigger t;
 
@@ -214,8 +213,7 @@ static enum proxy_verdict on_notification(struct steer *s, const char *method,
 }
 
 enum proxy_verdict steer_server_message(struct steer *s, struct proxy_conn *conn, bool control,
-                                        const struct jsonrpc_head *h, const char *json,
-                                        size_t len)
+                                        const struct jsonrpc_head *h, const char *json, size_t len)
 {
 	enum proxy_verdict v = PROXY_FORWARD;
 	const cJSON *id;
@@ -247,8 +245,7 @@ enum proxy_verdict steer_server_message(struct steer *s, struct proxy_conn *conn
 }
 
 enum proxy_verdict steer_client_message(struct steer *s, struct proxy_conn *conn,
-                                        const struct jsonrpc_head *h, const char *json,
-                                        size_t len)
+                                        const struct jsonrpc_head *h, const char *json, size_t len)
 {
 	if (h->kind == JSONRPC_REQUEST && strcmp(h->method, "turn/start") == 0) {
 		maintain_activity(&s->maint, now_s());
@@ -438,9 +435,10 @@ static void check_auth(struct steer *s)
 	if (snap->auth_current < 0) {
 		if (snap->auth_present && !s->unknown_current_told) {
 			s->unknown_current_told = true;
-			log_warn("'%s' now holds an account that is not stored; the session stays on "
-			         "%s (store it with 'codex-switch import <name>')",
-			         s->env->paths->auth_json, s->active.name);
+			log_warn(
+			        "'%s' now holds an account that is not stored; the session stays on "
+			        "%s (store it with 'codex-switch import <name>')",
+			        s->env->paths->auth_json, s->active.name);
 		}
 		return;
 	}
@@ -524,8 +522,10 @@ void steer_init(struct steer *s, const struct session_env *env, const struct ste
                 void *ctx, const char *run_id, const struct policy_config *policy)
 {
 	struct switcher_ops so = switcher_ops_tpl;
-	struct tokenreq_ops to = {
-	        .ctx = s, .answer = answer_refresh, .fresh = tokens_fresh, .revoked = tokens_revoked};
+	struct tokenreq_ops to = {.ctx = s,
+	                          .answer = answer_refresh,
+	                          .fresh = tokens_fresh,
+	                          .revoked = tokens_revoked};
 	struct maintain_ops mo = {
 	        .ctx = s, .checked = checked, .renewed = renewed, .busy = login_busy};
 
@@ -572,7 +572,8 @@ int steer_load(struct steer *s, const char *start_id, char *err, size_t errsz)
 		return -EINVAL;
 	}
 	if (!pool_account(&s->pool, start_id)) {
-		snprintf(err, errsz, "the start account is no longer stored; run 'codex-switch list'");
+		snprintf(err, errsz,
+		         "the start account is no longer stored; run 'codex-switch list'");
 		return -ENOENT;
 	}
 	return 0;

@@ -87,10 +87,8 @@ void steer_stopping(struct steer *s);
 
 /* The proxy's intercepted messages (proxy.h rules); the verdict is the proxy's. */
 enum proxy_verdict steer_server_message(struct steer *s, struct proxy_conn *conn, bool control,
-                                        const struct jsonrpc_head *h, const char *json,
-                                        size_t len);
+                                        const struct jsonrpc_head *h, const char *json, size_t len);
 enum proxy_verdict steer_client_message(struct steer *s, struct proxy_conn *conn,
-                                        const struct jsonrpc_head *h, const char *json,
-                                        size_t len);
+                                        const struct jsonrpc_head *h, const char *json, size_t len);
 
 #endif

@@ -15,11 +15,11 @@ struct switch_pending {
 	struct switcher *s;
 	struct switch_request req;
 	struct account target;
-	char id[128];     /* of the account/login/start sent; "" before */
-	bool prepared;    /* the tokens are fresh: ready to send */
-	bool in_worker;   /* the token job is out: it frees the pending on return */
-	bool cancelled;   /* released while the token job was out */
-	int err;          /* of the token job */
+	char id[128];   /* of the account/login/start sent; "" before */
+	bool prepared;  /* the tokens are fresh: ready to send */
+	bool in_worker; /* the token job is out: it frees the pending on return */
+	bool cancelled; /* released while the token job was out */
+	int err;        /* of the token job */
 	char msg[256];
 	struct ev_timer tm;
 };
@@ -69,8 +69,7 @@ static void send_login(struct switcher *s)
 }
 
 void switcher_init(struct switcher *s, const struct session_env *env,
-                   const struct switcher_ops *ops, const char *run_id,
-                   const char *client_version)
+                   const struct switcher_ops *ops, const char *run_id, const char *client_version)
 {
 	memset(s, 0, sizeof(*s));
 	s->env = env;

@@ -65,8 +65,7 @@ struct switcher {
 
 /* env and ops are copied/borrowed; run_id names the session in request ids. */
 void switcher_init(struct switcher *s, const struct session_env *env,
-                   const struct switcher_ops *ops, const char *run_id,
-                   const char *client_version);
+                   const struct switcher_ops *ops, const char *run_id, const char *client_version);
 void switcher_release(struct switcher *s);
 
 /* The control connection opened: sends initialize. */

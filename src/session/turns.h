@@ -16,9 +16,9 @@ struct proxy_conn;
 
 struct turn {
 	char thread_id[128];
-	char turn_id[128];          /* from turn/started; "" until then */
-	struct proxy_conn *conn;    /* the TUI connection that sent it (opaque) */
-	char *request;              /* the whole turn/start, as the TUI sent it (owned) */
+	char turn_id[128];       /* from turn/started; "" until then */
+	struct proxy_conn *conn; /* the TUI connection that sent it (opaque) */
+	char *request;           /* the whole turn/start, as the TUI sent it (owned) */
 	size_t len;
 	struct turn *next;
 };

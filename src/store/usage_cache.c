@@ -62,8 +62,8 @@ int usage_cache_load(const struct paths *p, const char *account_id, struct usage
 	return rc;
 }
 
-int usage_cache_load_all(const struct paths *p, const char *const *ids, size_t n,
-                         struct usage *out, bool *found_each)
+int usage_cache_load_all(const struct paths *p, const char *const *ids, size_t n, struct usage *out,
+                         bool *found_each)
 {
 	cJSON *root = cache_read(p);
 	const cJSON *accounts = cJSON_GetObjectItemCaseSensitive(root, "accounts"), *e;

@@ -22,8 +22,8 @@ int usage_cache_load(const struct paths *p, const char *account_id, struct usage
  * found_each[i] (may be NULL) says which had an entry. Returns how many were found, or
  * -ENOMEM. The caller releases each out[i].
  */
-int usage_cache_load_all(const struct paths *p, const char *const *ids, size_t n,
-                         struct usage *out, bool *found_each);
+int usage_cache_load_all(const struct paths *p, const char *const *ids, size_t n, struct usage *out,
+                         bool *found_each);
 
 /*
  * Stores usages[i] for ids[i] (i < n), keeping the other accounts' entries. Entries whose
