@@ -76,7 +76,7 @@ def test_dry_run(mb, home, acc):
     r = run(home, "auto-switch", "--dry-run")
     expect(r.returncode == 0, "dry run failed: %r" % r.stderr)
     expect("would switch from a (" in r.stdout and " to b (" in r.stdout and
-           "5-hour usage is 100.0%" in r.stdout, "dry run text: %r" % r.stdout)
+           "its 5-hour window is used up" in r.stdout, "dry run text: %r" % r.stdout)
     expect(sums(home) == before, "the dry run changed accounts.json or auth.json")
     expect(not os.path.exists(os.path.join(home.switch_home, "usage-cache.json")),
            "the dry run wrote the usage cache")
