@@ -136,8 +136,9 @@ def test_none_usable(mb, home, acc):
               usage(40, week=100, week_reset=900))
     before = sums(home)
     r = run(home, "auto-switch")
-    expect(r.returncode == 1 and "no usable account" in r.stderr and "resets " in r.stderr,
-           "none usable: %r %r" % (r.stdout, r.stderr))
+    expect(r.returncode == 1 and "no usable account" in r.stderr and
+           r.stderr.count("free again in ") == 1 and "resets " not in r.stderr,
+           "none usable, the reset time said once: %r %r" % (r.stdout, r.stderr))
     r = run(home, "auto-switch", "--json")
     d = as_json(r)
     expect(r.returncode == 1 and d["decision"] == "none_usable" and d["to"] is None and
