@@ -681,6 +681,38 @@ static void test_next(void **state)
 	release(&w);
 }
 
+/* policy_explain: plain words, the real % left (weekly unweighted), and when it frees up. */
+static void test_explain(void **state)
+{
+	struct spec s[] = {{.name = "a", .f_used = 12},
+	                   {.name = "b", .f_used = 100, .f_reset = NOW + 7200},
+	                   {.name = "c", .f_used = 10, .w_used = 98},
+	                   {.name = "d", .relogin = true},
+	                   {0}};
+	struct policy_config c;
+	struct world w;
+	char out[256];
+
+	(void)state;
+	policy_config_defaults(&c);
+	build(s, &w);
+	assert_true(policy_explain(&c, w.a, w.n, 0, NOW, out, sizeof(out)));
+	assert_string_equal(out, "a has 88 % of its 5-hour window left (resets in 1h 0m)");
+	assert_false(policy_explain(&c, w.a, w.n, 1, NOW, out, sizeof(out)));
+	assert_string_equal(out,
+	                    "b cannot be used: its 5-hour window is used up (free again in 2h 0m)");
+	assert_true(policy_explain(&c, w.a, w.n, 2, NOW, out, sizeof(out)));
+	assert_non_null(strstr(out, "c has 2 % of its weekly window left"));
+	assert_false(policy_explain(&c, w.a, w.n, 3, NOW, out, sizeof(out)));
+	assert_string_equal(out, "d cannot be used: it needs a new login");
+	for (size_t i = 0; i < w.n; i++) {
+		policy_explain(&c, w.a, w.n, i, NOW, out, sizeof(out));
+		assert_null(strstr(out, "headroom"));
+		assert_null(strstr(out, "bottleneck"));
+	}
+	release(&w);
+}
+
 /* The thresholds come from the config: the weekly weight moves the bottleneck. */
 static void test_config_changes_decisions(void **state)
 {
@@ -931,6 +963,7 @@ int main(void)
 	        cmocka_unit_test(test_table),
 	        cmocka_unit_test(test_duplicate_kind_is_unknown),
 	        cmocka_unit_test(test_next),
+	        cmocka_unit_test(test_explain),
 	        cmocka_unit_test(test_config_changes_decisions),
 	        cmocka_unit_test(test_simulated_day),
 	        cmocka_unit_test(test_simulated_heavy_day),
