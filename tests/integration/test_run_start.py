@@ -97,6 +97,23 @@ def test_unusable_choice_explained(mb):
     home.cleanup()
 
 
+def test_disabled_choice_explained(mb):
+    home, (a, b) = tr.setup(mb)
+    a["auto_switch_disabled"] = True
+    h.write_accounts(home.switch_home, [a, b])
+    p, t = tr.run(home, READ_ACCOUNT, "disabled")
+    err = p.stderr.decode(errors="replace")
+    check(p.returncode == 0 and started_email(t) == b["email"],
+          "a disabled account in auth.json is not started on (%r)" % err[-300:])
+    check("starting on acc1 (" in err and "is excluded from automatic switching" in err and
+          "codex-switch enable acc0" in err, "and the message says why and what to do (%r)"
+          % err[-300:])
+    p, t = tr.run(home, READ_ACCOUNT, "disabled-pin", args=("--account", "acc0"))
+    check(p.returncode == 0 and started_email(t) == a["email"],
+          "--account starts on a disabled account (%r)" % p.stderr[-300:])
+    home.cleanup()
+
+
 def test_pinned_account(mb):
     home, (a, b) = tr.setup(mb)
     p, t = tr.run(home, READ_ACCOUNT, "pin", args=("--account", "acc1"))
@@ -186,7 +203,7 @@ def test_first_prompt(mb):
 def main():
     tests = [
         test_first_run, test_nothing_to_adopt, test_users_choice_wins,
-        test_unusable_choice_explained, test_pinned_account, test_unknown_login_at_start,
+        test_unusable_choice_explained, test_disabled_choice_explained, test_pinned_account, test_unknown_login_at_start,
         test_api_key_copied, test_first_prompt,
     ]
     return h.run_suite(tests, check, failures)
