@@ -28,6 +28,10 @@ _codex_switch()
 		COMPREPLY=($(compgen -f -- "$cur"))
 		return
 		;;
+	--account)
+		_codex_switch_accounts "$cur"
+		return
+		;;
 	--lines | -n | --days)
 		return
 		;;
@@ -36,14 +40,14 @@ _codex_switch()
 	local npos=0
 	for ((i = 2; i < COMP_CWORD; i++)); do
 		case "${COMP_WORDS[i]}" in
-		--file | --codex-bin | --lines | -n | --days) i=$((i + 1)) ;;
+		--file | --codex-bin | --account | --lines | -n | --days) i=$((i + 1)) ;;
 		-*) ;;
 		*) npos=$((npos + 1)) ;;
 		esac
 	done
 	case "$cmd" in
 	run)
-		[ "$npos" -eq 0 ] && COMPREPLY=($(compgen -W "--codex-bin --help -- resume fork" -- "$cur"))
+		[ "$npos" -eq 0 ] && COMPREPLY=($(compgen -W "--account --codex-bin --help -- resume fork" -- "$cur"))
 		;;
 	list)
 		COMPREPLY=($(compgen -W "--json --help" -- "$cur"))

@@ -16,7 +16,7 @@ function __codex_switch_first_arg
     for w in $words[3..-1]
         if test $skip = 1
             set skip 0
-        else if contains -- $w --file --codex-bin --lines -n --days
+        else if contains -- $w --file --codex-bin --account --lines -n --days
             set skip 1
         else if not string match -q -- '-*' $w
             set n (math $n + 1)
@@ -45,6 +45,7 @@ complete -c codex-switch -n "not __fish_seen_subcommand_from $__cs_commands" -a 
 
 complete -c codex-switch -n "__fish_seen_subcommand_from $__cs_account_commands; and __codex_switch_first_arg" -a '(__codex_switch_accounts)' -d account
 complete -c codex-switch -n "__fish_seen_subcommand_from run" -l codex-bin -r -F -d 'the codex binary'
+complete -c codex-switch -n "__fish_seen_subcommand_from run" -l account -x -a '(__codex_switch_accounts)' -d 'start this session on this account'
 complete -c codex-switch -n "__fish_seen_subcommand_from doctor" -l codex-bin -r -F -d 'the codex binary'
 complete -c codex-switch -n "__fish_seen_subcommand_from list usage doctor auto-switch logs" -l json -d 'machine-readable output'
 complete -c codex-switch -n "__fish_seen_subcommand_from login" -l device-auth -d 'sign in with a code on another device'

@@ -4,6 +4,7 @@
  * account in auth.json, and a switch is committed exactly as `switch` commits one.
  */
 #include "store/activate.h"
+#include "store/adopt.h"
 #include "store/authjson.h"
 #include "cli/cli.h"
 #include "cli/commands.h"
@@ -164,7 +165,6 @@ static const char *label_at(const struct autoswitch *x, long i)
 static int act(struct autoswitch *x)
 {
 	const struct policy_decision *d = &x->d;
-	char when[128];
 	bool switched = false;
 	int st = EXIT_OK;
 
@@ -174,9 +174,9 @@ static int act(struct autoswitch *x)
 		switched = st == EXIT_OK;
 	}
 	if (d->action == POLICY_NONE_USABLE) {
-		usage_view_reset(d->retry_at, x->now, when, sizeof(when));
-		log_error("no usable account: %s; %s", d->reason,
-		          d->retry_at ? when : "check 'codex-switch usage --all'");
+		/* The reason already says when the first account is free again. */
+		log_error("no usable account: %s%s", d->reason,
+		          d->retry_at ? "" : "; check 'codex-switch usage --all'");
 		st = EXIT_FAIL;
 	}
 	if (x->args.json) {
@@ -195,6 +195,12 @@ static int act(struct autoswitch *x)
 
 static int run(struct autoswitch *x)
 {
+	struct adopt_result res;
+
+	/* A login made with 'codex login' is the user's current choice: store it, then judge it. */
+	if (!x->args.dry_run && adopt_authjson(&x->p, &res)) {
+		return EXIT_FAIL;
+	}
 	if (policy_inputs_config(&x->p, &x->c) || cli_load_store(&x->p, &x->s)) {
 		return EXIT_FAIL;
 	}

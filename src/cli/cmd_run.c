@@ -20,23 +20,57 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-	        "usage: codex-switch run [--codex-bin PATH] [--] [CODEX ARGS...]\n\n"
+	        "usage: codex-switch run [--account ACCOUNT] [--codex-bin PATH] [--] [CODEX ARGS...]\n\n"
 	        "Runs the Codex TUI through codex-switch. When the current ChatGPT account reaches\n"
 	        "its usage limit, the session continues on another stored account.\n"
-	        "Supported: codex, codex resume ..., codex fork ... (with any codex options).\n\n"
+	        "Supported: codex [PROMPT], codex resume ..., codex fork ... (with any codex\n"
+	        "options). The session starts on the account plain 'codex' uses unless that one\n"
+	        "cannot be used now; a login made with 'codex login' is stored first.\n\n"
 	        "options:\n"
+	        "  --account ACCOUNT start on this account for this session (name, id, id prefix\n"
+	        "                    of at least 4 characters, or email)\n"
 	        "  --codex-bin PATH  the codex binary (default: $CODEX_SWITCH_CODEX_BIN, else codex)\n"
 	        "  -h, --help        show this help\n\n"
 	        "examples:\n"
 	        "  codex-switch run\n"
-	        "  codex-switch run resume 0199a3e1-...\n"
-	        "  codex-switch run -- -m gpt-5 \"fix the build\"\n");
+	        "  codex-switch run \"fix the build\"\n"
+	        "  codex-switch run --account work -- -m gpt-5 \"fix the build\"\n"
+	        "  codex-switch run resume 0199a3e1-...\n");
+}
+
+struct run_opts {
+	const char *bin;
+	const char *account; /* --account, or NULL */
+	int first;           /* argv index of the first codex argument */
+};
+
+/* An option of ours that takes a value: "--name VALUE" or "--name=VALUE". 1 when it matched. */
+static int value_option(int argc, char **argv, int *i, const char *name, const char **out)
+{
+	size_t n = strlen(name);
+	const char *a = argv[*i];
+
+	if (strncmp(a, name, n) != 0 || (a[n] != '\0' && a[n] != '=')) {
+		return 0;
+	}
+	if (a[n] == '=') {
+		*out = a + n + 1;
+		(*i)++;
+		return 1;
+	}
+	if (*i + 1 >= argc) {
+		log_error("%s needs a value; see 'codex-switch run --help'", name);
+		return -EINVAL;
+	}
+	*out = argv[*i + 1];
+	*i += 2;
+	return 1;
 }
 
 /* Splits our options from codex's: ours come first; `--` or any other word ends them. */
-static int parse(int argc, char **argv, const char **bin, int *first)
+static int parse(int argc, char **argv, struct run_opts *o)
 {
-	int i = 1;
+	int i = 1, m;
 
 	while (i < argc) {
 		const char *a = argv[i];
@@ -48,22 +82,18 @@ static int parse(int argc, char **argv, const char **bin, int *first)
 			usage(stdout);
 			return 1;
 		}
-		if (strcmp(a, "--codex-bin") == 0) {
-			if (i + 1 >= argc) {
-				log_error(
-				        "--codex-bin needs a path; see 'codex-switch run --help'");
-				return -EINVAL;
-			}
-			*bin = argv[i + 1];
-			i += 2;
-		} else if (strncmp(a, "--codex-bin=", 12) == 0) {
-			*bin = a + 12;
-			i++;
-		} else {
+		m = value_option(argc, argv, &i, "--codex-bin", &o->bin);
+		if (m == 0) {
+			m = value_option(argc, argv, &i, "--account", &o->account);
+		}
+		if (m < 0) {
+			return m;
+		}
+		if (m == 0) {
 			break;
 		}
 	}
-	*first = i;
+	o->first = i;
 	return 0;
 }
 
@@ -119,14 +149,16 @@ int cmd_run(int argc, char **argv)
 	struct paths p;
 	struct session_config cfg = {0};
 	struct policy_config policy;
-	char err[512], cwd[PATH_MAX], id[64];
-	const char *bin = getenv("CODEX_SWITCH_CODEX_BIN");
+	struct runstart rs = {0};
+	struct run_opts o = {.bin = getenv("CODEX_SWITCH_CODEX_BIN")};
+	char err[512], cwd[PATH_MAX];
 	int first, r;
 
-	if (!bin || !*bin) {
-		bin = "codex";
+	if (!o.bin || !*o.bin) {
+		o.bin = "codex";
 	}
-	r = parse(argc, argv, &bin, &first);
+	r = parse(argc, argv, &o);
+	first = o.first;
 	if (r) {
 		return r > 0 ? EXIT_OK : EXIT_USAGE;
 	}
@@ -156,18 +188,23 @@ int cmd_run(int argc, char **argv)
 	if (policy_config_load(p.config, &policy, err, sizeof(err))) {
 		log_error("%s", err);
 	} else {
-		r = runstart_choose(&p, &policy, id, sizeof(id));
+		rs.pin = o.account;
+		r = runstart_choose(&p, &policy, &rs);
+	}
+	if (r == EXIT_OK && rs.why[0]) {
+		/* Before the TUI owns the terminal: the user's choice was not followed, say why. */
+		fprintf(stderr, "codex-switch: %s\n", rs.why);
 	}
 	if (r == EXIT_OK) {
-		r = prepare_tokens(&p, id);
+		r = prepare_tokens(&p, rs.id);
 	}
 	if (r == EXIT_OK) {
 		cfg = (struct session_config){.paths = &p,
-		                              .codex_bin = bin,
+		                              .codex_bin = o.bin,
 		                              .argc = argc - first,
 		                              .argv = argv + first,
 		                              .cwd = cwd,
-		                              .account_id = id,
+		                              .account_id = rs.id,
 		                              .policy = &policy};
 		r = session_run(&cfg);
 	}

@@ -155,8 +155,8 @@ void doctor_check_store(struct doctor *d)
 		                       "'%s' does not exist yet: no account "
 		                       "is stored",
 		                       p->store_dir),
-		            "codex-switch import <name> (the account of 'codex login'), or "
-		            "codex-switch login <name>");
+		            "codex-switch run (it stores the account of 'codex login' and "
+		            "starts), codex-switch import <name>, or codex-switch login <name>");
 		return;
 	}
 	if (check_mode(d, "store", p->store_dir, 0700, &st)) {
@@ -191,11 +191,11 @@ static void auth_owner(struct doctor *d, const struct account *cur)
 	}
 	i = store_find_identity(&s, cur);
 	if (i < 0) {
-		doctor_hint(
-		        doctor_add(d, DOCTOR_WARN, "auth.json",
-		                   "'%s' holds an account that is not stored (%s)",
-		                   d->paths->auth_json, cur->email ? cur->email : "no email"),
-		        "keep it with 'codex-switch import <name>' before switching away from it");
+		doctor_hint(doctor_add(d, DOCTOR_WARN, "auth.json",
+		                       "'%s' holds an account that is not stored (%s)",
+		                       d->paths->auth_json, cur->email ? cur->email : "no email"),
+		            "'codex-switch run', 'switch' or 'auto-switch' store it by themselves; "
+		            "'codex-switch import <name>' stores it under a name you choose");
 	} else {
 		account_label(&s.accounts[i], label, sizeof(label));
 		doctor_add(d, DOCTOR_PASS, "auth.json", "'%s' holds %s, the current account",

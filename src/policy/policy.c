@@ -30,6 +30,7 @@ struct cand {
 	bool stale;         /* while checking windows: only full windows with a known reset count */
 	enum tier tier;     /* when usable */
 	double bottleneck;  /* TIER_UNUSED/SAFE/UNSAFE: the smaller weighted headroom */
+	double left;        /* % left of the bottleneck window, unweighted, for people */
 	const char *window; /* the bottleneck window: "5-hour" or "weekly" */
 	int64_t reset;      /* the bottleneck window's reset; 0 = unknown */
 	int64_t free_at;    /* exhausted: when the limit lifts; 0 = unknown */
@@ -103,7 +104,7 @@ static void check_window(const struct usage_window *w, const char *name, int64_t
 	}
 	if (!k->exhausted) {
 		k->exhausted = true;
-		say(k->why, sizeof(k->why), "%s usage is %.1f%%", name, w->used_percent);
+		say(k->why, sizeof(k->why), "its %s is used up", name);
 	}
 	if (w->resets_at <= 0) {
 		*any_unknown = true;
@@ -117,10 +118,10 @@ static void check_windows(const struct usage *u, int64_t now, struct cand *k)
 	bool unknown = false;
 	char name[96];
 
-	check_window(&u->primary, usage_window_label(usage_window_kind(&u->primary)), now, k,
-	             &unknown);
-	check_window(&u->secondary, usage_window_label(usage_window_kind(&u->secondary)), now, k,
-	             &unknown);
+	say(name, sizeof(name), "%s window", usage_window_label(usage_window_kind(&u->primary)));
+	check_window(&u->primary, name, now, k, &unknown);
+	say(name, sizeof(name), "%s window", usage_window_label(usage_window_kind(&u->secondary)));
+	check_window(&u->secondary, name, now, k, &unknown);
 	for (size_t i = 0; i < u->nlimits; i++) {
 		const struct usage_limit *l = &u->limits[i];
 		say(name, sizeof(name), "'%s' limit",
@@ -137,9 +138,9 @@ static void check_windows(const struct usage *u, int64_t now, struct cand *k)
 
 static const char *reached_text(const char *type)
 {
-	return strstr(type, "credits")       ? "credits depleted"
-	       : strstr(type, "usage_limit") ? "usage limit reached"
-	                                     : "rate limit reached";
+	return strstr(type, "credits")       ? "its credits are used up"
+	       : strstr(type, "usage_limit") ? "it has reached its usage limit"
+	                                     : "it has reached its rate limit";
 }
 
 static bool workspace_wide(const struct usage *u)
@@ -161,7 +162,7 @@ static void check_workspace(const struct ctx *x, size_t i, struct cand *k)
 			continue;
 		}
 		k->exhausted = true;
-		say(k->why, sizeof(k->why), "workspace-wide %s (reported for %s)",
+		say(k->why, sizeof(k->why), "its workspace is at its limit (%s, reported for %s)",
 		    reached_text(u->rate_limit_reached_type), label_of(&x->a[j]));
 		check_windows(u, x->now, &lift);
 		k->free_at = lift.free_at;
@@ -183,7 +184,7 @@ static void check_exhausted(const struct ctx *x, size_t i, struct cand *k)
 		say(k->why, sizeof(k->why), "%s", reached_text(u->rate_limit_reached_type));
 	} else if (fresh(x, u) && !k->exhausted && usage_credits_depleted(&u->credits)) {
 		k->exhausted = true;
-		say(k->why, sizeof(k->why), "credits balance is 0");
+		say(k->why, sizeof(k->why), "its credits balance is 0");
 	}
 	if (!k->exhausted) {
 		check_workspace(x, i, k);
@@ -230,10 +231,12 @@ static void headroom(const struct ctx *x, const struct usage *u, struct cand *k)
 	}
 	if (f && (!w || hf <= hw)) {
 		k->bottleneck = hf;
+		k->left = hf;
 		k->window = "5-hour";
 		k->reset = reset_now(f, x->now);
 	} else {
 		k->bottleneck = hw;
+		k->left = hw / x->c->weekly_weight;
 		k->window = "weekly";
 		k->reset = reset_now(w, x->now);
 	}
@@ -327,25 +330,29 @@ static long pick(const struct ctx *x, long exclude, double min_bottleneck, struc
 	return found;
 }
 
-/* Why someone would pick the account: "unused in every window", "bottleneck ...". */
-static void describe(const struct ctx *x, const struct cand *k, char *out, size_t outsz)
+/*
+ * Plain words about a usable account: "bob (5678abcd) has 88 % of its 5-hour window left
+ * (resets in 1h 2m)", "... has not used any of its windows yet", "the usage of ... is unknown".
+ */
+static void describe(const struct ctx *x, size_t i, const struct cand *k, char *out, size_t outsz)
 {
+	const char *name = label_of(&x->a[i]);
 	char left[32];
 
 	if (k->tier == TIER_UNUSED) {
-		say(out, outsz, "it is unused in every window");
+		say(out, outsz, "%s has not used any of its windows yet", name);
 		return;
 	}
 	if (k->tier == TIER_UNKNOWN) {
-		say(out, outsz, "%s; no account with known safe headroom is left", k->why);
+		say(out, outsz, "%s: %s", name, k->why);
 		return;
 	}
 	if (k->reset) {
 		util_format_countdown(k->reset - x->now, left, sizeof(left));
 	}
-	say(out, outsz, "%s headroom %.1f (%s window%s%s)",
-	    k->tier == TIER_SAFE ? "bottleneck" : "only low", k->bottleneck, k->window,
-	    k->reset ? ", resets in " : "", k->reset ? left : "");
+	say(out, outsz, "%s has %s%.0f %% of its %s window left%s%s%s", name,
+	    k->tier == TIER_UNSAFE ? "only " : "", k->left, k->window,
+	    k->reset ? " (resets in " : "", k->reset ? left : "", k->reset ? ")" : "");
 }
 
 /* The earliest moment an account that could be chosen (or the current one) frees up. */
@@ -386,10 +393,10 @@ static void switch_to(const struct ctx *x, struct policy_decision *d, long to, c
 {
 	char desc[192];
 
-	describe(x, k, desc, sizeof(desc));
+	describe(x, (size_t)to, k, desc, sizeof(desc));
 	d->action = POLICY_SWITCH;
 	d->index = to;
-	say(d->reason, sizeof(d->reason), "%s; %s: %s", why_leave, label_of(&x->a[to]), desc);
+	say(d->reason, sizeof(d->reason), "%s; %s", why_leave, desc);
 }
 
 /* The current account cannot go on (or there is none): the best other one, whatever it is. */
@@ -401,10 +408,10 @@ static void decide_hard(const struct ctx *x, long current, const struct cand *cu
 	long to = pick(x, current, -1, &best);
 
 	if (current < 0) {
-		say(why, sizeof(why), "no current account");
+		say(why, sizeof(why), "no account is current");
 	} else {
-		say(why, sizeof(why), "%s cannot go on%s%s%s", label_of(&x->a[current]),
-		    cur->why[0] ? " (" : "", cur->why, cur->why[0] ? ")" : "");
+		say(why, sizeof(why), "%s cannot go on%s%s", label_of(&x->a[current]),
+		    cur->why[0] ? ": " : "", cur->why);
 	}
 	if (to >= 0) {
 		switch_to(x, d, to, &best, why);
@@ -416,8 +423,8 @@ static void decide_hard(const struct ctx *x, long current, const struct cand *cu
 	if (d->retry_at) {
 		util_format_countdown(d->retry_at - x->now, left, sizeof(left));
 	}
-	say(d->reason, sizeof(d->reason), "%s and no other account is usable; %s%s", why,
-	    d->retry_at ? "the earliest limit resets in " : "no reset time is known",
+	say(d->reason, sizeof(d->reason), "%s, and no other account can be used; %s%s", why,
+	    d->retry_at ? "the first account is free again in " : "no reset time is known",
 	    d->retry_at ? left : "");
 }
 
@@ -425,33 +432,29 @@ static void decide_hard(const struct ctx *x, long current, const struct cand *cu
 static void decide_soft(const struct ctx *x, long current, const struct cand *cur,
                         int64_t last_soft, struct policy_decision *d)
 {
-	const char *name = label_of(&x->a[current]);
 	int64_t since = x->now - last_soft;
 	char left[32], why[200];
 	struct cand best;
 	long to;
 
+	describe(x, (size_t)current, cur, why, sizeof(why));
 	if (cur->bottleneck > x->c->soft_headroom) {
-		keep(d, current, "%s has headroom %.1f (%s window), above %.1f", name,
-		     cur->bottleneck, cur->window, x->c->soft_headroom);
+		keep(d, current, "%s, enough to stay", why);
 		return;
 	}
 	if (last_soft > 0 && since < x->c->soft_cooldown_s) {
 		util_format_countdown(x->c->soft_cooldown_s - since, left, sizeof(left));
 		keep(d, current,
-		     "%s is low (headroom %.1f) but the last soft switch was recent; next "
-		     "one allowed in %s",
-		     name, cur->bottleneck, left);
+		     "%s, but the last early switch was recent; the next one is allowed in %s", why,
+		     left);
 		return;
 	}
 	to = pick(x, current, cur->bottleneck + x->c->switch_margin, &best);
 	if (to < 0) {
-		keep(d, current, "%s is low (headroom %.1f) but no account has %.1f more", name,
-		     cur->bottleneck, x->c->switch_margin);
+		keep(d, current, "%s, but no other account has at least %.0f points more left", why,
+		     x->c->switch_margin);
 		return;
 	}
-	say(why, sizeof(why), "%s is low on headroom (%.1f, %s window)", name, cur->bottleneck,
-	    cur->window);
 	switch_to(x, d, to, &best, why);
 }
 
@@ -460,31 +463,31 @@ static void decide_initial(const struct ctx *x, long current, const struct cand 
                            struct policy_decision *d)
 {
 	const char *name = label_of(&x->a[current]);
-	char desc[192], why[200];
+	char desc[192], other[192];
 	struct cand best;
 	long to = pick(x, current, -1, &best);
 
 	if (to < 0) {
-		keep(d, current, "%s is usable and no other account is", name);
+		keep(d, current, "%s can be used and no other account can", name);
 		return;
 	}
-	describe(x, cur, desc, sizeof(desc));
+	describe(x, (size_t)current, cur, desc, sizeof(desc));
+	describe(x, (size_t)to, &best, other, sizeof(other));
 	if (rank_cmp(x, (size_t)current, cur, (size_t)to, &best) < 0) {
-		keep(d, current, "%s is the best choice: %s", name, desc);
+		keep(d, current, "%s; no other account is better", desc);
 		return;
 	}
 	if (best.tier == TIER_UNKNOWN) {
-		keep(d, current, "%s stays: %s, and the usage of %s is unknown", name, desc,
+		keep(d, current, "%s; staying on %s: the usage of %s is unknown", desc, name,
 		     label_of(&x->a[to]));
 		return;
 	}
 	if (cmp_num(best.bottleneck, cur->bottleneck + x->c->switch_margin) < 0) {
-		keep(d, current, "%s is within %.1f of the best account (%s): %s", name,
-		     x->c->switch_margin, label_of(&x->a[to]), desc);
+		keep(d, current, "%s; %s; staying on %s: the difference is under %.0f points", desc,
+		     other, name, x->c->switch_margin);
 		return;
 	}
-	say(why, sizeof(why), "%s has %s", name, desc);
-	switch_to(x, d, to, &best, why);
+	switch_to(x, d, to, &best, desc);
 }
 
 /* Reasons to stay on a usable current account whatever the others look like. */
@@ -494,12 +497,12 @@ static bool keep_anyway(const struct ctx *x, long current, const struct cand *cu
 	const struct policy_account *a = &x->a[current];
 
 	if (a->disabled) {
-		keep(d, current, "%s is excluded from automatic switching and still usable",
+		keep(d, current, "%s is excluded from automatic switching and can still be used",
 		     label_of(a));
 	} else if (cur->tier == TIER_UNUSED) {
-		keep(d, current, "%s is unused in every window", label_of(a));
+		keep(d, current, "%s has not used any of its windows yet", label_of(a));
 	} else if (cur->tier == TIER_UNKNOWN) {
-		keep(d, current, "%s stays: %s", label_of(a), cur->why);
+		keep(d, current, "staying on %s: %s", label_of(a), cur->why);
 	} else {
 		return false;
 	}
@@ -520,7 +523,7 @@ void policy_decide(const struct policy_config *c, const struct policy_account *a
 		return;
 	}
 	if (mode != POLICY_HARD && !accounts[current].chatgpt) {
-		keep(d, current, "%s uses an API key, which has no usage limits to manage",
+		keep(d, current, "%s uses an API key, which has no usage windows to manage",
 		     label_of(&accounts[current]));
 		return;
 	}
@@ -543,4 +546,25 @@ long policy_next(const struct policy_config *c, const struct policy_account *acc
 
 	policy_decide(c, accounts, n, current, POLICY_HARD, now, 0, &d);
 	return d.action == POLICY_SWITCH ? d.index : -1;
+}
+
+bool policy_explain(const struct policy_config *c, const struct policy_account *accounts, size_t n,
+                    size_t i, int64_t now, char *out, size_t outsz)
+{
+	struct ctx x = {.c = c, .a = accounts, .n = n, .now = now};
+	char left[32];
+	struct cand k;
+
+	assess(&x, i, &k);
+	if (k.usable) {
+		describe(&x, i, &k, out, outsz);
+		return true;
+	}
+	if (k.free_at > now) {
+		usage_view_countdown(k.free_at - now, left, sizeof(left));
+	}
+	say(out, outsz, "%s cannot be used: %s%s%s%s", label_of(&accounts[i]), k.why,
+	    k.free_at > now ? " (free again in " : "", k.free_at > now ? left : "",
+	    k.free_at > now ? ")" : "");
+	return false;
 }

@@ -80,6 +80,15 @@ void policy_decide(const struct policy_config *c, const struct policy_account *a
                    struct policy_decision *d);
 
 /*
+ * Plain words about accounts[i] at now, for people: "bob (5678abcd) has 88 % of its 5-hour
+ * window left (resets in 1h 2m)", or why it cannot be used: "alice (1234abcd) cannot be used:
+ * its 5-hour window is used up (free again in 2h 3m)". Returns whether it can be used (a
+ * ChatGPT account, no new login needed, no limit reached; `disabled` is not looked at).
+ */
+bool policy_explain(const struct policy_config *c, const struct policy_account *accounts, size_t n,
+                    size_t i, int64_t now, char *out, size_t outsz);
+
+/*
  * The account the policy would pick next if the current one stopped now (for `list` and
  * `usage --all`), or -1.
  */

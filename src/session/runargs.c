@@ -11,6 +11,53 @@ static bool is_subcommand(const char *a)
 	return strcmp(a, "resume") == 0 || strcmp(a, "fork") == 0;
 }
 
+/*
+ * codex 0.169's subcommands other than resume and fork (and their aliases): they do not run
+ * the interactive TUI, so they cannot go through the proxy. Any other first word is a prompt.
+ */
+static bool is_other_subcommand(const char *a)
+{
+	static const char *const cmds[] = {
+	        "agents",
+	        "exec",
+	        "e",
+	        "review",
+	        "login",
+	        "logout",
+	        "mcp",
+	        "plugin",
+	        "app-server",
+	        "remote-control",
+	        "completion",
+	        "update",
+	        "doctor",
+	        "sandbox",
+	        "debug",
+	        "apply",
+	        "a",
+	        "queue",
+	        "archive",
+	        "delete",
+	        "migrate-rollouts",
+	        "migrate-nfs-db",
+	        "unarchive",
+	        "cloud",
+	        "exec-server",
+	        "features",
+	        "help",
+	        "mcp-server",
+	        "responses-api-proxy",
+	        "stdio-to-uds",
+	};
+
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		if (strcmp(a, cmds[i]) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
 static bool is_remote_option(const char *a)
 {
 	static const char *const opts[] = {"--remote", "--remote-auth-token-env"};
@@ -26,11 +73,13 @@ static bool is_remote_option(const char *a)
 
 int runargs_check(int argc, char *const argv[], char *err, size_t errsz)
 {
-	if (argc > 0 && argv[0][0] != '-' && !is_subcommand(argv[0])) {
-		snprintf(err, errsz,
-		         "codex-switch run supports 'codex', 'codex resume' and 'codex fork', not "
-		         "'codex %.64s'; run that with plain codex",
-		         argv[0]);
+	if (argc > 0 && is_other_subcommand(argv[0])) {
+		snprintf(
+		        err, errsz,
+		        "codex-switch run supports 'codex [PROMPT]', 'codex resume' and 'codex fork', "
+		        "not 'codex %.64s'; run that with plain codex (for a prompt that is this "
+		        "word, quote it with more words)",
+		        argv[0]);
 		return -EINVAL;
 	}
 	for (int i = 0; i < argc && strcmp(argv[i], "--") != 0; i++) {
@@ -117,7 +166,10 @@ char **runargs_tui_argv(const char *codex_bin, int argc, char *const argv[], con
 
 const char *runargs_summary(int argc, char *const argv[], char *out, size_t outsz)
 {
-	const char *kind = argc == 0 ? "default" : is_subcommand(argv[0]) ? argv[0] : "interactive";
+	const char *kind = argc == 0                ? "default"
+	                   : is_subcommand(argv[0]) ? argv[0]
+	                   : argv[0][0] != '-'      ? "prompt"
+	                                            : "interactive";
 
 	snprintf(out, outsz, "%s (%d args)", kind, argc);
 	return out;

@@ -8,9 +8,10 @@
 #include <stddef.h>
 
 /*
- * Checks the codex arguments. Accepted: none, a first argument starting with '-', or `resume`
- * / `fork` subcommands. Refused: other subcommands and the --remote options that codex-switch
- * sets itself. On refusal returns -EINVAL and writes a message for the user into err.
+ * Checks the codex arguments. Accepted: none, options, a first prompt (`codex "fix the
+ * build"`, options before or after it), `resume` / `fork`. Refused: codex's other subcommands
+ * as the first word (exec, login, ...) and the --remote options that codex-switch sets itself. On
+ * refusal returns -EINVAL and writes a message for the user into err.
  */
 int runargs_check(int argc, char *const argv[], char *err, size_t errsz);
 
@@ -24,7 +25,7 @@ char **runargs_tui_argv(const char *codex_bin, int argc, char *const argv[], con
                         const char *remote_url, const char *env_name);
 void runargs_free(char **argv);
 
-/* "default|resume|fork|interactive (<n> args)", for logs: never the arguments themselves. */
+/* "default|resume|fork|prompt|interactive (<n> args)", for logs: never the arguments themselves. */
 const char *runargs_summary(int argc, char *const argv[], char *out, size_t outsz);
 
 #endif

@@ -1,8 +1,10 @@
 #include "session/runstart.h"
 
+#include "store/adopt.h"
 #include "store/authjson.h"
 #include "cli/commands.h"
 #include "base/log.h"
+#include "base/util.h"
 #include "policy/policy_inputs.h"
 #include "store/store.h"
 #include "store/usage_cache.h"
@@ -12,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static bool wanted(const struct account *a)
 {
@@ -46,7 +47,7 @@ static int build_view(const struct paths *p, const struct store *s, struct fetch
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < s->n; i++) {
-		if (wanted(&s->accounts[i])) {
+		if (s->accounts[i].kind == ACCOUNT_CHATGPT && !s->accounts[i].relogin_reason) {
 			f->ids[f->n++] = s->accounts[i].id;
 		}
 	}
@@ -59,11 +60,12 @@ static int build_view(const struct paths *p, const struct store *s, struct fetch
 	return policy_inputs_init(v, p, s, f->ids, f->u, f->n);
 }
 
-static int check_current(const struct store *s, long cur)
+static int check_current(const struct paths *p, const struct store *s, long cur)
 {
 	if (s->n == 0) {
-		log_error("no account is stored; run 'codex-switch import <name>' or "
-		          "'codex-switch login <name>' first");
+		log_error("no account is stored and '%s' holds no ChatGPT login; log in with "
+		          "'codex login' (or 'codex-switch login <name>') and run this again",
+		          p->auth_json);
 		return EXIT_FAIL;
 	}
 	if (cur >= 0 && s->accounts[cur].kind == ACCOUNT_API_KEY) {
@@ -73,6 +75,59 @@ static int check_current(const struct store *s, long cur)
 		return EXIT_FAIL;
 	}
 	return EXIT_OK;
+}
+
+/* `run --account`: the user's pick for this session, whatever its usage. */
+static int pinned(const struct store *s, const char *sel, struct runstart *rs)
+{
+	char err[2048];
+	long i = store_select(s, sel, err, sizeof(err));
+	const struct account *a;
+
+	if (i < 0) {
+		log_error("--account: %s", err);
+		return EXIT_USAGE;
+	}
+	a = &s->accounts[i];
+	if (a->kind != ACCOUNT_CHATGPT) {
+		log_error("--account: '%s' is an API key; a session needs a ChatGPT account",
+		          a->name);
+		return EXIT_FAIL;
+	}
+	if (a->relogin_reason) {
+		log_error("--account: '%s' needs a new login (%s); run 'codex-switch login "
+		          "--replace %s'",
+		          a->name, a->relogin_reason, a->name);
+		return EXIT_FAIL;
+	}
+	snprintf(rs->id, sizeof(rs->id), "%s", a->id);
+	return EXIT_OK;
+}
+
+/* Why the account auth.json holds is not started on; "" when it can be. */
+static bool current_blocked(const struct policy_config *c, const struct store *s,
+                            const struct policy_inputs *v, long cur, char *why, size_t whysz)
+{
+	const struct account *a;
+
+	if (cur < 0) {
+		snprintf(why, whysz, "no stored account is logged in for plain codex");
+		return true;
+	}
+	a = &s->accounts[cur];
+	if (a->relogin_reason) {
+		snprintf(why, whysz, "%s needs a new login ('codex-switch login --replace %s')",
+		         v->e[cur].label, a->name);
+		return true;
+	}
+	if (a->disabled) {
+		snprintf(why, whysz,
+		         "%s is excluded from automatic switching ('codex-switch enable %s' "
+		         "includes it again)",
+		         v->e[cur].label, a->name);
+		return true;
+	}
+	return !policy_explain(c, v->accounts, v->n, (size_t)cur, util_now(), why, whysz);
 }
 
 /* No usable account at all: start on the current one anyway, the user sees the limit. */
@@ -86,46 +141,79 @@ static long fallback(const struct store *s, long cur)
 	return cur;
 }
 
-int runstart_choose(const struct paths *p, const struct policy_config *c, char *id, size_t idsz)
+/* The policy's start account when the current one cannot be used; rs->why says why. */
+static long choose_other(const struct policy_config *c, const struct store *s,
+                         const struct policy_inputs *v, long cur, const char *blocked,
+                         struct runstart *rs)
 {
 	struct policy_decision d;
+	int64_t now = util_now();
+	char desc[384];
+	long pick;
+
+	policy_decide(c, v->accounts, v->n, cur, POLICY_HARD, now, 0, &d);
+	if (d.action == POLICY_SWITCH) {
+		policy_explain(c, v->accounts, v->n, (size_t)d.index, now, desc, sizeof(desc));
+		snprintf(rs->why, sizeof(rs->why), "starting on %.200s: %.260s; %.260s",
+		         v->e[d.index].label, blocked, desc);
+		return d.index;
+	}
+	pick = fallback(s, cur);
+	if (pick >= 0) {
+		snprintf(rs->why, sizeof(rs->why),
+		         "starting on %.200s although no account can be used now: %.500s",
+		         v->e[pick].label, d.reason);
+	}
+	return pick;
+}
+
+static int choose(const struct paths *p, const struct policy_config *c, const struct store *s,
+                  struct runstart *rs)
+{
 	struct policy_inputs v = {0};
 	struct fetched f = {0};
+	char blocked[384];
+	long cur = authjson_current(p, s), pick = cur;
+	int st = check_current(p, s, cur);
+
+	if (st == EXIT_OK && build_view(p, s, &f, &v)) {
+		log_error("out of memory");
+		st = EXIT_FAIL;
+	}
+	if (st == EXIT_OK && current_blocked(c, s, &v, cur, blocked, sizeof(blocked))) {
+		pick = choose_other(c, s, &v, cur, blocked, rs);
+	}
+	if (st == EXIT_OK && pick < 0) {
+		log_error("no stored ChatGPT account can be used; run 'codex-switch login <name>'");
+		st = EXIT_FAIL;
+	} else if (st == EXIT_OK) {
+		snprintf(rs->id, sizeof(rs->id), "%s", s->accounts[pick].id);
+		if (rs->why[0]) {
+			log_info("%s", rs->why);
+		}
+	}
+	policy_inputs_release(&v);
+	fetched_release(&f);
+	return st;
+}
+
+int runstart_choose(const struct paths *p, const struct policy_config *c, struct runstart *rs)
+{
+	struct adopt_result res;
 	struct store s = {0};
 	char err[512];
-	long cur, pick;
 	int st;
 
+	rs->id[0] = rs->why[0] = rs->adopted[0] = '\0';
+	if (adopt_authjson(p, &res)) {
+		return EXIT_FAIL;
+	}
+	snprintf(rs->adopted, sizeof(rs->adopted), "%s", res.message);
 	if (store_load(p, &s, err, sizeof(err))) {
 		log_error("%s", err);
 		return EXIT_FAIL;
 	}
-	cur = authjson_current(p, &s);
-	st = check_current(&s, cur);
-	if (st == EXIT_OK && build_view(p, &s, &f, &v)) {
-		log_error("out of memory");
-		st = EXIT_FAIL;
-	}
-	if (st != EXIT_OK) {
-		fetched_release(&f);
-		store_release(&s);
-		return st;
-	}
-	policy_decide(c, v.accounts, v.n, cur, POLICY_INITIAL, (int64_t)time(NULL), 0, &d);
-	pick = d.action == POLICY_NONE_USABLE ? fallback(&s, cur) : d.index;
-	if (pick < 0) {
-		log_error("no stored ChatGPT account can be used; run 'codex-switch login <name>'");
-	} else if (d.action == POLICY_NONE_USABLE) {
-		log_warn("every account is at its usage limit (%s); starting on %s", d.reason,
-		         v.e[pick].label);
-	} else if (pick != cur) {
-		log_info("starting on %s: %s", v.e[pick].label, d.reason);
-	}
-	if (pick >= 0) {
-		snprintf(id, idsz, "%s", s.accounts[pick].id);
-	}
-	policy_inputs_release(&v);
-	fetched_release(&f);
+	st = rs->pin ? pinned(&s, rs->pin, rs) : choose(p, c, &s, rs);
 	store_release(&s);
-	return pick >= 0 ? EXIT_OK : EXIT_FAIL;
+	return st;
 }

@@ -10,11 +10,28 @@
 /* Each usage request at start-up waits at most this long; the cache fills in the rest. */
 #define RUNSTART_USAGE_TIMEOUT_MS 5000L
 
+struct runstart {
+	const char *pin; /* in: `run --account` selector (borrowed), or NULL */
+	char id[64];     /* out: the account to start on */
+	/*
+	 * out: plain words why the session does not start on the account auth.json holds, for the
+	 * screen ("starting on bob (5678abcd) instead of alice (1234abcd): alice (1234abcd)
+	 * cannot be used: its 5-hour window is used up (free again in 2h 3m); bob ..."); "" when
+	 * it starts on that account or on the pinned one.
+	 */
+	char why[768];
+	/* out: what adopting auth.json did (adopt_result.message, already logged); "" if nothing */
+	char adopted[768];
+};
+
 /*
- * Fetches every usable account's usage (bounded; the cache is the fallback), runs the policy
- * for a start (POLICY_INITIAL) and writes the chosen account's id into id. Errors are logged
- * with what to do next. Returns an exit status (EXIT_OK when id is set).
+ * First takes in what auth.json holds (adopt_authjson: an unknown `codex login` is stored, so
+ * a first run with an empty store starts on it). Then the user's choice wins: the pinned
+ * account, else the one auth.json holds unless it cannot be used (limit reached, needs a new
+ * login, excluded from automatic switching); only then does the policy choose (usage fetched
+ * with a bound, the cache as fallback) and rs->why says why. Errors are logged with what to do
+ * next. Returns an exit status (EXIT_OK when rs->id is set).
  */
-int runstart_choose(const struct paths *p, const struct policy_config *c, char *id, size_t idsz);
+int runstart_choose(const struct paths *p, const struct policy_config *c, struct runstart *rs);
 
 #endif

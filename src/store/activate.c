@@ -1,6 +1,7 @@
 /* Making a stored account the one plain `codex` uses (`switch` and `auto-switch`). */
 #include "store/activate.h"
 
+#include "store/adopt.h"
 #include "store/authjson.h"
 #include "base/fileio.h"
 #include "base/log.h"
@@ -19,61 +20,9 @@ struct activate_ctx {
 	const struct paths *p;
 	const char *id;
 	char label[256];
+	struct adopt_result adopted; /* what auth.json held before it was replaced */
+	int adopt_rc;
 };
-
-/* Replaces the tokens of stored with the newer ones of cur (same identity). */
-static int adopt_tokens(struct account *stored, const struct account *cur)
-{
-	struct account fresh;
-
-	if (account_copy(&fresh, stored)) {
-		return -ENOMEM;
-	}
-	util_free_secret(fresh.id_token);
-	util_free_secret(fresh.access_token);
-	util_free_secret(fresh.refresh_token);
-	fresh.id_token = util_strdup0(cur->id_token);
-	fresh.access_token = util_strdup0(cur->access_token);
-	fresh.refresh_token = util_strdup0(cur->refresh_token);
-	free(fresh.relogin_reason);
-	fresh.relogin_reason = NULL;
-	fresh.token_last_refresh_at = cur->token_last_refresh_at;
-	if (!fresh.id_token || !fresh.access_token || !fresh.refresh_token ||
-	    account_apply_id_token(&fresh)) {
-		account_release(&fresh);
-		return -EINVAL;
-	}
-	account_release(stored);
-	*stored = fresh;
-	return 0;
-}
-
-/*
- * Codex refreshes the tokens in auth.json by itself, and refresh tokens rotate: the copy in
- * the store may already be dead. Before auth.json is overwritten, newer tokens of a stored
- * account are saved back to the store; an account that is not stored at all is reported.
- */
-static void save_current_tokens(const struct paths *p, struct store *s)
-{
-	struct account cur;
-	char err[ERR_LEN];
-	long i;
-
-	if (authjson_read(p->auth_json, &cur, err, sizeof(err))) {
-		return;
-	}
-	i = store_find_identity(s, &cur);
-	if (i < 0) {
-		log_warn("'%s' held an account that is not stored; it is replaced now (next time, "
-		         "keep it with 'codex-switch import <name>' first)",
-		         p->auth_json);
-	} else if (cur.kind == ACCOUNT_CHATGPT &&
-	           cur.token_last_refresh_at > s->accounts[i].token_last_refresh_at &&
-	           strcmp(cur.refresh_token, s->accounts[i].refresh_token) != 0) {
-		adopt_tokens(&s->accounts[i], &cur);
-	}
-	account_release(&cur);
-}
 
 static int ensure_codex_home(const char *dir)
 {
@@ -96,13 +45,18 @@ static int activate_fn(struct store *s, void *vctx)
 	struct activate_ctx *ctx = vctx;
 	long i = store_find_id(s, ctx->id);
 	struct account *a;
-	int r;
+	int r, changed;
 
 	if (i < 0) {
 		log_error("account %s is no longer stored; run 'codex-switch list'", ctx->id);
 		return -ENOENT;
 	}
-	save_current_tokens(ctx->p, s);
+	/* Never overwrite a login codex-switch does not hold: take it in first. */
+	changed = adopt_in_store(ctx->p, s, &ctx->adopted);
+	if (changed < 0) {
+		ctx->adopt_rc = changed;
+		return changed;
+	}
 	a = &s->accounts[i];
 	account_label(a, ctx->label, sizeof(ctx->label));
 	if (a->relogin_reason) {
@@ -161,6 +115,10 @@ int activate_account(const struct paths *p, const char *id, char *label, size_t 
 	r = store_update(p, activate_fn, &ctx, err, sizeof(err));
 	if (r && err[0]) {
 		log_error("%s", err);
+	} else if (ctx.adopt_rc) {
+		log_error("%s", ctx.adopted.message);
+	} else if (!r && ctx.adopted.message[0]) {
+		log_warn("%s", ctx.adopted.message);
 	}
 	if (!r && label && labelsz) {
 		snprintf(label, labelsz, "%s", ctx.label);

@@ -363,7 +363,35 @@ static void list_candidates(const struct store *s, const char *sel, enum select_
 		snprintf(err + used, errsz - used, " %s,", label);
 	}
 	used = strlen(err);
-	snprintf(err + used - 1, errsz - used + 1, "; use a longer id prefix or the full id");
+	snprintf(err + used - 1, errsz - used + 1, "; %s",
+	         rule == SELECT_PREFIX ? "use a longer id prefix or the full id"
+	                               : "use the name or the id instead");
+}
+
+/* Nothing matched: a short id prefix gets the rule it broke, and what it would match. */
+static void no_match(const struct store *s, const char *sel, char *err, size_t errsz)
+{
+	size_t len = strlen(sel), hits = 0, used;
+	char label[256];
+
+	snprintf(err, errsz, "no account matches '%s'", sel);
+	for (size_t i = 0; len > 0 && len < STORE_MIN_PREFIX && i < s->n; i++) {
+		if (strncasecmp(s->accounts[i].id, sel, len) != 0) {
+			continue;
+		}
+		account_label(&s->accounts[i], label, sizeof(label));
+		used = strlen(err);
+		if (hits++ == 0) {
+			snprintf(err + used, errsz - used,
+			         ": an id prefix needs at least %d characters (it would match %s",
+			         STORE_MIN_PREFIX, label);
+		} else {
+			snprintf(err + used, errsz - used, ", %s", label);
+		}
+	}
+	used = strlen(err);
+	snprintf(err + used, errsz - used, "%s; run 'codex-switch list' to see the accounts",
+	         hits ? ")" : "");
 }
 
 long store_select(const struct store *s, const char *selector, char *err, size_t errsz)
@@ -385,7 +413,6 @@ long store_select(const struct store *s, const char *selector, char *err, size_t
 			return -EEXIST;
 		}
 	}
-	snprintf(err, errsz, "no account matches '%s'; run 'codex-switch list' to see the accounts",
-	         selector);
+	no_match(s, selector, err, errsz);
 	return -ENOENT;
 }

@@ -50,6 +50,8 @@ echo "== usage opt"; try codex-switch usage --
 echo "== rename second"; try codex-switch rename work ""
 echo "== logs"; try codex-switch logs ""
 echo "== prune"; try codex-switch logs prune --
+echo "== run opt"; try codex-switch run --
+echo "== run account"; try codex-switch run --account ""
 B
 bash --norc --noprofile "$tmp/bash-test" "$comp/codex-switch.bash" >"$tmp/bash.out" 2>"$tmp/bash.err"
 check "[ \$? = 0 ] && [ ! -s '$tmp/bash.err' ]" "bash completion loads without errors: $(cat "$tmp/bash.err")"
@@ -69,6 +71,10 @@ sec "$tmp/bash.out" logs >"$tmp/s"
 check "has '$tmp/s' tail && has '$tmp/s' prune" "bash offers logs actions"
 sec "$tmp/bash.out" prune >"$tmp/s"
 check "has '$tmp/s' --dry-run && has '$tmp/s' --days" "bash offers prune options"
+sec "$tmp/bash.out" "run opt" >"$tmp/s"
+check "has '$tmp/s' --account && has '$tmp/s' --codex-bin" "bash offers run --account"
+sec "$tmp/bash.out" "run account" >"$tmp/s"
+check "has '$tmp/s' work && has '$tmp/s' 'side project'" "bash offers accounts after run --account"
 
 # --- zsh -------------------------------------------------------------------------------------
 zsh -f -c "fpath=('$comp' \$fpath); autoload -Uz compinit; compinit -u -d '$tmp/zcompdump'
@@ -78,7 +84,8 @@ autoload -Uz _codex-switch
 print '== switch'; words=(codex-switch switch ''); CURRENT=3; _codex-switch
 print '== commands'; words=(codex-switch ''); CURRENT=2; _codex-switch
 print '== doctor'; words=(codex-switch doctor ''); CURRENT=3; _codex-switch
-print '== file'; words=(codex-switch import x --file ''); CURRENT=5; _codex-switch" >"$tmp/zsh.out" 2>"$tmp/zsh.err"
+print '== file'; words=(codex-switch import x --file ''); CURRENT=5; _codex-switch
+print '== run account'; words=(codex-switch run --account ''); CURRENT=4; _codex-switch" >"$tmp/zsh.out" 2>"$tmp/zsh.err"
 check "[ \$? = 0 ] && [ ! -s '$tmp/zsh.err' ]" "zsh completion loads without errors: $(cat "$tmp/zsh.err")"
 check "has '$tmp/zsh.out' comp=_codex-switch" "zsh: compinit registers _codex-switch"
 sec "$tmp/zsh.out" switch >"$tmp/s"
@@ -89,13 +96,16 @@ sec "$tmp/zsh.out" doctor >"$tmp/s"
 check "has '$tmp/s' --json && has '$tmp/s' --codex-bin" "zsh offers options"
 sec "$tmp/zsh.out" file >"$tmp/s"
 check "has '$tmp/s' '<files>'" "zsh offers files after --file"
+sec "$tmp/zsh.out" "run account" >"$tmp/s"
+check "has '$tmp/s' work" "zsh offers accounts after run --account"
 
 # --- fish --------------------------------------------------------------------------------------
 fish --no-config -c "source '$comp/codex-switch.fish'
 echo '== switch'; complete -C 'codex-switch switch '
 echo '== commands'; complete -C 'codex-switch '
 echo '== second'; complete -C 'codex-switch rename work '
-echo '== logs'; complete -C 'codex-switch logs '" >"$tmp/fish.out" 2>"$tmp/fish.err"
+echo '== logs'; complete -C 'codex-switch logs '
+echo '== run account'; complete -C 'codex-switch run --account '" >"$tmp/fish.out" 2>"$tmp/fish.err"
 check "[ \$? = 0 ] && [ ! -s '$tmp/fish.err' ]" "fish completion loads without errors: $(cat "$tmp/fish.err")"
 sec "$tmp/fish.out" switch | cut -f1 >"$tmp/s"
 check "has '$tmp/s' work && has '$tmp/s' 'side project'" "fish offers account names"
@@ -105,6 +115,8 @@ sec "$tmp/fish.out" second | cut -f1 >"$tmp/s"
 check "! has '$tmp/s' work" "fish offers no account for a new name"
 sec "$tmp/fish.out" logs | cut -f1 >"$tmp/s"
 check "has '$tmp/s' tail && has '$tmp/s' prune" "fish offers logs actions"
+sec "$tmp/fish.out" "run account" | cut -f1 >"$tmp/s"
+check "has '$tmp/s' work" "fish offers accounts after run --account"
 
 # --- the man page --------------------------------------------------------------------------------
 page=$root/man/codex-switch.1

@@ -52,7 +52,7 @@ expect_line pass "codex" "codex-cli 0.169.0" "real codex version"
 expect_line pass "codex-remote" "--remote-auth-token-env" "real codex has --remote"
 expect_line pass "codex-app-server" "capability-token" "real codex app-server --ws-auth"
 expect_line warn "store" "does not exist yet" "missing store"
-check "grep -qF 'fix: codex-switch import <name>' '$tmp/out'" "missing store says what to do"
+check "grep -qF 'fix: codex-switch run (it stores the account of' '$tmp/out'" "missing store says what to do"
 check "[ ! -e '$CODEX_SWITCH_HOME' ] && [ ! -e '$CODEX_HOME' ]" "doctor created nothing"
 check "grep -qE '^[0-9]+ passed, [0-9]+ warnings, 0 failed$' '$tmp/out'" "summary line"
 

@@ -180,8 +180,10 @@ def test_refusals(mb):
                        timeout=30)
     check(p.returncode == 2 and b"--remote" in p.stderr, "--remote is refused")
     os.unlink(os.path.join(home.switch_home, "accounts.json"))
+    os.unlink(os.path.join(home.codex_home, "auth.json"))
     p = subprocess.run([BIN, "run"], env=env, stderr=subprocess.PIPE, timeout=30)
-    check(p.returncode == 1 and b"import" in p.stderr, "no stored account: told to import")
+    check(p.returncode == 1 and b"codex login" in p.stderr,
+          "no stored account and no login: told to log in")
     home.cleanup()
 
 

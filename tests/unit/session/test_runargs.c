@@ -42,6 +42,8 @@ static void test_accepted(void **state)
 	char *resume[] = {"resume", "abc", NULL};
 	char *fork_[] = {"fork", "abc", NULL};
 	char *prompt[] = {"--model", "x", "--", "fix", "-C", NULL};
+	char *first[] = {"fix the build", NULL};
+	char *first_opts[] = {"-m", "x", "fix the build", "-c", "k=v", NULL};
 
 	(void)state;
 	check_ok(0, none, "codex -C /w --remote ws://127.0.0.1:9 --remote-auth-token-env ENV");
@@ -55,6 +57,12 @@ static void test_accepted(void **state)
 	check_ok(5, prompt,
 	         "codex -C /w --model x --remote ws://127.0.0.1:9 "
 	         "--remote-auth-token-env ENV -- fix -C");
+	/* A first prompt, as in `codex "fix the build"`, with options before or after it. */
+	check_ok(1, first,
+	         "codex -C /w fix the build --remote ws://127.0.0.1:9 --remote-auth-token-env ENV");
+	check_ok(5, first_opts,
+	         "codex -C /w -m x fix the build -c k=v --remote ws://127.0.0.1:9 "
+	         "--remote-auth-token-env ENV");
 }
 
 static void test_directory_kept(void **state)
@@ -77,6 +85,7 @@ static void test_refused(void **state)
 	char err[256];
 	char *exec_[] = {"exec", "hi", NULL};
 	char *login[] = {"login", NULL};
+	char *e_[] = {"e", NULL};
 	char *remote[] = {"--remote", "ws://x", NULL};
 	char *remote_eq[] = {"--remote=ws://x", NULL};
 	char *env[] = {"resume", "--remote-auth-token-env=X", NULL};
@@ -86,6 +95,7 @@ static void test_refused(void **state)
 	assert_int_equal(runargs_check(2, exec_, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "'codex resume'"));
 	assert_int_equal(runargs_check(1, login, err, sizeof(err)), -EINVAL);
+	assert_int_equal(runargs_check(1, e_, err, sizeof(err)), -EINVAL);
 	assert_int_equal(runargs_check(2, remote, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "--remote"));
 	assert_int_equal(runargs_check(1, remote_eq, err, sizeof(err)), -EINVAL);
@@ -97,10 +107,12 @@ static void test_summary(void **state)
 {
 	char out[64];
 	char *a[] = {"resume", "secret-looking-arg", NULL};
+	char *p[] = {"a prompt", NULL};
 
 	(void)state;
 	assert_string_equal(runargs_summary(2, a, out, sizeof(out)), "resume (2 args)");
 	assert_string_equal(runargs_summary(0, a, out, sizeof(out)), "default (0 args)");
+	assert_string_equal(runargs_summary(1, p, out, sizeof(out)), "prompt (1 args)");
 }
 
 int main(void)

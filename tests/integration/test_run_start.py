@@ -1,0 +1,213 @@
+#!/usr/bin/env python3
+"""How `codex-switch run` starts (issue #15), with the real codex 0.169.0 app-server, the mock
+backend and the scripted TUI: a first run adopts the `codex login` it finds, an unknown login
+in auth.json is stored before anything overwrites it (an API key is copied), the account in
+auth.json is started on unless it cannot be used (and then the reason is said in plain words),
+`--account` pins the start account, and a first prompt reaches codex in an argv the real codex
+parses."""
+
+import glob
+import json
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as h  # noqa: E402
+import test_run as tr  # noqa: E402  (setup, run and process helpers)
+
+failures = tr.failures
+check = tr.check
+
+READ_ACCOUNT = {"exit_code": 0, "steps": [
+    {"op": "initialize"},
+    {"op": "request", "method": "account/read", "params": {"refreshToken": False}},
+]}
+FULL_5H = {"primary": {"used_percent": 100, "window_seconds": 18000,
+                       "reset_after_seconds": 3600}}
+HALF_5H = {"primary": {"used_percent": 50, "window_seconds": 18000,
+                       "reset_after_seconds": 3600}}
+
+
+def started_email(t):
+    if not t or len(t.get("steps", [])) < 2:
+        return None
+    return ((t["steps"][1].get("result") or {}).get("account") or {}).get("email")
+
+
+def stored_names(home):
+    return sorted(a["name"] for a in h.read_accounts(home.switch_home)["accounts"])
+
+
+def auth_account(home):
+    return h.read_json(os.path.join(home.codex_home, "auth.json"))["tokens"]["account_id"]
+
+
+def test_first_run(mb):
+    """No store at all, but `codex login` was done: run stores that login and starts on it."""
+    home = h.TestHome(mb)
+    a = h.make_account(mb, "first.user@example.com", "acct-first")
+    h.write_auth_json(home.codex_home, a)
+    p, t = tr.run(home, READ_ACCOUNT, "first")
+    err = p.stderr.decode(errors="replace")
+    check(p.returncode == 0 and started_email(t) == a["email"],
+          "a first run starts on the codex login (%d, %r, %r)" % (p.returncode, err[-300:],
+                                                                  t.get("error")))
+    check(stored_names(home) == ["first.user"], "the login is stored as first.user (%r)"
+          % stored_names(home))
+    check("it is stored now as first.user (" in err, "the user is told (%r)" % err[-300:])
+    check(a["refresh_token"] not in err and a["access_token"] not in err, "no token in stderr")
+    home.cleanup()
+
+
+def test_nothing_to_adopt(mb):
+    home = h.TestHome(mb)
+    p = subprocess.run([tr.BIN, "run"], env=home.env(), stderr=subprocess.PIPE, timeout=30)
+    check(p.returncode == 1 and b"codex login" in p.stderr,
+          "no store and no login: told to log in (%r)" % p.stderr)
+    home.cleanup()
+
+
+def test_users_choice_wins(mb):
+    """auth.json holds B (half used); A is unused and would rank first: B still starts."""
+    home, (a, b) = tr.setup(mb)
+    h.write_auth_json(home.codex_home, b)
+    mb.set_account("acct-1", usage=HALF_5H)
+    p, t = tr.run(home, READ_ACCOUNT, "choice")
+    err = p.stderr.decode(errors="replace")
+    check(p.returncode == 0 and started_email(t) == b["email"],
+          "run starts on the account in auth.json (%r, %r)" % (started_email(t), err[-300:]))
+    check("starting on" not in err, "nothing to explain (%r)" % err[-300:])
+    check(auth_account(home) == "acct-1", "auth.json still holds B")
+    home.cleanup()
+
+
+def test_unusable_choice_explained(mb):
+    home, (a, b) = tr.setup(mb)
+    mb.set_account("acct-0", usage=FULL_5H)
+    p, t = tr.run(home, READ_ACCOUNT, "full")
+    err = p.stderr.decode(errors="replace")
+    check(p.returncode == 0 and started_email(t) == b["email"],
+          "A's 5-hour window is full: run starts on B (%r)" % err[-300:])
+    check("starting on acc1 (" in err and "acc0 (" in err and
+          "its 5-hour window is used up" in err and "% of its 5-hour window left" in err,
+          "the reason is said in plain words (%r)" % err[-400:])
+    for jargon in ("headroom", "bottleneck"):
+        check(jargon not in err, "no '%s' in the message" % jargon)
+    home.cleanup()
+
+
+def test_disabled_choice_explained(mb):
+    home, (a, b) = tr.setup(mb)
+    a["auto_switch_disabled"] = True
+    h.write_accounts(home.switch_home, [a, b])
+    p, t = tr.run(home, READ_ACCOUNT, "disabled")
+    err = p.stderr.decode(errors="replace")
+    check(p.returncode == 0 and started_email(t) == b["email"],
+          "a disabled account in auth.json is not started on (%r)" % err[-300:])
+    check("starting on acc1 (" in err and "is excluded from automatic switching" in err and
+          "codex-switch enable acc0" in err, "and the message says why and what to do (%r)"
+          % err[-300:])
+    p, t = tr.run(home, READ_ACCOUNT, "disabled-pin", args=("--account", "acc0"))
+    check(p.returncode == 0 and started_email(t) == a["email"],
+          "--account starts on a disabled account (%r)" % p.stderr[-300:])
+    home.cleanup()
+
+
+def test_pinned_account(mb):
+    home, (a, b) = tr.setup(mb)
+    p, t = tr.run(home, READ_ACCOUNT, "pin", args=("--account", "acc1"))
+    check(p.returncode == 0 and started_email(t) == b["email"],
+          "--account acc1 starts on B although A is current (%r)" % p.stderr[-300:])
+    check(auth_account(home) == "acct-1", "auth.json follows the pinned account")
+    mb.set_account("acct-1", usage=FULL_5H)
+    p, t = tr.run(home, READ_ACCOUNT, "pin2", args=("--account=acc1",))
+    check(p.returncode == 0 and started_email(t) == b["email"],
+          "a pinned account is started on even when its window is full (%r)" % p.stderr[-300:])
+    p = subprocess.run([tr.BIN, "run", "--account", "nobody"], env=home.env(),
+                       stderr=subprocess.PIPE, timeout=30)
+    check(p.returncode == 2 and b"no account matches 'nobody'" in p.stderr,
+          "--account of nothing: exit 2 (%r)" % p.stderr)
+    p = subprocess.run([tr.BIN, "run", "--account"], env=home.env(), stderr=subprocess.PIPE,
+                       timeout=30)
+    check(p.returncode == 2 and b"--account needs a value" in p.stderr,
+          "--account without a value (%r)" % p.stderr)
+    home.cleanup()
+
+
+def test_unknown_login_at_start(mb):
+    """`codex login` as someone new while the store exists: stored, and started on."""
+    home, (a, b) = tr.setup(mb)
+    c = h.make_account(mb, "carol@example.com", "acct-2")
+    h.write_auth_json(home.codex_home, c)
+    p, t = tr.run(home, READ_ACCOUNT, "unknown")
+    err = p.stderr.decode(errors="replace")
+    check(p.returncode == 0 and started_email(t) == c["email"],
+          "run starts on the new login (%r)" % err[-300:])
+    check(stored_names(home) == ["acc0", "acc1", "carol"], "carol is stored (%r)"
+          % stored_names(home))
+    check("held carol@example.com, which was not stored" in err, "and the user is told")
+    home.cleanup()
+
+
+def test_api_key_copied(mb):
+    home, (a, b) = tr.setup(mb)
+    path = os.path.join(home.codex_home, "auth.json")
+    original = json.dumps({"auth_mode": "apikey", "OPENAI_API_KEY": "sk-test-run-start-0123456789"})
+    with open(path, "w") as f:
+        f.write(original)
+    p, t = tr.run(home, READ_ACCOUNT, "apikey")
+    err = p.stderr.decode(errors="replace")
+    copies = glob.glob(os.path.join(home.switch_home, "auth-backup-*.json"))
+    check(p.returncode == 0 and started_email(t) == a["email"],
+          "run starts on a stored account (%r)" % err[-300:])
+    check(len(copies) == 1 and open(copies[0]).read() == original and
+          h.file_mode(copies[0]) == 0o600, "the API key file was copied 0600 (%r)" % copies)
+    check(copies and ("a copy is now in '%s'" % copies[0]) in err, "the message says where")
+    check("sk-test-run-start" not in err, "the key is not printed")
+    check("no stored account is logged in for plain codex" in err,
+          "why it starts elsewhere (%r)" % err[-300:])
+    home.cleanup()
+
+
+def real_codex_parses(argv):
+    """The real codex's own parser on this argv: a usage error exits 2 before the TUI."""
+    env = dict(os.environ, X_TOKEN="x")
+    p = subprocess.run([h.codex_bin()] + argv[1:], env=env, stdin=subprocess.DEVNULL,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    return p.returncode != 2 and b"unexpected argument" not in p.stderr, p.stderr[-300:]
+
+
+def test_first_prompt(mb):
+    home, (a, b) = tr.setup(mb)
+    cases = [("plain", ["fix the build"]),
+             ("dashdash", ["--", "fix the build"]),
+             ("options", ["-m", "gpt-5", "fix the build", "-c", "model_verbosity=low"])]
+    for name, args in cases:
+        p, t = tr.run(home, READ_ACCOUNT, name, args=args)
+        argv = t.get("argv", [])
+        check(p.returncode == 0 and "fix the build" in argv and "--remote" in argv,
+              "%s: the prompt reaches codex (%d, %r, %r)" % (name, p.returncode, argv,
+                                                             p.stderr[-200:]))
+        if argv:
+            fixed = [x if x != argv[argv.index("--remote-auth-token-env") + 1] else "X_TOKEN"
+                     for x in argv]
+            ok, err = real_codex_parses(fixed)
+            check(ok, "%s: the real codex accepts the TUI argv %r (%r)" % (name, argv, err))
+    p = subprocess.run([tr.BIN, "run", "exec", "hi"], env=home.env(), stderr=subprocess.PIPE,
+                       timeout=30)
+    check(p.returncode == 2 and b"codex [PROMPT]" in p.stderr, "run exec is still refused")
+    home.cleanup()
+
+
+def main():
+    tests = [
+        test_first_run, test_nothing_to_adopt, test_users_choice_wins,
+        test_unusable_choice_explained, test_disabled_choice_explained, test_pinned_account, test_unknown_login_at_start,
+        test_api_key_copied, test_first_prompt,
+    ]
+    return h.run_suite(tests, check, failures)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
