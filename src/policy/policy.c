@@ -561,7 +561,7 @@ bool policy_explain(const struct policy_config *c, const struct policy_account *
 		return true;
 	}
 	if (k.free_at > now) {
-		usage_view_countdown(k.free_at - now, left, sizeof(left));
+		util_format_countdown(k.free_at - now, left, sizeof(left));
 	}
 	say(out, outsz, "%s cannot be used: %s%s%s%s", label_of(&accounts[i]), k.why,
 	    k.free_at > now ? " (free again in " : "", k.free_at > now ? left : "",
