@@ -22,6 +22,9 @@ enum { SIDE_DOWN = 0, SIDE_UP = 1 };
 /* Frames up to this size are copied and coalesced into one send; larger ones go out in place. */
 #define PROXY_COALESCE_MAX (8 * 1024)
 #define PROXY_REASON_MAX   123 /* a close payload is at most 125 bytes, 2 of them the code */
+/* Frames in one message from a peer, at most (a 128 MiB message in 8 KiB frames): beyond, the
+ * peer is closed with 1009. Empty frames count, though they queue nothing. */
+#define PROXY_MAX_FRAMES 16384
 
 /* Close codes (RFC 6455 7.4.1) the proxy sends itself. */
 enum {
@@ -75,6 +78,7 @@ struct wsend {
 	bool wipe_out;   /* out holds the upgrade request (the token): wipe it once sent */
 	bool close_sent; /* our close frame is out: waiting for the peer's reply */
 	bool close_echo; /* the peer closed: echo its code, then hang up */
+	bool failed;     /* the peer broke the protocol: nothing more is read, close then hang up */
 	unsigned char echo[2];
 	size_t echo_len;
 	bool pong_pending;
@@ -148,6 +152,9 @@ void proxy_relay_wrote(struct proxy_conn *c, int side);
 void proxy_relay_peer_close(struct proxy_conn *c, int side, const void *in, size_t len);
 void proxy_relay_side_gone(struct proxy_conn *c, int side);
 void proxy_relay_close_side(struct proxy_conn *c, int side, int code, const char *reason);
+/* Side broke the protocol: drop what is queued toward it and send the close (code) at once;
+ * the other side is closed as if it went away. */
+void proxy_relay_fail(struct proxy_conn *c, int side, int code, const char *reason);
 void proxy_relay_maybe_free(struct proxy_conn *c);
 void proxy_relay_free(struct proxy_conn *c);
 
