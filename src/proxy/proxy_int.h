@@ -133,6 +133,10 @@ struct proxy {
 	struct proxy_conn *control; /* the control conn from proxy_control_open() until closed */
 	struct proxy_watch *watches;
 	unsigned char *rxbuf; /* PROXY_RX_CHUNK: every recv() lands here */
+	struct ev_timer refused_tm; /* the end of the current refusal summary's interval */
+	bool refused_logging;       /* a refusal was logged in this interval */
+	unsigned refused;           /* refusals not logged yet in this interval */
+	char refused_why[80];       /* the last of them */
 	bool destroying;
 };
 
@@ -195,6 +199,22 @@ int proxy_hs_request(struct wsend *w, const unsigned char *in, size_t n);
 int proxy_hs_response(struct wsend *w, const unsigned char *in, size_t n);
 /* The TCP connect toward the app-server finished: check it and send the upgrade request. */
 void proxy_hs_connected(struct wsend *w);
+
+/* proxy_admit.c */
+/* Unfinished TUI handshakes held at once, at most: a new one drops the oldest. */
+#define PROXY_PENDING_MAX 64
+/* Descriptors below the open file limit that a new handshake never takes while an older one can
+ * be dropped instead: room for the TUI's upstream connection and the store's files. */
+#define PROXY_FD_RESERVE 64
+/* Refusals are logged at most once per this many seconds, the rest counted. */
+#define PROXY_REFUSAL_LOG_SECS 60
+/* Whether the just accepted TUI socket fd may start a handshake, dropping the oldest pending one
+ * when too many wait or descriptors run low; false: fd was closed (nothing to drop). */
+bool proxy_admit(struct proxy *p, int fd);
+/* One refused or dropped connection, for the summary (why: borrowed). */
+void proxy_admit_refused(struct proxy *p, const char *why);
+/* Logs the count not logged yet and stops the summary timer (proxy_destroy). */
+void proxy_admit_release(struct proxy *p);
 
 /* proxy.c */
 void proxy_control_connect_failed(struct proxy_conn *c, const char *why);

@@ -15,6 +15,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as h  # noqa: E402
 from test_proxy import ENV, PEER, TOKEN, Peer, check  # noqa: E402
 
 SRC = os.environ.get("CS_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -269,7 +270,10 @@ def vmhwm(proxy, n):
 # it was at rest, whatever the shape (the queue counts every entry, not just its payload).
 MAX_GROWTH_KB = 24 * 1024
 SHAPES = [
-    ("empty continuations", frame(1, b"{", fin=False) + frame(0, fin=False) * 3_000_000),
+    # a text message classified (streamed) from its first frame, then empty continuations
+    ("empty continuations", frame(1, b'{"method":"x/y","params":"', fin=False) +
+     frame(0, fin=False) * 3_000_000),
+    ("empty binary continuations", frame(2, b"x", fin=False) + frame(0, fin=False) * 3_000_000),
     ("1-byte continuations", frame(1, b"{", fin=False) + frame(0, b"x", fin=False) * 2_000_000),
     ("1-byte messages", frame(1, b"x") * 2_000_000),
     ("empty messages", frame(1) * 2_000_000),
@@ -313,11 +317,93 @@ def test_fragment_limit():
         app.kill()
 
 
+def slow_handshakes(port, count, seconds):
+    """Opens up to count connections that send half a request and stop there."""
+    socks, end = [], time.monotonic() + seconds
+    while len(socks) < count and time.monotonic() < end:
+        try:
+            s = socket.create_connection(("127.0.0.1", port), timeout=0.2)
+            s.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            socks.append(s)
+        except OSError:
+            pass
+    return socks
+
+
+def test_handshake_flood():
+    """1,100 slow handshakes against a proxy limited to 256 descriptors: the TUI still gets in
+    at once and the store can still open its files."""
+    def small_limit():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    check(hard >= 2048, f"this test needs 2048 descriptors, the hard limit is {hard}")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    app = Peer("app")
+    proxy = Peer("proxy", "--upstream-port", str(app.port), preexec_fn=small_limit)
+    socks = []
+    try:
+        # Within the proxy's 10 s handshake deadline: all of them are still waiting.
+        socks = slow_handshakes(proxy.port, 1100, 5)
+        print(f"{len(socks)} slow handshakes open")
+        start = time.monotonic()
+        got = outcome(proxy.port, frame(1, b'{"id":1,"method":"x"}'), timeout=3)
+        print(f"the TUI's session: {got} after {time.monotonic() - start:.2f} s")
+        check(got == "open", f"the TUI's connection under the flood: {got}")
+        check(time.monotonic() - start < 2, "the TUI waited behind the flood")
+        proxy.command("fdcheck")
+        check(proxy.wait("fdcheck") == "fdcheck 16", "the store could not open its files")
+        # The dropped handshakes are closed: their sockets read EOF.
+        for s in socks:
+            s.settimeout(0.5)
+        dropped = sum(1 for s in socks[:-PENDING_MAX] if s.recv(16) == b"")
+        check(dropped >= len(socks) - 2 * PENDING_MAX, f"only {dropped} handshakes dropped")
+    except socket.timeout:
+        raise AssertionError("a dropped handshake was not closed")
+    finally:
+        for s in socks:
+            s.close()
+        proxy.stop()
+        app.kill()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+PENDING_MAX = 64
+
+
+def test_refusal_log():
+    """300 refused clients and 300 dropped handshakes write a few summary lines, not 600."""
+    app = Peer("app")
+    log = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"cs-refusals-{os.getpid()}.log")
+    proxy = Peer("proxy", "--upstream-port", str(app.port), "--log", log)
+    try:
+        for _ in range(300):
+            check(h.http_status(proxy.port, [("Authorization", "Bearer wrong")]) == 401, "401")
+        socks = slow_handshakes(proxy.port, PENDING_MAX + 300, 20)
+        for s in socks:
+            s.close()
+        proxy.stop()
+        proxy.wait("exit")
+        with open(log) as f:
+            lines = [l for l in f if "refused" in l]
+        print("".join(lines), end="")
+        counted = sum(int(l.split("refused ")[1].split()[0]) if " more " in l else 1
+                      for l in lines)
+        check(len(lines) <= 3, f"{len(lines)} log lines for 600 refusals")
+        check(counted == 600, f"the summary counts {counted} refusals, not 600")
+    finally:
+        proxy.stop()
+        app.kill()
+        if os.path.exists(log):
+            os.unlink(log)
+
+
 def main():
     if not os.access(PEER, os.X_OK):
         print(f"missing test helper {PEER}")
         return 1
-    tests = [test_conformance_table, test_frame_shapes_memory, test_fragment_limit]
+    tests = [test_conformance_table, test_frame_shapes_memory, test_fragment_limit,
+             test_handshake_flood, test_refusal_log]
     only = sys.argv[1:]
     failed = 0
     for t in tests:
