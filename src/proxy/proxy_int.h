@@ -157,7 +157,7 @@ void proxy_relay_peer_close(struct proxy_conn *c, int side, const void *in, size
 void proxy_relay_side_gone(struct proxy_conn *c, int side);
 void proxy_relay_close_side(struct proxy_conn *c, int side, int code, const char *reason);
 /* Side broke the protocol: drop what is queued toward it and send the close (code) at once;
- * the other side is closed as if it went away. */
+ * the other side is closed as if it went away, or with 1009 too for a message too large. */
 void proxy_relay_fail(struct proxy_conn *c, int side, int code, const char *reason);
 void proxy_relay_maybe_free(struct proxy_conn *c);
 void proxy_relay_free(struct proxy_conn *c);

@@ -361,7 +361,10 @@ void proxy_relay_fail(struct proxy_conn *c, int side, int code, const char *reas
 
 	rx_end(&c->rx[side]);
 	c->rx[side].discard = true;
-	if (side == SIDE_DOWN) {
+	if (code == WS_CLOSE_TOO_LARGE) {
+		log_warn("closing the %s connection: %s", side_name(side), reason);
+		set_info(&c->gone[side], code, reason, strlen(reason)); /* as too_large() */
+	} else if (side == SIDE_DOWN) {
 		set_info(&c->gone[side], WS_CLOSE_GOING_AWAY, down, sizeof(down) - 1);
 	} else {
 		set_info(&c->gone[side], WS_CLOSE_UNEXPECTED, up, sizeof(up) - 1);

@@ -420,7 +420,9 @@ void proxy_ws_flush(struct proxy_conn *c, int side)
 /* The peer broke the protocol: fail the connection (RFC 6455 7.1.7), reading nothing more. */
 static void fail(struct wsend *w, int code, const char *why)
 {
-	log_warn("closing the %s connection (%d): %s", side_name(w->side), code, why);
+	if (code != WS_CLOSE_TOO_LARGE) {
+		log_warn("closing the %s connection (%d): %s", side_name(w->side), code, why);
+	}
 	w->failed = true;
 	proxy_relay_fail(w->c, w->side, code, why);
 }
@@ -473,8 +475,7 @@ int proxy_ws_frames(struct wsend *w, unsigned char *in, size_t len)
 
 		if (n < 0) {
 			fail(w, n == -EMSGSIZE ? WS_CLOSE_TOO_LARGE : WS_CLOSE_PROTOCOL,
-			     n == -EMSGSIZE ? "a frame or message is too large"
-			                    : "invalid WebSocket framing");
+			     n == -EMSGSIZE ? "message too large" : "invalid WebSocket framing");
 			return 0;
 		}
 		in += n;
