@@ -268,7 +268,7 @@ def vmhwm(proxy, n):
 
 # Each shape of frame the TUI may send: the proxy's peak RSS stays within MAX_GROWTH_KB of what
 # it was at rest, whatever the shape (the queue counts every entry, not just its payload).
-MAX_GROWTH_KB = 24 * 1024
+MAX_GROWTH_KB = 8 * 1024
 SHAPES = [
     # a text message classified (streamed) from its first frame, then empty continuations
     ("empty continuations", frame(1, b'{"method":"x/y","params":"', fin=False) +
