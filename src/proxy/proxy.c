@@ -147,8 +147,9 @@ static void on_accept(struct ev_io *io, uint32_t events)
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE) {
 				/* The pending connection stays readable: do not spin on it. */
-				proxy_admit_refused(p, errno == EMFILE ? "too many open files"
-				                                       : "too many open files in the system");
+				proxy_admit_refused(
+				        p, errno == EMFILE ? "too many open files"
+				                           : "too many open files in the system");
 				ev_io_set(p->ev, io, 0);
 				ev_timer_start(p->ev, &p->accept_tm, accept_resume,
 				               ACCEPT_PAUSE_US);

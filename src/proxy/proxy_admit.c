@@ -54,11 +54,12 @@ static void summary_fired(struct ev_timer *t)
 	struct proxy *p = EV_CONTAINER_OF(t, struct proxy, refused_tm);
 
 	if (!p->refused) {
-		p->refused_logging = false; /* a quiet interval: the next refusal is logged at once */
+		p->refused_logging =
+		        false; /* a quiet interval: the next refusal is logged at once */
 		return;
 	}
-	log_info("refused %u more client connections in the last %d s (the last: %s)",
-	         p->refused, PROXY_REFUSAL_LOG_SECS, p->refused_why);
+	log_info("refused %u more client connections in the last %d s (the last: %s)", p->refused,
+	         PROXY_REFUSAL_LOG_SECS, p->refused_why);
 	p->refused = 0;
 	ev_timer_start(p->ev, &p->refused_tm, summary_fired, REFUSAL_LOG_US);
 }
@@ -126,7 +127,8 @@ bool proxy_admit(struct proxy *p, int fd)
 	/* Its descriptor is free before the new one is read: closed here, not from a timer. */
 	proxy_ws_release(old, SIDE_DOWN);
 	proxy_relay_maybe_free(old);
-	proxy_admit_refused(p, low ? "dropped an unfinished handshake: too few file descriptors left"
-	                           : "dropped the oldest of too many unfinished handshakes");
+	proxy_admit_refused(p,
+	                    low ? "dropped an unfinished handshake: too few file descriptors left"
+	                        : "dropped the oldest of too many unfinished handshakes");
 	return true;
 }

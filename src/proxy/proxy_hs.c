@@ -106,8 +106,9 @@ int proxy_hs_request(struct wsend *w, const unsigned char *in, size_t n)
 		return upgrade(w, &u, (size_t)head);
 	}
 	if (status != 401) {
-		proxy_admit_refused(w->c->p, status == 403 ? "a browser's request (it has an Origin)"
-		                                           : "not a WebSocket upgrade request");
+		proxy_admit_refused(w->c->p, status == 403
+		                                     ? "a browser's request (it has an Origin)"
+		                                     : "not a WebSocket upgrade request");
 	}
 	proxy_ws_wipe_head(w);
 	return refuse(w, status);

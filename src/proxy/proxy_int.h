@@ -132,7 +132,7 @@ struct proxy {
 	struct proxy_conn *conns;
 	struct proxy_conn *control; /* the control conn from proxy_control_open() until closed */
 	struct proxy_watch *watches;
-	unsigned char *rxbuf; /* PROXY_RX_CHUNK: every recv() lands here */
+	unsigned char *rxbuf;       /* PROXY_RX_CHUNK: every recv() lands here */
 	struct ev_timer refused_tm; /* the end of the current refusal summary's interval */
 	bool refused_logging;       /* a refusal was logged in this interval */
 	unsigned refused;           /* refusals not logged yet in this interval */

@@ -403,8 +403,8 @@ static int header_done(struct wsframe_rx *rx)
 	int r;
 
 	/* A control frame's length always fits in the 7 bits: no extended length at all. */
-	if (op >= 8 && (op > WSFRAME_PONG || !(rx->hdr[0] & 0x80) ||
-	                (rx->hdr[1] & 0x7f) > WSFRAME_CTRL_MAX)) {
+	if (op >= 8 &&
+	    (op > WSFRAME_PONG || !(rx->hdr[0] & 0x80) || (rx->hdr[1] & 0x7f) > WSFRAME_CTRL_MAX)) {
 		return -EPROTO;
 	}
 	r = header_length(rx, &n);

@@ -85,9 +85,9 @@ struct wsframe_rx {
 	bool in_payload;
 	unsigned op; /* opcode of the current frame */
 	bool fin;
-	bool in_message;  /* a data message is open (its final frame not seen yet) */
-	bool msg_binary;  /* of the open message */
-	bool msg_started; /* a slice of the open message was handed out */
+	bool in_message;     /* a data message is open (its final frame not seen yet) */
+	bool msg_binary;     /* of the open message */
+	bool msg_started;    /* a slice of the open message was handed out */
 	uint32_t msg_frames; /* frames of the open message so far */
 	uint32_t max_frames; /* more frames in one message: -EMSGSIZE (0: no limit) */
 	uint64_t max_len;    /* a data frame longer than this: -EMSGSIZE (0: no limit) */

@@ -22,8 +22,7 @@ struct wsq {
 	struct wsq_frag *head, *tail;   /* ready to write, in order */
 	struct wsq_frag *dhead, *dtail; /* deferred whole messages */
 	struct wsq_block *blocks;       /* where small fragments live, newest first */
-	size_t bytes; /* what the queue costs: payload not yet written plus each entry's overhead
-	                 (WSQ_ENTRY_MIN at least, even for an empty fragment), both lists */
+	size_t bytes;                   /* wsq_bytes(): payload not written plus entry overheads */
 	bool stream_open;               /* the last fragment pushed did not end its message */
 	unsigned hold;                  /* > 0: whole messages are deferred */
 };

@@ -311,11 +311,16 @@ static void test_close_check(void **state)
 
 static void test_utf8(void **state)
 {
-	static const char *const ok[] = {"", "abc", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
-	                                 "\xf4\x8f\xbf\xbf", "\xed\x9f\xbf"};
-	static const char *const bad[] = {"\xc0\xaf",         "\xe0\x80\xaf", "\xed\xa0\x80",
-	                                  "\xf4\x90\x80\x80", "\xc3",         "\xe2\x82",
-	                                  "\x80",             "\xfe",         "a\xf0\x9f\x98"};
+	static const char *const ok[] = {"",
+	                                 "abc",
+	                                 "\xc3\xa9",
+	                                 "\xe2\x82\xac",
+	                                 "\xf0\x9f\x98\x80",
+	                                 "\xf4\x8f\xbf\xbf",
+	                                 "\xed\x9f\xbf"};
+	static const char *const bad[] = {
+	        "\xc0\xaf", "\xe0\x80\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xc3",
+	        "\xe2\x82", "\x80",         "\xfe",         "a\xf0\x9f\x98"};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {

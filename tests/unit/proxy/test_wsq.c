@@ -183,8 +183,8 @@ static void test_old_block_freed_when_its_last_fragment_goes(void **state)
  * never free, or a flood of them would never reach a limit. */
 static void test_bytes_cover_memory_for_every_size(void **state)
 {
-	static const size_t sizes[] = {0, 1, 2, 15, 16, 17, 100, WSQ_SMALL - 1, WSQ_SMALL,
-	                               WSQ_SMALL + 1, 70000};
+	static const size_t sizes[] = {
+	        0, 1, 2, 15, 16, 17, 100, WSQ_SMALL - 1, WSQ_SMALL, WSQ_SMALL + 1, 70000};
 	static char data[70000];
 	struct wsq q;
 
