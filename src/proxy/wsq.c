@@ -22,6 +22,8 @@ struct wsq_frag {
 	unsigned char buf[];
 };
 
+_Static_assert(sizeof(struct wsq_frag) >= WSQ_ENTRY_MIN, "WSQ_ENTRY_MIN is a lower bound");
+
 /* What an entry of len payload bytes costs beyond its payload: its header, and for a carved one
  * the rounding to 16 bytes. Counted in q->bytes, so a flood of tiny or empty fragments reaches
  * the pause and overflow limits as surely as large ones. */
