@@ -243,6 +243,94 @@ class StalledUpstream:
             c.close()
 
 
+class BadUpstream(StalledUpstream):
+    """An app-server that sends data right after the upgrade, then reads what the proxy answers:
+    the first frame's close code lands in self.got ('drop' when none came)."""
+
+    def __init__(self, data):
+        self.data, self.got = data, None
+        super().__init__()
+
+    def _serve(self):
+        try:
+            c, _ = self.sock.accept()
+        except OSError:
+            return
+        self.conns.append(c)
+        c.settimeout(10)
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += c.recv(4096)
+        key = [l.split(b":", 1)[1].strip() for l in head.split(b"\r\n")
+               if l.lower().startswith(b"sec-websocket-key:")][0]
+        acc = base64.b64encode(hashlib.sha1(key + GUID).digest())
+        c.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                  b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + acc + b"\r\n\r\n" +
+                  self.data)
+        buf = b""
+        try:
+            while True:
+                while len(buf) < 6:
+                    chunk = c.recv(4096)
+                    if not chunk:
+                        self.got = "drop"
+                        return
+                    buf += chunk
+                n = buf[1] & 0x7F  # frames from the proxy here are small and masked
+                while len(buf) < 6 + n:
+                    buf += c.recv(4096)
+                op, key, payload = buf[0] & 0x0F, buf[2:6], buf[6:6 + n]
+                buf = buf[6 + n:]
+                if op == 8:
+                    p = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+                    self.got = f"close {int.from_bytes(p[:2], 'big')}"
+                    return
+        except OSError:
+            self.got = "drop"
+
+
+def server_frame(op, payload=b"", fin=True):
+    return frame(op, payload, fin=fin, mask=False)
+
+
+UPSTREAM_CASES = [
+    ("masked server frame", frame(1, b"x"), "close 1002"),
+    ("opcode 3", server_frame(3), "close 1002"),
+    ("RSV1", bytes([0xC1, 0]), "close 1002"),
+    ("ping with a 16-bit length", bytes([0x89, 126, 0, 1, 0x70]), "close 1002"),
+    ("16-bit length for 5 bytes", bytes([0x81, 126, 0, 5]) + b"hello", "close 1002"),
+    ("continuation without a start", server_frame(0, b"x"), "close 1002"),
+    ("close code 1005", server_frame(8, (1005).to_bytes(2, "big")), "close 1002"),
+    ("close with a 1-byte payload", server_frame(8, b"\x03"), "close 1002"),
+    ("close reason not UTF-8", server_frame(8, b"\x03\xe8\xff"), "close 1007"),
+    # too large: the TUI learns why, as for a message over 128 MiB
+    ("64-bit length with the top bit set", bytes([0x82, 127, 0x80]) + bytes(7), "close 1009"),
+]
+
+
+def test_upstream_protocol_errors():
+    """The proxy fails the app-server's connection with a close frame too (masked, as a client),
+    and closes the TUI with 1011 (1009 for a message too large)."""
+    bad = []
+    for name, data, want in UPSTREAM_CASES:
+        up = BadUpstream(data)
+        proxy = Peer("proxy", "--upstream-port", str(up.port))
+        try:
+            tui = outcome(proxy.port, b"")
+            deadline = time.monotonic() + 10
+            while up.got is None and time.monotonic() < deadline:
+                time.sleep(0.02)
+            print(f"{name:38} | app-server got {up.got} | TUI got {tui}")
+            want_tui = "close 1009" if want == "close 1009" else "close 1011"
+            if up.got != want or tui != want_tui:
+                bad.append(f"{name}: the app-server got '{up.got}' (want '{want}'), "
+                           f"the TUI '{tui}' (want '{want_tui}')")
+        finally:
+            proxy.stop()
+            up.close()
+    check(not bad, "\n".join(bad))
+
+
 def push(s, data, seconds):
     """Sends as much of data as the peer takes within seconds; returns the bytes sent."""
     s.setblocking(False)
@@ -402,7 +490,8 @@ def main():
     if not os.access(PEER, os.X_OK):
         print(f"missing test helper {PEER}")
         return 1
-    tests = [test_conformance_table, test_frame_shapes_memory, test_fragment_limit,
+    tests = [test_conformance_table, test_upstream_protocol_errors, test_frame_shapes_memory,
+             test_fragment_limit,
              test_handshake_flood, test_refusal_log]
     only = sys.argv[1:]
     failed = 0
