@@ -5,6 +5,7 @@
 set -euo pipefail
 
 CODEX_VERSION=0.169.0
+WS_VERSION=8.18.3
 here=$(cd "$(dirname "$0")/.." && pwd)
 want_tests=0
 [ "${1:-}" = "--test" ] && want_tests=1
@@ -44,6 +45,12 @@ if [ "$want_tests" = 1 ]; then
 		npm install --silent --no-audit --no-fund --prefix "$dir" "@openai/codex@$CODEX_VERSION" >/dev/null
 	fi
 	"$dir/node_modules/.bin/codex" --version
+	# The RFC 6455 conformance test compares the proxy with this WebSocket implementation.
+	ws="$here/.deps/ws"
+	if [ "$(node -p "require('$ws/node_modules/ws/package.json').version" 2>/dev/null)" != "$WS_VERSION" ]; then
+		mkdir -p "$ws"
+		npm install --silent --no-audit --no-fund --prefix "$ws" "ws@$WS_VERSION" >/dev/null
+	fi
 elif ! command -v codex >/dev/null 2>&1; then
 	$sudo npm install --silent --no-audit --no-fund -g "@openai/codex@$CODEX_VERSION" >/dev/null
 fi

@@ -26,6 +26,8 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static enum log_level stderr_level = LOG_WARN;
 static enum log_level file_level = LOG_INFO;
 static int file_fd = -1;
+static size_t file_max = LOG_FILE_MAX, file_written;
+static bool file_full;
 static char *secrets[MAX_SECRETS];
 static size_t nsecrets;
 
@@ -69,8 +71,17 @@ int log_open_file(const char *path)
 		close(file_fd);
 	}
 	file_fd = fd;
+	file_written = 0;
+	file_full = false;
 	pthread_mutex_unlock(&lock);
 	return 0;
+}
+
+void log_set_file_max(size_t max)
+{
+	pthread_mutex_lock(&lock);
+	file_max = max;
+	pthread_mutex_unlock(&lock);
 }
 
 void log_close_file(void)
@@ -234,6 +245,31 @@ static const char *level_name(enum log_level level)
 	return names[level];
 }
 
+/* Appends one line of n bytes unless the file would pass its limit: then one last line says
+ * so, and the file takes nothing more until the next log_open_file(). */
+static void file_append(const char *line, size_t n)
+{
+	char last[160];
+	int ln;
+
+	if (file_full) {
+		return;
+	}
+	if (file_written + n + sizeof(last) <= file_max) {
+		(void)util_write_all(file_fd, line, n);
+		file_written += n;
+		return;
+	}
+	file_full = true;
+	ln = snprintf(last, sizeof(last),
+	              "the run log reached its limit of %zu bytes: later lines are dropped\n",
+	              file_max);
+	if (ln > 0 && file_written + (size_t)ln <= file_max) {
+		(void)util_write_all(file_fd, last, (size_t)ln);
+		file_written += (size_t)ln;
+	}
+}
+
 static void emit_file(enum log_level level, const char *msg)
 {
 	char line[MAX_LINE + 128], ts[48];
@@ -247,8 +283,7 @@ static void emit_file(enum log_level level, const char *msg)
 	n = snprintf(line, sizeof(line), "%s.%03ldZ %-5s %s\n", ts, (long)(tv.tv_usec / 1000),
 	             level_name(level), msg);
 	if (n > 0) {
-		(void)util_write_all(file_fd, line,
-		                     (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+		file_append(line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
 	}
 }
 

@@ -29,9 +29,14 @@ int log_level_parse(const char *s, enum log_level *out);
 
 /*
  * Opens path as the run log (created 0600 with O_EXCL|O_NOFOLLOW). Returns 0 or -errno.
- * Until log_close_file() every message at or below the file level is also written there.
+ * Until log_close_file() every message at or below the file level is also written there, up to
+ * the file's size limit: a last line then says the limit was reached, and later lines go to
+ * stderr only (at its level).
  */
 int log_open_file(const char *path);
+/* The file's size limit: LOG_FILE_MAX unless set (for tests). */
+#define LOG_FILE_MAX (32u * 1024 * 1024)
+void log_set_file_max(size_t max);
 void log_close_file(void);
 
 /* Registers a secret to redact from every line from now on (copied). Short values (< 8) are

@@ -3,6 +3,7 @@
 #include "cli/commands.h"
 #include "base/log.h"
 #include "store/paths.h"
+#include "proxy/proxy.h"
 #include "session/runargs.h"
 #include "session/runstart.h"
 #include "store/runlog.h"
@@ -184,6 +185,8 @@ int cmd_run(int argc, char **argv)
 		return EXIT_FAIL;
 	}
 	open_run_log(&p, argc - first, argv + first);
+	/* A flood of connections to the proxy must not leave the store without descriptors. */
+	proxy_raise_fd_limit();
 	r = EXIT_FAIL;
 	if (policy_config_load(p.config, &policy, err, sizeof(err))) {
 		log_error("%s", err);

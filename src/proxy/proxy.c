@@ -70,12 +70,17 @@ static void on_accept(struct ev_io *io, uint32_t events)
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE) {
 				/* The pending connection stays readable: do not spin on it. */
-				log_warn("cannot accept a client connection: %s", strerror(errno));
+				proxy_admit_refused(
+				        p, errno == EMFILE ? "too many open files"
+				                           : "too many open files in the system");
 				ev_io_set(p->ev, io, 0);
 				ev_timer_start(p->ev, &p->accept_tm, accept_resume,
 				               ACCEPT_PAUSE_US);
 			}
 			return;
+		}
+		if (!proxy_admit(p, fd)) {
+			continue;
 		}
 		c = proxy_relay_new(p, false);
 		if (!c) {
@@ -155,6 +160,7 @@ void proxy_destroy(struct proxy *p)
 		return;
 	}
 	p->destroying = true;
+	proxy_admit_release(p);
 	while (p->conns) {
 		proxy_relay_free(p->conns);
 	}

@@ -81,6 +81,10 @@ struct proxy_config {
 	void *hooks_ctx;
 };
 
+/* Raises the soft open file limit to the hard one (a flood of connections must not starve the
+ * store and the TUI); call once at the start of `run`. 0 or -errno (logged). */
+int proxy_raise_fd_limit(void);
+
 /* Creates the listener on 127.0.0.1:0, on cfg->ev. NULL with errno set. */
 struct proxy *proxy_create(const struct proxy_config *cfg);
 /* Closes everything without sending close frames and frees all memory; no hook is called.

@@ -58,7 +58,7 @@ static int check_request(const struct wsend *w, const struct wsframe_upgrade *u)
 		return 403;
 	}
 	if (!u->auth || !proxy_bearer_ok(w->c->p, u->auth, u->auth_len)) {
-		log_info("refused a client connection: missing or wrong bearer token");
+		proxy_admit_refused(w->c->p, "missing or wrong bearer token");
 		return 401;
 	}
 	return 101;
@@ -104,6 +104,11 @@ int proxy_hs_request(struct wsend *w, const unsigned char *in, size_t n)
 	status = head < 0 ? 400 : check_request(w, &u);
 	if (status == 101) {
 		return upgrade(w, &u, (size_t)head);
+	}
+	if (status != 401) {
+		proxy_admit_refused(w->c->p, status == 403
+		                                     ? "a browser's request (it has an Origin)"
+		                                     : "not a WebSocket upgrade request");
 	}
 	proxy_ws_wipe_head(w);
 	return refuse(w, status);

@@ -22,6 +22,9 @@ enum { SIDE_DOWN = 0, SIDE_UP = 1 };
 /* Frames up to this size are copied and coalesced into one send; larger ones go out in place. */
 #define PROXY_COALESCE_MAX (8 * 1024)
 #define PROXY_REASON_MAX   123 /* a close payload is at most 125 bytes, 2 of them the code */
+/* Frames in one message from a peer, at most (a 128 MiB message in 8 KiB frames): beyond, the
+ * peer is closed with 1009. Empty frames count, though they queue nothing. */
+#define PROXY_MAX_FRAMES 16384
 
 /* Close codes (RFC 6455 7.4.1) the proxy sends itself. */
 enum {
@@ -75,6 +78,7 @@ struct wsend {
 	bool wipe_out;   /* out holds the upgrade request (the token): wipe it once sent */
 	bool close_sent; /* our close frame is out: waiting for the peer's reply */
 	bool close_echo; /* the peer closed: echo its code, then hang up */
+	bool failed;     /* the peer broke the protocol: nothing more is read, close then hang up */
 	unsigned char echo[2];
 	size_t echo_len;
 	bool pong_pending;
@@ -119,6 +123,10 @@ struct proxy {
 	struct proxy_conn *conns;
 	struct proxy_conn *control; /* the control conn from proxy_control_open() until closed */
 	unsigned char *rxbuf;       /* PROXY_RX_CHUNK: every recv() lands here */
+	struct ev_timer refused_tm; /* the end of the current refusal summary's interval */
+	bool refused_logging;       /* a refusal was logged in this interval */
+	unsigned refused;           /* refusals not logged yet in this interval */
+	char refused_why[80];       /* the last of them */
 	bool destroying;
 };
 
@@ -138,6 +146,9 @@ void proxy_relay_wrote(struct proxy_conn *c, int side);
 void proxy_relay_peer_close(struct proxy_conn *c, int side, const void *in, size_t len);
 void proxy_relay_side_gone(struct proxy_conn *c, int side);
 void proxy_relay_close_side(struct proxy_conn *c, int side, int code, const char *reason);
+/* Side broke the protocol: drop what is queued toward it and send the close (code) at once;
+ * the other side is closed as if it went away, or with 1009 too for a message too large. */
+void proxy_relay_fail(struct proxy_conn *c, int side, int code, const char *reason);
 void proxy_relay_maybe_free(struct proxy_conn *c);
 void proxy_relay_free(struct proxy_conn *c);
 
@@ -178,6 +189,22 @@ int proxy_hs_request(struct wsend *w, const unsigned char *in, size_t n);
 int proxy_hs_response(struct wsend *w, const unsigned char *in, size_t n);
 /* The TCP connect toward the app-server finished: check it and send the upgrade request. */
 void proxy_hs_connected(struct wsend *w);
+
+/* proxy_admit.c */
+/* Unfinished TUI handshakes held at once, at most: a new one drops the oldest. */
+#define PROXY_PENDING_MAX 64
+/* Descriptors below the open file limit that a new handshake never takes while an older one can
+ * be dropped instead: room for the TUI's upstream connection and the store's files. */
+#define PROXY_FD_RESERVE 64
+/* Refusals are logged at most once per this many seconds, the rest counted. */
+#define PROXY_REFUSAL_LOG_SECS 60
+/* Whether the just accepted TUI socket fd may start a handshake, dropping the oldest pending one
+ * when too many wait or descriptors run low; false: fd was closed (nothing to drop). */
+bool proxy_admit(struct proxy *p, int fd);
+/* One refused or dropped connection, for the summary (why: borrowed). */
+void proxy_admit_refused(struct proxy *p, const char *why);
+/* Logs the count not logged yet and stops the summary timer (proxy_destroy). */
+void proxy_admit_release(struct proxy *p);
 
 /* proxy.c */
 void proxy_control_connect_failed(struct proxy_conn *c, const char *why);

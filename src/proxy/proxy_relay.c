@@ -181,6 +181,10 @@ static void forward(struct proxy_conn *c, int src, const void *data, size_t len,
 	int dst = !src;
 	bool first = !rx->started;
 
+	/* An empty slice that does not end its message carries nothing: nothing to queue. */
+	if (!len && !final) {
+		return;
+	}
 	rx->started = true;
 	if (!proxy_ws_live(c, dst) || c->closing[dst].set) {
 		return; /* nobody will read it */
@@ -348,6 +352,30 @@ static void too_large(struct proxy_conn *c, int src)
 	c->rx[src].discard = true;
 	proxy_relay_close_side(c, src, WS_CLOSE_TOO_LARGE, reason);
 	proxy_relay_close_side(c, !src, WS_CLOSE_TOO_LARGE, reason);
+}
+
+void proxy_relay_fail(struct proxy_conn *c, int side, int code, const char *reason)
+{
+	static const char down[] = "client broke the WebSocket protocol",
+	                  up[] = "app-server broke the WebSocket protocol";
+
+	rx_end(&c->rx[side]);
+	c->rx[side].discard = true;
+	if (code == WS_CLOSE_TOO_LARGE) {
+		log_warn("closing the %s connection: %s", side_name(side), reason);
+		set_info(&c->gone[side], code, reason, strlen(reason)); /* as too_large() */
+	} else if (side == SIDE_DOWN) {
+		set_info(&c->gone[side], WS_CLOSE_GOING_AWAY, down, sizeof(down) - 1);
+	} else {
+		set_info(&c->gone[side], WS_CLOSE_UNEXPECTED, up, sizeof(up) - 1);
+	}
+	if (c->ws[side].close_sent) {
+		proxy_ws_kill(c, side, NULL);
+		return;
+	}
+	wsq_release(&c->q[side]);
+	c->closing[side].set = false;
+	proxy_relay_close_side(c, side, code, reason);
 }
 
 void proxy_relay_receive(struct proxy_conn *c, int src, const void *in, size_t len, bool binary,

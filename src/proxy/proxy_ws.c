@@ -98,7 +98,7 @@ void proxy_ws_release(struct proxy_conn *c, int side)
 	w->out_off = w->out_len = 0;
 	w->state = WS_CLOSED;
 	w->paused = w->hangup = w->wipe_out = false;
-	w->close_sent = w->close_echo = w->pong_pending = false;
+	w->close_sent = w->close_echo = w->pong_pending = w->failed = false;
 }
 
 /* The socket is closed: tell whoever waits for it. c may be freed inside. */
@@ -184,7 +184,8 @@ static bool wants_out(const struct wsend *w)
 
 static void update_interest(struct wsend *w)
 {
-	uint32_t want = w->paused || w->hangup || w->state == WS_CONNECTING ? 0 : EPOLLIN;
+	uint32_t want =
+	        w->paused || w->hangup || w->failed || w->state == WS_CONNECTING ? 0 : EPOLLIN;
 
 	if (w->state == WS_CLOSED || w->state == WS_DYING) {
 		return;
@@ -353,7 +354,9 @@ static int write_close(struct wsend *w)
 	b[1] = (unsigned char)ci->code;
 	memcpy(b + 2, ci->reason, rl);
 	w->close_sent = true;
-	/* RFC 6455: the peer answers with its own close frame, then the connection ends. */
+	/* RFC 6455: the peer answers with its own close frame, then the connection ends; a peer
+	 * that broke the protocol is not waited for. */
+	w->hangup = w->failed;
 	proxy_ws_deadline(c, w->side, CLOSE_REPLY_SECS);
 	return put_control(w, WSFRAME_CLOSE, b, 2 + rl);
 }
@@ -414,6 +417,38 @@ void proxy_ws_flush(struct proxy_conn *c, int side)
 
 /* ---- reading ---- */
 
+/* The peer broke the protocol: fail the connection (RFC 6455 7.1.7), reading nothing more. */
+static void fail(struct wsend *w, int code, const char *why)
+{
+	if (code != WS_CLOSE_TOO_LARGE) {
+		log_warn("closing the %s connection (%d): %s", side_name(w->side), code, why);
+	}
+	w->failed = true;
+	proxy_relay_fail(w->c, w->side, code, why);
+}
+
+static void on_close(struct wsend *w, const struct wsframe_event *ev)
+{
+	int bad;
+
+	if (w->close_sent) {
+		proxy_ws_kill(w->c, w->side, NULL); /* the reply to our close: done */
+		return;
+	}
+	/* A code no peer may send is never echoed, nor relayed. */
+	bad = wsframe_close_check(ev->data, ev->len);
+	if (bad) {
+		fail(w, bad,
+		     bad == WSFRAME_CLOSE_INVALID_DATA ? "the close reason is not UTF-8"
+		                                       : "invalid close code");
+		return;
+	}
+	proxy_relay_peer_close(w->c, w->side, ev->data, ev->len);
+	w->close_echo = true;
+	w->echo_len = ev->len >= 2 ? 2 : 0;
+	memcpy(w->echo, ev->data, w->echo_len);
+}
+
 static int on_control(struct wsend *w, const struct wsframe_event *ev)
 {
 	switch (ev->op) {
@@ -423,14 +458,7 @@ static int on_control(struct wsend *w, const struct wsframe_event *ev)
 		w->pong_pending = true;
 		return 0;
 	case WSFRAME_CLOSE:
-		if (w->close_sent) {
-			proxy_ws_kill(w->c, w->side, NULL); /* the reply to our close: done */
-			return 0;
-		}
-		proxy_relay_peer_close(w->c, w->side, ev->data, ev->len);
-		w->close_echo = true;
-		w->echo_len = ev->len >= 2 ? 2 : 0;
-		memcpy(w->echo, ev->data, w->echo_len);
+		on_close(w, ev);
 		return 0;
 	default:
 		return 0; /* pong */
@@ -442,13 +470,13 @@ int proxy_ws_frames(struct wsend *w, unsigned char *in, size_t len)
 	struct wsframe_event ev;
 	bool have;
 
-	while (len && w->state == WS_OPEN) {
+	while (len && w->state == WS_OPEN && !w->failed) {
 		long n = wsframe_parse(&w->fr, in, len, &ev, &have);
 
 		if (n < 0) {
-			log_warn("closing the %s connection: invalid WebSocket framing",
-			         side_name(w->side));
-			return -1;
+			fail(w, n == -EMSGSIZE ? WS_CLOSE_TOO_LARGE : WS_CLOSE_PROTOCOL,
+			     n == -EMSGSIZE ? "message too large" : "invalid WebSocket framing");
+			return 0;
 		}
 		in += n;
 		len -= (size_t)n;
@@ -536,6 +564,13 @@ static void no_delay(int fd)
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
+static void rx_init(struct wsend *w)
+{
+	wsframe_rx_init(&w->fr, w->side == SIDE_DOWN);
+	w->fr.max_frames = PROXY_MAX_FRAMES;
+	w->fr.max_len = w->c->p->cfg.max_message;
+}
+
 int proxy_ws_connect(struct proxy_conn *c)
 {
 	struct wsend *w = &c->ws[SIDE_UP];
@@ -560,7 +595,7 @@ int proxy_ws_connect(struct proxy_conn *c)
 	}
 	w->why[0] = '\0';
 	w->opened = false;
-	wsframe_rx_init(&w->fr, false);
+	rx_init(w);
 	w->state = WS_CONNECTING;
 	proxy_ws_deadline(c, SIDE_UP, HANDSHAKE_SECS);
 	return 0;
@@ -575,7 +610,7 @@ static int start(struct proxy_conn *c, int side, int fd, enum ws_state state)
 		close(fd);
 		return r;
 	}
-	wsframe_rx_init(&w->fr, side == SIDE_DOWN);
+	rx_init(w);
 	w->state = state;
 	w->opened = state == WS_OPEN;
 	return 0;

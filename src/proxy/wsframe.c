@@ -348,19 +348,71 @@ static bool header_start_ok(const struct wsframe_rx *rx)
 	return !(rx->hdr[0] & 0x70) && !(rx->hdr[1] & 0x80) == !rx->from_client;
 }
 
-/* The header is complete: check it and set up the payload. */
-static int header_done(struct wsframe_rx *rx)
+/* The payload length the header announces; -EPROTO when it is not in the minimal form
+ * (RFC 6455 5.2), -EMSGSIZE when the most significant bit of a 64-bit length is set. */
+static int header_length(const struct wsframe_rx *rx, uint64_t *len)
 {
-	unsigned op = rx->hdr[0] & 0x0f, l7 = rx->hdr[1] & 0x7f;
+	unsigned l7 = rx->hdr[1] & 0x7f;
 	uint64_t n = l7;
 
 	if (l7 == 126) {
 		n = (uint64_t)rx->hdr[2] << 8 | rx->hdr[3];
+		if (n < 126) {
+			return -EPROTO;
+		}
 	} else if (l7 == 127) {
+		if (rx->hdr[2] & 0x80) {
+			return -EMSGSIZE;
+		}
 		n = 0;
 		for (int i = 2; i < 10; i++) {
 			n = n << 8 | rx->hdr[i];
 		}
+		if (n <= 0xffff) {
+			return -EPROTO;
+		}
+	}
+	*len = n;
+	return 0;
+}
+
+/* Whether a data frame with opcode op may start or continue a message here. */
+static int data_frame_ok(struct wsframe_rx *rx, unsigned op, uint64_t n)
+{
+	if (op == WSFRAME_CONT ? !rx->in_message : op > WSFRAME_BINARY || rx->in_message) {
+		return -EPROTO;
+	}
+	if (rx->max_len && n > rx->max_len) {
+		return -EMSGSIZE;
+	}
+	if (op == WSFRAME_CONT) {
+		return rx->max_frames && ++rx->msg_frames > rx->max_frames ? -EMSGSIZE : 0;
+	}
+	rx->in_message = true;
+	rx->msg_binary = op == WSFRAME_BINARY;
+	rx->msg_started = false;
+	rx->msg_frames = 1;
+	return 0;
+}
+
+/* The header is complete: check it and set up the payload. */
+static int header_done(struct wsframe_rx *rx)
+{
+	unsigned op = rx->hdr[0] & 0x0f;
+	uint64_t n = 0;
+	int r;
+
+	/* A control frame's length always fits in the 7 bits: no extended length at all. */
+	if (op >= 8 &&
+	    (op > WSFRAME_PONG || !(rx->hdr[0] & 0x80) || (rx->hdr[1] & 0x7f) > WSFRAME_CTRL_MAX)) {
+		return -EPROTO;
+	}
+	r = header_length(rx, &n);
+	if (r == 0 && op < 8) {
+		r = data_frame_ok(rx, op, n);
+	}
+	if (r < 0) {
+		return r;
 	}
 	if (rx->from_client) {
 		memcpy(rx->key, rx->hdr + rx->hlen - 4, 4);
@@ -372,18 +424,6 @@ static int header_done(struct wsframe_rx *rx)
 	rx->in_payload = true;
 	rx->hlen = 0;
 	rx->clen = 0;
-	if (op >= 8) {
-		return op > WSFRAME_PONG || !rx->fin || n > WSFRAME_CTRL_MAX ? -EPROTO : 0;
-	}
-	if (op == WSFRAME_CONT) {
-		return rx->in_message ? 0 : -EPROTO;
-	}
-	if (op > WSFRAME_BINARY || rx->in_message) {
-		return -EPROTO;
-	}
-	rx->in_message = true;
-	rx->msg_binary = op == WSFRAME_BINARY;
-	rx->msg_started = false;
 	return 0;
 }
 
@@ -445,8 +485,10 @@ long wsframe_parse(struct wsframe_rx *rx, unsigned char *in, size_t len, struct 
 		size_t need = header_need(rx);
 
 		if (rx->hlen == need) {
-			if (header_done(rx) < 0) {
-				return -EPROTO;
+			int r = header_done(rx);
+
+			if (r < 0) {
+				return r;
 			}
 			break;
 		}
@@ -472,6 +514,64 @@ long wsframe_parse(struct wsframe_rx *rx, unsigned char *in, size_t len, struct 
 		}
 		return (long)(used + n);
 	}
+}
+
+/* One UTF-8 sequence at p[0..n) starting with lead byte b0: its length, or 0 when invalid
+ * (overlong forms, surrogates and code points above U+10FFFF are invalid, RFC 3629). */
+static size_t utf8_seq(const unsigned char *p, size_t n)
+{
+	unsigned b0 = p[0], lo = 0x80, hi = 0xbf;
+	size_t len;
+
+	if (b0 < 0x80) {
+		return 1;
+	}
+	if (b0 < 0xc2 || b0 > 0xf4) {
+		return 0;
+	}
+	len = b0 < 0xe0 ? 2 : b0 < 0xf0 ? 3 : 4;
+	lo = b0 == 0xe0 ? 0xa0 : b0 == 0xf0 ? 0x90 : 0x80;
+	hi = b0 == 0xed ? 0x9f : b0 == 0xf4 ? 0x8f : 0xbf;
+	if (n < len || p[1] < lo || p[1] > hi) {
+		return 0;
+	}
+	for (size_t i = 2; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80) {
+			return 0;
+		}
+	}
+	return len;
+}
+
+bool wsframe_utf8_ok(const unsigned char *p, size_t n)
+{
+	while (n) {
+		size_t l = utf8_seq(p, n);
+
+		if (!l) {
+			return false;
+		}
+		p += l;
+		n -= l;
+	}
+	return true;
+}
+
+bool wsframe_close_code_ok(int code)
+{
+	return (code >= 1000 && code <= 1014 && code != 1004 && code != 1005 && code != 1006) ||
+	       (code >= 3000 && code <= 4999);
+}
+
+int wsframe_close_check(const unsigned char *p, size_t n)
+{
+	if (n == 0) {
+		return 0;
+	}
+	if (n == 1 || !wsframe_close_code_ok(p[0] << 8 | p[1])) {
+		return WSFRAME_CLOSE_PROTOCOL;
+	}
+	return wsframe_utf8_ok(p + 2, n - 2) ? 0 : WSFRAME_CLOSE_INVALID_DATA;
 }
 
 size_t wsframe_header(unsigned char *out, enum wsframe_op op, bool fin, uint64_t len,

@@ -85,9 +85,12 @@ struct wsframe_rx {
 	bool in_payload;
 	unsigned op; /* opcode of the current frame */
 	bool fin;
-	bool in_message;  /* a data message is open (its final frame not seen yet) */
-	bool msg_binary;  /* of the open message */
-	bool msg_started; /* a slice of the open message was handed out */
+	bool in_message;     /* a data message is open (its final frame not seen yet) */
+	bool msg_binary;     /* of the open message */
+	bool msg_started;    /* a slice of the open message was handed out */
+	uint32_t msg_frames; /* frames of the open message so far */
+	uint32_t max_frames; /* more frames in one message: -EMSGSIZE (0: no limit) */
+	uint64_t max_len;    /* a data frame longer than this: -EMSGSIZE (0: no limit) */
 	unsigned char ctrl[WSFRAME_CTRL_MAX];
 	size_t clen;
 	bool from_client;     /* frames must be masked */
@@ -104,19 +107,34 @@ struct wsframe_event {
 };
 
 /* from_client: the frames come from a client, so every one must be masked (a server's never
- * are); their payload is unmasked in place. */
+ * are); their payload is unmasked in place. No limits: set max_frames and max_len after. */
 void wsframe_rx_init(struct wsframe_rx *rx, bool from_client);
 
 /*
  * Consumes bytes of in[0..len) up to the next event. Returns the bytes consumed and sets *have
- * when *ev holds an event (a data slice, or a whole control frame), or -EPROTO on a framing error
- * (a frame masked or not against the rule of wsframe_rx_init, reserved bits, a control frame
- * over 125 bytes or fragmented, a continuation without a message, a new message inside one).
+ * when *ev holds an event (a data slice, or a whole control frame); -EPROTO on a framing error
+ * (a frame masked or not against the rule of wsframe_rx_init, reserved bits, an unknown opcode,
+ * a control frame with more than 125 bytes, an extended length or no FIN, a continuation
+ * without a message, a new message inside one, a length not in its minimal form), answered
+ * with close 1002; -EMSGSIZE for a 64-bit length with its top bit set, a data frame over
+ * max_len or a message of more than max_frames frames, answered with close 1009.
  * Call it in a loop until the input is used up; a slice never spans two reads. Payload from a
  * client is unmasked in place in in[].
  */
 long wsframe_parse(struct wsframe_rx *rx, unsigned char *in, size_t len, struct wsframe_event *ev,
                    bool *have);
+
+/* Close codes a peer may send (RFC 6455 7.4): 1000-1014 but 1004-1006, and 3000-4999. */
+bool wsframe_close_code_ok(int code);
+/* p[0..n) is valid UTF-8 (no overlong forms, surrogates or code points past U+10FFFF). */
+bool wsframe_utf8_ok(const unsigned char *p, size_t n);
+
+#define WSFRAME_CLOSE_PROTOCOL     1002
+#define WSFRAME_CLOSE_INVALID_DATA 1007
+/* Checks a received close frame's payload: 0 when it may be answered with its own code,
+ * WSFRAME_CLOSE_PROTOCOL for one byte or a code no peer may send, WSFRAME_CLOSE_INVALID_DATA
+ * when the reason is not UTF-8. */
+int wsframe_close_check(const unsigned char *p, size_t n);
 
 /* ---- frames to the peer ---- */
 

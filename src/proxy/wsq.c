@@ -22,6 +22,21 @@ struct wsq_frag {
 	unsigned char buf[];
 };
 
+_Static_assert(sizeof(struct wsq_frag) >= WSQ_ENTRY_MIN, "WSQ_ENTRY_MIN is a lower bound");
+
+/* What an entry of len payload bytes costs beyond its payload: its header, and for a carved one
+ * the rounding to 16 bytes. Counted in q->bytes, so a flood of tiny or empty fragments reaches
+ * the pause and overflow limits as surely as large ones. */
+static size_t entry_overhead(size_t len)
+{
+	size_t size = sizeof(struct wsq_frag) + len;
+
+	if (len <= WSQ_SMALL) {
+		size = (size + 15) & ~(size_t)15;
+	}
+	return size - len;
+}
+
 void wsq_init(struct wsq *q)
 {
 	memset(q, 0, sizeof(*q));
@@ -162,7 +177,7 @@ int wsq_push_fragment(struct wsq *q, const void *data, size_t len, bool binary, 
 		return -ENOMEM;
 	}
 	append(&q->head, &q->tail, f);
-	q->bytes += len;
+	q->bytes += len + entry_overhead(len);
 	q->stream_open = !final;
 	flush_deferred(q);
 	return 0;
@@ -175,7 +190,7 @@ int wsq_push_message(struct wsq *q, const void *data, size_t len, bool binary)
 	if (!f) {
 		return -ENOMEM;
 	}
-	q->bytes += len;
+	q->bytes += len + entry_overhead(len);
 	if (q->stream_open || q->hold) {
 		append(&q->dhead, &q->dtail, f);
 	} else {
@@ -252,5 +267,6 @@ void wsq_consume(struct wsq *q, size_t n)
 	if (!q->head) {
 		q->tail = NULL;
 	}
+	q->bytes -= entry_overhead(f->len);
 	frag_free(q, f);
 }

@@ -22,7 +22,7 @@ struct wsq {
 	struct wsq_frag *head, *tail;   /* ready to write, in order */
 	struct wsq_frag *dhead, *dtail; /* deferred whole messages */
 	struct wsq_block *blocks;       /* where small fragments live, newest first */
-	size_t bytes;                   /* payload bytes not yet written, both lists */
+	size_t bytes;                   /* wsq_bytes(): payload not written plus entry overheads */
 	bool stream_open;               /* the last fragment pushed did not end its message */
 	unsigned hold;                  /* > 0: whole messages are deferred */
 };
@@ -32,6 +32,8 @@ struct wsq {
  * malloc()/free() per message. */
 #define WSQ_SMALL 1024
 #define WSQ_BLOCK (64 * 1024)
+/* Least an entry costs in wsq_bytes() beyond its payload (its header). */
+#define WSQ_ENTRY_MIN 24
 
 void wsq_init(struct wsq *q);
 /* Frees every queued message and every block; the queue is then empty and usable. */
@@ -50,6 +52,7 @@ void wsq_unhold(struct wsq *q);
 
 /* True when a frame is ready to write. */
 bool wsq_ready(const struct wsq *q);
+/* The queue's cost in bytes: payload not yet written plus at least WSQ_ENTRY_MIN per entry. */
 size_t wsq_bytes(const struct wsq *q);
 /* Blocks held for small fragments (what a queue costs beyond its payload). */
 size_t wsq_blocks(const struct wsq *q);

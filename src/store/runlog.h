@@ -1,7 +1,8 @@
 /*
  * The run logs: one file per `codex-switch run` in $CODEX_SWITCH_HOME/logs/ (directory 0700,
  * files 0600), named codex-switch-run-<UTC YYYYMMDD-HHMMSS>-<host>-<pid>-<uuid32>.log so that
- * names sort by start time. Logs older than RUNLOG_KEEP_DAYS are pruned when a run starts.
+ * names sort by start time. Logs older than RUNLOG_KEEP_DAYS are pruned when a run starts. A log
+ * stops growing at LOG_FILE_MAX (32 MiB, base/log.h), with a last line that says so.
  */
 #ifndef CS_RUNLOG_H
 #define CS_RUNLOG_H

@@ -1,13 +1,16 @@
 /*
  * The real proxy with test hooks. It answers the app-server's token refresh itself, warns the
  * client after a rate-limit notification, swallows internal responses, and reads commands from
- * stdin: close-clients CODE REASON | broadcast JSON | flood N BYTES | wake | control MS | stats.
+ * stdin: close-clients CODE REASON | broadcast JSON | flood N BYTES | wake | control MS | stats |
+ * fdcheck (opens 16 files at once, as the store would, and says how many opened).
+ * --log FILE writes the log there (info level), as a run log.
  * EOF on stdin
  * shuts down (clients closed with 1001) and prints the peak RSS.
  */
 #include "peer.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -17,6 +20,7 @@
 #include <unistd.h>
 
 #include "base/ev.h"
+#include "base/log.h"
 #include "proxy/proxy.h"
 
 static struct proxy *px;
@@ -167,6 +171,22 @@ static void flood(const char *args)
 	peer_out("flooded %ld", n);
 }
 
+static void fdcheck(void)
+{
+	int fds[16], n = 0;
+
+	for (int i = 0; i < 16; i++) {
+		fds[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		n += fds[i] >= 0;
+	}
+	for (int i = 0; i < 16; i++) {
+		if (fds[i] >= 0) {
+			close(fds[i]);
+		}
+	}
+	peer_out("fdcheck %d", n);
+}
+
 static void run_command(char *cmd)
 {
 	pthread_t t;
@@ -185,6 +205,8 @@ static void run_command(char *cmd)
 		}
 	} else if (strncmp(cmd, "control ", 8) == 0) {
 		peer_out("control-open %d", proxy_control_open(px, (int)peer_num(cmd + 8)));
+	} else if (strcmp(cmd, "fdcheck") == 0) {
+		fdcheck();
 	} else if (strcmp(cmd, "stats") == 0) {
 		peer_out("stats clients %zu vmhwm %ld", proxy_client_count(px), vmhwm_kb());
 	}
@@ -236,6 +258,12 @@ int peer_proxy_main(int argc, char **argv)
 	        .hooks = &hooks,
 	};
 	const char *control = peer_arg(argc, argv, "--control-deadline", NULL);
+	const char *log = peer_arg(argc, argv, "--log", NULL);
+
+	if (log && log_open_file(log) < 0) {
+		peer_out("proxy: cannot open the log");
+		return 1;
+	}
 
 	px = cfg.token && loop ? proxy_create(&cfg) : NULL;
 	if (!px) {
@@ -260,6 +288,7 @@ int peer_proxy_main(int argc, char **argv)
 	proxy_destroy(px);
 	ev_io_stop(loop, &stdin_io);
 	ev_free(loop);
+	log_close_file();
 	peer_out("exit");
 	return 0;
 }

@@ -24,9 +24,10 @@ MAX_RSS_KB = 24 * 1024
 class Peer:
     """A cs-test-peer process whose stdout lines are collected by a thread."""
 
-    def __init__(self, *args, listens=True):
+    def __init__(self, *args, listens=True, preexec_fn=None):
         self.proc = subprocess.Popen([PEER, *args], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, env=ENV, text=True)
+                                     stdout=subprocess.PIPE, env=ENV, text=True,
+                                     errors="replace", preexec_fn=preexec_fn)
         self.lines = []
         self.cv = threading.Condition()
         threading.Thread(target=self._read, daemon=True).start()

@@ -200,11 +200,11 @@ def test_missing_codex(mb):
 
 # ----- faults -----
 
-def start_run(home, scenario, name, codex_bin=None):
+def start_run(home, scenario, name, codex_bin=None, preexec_fn=None):
     files_env, transcript = h.fake_tui_files(home, scenario, name)
     argv = [BIN, "run", "--codex-bin", codex_bin or h.FAKE_CODEX]
     p = subprocess.Popen(argv, env=home.env(**files_env), cwd=home.work, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE)
+                         stderr=subprocess.PIPE, preexec_fn=preexec_fn)
     return p, transcript
 
 
@@ -311,11 +311,41 @@ def test_never_ready(mb):
     home.cleanup()
 
 
+def test_fd_limit_raised(mb):
+    """run starts with its soft open file limit at the hard one, so a connection flood cannot
+    starve the store at the shell's usual 1024."""
+    import resource
+    import signal
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard <= 256:
+        check(True, "hard open file limit too low to test (%d)" % hard)
+        return
+    home, _ = setup(mb)
+    scenario = {"steps": [{"op": "initialize"}, {"op": "sleep", "seconds": 60}]}
+    p, transcript = start_run(home, scenario, "fdlimit", preexec_fn=lambda: resource.setrlimit(
+        resource.RLIMIT_NOFILE, (256, hard)))
+    try:
+        wait_for_tui(transcript)
+        with open("/proc/%d/limits" % p.pid) as f:
+            row = [l.split() for l in f if l.startswith("Max open files")][0]
+        check(row[3:5] == [str(hard), str(hard)],
+              "run raised its soft open file limit to the hard one (%r)" % row)
+    finally:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.communicate()
+        home.cleanup()
+
+
 def main():
     tests = [
         test_refusals, test_missing_codex, test_normal_turn, test_usage_limit_switch,
         test_all_exhausted, test_refresh_answered, test_signals,
         test_sigkill_and_stale_token, test_app_server_crash, test_never_ready,
+        test_fd_limit_raised,
     ]
     return h.run_suite(tests, check, failures)
 

@@ -209,13 +209,27 @@ static void test_errors(void **state)
 	static const unsigned char long_ping[] = {0x89, 126, 0, 200};
 	static const unsigned char frag_ping[] = {0x09, 0x00};
 	static const unsigned char bad_op[] = {0x83, 0x00};
+	static const unsigned char bad_ctl_op[] = {0x8b, 0x00};
+	/* lengths not in their minimal form, and a control frame with any extended length */
+	static const unsigned char long16[] = {0x81, 126, 0, 125};
+	static const unsigned char long64[] = {0x81, 127, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	static const unsigned char short_ping16[] = {0x89, 126, 0, 5};
+	static const unsigned char short_close64[] = {0x88, 127, 0, 0, 0, 0, 0, 0, 0, 2};
 	const struct {
 		const unsigned char *d;
 		size_t n;
-	} cases[] = {{masked, sizeof(masked)},       {rsv, sizeof(rsv)},
-	             {cont, sizeof(cont)},           {nested, sizeof(nested)},
-	             {long_ping, sizeof(long_ping)}, {frag_ping, sizeof(frag_ping)},
-	             {bad_op, sizeof(bad_op)}};
+	} cases[] = {{masked, sizeof(masked)},
+	             {rsv, sizeof(rsv)},
+	             {cont, sizeof(cont)},
+	             {nested, sizeof(nested)},
+	             {long_ping, sizeof(long_ping)},
+	             {frag_ping, sizeof(frag_ping)},
+	             {bad_op, sizeof(bad_op)},
+	             {bad_ctl_op, sizeof(bad_ctl_op)},
+	             {long16, sizeof(long16)},
+	             {long64, sizeof(long64)},
+	             {short_ping16, sizeof(short_ping16)},
+	             {short_close64, sizeof(short_close64)}};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -227,6 +241,93 @@ static void test_errors(void **state)
 		memcpy(in, cases[i].d, cases[i].n);
 		wsframe_rx_init(&rx, false);
 		assert_int_equal(feed(&rx, in, cases[i].n, 64, &s), -EPROTO);
+	}
+}
+
+/* Too large: a 64-bit length with its top bit set, a frame over max_len, a message of more
+ * than max_frames frames (empty continuations count too). */
+static void test_size_limits(void **state)
+{
+	static const unsigned char top_bit[] = {0x82, 127, 0x80, 0, 0, 0, 0, 0, 0, 0};
+	static const unsigned char big[] = {0x82, 127, 0, 0, 0, 1, 0, 0, 0, 0};
+	unsigned char in[64];
+	struct wsframe_rx rx;
+	struct seen s = {0};
+	size_t n = 0;
+
+	(void)state;
+	memcpy(in, top_bit, sizeof(top_bit));
+	wsframe_rx_init(&rx, false);
+	assert_int_equal(feed(&rx, in, sizeof(top_bit), 64, &s), -EMSGSIZE);
+	memcpy(in, big, sizeof(big));
+	wsframe_rx_init(&rx, false);
+	assert_int_equal(feed(&rx, in, sizeof(big), 64, &s), 0); /* waits for the payload */
+	wsframe_rx_init(&rx, false);
+	rx.max_len = 0xffffffff;
+	assert_int_equal(feed(&rx, in, sizeof(big), 64, &s), -EMSGSIZE);
+	/* a start and empty continuations: the fourth frame is one too many */
+	in[n++] = 0x01, in[n++] = 0x00;
+	for (int i = 0; i < 3; i++) {
+		in[n++] = 0x00, in[n++] = 0x00;
+	}
+	wsframe_rx_init(&rx, false);
+	rx.max_frames = 4;
+	assert_int_equal(feed(&rx, in, n - 2, 64, &s), 0);
+	wsframe_rx_init(&rx, false);
+	rx.max_frames = 3;
+	assert_int_equal(feed(&rx, in, n, 64, &s), -EMSGSIZE);
+	/* the count starts again with the next message */
+	in[n - 2] = 0x80;
+	wsframe_rx_init(&rx, false);
+	rx.max_frames = 4;
+	assert_int_equal(feed(&rx, in, n, 64, &s), 0);
+	assert_int_equal(feed(&rx, in, n, 64, &s), 0);
+}
+
+static void test_close_check(void **state)
+{
+	static const int bad[] = {0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000, 65535};
+	static const int good[] = {1000, 1001, 1002, 1003, 1007, 1011, 1012, 1014, 3000, 4999};
+	unsigned char p[8] = {0};
+
+	(void)state;
+	assert_int_equal(wsframe_close_check(p, 0), 0);
+	p[0] = 0x03;
+	assert_int_equal(wsframe_close_check(p, 1), 1002);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		p[0] = (unsigned char)(bad[i] >> 8), p[1] = (unsigned char)bad[i];
+		assert_int_equal(wsframe_close_check(p, 2), 1002);
+	}
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		p[0] = (unsigned char)(good[i] >> 8), p[1] = (unsigned char)good[i];
+		assert_int_equal(wsframe_close_check(p, 2), 0);
+	}
+	p[0] = 0x03, p[1] = 0xe8;
+	memcpy(p + 2, "\xc3\xa9ok", 4);
+	assert_int_equal(wsframe_close_check(p, 6), 0);
+	p[2] = 0xff;
+	assert_int_equal(wsframe_close_check(p, 6), 1007);
+}
+
+static void test_utf8(void **state)
+{
+	static const char *const ok[] = {"",
+	                                 "abc",
+	                                 "\xc3\xa9",
+	                                 "\xe2\x82\xac",
+	                                 "\xf0\x9f\x98\x80",
+	                                 "\xf4\x8f\xbf\xbf",
+	                                 "\xed\x9f\xbf"};
+	static const char *const bad[] = {
+	        "\xc0\xaf", "\xe0\x80\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xc3",
+	        "\xe2\x82", "\x80",         "\xfe",         "a\xf0\x9f\x98"};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		assert_true(wsframe_utf8_ok((const unsigned char *)ok[i], strlen(ok[i])));
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_false(wsframe_utf8_ok((const unsigned char *)bad[i], strlen(bad[i])));
 	}
 }
 
@@ -820,6 +921,9 @@ int main(void)
 	        cmocka_unit_test(test_fragments_and_control),
 	        cmocka_unit_test(test_long_lengths),
 	        cmocka_unit_test(test_errors),
+	        cmocka_unit_test(test_size_limits),
+	        cmocka_unit_test(test_close_check),
+	        cmocka_unit_test(test_utf8),
 	        cmocka_unit_test(test_client_frames),
 	        cmocka_unit_test(test_server_masked_sizes),
 	        cmocka_unit_test(test_server_fragmented),
