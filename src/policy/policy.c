@@ -355,23 +355,50 @@ static void describe(const struct ctx *x, size_t i, const struct cand *k, char *
 	    k->reset ? " (resets in " : "", k->reset ? left : "", k->reset ? ")" : "");
 }
 
-/* The earliest moment an account that could be chosen (or the current one) frees up. */
-static int64_t earliest_free(const struct ctx *x, long current)
+/* The account that could be chosen (or the current one) that frees up first, or -1; its
+ * time into *when and why it is spent into why (may be NULL). */
+static long first_free(const struct ctx *x, long current, int64_t *when, char *why,
+                       size_t whysz)
 {
 	struct cand k;
-	int64_t best = 0;
+	long who = -1;
 
+	*when = 0;
 	for (size_t i = 0; i < x->n; i++) {
 		const struct policy_account *a = &x->a[i];
 		if (!a->chatgpt || a->needs_relogin || (a->disabled && (long)i != current)) {
 			continue;
 		}
 		assess(x, i, &k);
-		if (k.exhausted && k.free_at > x->now && (!best || k.free_at < best)) {
-			best = k.free_at;
+		if (k.exhausted && k.free_at > x->now && (!*when || k.free_at < *when)) {
+			*when = k.free_at;
+			who = (long)i;
+			if (why) {
+				say(why, whysz, "%s", k.why);
+			}
 		}
 	}
-	return best;
+	return who;
+}
+
+static int64_t earliest_free(const struct ctx *x, long current)
+{
+	int64_t when;
+
+	first_free(x, current, &when, NULL, 0);
+	return when;
+}
+
+long policy_first_free(const struct policy_config *c, const struct policy_account *accounts,
+                       size_t n, long current, int64_t now, int64_t *when, char *why,
+                       size_t whysz)
+{
+	struct ctx x = {c, accounts, n, now};
+
+	if (why && whysz) {
+		why[0] = '\0';
+	}
+	return first_free(&x, current, when, why, whysz);
 }
 
 static void keep(struct policy_decision *d, long current, const char *fmt, ...)

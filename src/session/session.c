@@ -57,6 +57,7 @@ static const char *const server_methods[] = {
 
 static const char *const client_methods[] = {
         "turn/start",
+        "turn/interrupt",
         NULL,
 };
 
@@ -452,7 +453,7 @@ static int start(struct session *s, const sigset_t *mask)
 		log_error("cannot start the proxy: %s", strerror(-r));
 		return r;
 	}
-	if (steer_load(&s->steer, s->cfg->account_id, err, sizeof(err))) {
+	if (steer_load(&s->steer, s->cfg->account_id, s->cfg->start_note, err, sizeof(err))) {
 		log_error("%s", err);
 		return -EINVAL;
 	}

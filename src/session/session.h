@@ -15,6 +15,7 @@ struct session_config {
 	char *const *argv;
 	const char *cwd;
 	const char *account_id;             /* the account to start on (a ChatGPT account) */
+	const char *start_note;             /* why that account, for the user; may be NULL */
 	const struct policy_config *policy; /* borrowed */
 };
 

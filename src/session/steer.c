@@ -44,16 +44,34 @@ static void clock_time(int64_t t, char *out, size_t outsz)
 	strftime(out, outsz, t - now_s() < 20 * 3600 ? "%H:%M" : "%b %d %H:%M", &tm);
 }
 
-/* Shows text as one line in every TUI's transcript, and logs it. */
-static void tell(struct steer *s, const char *text)
+static void send_notice(struct steer *s, const char *text)
 {
 	char *json = notice_message(&s->notice, text);
 
-	log_info("notice: %s", text);
 	if (json) {
 		s->ops->send_to_tui(s->ctx, NULL, json);
 	}
 	free(json);
+}
+
+/* Shows text as one line in every TUI's transcript, and logs it. Before the TUI has a thread
+ * nothing shows inline: the line waits for the thread. */
+static void tell(struct steer *s, const char *text)
+{
+	log_info("notice: %s", text);
+	if (s->notice.thread_id[0]) {
+		send_notice(s, text);
+	} else if (s->npending < (int)UTIL_ARRAY_LEN(s->pending)) {
+		snprintf(s->pending[s->npending++], sizeof(s->pending[0]), "%s", text);
+	}
+}
+
+static void flush_pending(struct steer *s)
+{
+	for (int i = 0; i < s->npending; i++) {
+		send_notice(s, s->pending[i]);
+	}
+	s->npending = 0;
 }
 
 /* ---- deciding ---- */
@@ -69,42 +87,80 @@ static void start_switch(struct steer *s, const struct account *to, enum switch_
 	}
 }
 
-static void tell_all_spent(struct steer *s, int64_t earliest)
+static size_t chatgpt_accounts(const struct steer *s)
 {
-	char msg[512], when[64];
 	size_t n = 0;
 
+	for (size_t i = 0; i < s->pool.cur.store.n; i++) {
+		n += s->pool.cur.store.accounts[i].kind == ACCOUNT_CHATGPT;
+	}
+	return n;
+}
+
+/* "bob's 5-hour window", from the policy's "its 5-hour window is used up". */
+static void what_resets(const struct account *a, const char *why, char *out, size_t outsz)
+{
+	const char *w = strncmp(why, "its ", 4) == 0 ? why + 4 : "limit";
+	const char *end = strstr(w, " is used up");
+	int len = end ? (int)(end - w) : (int)strlen(w);
+
+	snprintf(out, outsz, "%s's %.*s", a->name ? a->name : "?", len, w);
+}
+
+/* Every account is spent: wait for the first reset, saying so once. */
+static void park(struct steer *s)
+{
+	char why[160], what[256], when[64], in[32], msg[640];
+	int64_t at = 0, now = now_s();
+	long i = chooser_first_free(&s->chooser, &s->pool.cur, s->active.id,
+	                            s->live_valid ? &s->live : NULL, now, &at, why, sizeof(why));
+	const struct account *a = i >= 0 ? &s->pool.cur.store.accounts[i] : NULL;
+	bool prompt = resubmit_active(&s->resub);
+
+	if (prompt) {
+		resubmit_park(&s->resub);
+	}
+	park_until(&s->park, a ? a->id : NULL, at);
 	if (s->all_exhausted_told) {
 		return;
 	}
 	s->all_exhausted_told = true;
-	for (size_t i = 0; i < s->pool.cur.store.n; i++) {
-		n += s->pool.cur.store.accounts[i].kind == ACCOUNT_CHATGPT;
-	}
-	if (earliest) {
-		clock_time(earliest, when, sizeof(when));
+	if (a && at > now) {
+		what_resets(a, why, what, sizeof(what));
+		clock_time(at, when, sizeof(when));
+		util_format_countdown(at - now, in, sizeof(in));
 		snprintf(msg, sizeof(msg),
-		         "All %zu accounts are at their limit; the first one frees up at %s", n,
-		         when);
+		         "All %zu accounts are at their limit; waiting for %s to reset at %s (in "
+		         "%s). %s",
+		         chatgpt_accounts(s), what, when, in,
+		         prompt ? "Your prompt will be sent then; type anything to cancel."
+		                : "codex-switch goes on by itself then.");
 	} else {
-		snprintf(msg, sizeof(msg), "All %zu accounts are at their limit", n);
+		snprintf(msg, sizeof(msg),
+		         "All %zu accounts are at their limit and no reset time is known; "
+		         "codex-switch checks again every minute.",
+		         chatgpt_accounts(s));
 	}
 	tell(s, msg);
 }
 
 /* Asks the policy what next and acts on it; reason says why, in plain words. When no other
- * account can serve: stuck (may be NULL) is told, else that every account is spent. */
-static void consider_or(struct steer *s, enum policy_mode mode, const char *reason,
-                        const char *stuck)
+ * account can serve: stuck (may be NULL) is told, else the session parks. Returns what it
+ * did: POLICY_SWITCH (a login started or is pending), POLICY_NONE_USABLE, POLICY_KEEP. */
+static enum policy_action consider_or(struct steer *s, enum policy_mode mode,
+                                      const char *reason, const char *stuck)
 {
 	struct policy_decision d;
 
-	if (!deciding(s) || switcher_busy(&s->sw) || !s->pool.loaded) {
-		return; /* one login at a time; the end of a pending one looks again */
+	if (!deciding(s) || !s->pool.loaded) {
+		return POLICY_KEEP;
 	}
-	if (chooser_decide(&s->chooser, &s->pool.cur, s->active.id, s->live_valid ? &s->live : NULL,
-	                   mode, now_s(), &d)) {
-		return;
+	if (switcher_busy(&s->sw)) {
+		return POLICY_SWITCH; /* one login at a time; its end looks again */
+	}
+	if (chooser_decide(&s->chooser, &s->pool.cur, s->active.id,
+	                   s->live_valid ? &s->live : NULL, mode, now_s(), &d)) {
+		return POLICY_KEEP;
 	}
 	if (d.action == POLICY_SWITCH && d.index >= 0 &&
 	    strcmp(s->pool.cur.store.accounts[d.index].id, s->active.id) != 0) {
@@ -112,32 +168,35 @@ static void consider_or(struct steer *s, enum policy_mode mode, const char *reas
 		         d.reason);
 		start_switch(s, &s->pool.cur.store.accounts[d.index], SWITCH_POLICY, mode,
 		             reason ? reason : d.reason);
-	} else if (d.action == POLICY_NONE_USABLE || mode == POLICY_HARD) {
+		return switcher_busy(&s->sw) ? POLICY_SWITCH : POLICY_KEEP;
+	}
+	if (d.action == POLICY_NONE_USABLE || mode == POLICY_HARD) {
 		log_info("no account to switch to: %s", d.reason);
 		if (stuck) {
 			tell(s, stuck);
 		} else {
-			tell_all_spent(s, d.retry_at);
+			park(s);
 		}
-	} else {
-		log_debug("keeping %s: %s", s->active.name, d.reason);
+		return POLICY_NONE_USABLE;
 	}
+	log_debug("keeping %s: %s", s->active.name, d.reason);
+	return POLICY_KEEP;
 }
 
-static void consider(struct steer *s, enum policy_mode mode, const char *reason)
+static enum policy_action consider(struct steer *s, enum policy_mode mode, const char *reason)
 {
-	consider_or(s, mode, reason, NULL);
+	return consider_or(s, mode, reason, NULL);
 }
 
 /* ---- what the app-server reports ---- */
 
-static void on_trigger(struct steer *s, const struct trigger *t)
+static enum policy_action on_trigger(struct steer *s, const struct trigger *t)
 {
 	int64_t until = t->resets_at ? t->resets_at : s->last_reset_hint;
 	char reason[320], when[64];
 
 	if (!deciding(s) || t->kind == TRIGGER_NONE) {
-		return;
+		return POLICY_KEEP;
 	}
 	snprintf(reason, sizeof(reason), "%s's %s", s->active.name, t->reason);
 	if (until) {
@@ -146,8 +205,7 @@ static void on_trigger(struct steer *s, const struct trigger *t)
 		         when);
 	}
 	if (t->kind == TRIGGER_SOFT) {
-		consider(s, POLICY_SOFT, reason);
-		return;
+		return consider(s, POLICY_SOFT, reason);
 	}
 	log_info("account %s cannot go on: %s", s->active.name, t->reason);
 	chooser_mark(&s->chooser, s->active.id, until, now_s());
@@ -155,7 +213,7 @@ static void on_trigger(struct steer *s, const struct trigger *t)
 		chooser_mark_workspace(&s->chooser, &s->pool.cur, s->active.chatgpt_account_id,
 		                       until, now_s());
 	}
-	consider(s, POLICY_HARD, reason);
+	return consider(s, POLICY_HARD, reason);
 }
 
 /* The policy judges the active account by what the app-server just reported, and the cache
@@ -185,10 +243,46 @@ static const char *str_at(const cJSON *o, const char *a, const char *b)
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-static enum proxy_verdict on_notification(struct steer *s, const char *method, const cJSON *params)
+/* The turn that hit the limit is held, so the user need not type it again. */
+static bool hold_turn(struct steer *s, struct proxy_conn *conn, const cJSON *params)
+{
+	const char *tid = str_at(params, "threadId", NULL), *turn_id = str_at(params, "turnId", NULL);
+	struct turn *t = tid ? turns_find(&s->turns, tid) : NULL;
+
+	if (!t || !turn_id || t->conn != conn) {
+		return false; /* not a turn the TUI sent through us */
+	}
+	return resubmit_hold(&s->resub, conn, tid, turn_id, t->request, t->len, t->produced,
+	                     s->active.id) == 0;
+}
+
+/* A usage-limit error: decided before it reaches the TUI. When another account takes over, or
+ * the session waits for a reset, the TUI never sees it: the turn is sent again instead. */
+static enum proxy_verdict on_limit_error(struct steer *s, struct proxy_conn *conn,
+                                         const cJSON *params, const struct trigger *t)
+{
+	bool held = deciding(s) && hold_turn(s, conn, params);
+	enum policy_action a = on_trigger(s, t);
+
+	if (!held) {
+		return PROXY_FORWARD;
+	}
+	if (a == POLICY_SWITCH || a == POLICY_NONE_USABLE) {
+		return PROXY_DROP;
+	}
+	resubmit_cancel(&s->resub);
+	return PROXY_FORWARD;
+}
+
+static enum proxy_verdict on_notification(struct steer *s, struct proxy_conn *conn,
+                                          const char *method, const cJSON *params,
+                                          const char *json, size_t len)
 {
 	struct trigger t;
 
+	if (!resubmit_filter(&s->resub, conn, method, params, json, len)) {
+		return PROXY_DROP;
+	}
 	if (strcmp(method, "turn/started") == 0) {
 		const char *tid = str_at(params, "threadId", NULL);
 		const char *turn = str_at(params, "turn", "id");
@@ -196,11 +290,21 @@ static enum proxy_verdict on_notification(struct steer *s, const char *method, c
 			notice_saw(&s->notice, tid, turn);
 			turns_on_started(&s->turns, tid, turn);
 		}
+	} else if (strcmp(method, "item/started") == 0) {
+		const char *tid = str_at(params, "threadId", NULL);
+		const char *turn = str_at(params, "turnId", NULL);
+		const char *type = str_at(params, "item", "type");
+		if (tid && turn && type) {
+			turns_on_item(&s->turns, tid, turn, type);
+		}
 	} else if (strcmp(method, "thread/started") == 0) {
 		notice_saw(&s->notice, str_at(params, "thread", "id"), NULL);
+		flush_pending(s);
 	} else if (strcmp(method, "error") == 0) {
 		trigger_from_error(params, &t);
-		on_trigger(s, &t);
+		if (t.kind == TRIGGER_HARD) {
+			return on_limit_error(s, conn, params, &t);
+		}
 	} else if (strcmp(method, "account/rateLimits/updated") == 0) {
 		trigger_from_rate_limits(params, &t);
 		if (t.resets_at) {
@@ -233,12 +337,13 @@ enum proxy_verdict steer_server_message(struct steer *s, struct proxy_conn *conn
 	}
 	if (h->kind == JSONRPC_RESPONSE) {
 		id = cJSON_GetObjectItemCaseSensitive(msg, "id");
-		if (cJSON_IsString(id)) {
-			switcher_on_response(&s->sw, id->valuestring, msg);
+		if (cJSON_IsString(id) && !switcher_on_response(&s->sw, id->valuestring, msg)) {
+			resubmit_on_response(&s->resub, id->valuestring, msg);
 		}
 		v = PROXY_DROP; /* ours: the TUI never asked */
 	} else {
-		v = on_notification(s, h->method, cJSON_GetObjectItemCaseSensitive(msg, "params"));
+		v = on_notification(s, conn, h->method,
+		                    cJSON_GetObjectItemCaseSensitive(msg, "params"), json, len);
 	}
 	cJSON_Delete(msg);
 	return v;
@@ -247,10 +352,23 @@ enum proxy_verdict steer_server_message(struct steer *s, struct proxy_conn *conn
 enum proxy_verdict steer_client_message(struct steer *s, struct proxy_conn *conn,
                                         const struct jsonrpc_head *h, const char *json, size_t len)
 {
-	if (h->kind == JSONRPC_REQUEST && strcmp(h->method, "turn/start") == 0) {
+	cJSON *msg;
+	const char *tid;
+
+	if (h->kind != JSONRPC_REQUEST) {
+		return PROXY_FORWARD;
+	}
+	if (strcmp(h->method, "turn/start") == 0) {
 		maintain_activity(&s->maint, now_s());
 		turns_on_start(&s->turns, conn, json, len);
 	}
+	/* The user's own prompt or Esc wins over a turn held for sending again. */
+	msg = cJSON_ParseWithLength(json, len);
+	tid = str_at(cJSON_GetObjectItemCaseSensitive(msg, "params"), "threadId", NULL);
+	if (tid) {
+		resubmit_user_acted(&s->resub, tid);
+	}
+	cJSON_Delete(msg);
 	return PROXY_FORWARD;
 }
 
@@ -282,6 +400,8 @@ static void switched(struct steer *s, const struct switch_result *r)
 		s->auth_write_pending = pool_commit(&s->pool, &s->active) == 0;
 	}
 	tell(s, msg);
+	park_cancel(&s->park);
+	resubmit_go(&s->resub, s->active.id);
 }
 
 static void follow_retry(struct ev_timer *t);
@@ -455,6 +575,8 @@ static void check_auth(struct steer *s)
 	start_switch(s, a, SWITCH_EXTERNAL, POLICY_HARD, "you chose it with 'codex-switch switch'");
 }
 
+static void resume(struct steer *s);
+
 static void pool_loaded(void *ctx, int err, const char *msg)
 {
 	struct steer *s = ctx;
@@ -469,10 +591,52 @@ static void pool_loaded(void *ctx, int err, const char *msg)
 		s->check_auth = false;
 		check_auth(s);
 	}
+	if (s->resume_after_load) {
+		s->resume_after_load = false;
+		resume(s);
+	}
 	if (s->consider_after_load) {
 		s->consider_after_load = false;
 		consider(s, POLICY_SOFT, NULL); /* the policy's reason says what the check found */
 	}
+}
+
+/* Parked, and the first reset has passed: go on on whichever account serves best now. */
+static void resume(struct steer *s)
+{
+	struct policy_decision d;
+	char msg[512], to[320];
+
+	if (!deciding(s) || switcher_busy(&s->sw) ||
+	    chooser_decide(&s->chooser, &s->pool.cur, s->active.id, NULL, POLICY_INITIAL,
+	                   now_s(), &d)) {
+		return;
+	}
+	if (d.action == POLICY_NONE_USABLE || d.index < 0) {
+		s->all_exhausted_told = true; /* said already; wait again quietly */
+		park(s);
+		return;
+	}
+	s->all_exhausted_told = false;
+	if (strcmp(s->pool.cur.store.accounts[d.index].id, s->active.id) != 0) {
+		start_switch(s, &s->pool.cur.store.accounts[d.index], SWITCH_POLICY, POLICY_HARD,
+		             "its limit has reset");
+		return;
+	}
+	who(&s->active, to, sizeof(to));
+	snprintf(msg, sizeof(msg), "The limit of %s has reset; going on%s", to,
+	         resubmit_active(&s->resub) ? " with your prompt" : "");
+	tell(s, msg);
+	s->live_valid = false; /* what the app-server said was before the reset */
+	resubmit_go(&s->resub, s->active.id);
+}
+
+static void parked_wake(void *ctx)
+{
+	struct steer *s = ctx;
+
+	s->resume_after_load = true;
+	pool_reload(&s->pool);
 }
 
 static void committed(void *ctx, int err)
@@ -518,6 +682,13 @@ static int answer_refresh(void *ctx, struct proxy_conn *conn, char *json)
 	return s->ops->send_to_server(s->ctx, conn, json);
 }
 
+static int to_tui(void *ctx, struct proxy_conn *conn, const char *json)
+{
+	struct steer *s = ctx;
+
+	return s->ops->send_to_tui(s->ctx, conn, json);
+}
+
 void steer_init(struct steer *s, const struct session_env *env, const struct steer_ops *ops,
                 void *ctx, const char *run_id, const struct policy_config *policy)
 {
@@ -528,6 +699,7 @@ void steer_init(struct steer *s, const struct session_env *env, const struct ste
 	                          .revoked = tokens_revoked};
 	struct maintain_ops mo = {
 	        .ctx = s, .checked = checked, .renewed = renewed, .busy = login_busy};
+	struct resubmit_ops ro = {.ctx = s, .to_server = answer_refresh, .to_tui = to_tui};
 
 	memset(s, 0, sizeof(*s));
 	s->env = env;
@@ -546,6 +718,8 @@ void steer_init(struct steer *s, const struct session_env *env, const struct ste
 	reconcile_init(&s->watch, env, outside_change, s);
 	notice_init(&s->notice);
 	turns_init(&s->turns);
+	resubmit_init(&s->resub, &ro, run_id);
+	park_init(&s->park, env, parked_wake, s);
 	usage_init(&s->live);
 }
 
@@ -556,18 +730,23 @@ void steer_release(struct steer *s)
 	maintain_release(&s->maint);
 	reconcile_release(&s->watch);
 	turns_release(&s->turns);
+	resubmit_release(&s->resub);
+	park_release(&s->park);
 	if (s->env->ev) {
 		ev_timer_stop(s->env->ev, &s->follow_tm);
-		ev_timer_stop(s->env->ev, &s->park_tm);
 	}
 	pool_release(&s->pool);
 	account_release(&s->active);
 	usage_release(&s->live);
 }
 
-int steer_load(struct steer *s, const char *start_id, char *err, size_t errsz)
+int steer_load(struct steer *s, const char *start_id, const char *start_note, char *err,
+               size_t errsz)
 {
 	snprintf(s->start_id, sizeof(s->start_id), "%s", start_id);
+	if (start_note && *start_note) {
+		tell(s, start_note);
+	}
 	if (pool_load_now(&s->pool, err, errsz)) {
 		return -EINVAL;
 	}
@@ -596,6 +775,7 @@ void steer_conn_closed(struct steer *s, struct proxy_conn *conn, bool control)
 {
 	tokenreq_conn_closed(&s->tokens, conn);
 	turns_conn_closed(&s->turns, conn);
+	resubmit_conn_closed(&s->resub, conn);
 	if (control) {
 		switcher_disconnected(&s->sw);
 	}

@@ -14,9 +14,11 @@
 #include "session/chooser.h"
 #include "session/maintain.h"
 #include "session/notice.h"
+#include "session/park.h"
 #include "session/part.h"
 #include "session/pool.h"
 #include "session/reconcile.h"
+#include "session/resubmit.h"
 #include "session/switcher.h"
 #include "session/tokenreq.h"
 #include "session/turns.h"
@@ -53,6 +55,8 @@ struct steer {
 	struct reconcile watch;
 	struct notice notice;
 	struct turns turns;
+	struct resubmit resub;
+	struct park park;
 
 	struct account active; /* logged into the app-server (a copy of the stored one) */
 	struct usage live;     /* the active account's "codex" limits from the app-server */
@@ -64,8 +68,10 @@ struct steer {
 	bool unknown_current_told;
 	int follow_attempts;
 	struct ev_timer follow_tm;
-	struct ev_timer park_tm; /* every account is spent: when to look again */
-	int64_t park_until;
+	bool resume_after_load; /* parked: the reset passed, decide again */
+	/* Notices waiting for the TUI's first thread (before it, nothing shows inline). */
+	char pending[4][640];
+	int npending;
 };
 
 /* Nothing runs yet; ops and policy (may be NULL: defaults) are borrowed for s's lifetime. */
@@ -73,8 +79,12 @@ void steer_init(struct steer *s, const struct session_env *env, const struct ste
                 void *ctx, const char *run_id, const struct policy_config *policy);
 void steer_release(struct steer *s);
 
-/* Loads the accounts (blocking: before the loop runs); start_id is the start account. */
-int steer_load(struct steer *s, const char *start_id, char *err, size_t errsz);
+/*
+ * Loads the accounts (blocking: before the loop runs); start_id is the start account;
+ * start_note (may be NULL) is shown to the user once the TUI is there (why this account).
+ */
+int steer_load(struct steer *s, const char *start_id, const char *start_note, char *err,
+               size_t errsz);
 
 /* The control connection opened: initialize, then the start account (or the next login). */
 int steer_control_opened(struct steer *s);

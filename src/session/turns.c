@@ -109,6 +109,17 @@ void turns_on_started(struct turns *t, const char *thread_id, const char *turn_i
 
 	if (x) {
 		snprintf(x->turn_id, sizeof(x->turn_id), "%s", turn_id);
+		x->produced = false;
+	}
+}
+
+void turns_on_item(struct turns *t, const char *thread_id, const char *turn_id,
+                   const char *item_type)
+{
+	struct turn *x = turns_find(t, thread_id);
+
+	if (x && strcmp(x->turn_id, turn_id) == 0 && strcmp(item_type, "userMessage") != 0) {
+		x->produced = true;
 	}
 }
 

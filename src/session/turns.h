@@ -20,6 +20,7 @@ struct turn {
 	struct proxy_conn *conn; /* the TUI connection that sent it (opaque) */
 	char *request;           /* the whole turn/start, as the TUI sent it (owned) */
 	size_t len;
+	bool produced; /* the running turn produced items (an answer, a tool run) */
 	struct turn *next;
 };
 
@@ -35,6 +36,9 @@ void turns_release(struct turns *t);
 int turns_on_start(struct turns *t, struct proxy_conn *conn, const char *json, size_t len);
 /* turn/started: thread_id now runs turn_id. */
 void turns_on_started(struct turns *t, const char *thread_id, const char *turn_id);
+/* item/started of a turn: anything but the user's own message counts as produced. */
+void turns_on_item(struct turns *t, const char *thread_id, const char *turn_id,
+                   const char *item_type);
 /* The remembered turn of thread_id, or NULL; borrowed until the next call. */
 struct turn *turns_find(struct turns *t, const char *thread_id);
 /* conn is gone: its turns are forgotten. */
