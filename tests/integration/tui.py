@@ -1,0 +1,433 @@
+"""Drives the real codex TUI through `codex-switch run` inside tmux, reading the screen as a
+user would (python3 standard library plus the tmux binary).
+
+    import harness as h, tui
+    mb = h.start_mock(); home = h.TestHome(mb)
+    a = h.make_account(mb, "alice@example.com", "acct-A", name="alice")
+    h.write_accounts(home.switch_home, [a]); h.write_auth_json(home.codex_home, a)
+    with tui.Tui(home) as t:                 # tmux session 120x40, `codex-switch run`
+        t.start()                            # waits for the composer, dismisses start-up modals
+        t.submit("hello")                    # type("hello") + enter()
+        screen = t.wait_for("answer text")   # str: substring; re.compile(...): regex
+        t.command("/status"); t.wait_for("alice@example.com"); t.key("Escape")
+        t.quit()                             # Ctrl-C twice; returns codex-switch's exit status
+    # leaving the with-block kills the tmux server, always; t.leftovers() lists live children
+
+Each Tui gets its own tmux server (socket under home.root), so tests never see one another's
+sessions or the user's. Every wait has a timeout; a timeout raises TuiTimeout whose message
+holds the screen. Environment: CS_TUI_CODEX_BIN overrides the codex given to `run`
+(default: the pinned .deps/codex/node_modules/.bin/codex), CS_TUI_KEEP=1 keeps the tmux
+server alive after a failure for a look (`tmux -S <sock> attach`).
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import time
+
+import harness as h
+
+DEFAULT_COLS = 120
+DEFAULT_ROWS = 40
+CODEX_TUI = os.path.join(h.SOURCE_ROOT, ".deps", "codex", "node_modules", ".bin", "codex")
+
+# The footer of an idle composer once the session is set up (0.169: "← for agents · ? for
+# shortcuts" under the model line); the loading screen shows a bare "? for shortcuts".
+READY = re.compile(r"· \? for shortcuts")
+TRUST_PROMPT = "Do you trust the files in this folder?"
+# Start-up and after-limit modals, with the key that dismisses each without changing anything.
+MODALS = [
+    (re.compile(r"Trust this folder\?|Do you trust the files in this folder\?"), ["Enter"]),
+    (re.compile(r"Introducing "), ["Escape"]),
+    (re.compile(r"(?i)switch to (a|the) (smaller|cheaper|faster)"), ["Escape"]),
+    (re.compile(r"(?i)approaching (your|the) .*limit"), ["Escape"]),
+]
+
+__all__ = ["Tui", "TuiTimeout", "tui_codex_bin", "tmux_bin", "CODEX_TUI", "DEFAULT_COLS",
+           "DEFAULT_ROWS"]
+
+
+class TuiTimeout(AssertionError):
+    """A wait on the screen timed out; the message holds what the screen showed."""
+
+    def __init__(self, what, timeout, screen):
+        super().__init__("timed out after %.1fs waiting for %s; the screen:\n%s\n%s\n%s"
+                         % (timeout, what, "-" * 40, screen, "-" * 40))
+        self.screen = screen
+
+
+def tmux_bin():
+    path = shutil.which("tmux")
+    if not path:
+        h.fail("tmux not found: run scripts/install-deps.sh --test")
+    return path
+
+
+def tui_codex_bin():
+    """The codex TUI `run` starts: CS_TUI_CODEX_BIN, else the pinned npm entry point."""
+    path = os.environ.get("CS_TUI_CODEX_BIN") or CODEX_TUI
+    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+        h.fail("codex %s not found at %s: run scripts/install-deps.sh --test (or set "
+               "CS_TUI_CODEX_BIN)" % (h.CODEX_VERSION, path))
+    return path
+
+
+def _describe(pattern):
+    return "/%s/" % pattern.pattern if isinstance(pattern, re.Pattern) else repr(pattern)
+
+
+def _found(pattern, text):
+    if isinstance(pattern, re.Pattern):
+        return pattern.search(text) is not None
+    return pattern in text
+
+
+class Tui:
+    """One `codex-switch run [args]` in a detached tmux session of cols x rows.
+
+    home: a harness.TestHome (its env() is the session's environment); args: what follows
+    `run` (e.g. ["resume", id]); codex_bin: passed as --codex-bin (None: tui_codex_bin());
+    env: extra environment; switch_bin: the codex-switch binary (CODEX_SWITCH_BIN)."""
+
+    def __init__(self, home, args=(), cols=DEFAULT_COLS, rows=DEFAULT_ROWS, codex_bin=None,
+                 env=None, switch_bin=None, name="tui"):
+        self.home = home
+        self.args = list(args)
+        self.cols = cols
+        self.rows = rows
+        self.codex_bin = codex_bin or tui_codex_bin()
+        self.switch_bin = switch_bin or os.environ.get("CODEX_SWITCH_BIN")
+        if not self.switch_bin:
+            h.fail("CODEX_SWITCH_BIN is not set")
+        self.extra_env = dict(env or {})
+        self.name = name
+        self.socket = os.path.join(home.root, "%s.tmux" % name)
+        self.server_pid = None
+        self.started_at = None
+        self.log_path = os.path.join(home.root, "%s-screens.log" % name)
+        self.status_path = os.path.join(home.root, "%s.status" % name)
+
+    # ----- tmux plumbing -----
+
+    def tmux(self, *args, check=True, timeout=10):
+        """Runs `tmux -S <socket> args...`; returns its stdout (str)."""
+        p = subprocess.run([tmux_bin(), "-S", self.socket] + list(args), stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=timeout, env=self._env())
+        if check and p.returncode != 0:
+            raise RuntimeError("tmux %s failed (%d): %s" % (" ".join(args), p.returncode,
+                                                           p.stderr.decode(errors="replace")))
+        return p.stdout.decode(errors="replace")
+
+    def _env(self):
+        env = self.home.env(**self.extra_env)
+        env.pop("TMUX", None)
+        env.pop("TMUX_PANE", None)
+        env["TERM"] = "xterm-256color"
+        return env
+
+    def _write_conf(self):
+        conf = os.path.join(self.home.root, "%s.tmux.conf" % self.name)
+        with open(conf, "w") as f:
+            # remain-on-exit keeps the pane (its last screen and exit status) after run ends.
+            f.write("set -g remain-on-exit on\nset -g history-limit 20000\n"
+                    "set -g default-terminal tmux-256color\nset -g status off\n"
+                    "set -sg escape-time 0\nset -g exit-empty off\n")
+        return conf
+
+    # ----- lifecycle -----
+
+    def argv(self):
+        return [self.switch_bin, "run", "--codex-bin", self.codex_bin] + self.args
+
+    def start(self, timeout=60.0, dismiss=True):
+        """Starts the session; with dismiss, waits until the composer is ready, dismissing
+        the trust prompt and start-up modals on the way. Returns self."""
+        conf = self._write_conf()
+        self.started_at = time.monotonic()
+        try:
+            os.unlink(self.status_path)
+        except FileNotFoundError:
+            pass
+        # A shell between tmux and run records run's exit status in a file: tmux 3.3 now and
+        # then leaves an exited pane process unreaped, and then reports no status at all.
+        wrapper = ['/bin/sh', '-c', '"$@"; echo $? > "%s"' % self.status_path, "tui-run"]
+        self.tmux("-f", conf, "new-session", "-d", "-s", self.name, "-x", str(self.cols),
+                  "-y", str(self.rows), "-c", self.home.work, "--", *(wrapper + self.argv()))
+        self.server_pid = int(self.tmux("display-message", "-p", "#{pid}").strip())
+        if dismiss:
+            self.wait_ready(timeout)
+        return self
+
+    def close(self):
+        """Kills the tmux server (and with it the pane's process group); idempotent."""
+        if os.environ.get("CS_TUI_KEEP") and self.server_pid is not None:
+            print("tui: keeping tmux server: tmux -S %s attach" % self.socket)
+            return
+        if os.path.exists(self.socket):
+            try:
+                self.tmux("kill-server", check=False)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        if self.server_pid:
+            try:
+                h.wait_until(lambda: not _alive(self.server_pid), 5, "tmux server to exit")
+            except TimeoutError:
+                os.kill(self.server_pid, 9)
+        try:
+            os.unlink(self.socket)
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # ----- reading -----
+
+    def screen(self, history=False, ansi=False):
+        """The visible screen (history: with the scrollback) as text, wrapped lines joined,
+        trailing spaces and trailing empty lines removed."""
+        args = ["capture-pane", "-p", "-J", "-t", self.name]
+        if history:
+            args += ["-S", "-"]
+        if ansi:
+            args.append("-e")
+        text = self.tmux(*args)
+        return "\n".join(line.rstrip() for line in text.split("\n")).rstrip("\n")
+
+    def _log_screen(self, label, text):
+        with open(self.log_path, "a") as f:
+            f.write("==== %.1fs %s\n%s\n" % (self.elapsed(), label, text))
+
+    def elapsed(self):
+        return time.monotonic() - self.started_at if self.started_at else 0.0
+
+    def exit_status(self):
+        """codex-switch run's exit status (128+N after signal N), None while it runs."""
+        try:
+            with open(self.status_path) as f:
+                text = f.read()
+            if text.endswith("\n"):
+                return int(text)
+        except FileNotFoundError:
+            pass
+        # The wrapper shell itself died (e.g. a stray Ctrl-C): ask tmux.
+        out = self.tmux("list-panes", "-t", self.name, "-F",
+                        "#{pane_dead}|#{pane_dead_status}|#{pane_dead_signal}",
+                        check=False).strip().split("|")
+        if len(out) < 3 or out[0] != "1":
+            return None
+        if out[1].isdigit():
+            return int(out[1])
+        return 128 + int(out[2]) if out[2].isdigit() else -1
+
+    def exited(self):
+        return self.exit_status() is not None
+
+    def wait_for(self, pattern, timeout=30.0, history=False):
+        """Waits until the screen shows pattern (str: a substring; re.Pattern: a search);
+        returns the screen. Raises TuiTimeout with the screen, or at once when run exited."""
+        return self._wait(lambda s: _found(pattern, s), "%s on screen" % _describe(pattern),
+                          timeout, history)
+
+    def wait_gone(self, pattern, timeout=30.0):
+        """Waits until the screen no longer shows pattern; returns the screen."""
+        return self._wait(lambda s: not _found(pattern, s),
+                          "%s to leave the screen" % _describe(pattern), timeout, False,
+                          allow_dead=True)
+
+    def wait_any(self, patterns, timeout=30.0):
+        """Waits for the first of several patterns; returns (index, screen)."""
+        hit = []
+
+        def pred(s):
+            for i, p in enumerate(patterns):
+                if _found(p, s):
+                    hit.append(i)
+                    return True
+            return False
+        screen = self._wait(pred, "any of %s" % ", ".join(_describe(p) for p in patterns),
+                            timeout, False)
+        return hit[0], screen
+
+    def _wait(self, pred, what, timeout, history, allow_dead=False):
+        deadline = time.monotonic() + timeout
+        while True:
+            s = self.screen(history=history)
+            if pred(s):
+                return s
+            dead = self.exited()
+            if dead and not allow_dead:
+                s = self.screen(history=True)
+                self._log_screen("exited while waiting for " + what, s)
+                raise TuiTimeout(what + " (codex-switch run exited with %s)"
+                                 % self.exit_status(), 0, s)
+            if time.monotonic() >= deadline:
+                s = self.screen(history=True)
+                self._log_screen("timeout waiting for " + what, s)
+                raise TuiTimeout(what, timeout, s)
+            time.sleep(0.1)
+
+    def wait_stable(self, quiet=0.5, timeout=10.0):
+        """Waits until the screen has not changed for `quiet` seconds; returns it."""
+        deadline = time.monotonic() + timeout
+        last, since = None, time.monotonic()
+        while True:
+            s = self.screen()
+            now = time.monotonic()
+            if s != last:
+                last, since = s, now
+            elif now - since >= quiet:
+                return s
+            if now >= deadline:
+                return s
+            time.sleep(0.1)
+
+    # ----- typing -----
+
+    def type(self, text):
+        """Types text literally (no key names)."""
+        self.tmux("send-keys", "-t", self.name, "-l", "--", text)
+
+    def key(self, *names):
+        """Presses tmux keys by name: "Enter", "Escape", "C-c", "Up", "F2", "BTab"..."""
+        self.tmux("send-keys", "-t", self.name, *names)
+
+    def enter(self):
+        self.key("Enter")
+
+    def submit(self, text, settle=0.3):
+        """Types a prompt and presses Enter once the composer shows it."""
+        self.type(text)
+        self.wait_for(text[-40:], timeout=10)
+        time.sleep(settle)
+        self.enter()
+
+    def command(self, slash, settle=0.4):
+        """Runs a slash command such as "/status": types it, lets the popup settle, Enter."""
+        self.type(slash)
+        self.wait_for(slash, timeout=10)
+        time.sleep(settle)
+        self.enter()
+
+    # ----- modals -----
+
+    def dismiss_modals(self, screen=None):
+        """Dismisses every known modal now on screen; returns how many keys were sent."""
+        s = self.screen() if screen is None else screen
+        sent = 0
+        for pattern, keys in MODALS:
+            if pattern.search(s):
+                self._log_screen("dismissing %s" % pattern.pattern, s)
+                self.key(*keys)
+                sent += 1
+                time.sleep(0.3)
+        return sent
+
+    def wait_ready(self, timeout=60.0):
+        """Until the composer takes input, dismissing modals meanwhile; returns the screen."""
+        deadline = time.monotonic() + timeout
+        while True:
+            s = self.screen()
+            if self.dismiss_modals(s):
+                continue
+            if READY.search(s) and not any(p.search(s) for p, _ in MODALS):
+                s = self.wait_stable(0.5, 5)
+                if READY.search(s) and not any(p.search(s) for p, _ in MODALS):
+                    return s
+                continue
+            if self.exited():
+                s = self.screen(history=True)
+                raise TuiTimeout("the composer (codex-switch run exited with %s)"
+                                 % self.exit_status(), 0, s)
+            if time.monotonic() >= deadline:
+                s = self.screen(history=True)
+                self._log_screen("timeout waiting for the composer", s)
+                raise TuiTimeout("the composer", timeout, s)
+            time.sleep(0.2)
+
+    # ----- leaving -----
+
+    def quit(self, timeout=30.0, how="ctrl-c"):
+        """Leaves the TUI and waits until codex-switch run has exited; returns its exit
+        status. how="ctrl-c": Ctrl-C until the TUI has gone (the first clears the composer
+        or interrupts a turn, the next quits); how="/quit": the slash command."""
+        if how == "/quit":
+            self.command("/quit")
+        else:
+            for _ in range(4):
+                self.key("C-c")
+                if self._left(2.0):
+                    break
+        return self.wait_exit(timeout)
+
+    def _left(self, wait):
+        """True once the TUI has left (run exited, or neither composer nor modal shows)."""
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if self.exited():
+                return True
+            s = self.screen()
+            if not READY.search(s) and not any(p.search(s) for p, _ in MODALS):
+                return True
+            time.sleep(0.1)
+        return False
+
+    def wait_exit(self, timeout=30.0):
+        deadline = time.monotonic() + timeout
+        while not self.exited():
+            if time.monotonic() >= deadline:
+                s = self.screen(history=True)
+                raise TuiTimeout("codex-switch run to exit", timeout, s)
+            time.sleep(0.1)
+        return self.exit_status()
+
+    def leftovers(self):
+        """Live processes started for this test home (its paths in their command line or
+        environment), other than tmux itself."""
+        return [pid for pid in _pids_mentioning(self.home.root.encode())
+                if pid != self.server_pid and not _is_tmux(pid)]
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie counts as gone.
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().split(") ", 1)[1][0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def _is_tmux(pid):
+    try:
+        with open("/proc/%d/comm" % pid) as f:
+            return f.read().strip().startswith("tmux")
+    except OSError:
+        return False
+
+
+def _pids_mentioning(needle):
+    pids = []
+    me = os.getpid()
+    for d in os.listdir("/proc"):
+        if not d.isdigit() or int(d) == me:
+            continue
+        for part in ("cmdline", "environ"):
+            try:
+                with open("/proc/%s/%s" % (d, part), "rb") as f:
+                    if needle in f.read():
+                        if _alive(int(d)):
+                            pids.append(int(d))
+                        break
+            except OSError:
+                pass
+    return pids
