@@ -94,9 +94,15 @@ def test_hard_switch_today(mb):
         except TimeoutError:
             check(False, "codex-switch switched to bob (auth.json holds %s)"
                   % auth_account(home))
-        # The switch notice only raises the footer's warning counter (F2 view).
+        # Today the switch notice is a server `warning`: only the footer counter shows it,
+        # its text is in the F2 view.
         check(re.search(r"⚠ \d+ warnings? · f2 to view", t.screen()) is not None,
               "the footer counts warnings")
+        warns = t.warnings()
+        print("F2 warnings: %r" % [w for w in warns if w[0] == "Warning"])
+        check(any(src == "Warning" and "switched account from alice" in text
+                  and "to bob" in text for src, text in warns),
+              "the F2 view holds the switch warning naming alice and bob")
         t.submit("second prompt")
         screen = t.wait_for("acct-B answers: second prompt", 45)
         check(LIMIT_CELL.search(screen) is not None, "the red usage-limit cell stays on screen")

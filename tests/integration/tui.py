@@ -22,6 +22,8 @@ server alive after a failure for a look (`tmux -S <sock> attach`).
 
 import os
 import re
+import shlex
+import signal
 import shutil
 import subprocess
 import time
@@ -35,17 +37,22 @@ CODEX_TUI = os.path.join(h.SOURCE_ROOT, ".deps", "codex", "node_modules", ".bin"
 # The footer of an idle composer once the session is set up (0.169: "← for agents · ? for
 # shortcuts" under the model line); the loading screen shows a bare "? for shortcuts".
 READY = re.compile(r"· \? for shortcuts")
-TRUST_PROMPT = "Do you trust the files in this folder?"
-# Start-up and after-limit modals, with the key that dismisses each without changing anything.
+# Modals the TUI puts up by itself: (name, what identifies it, the keys that dismiss it
+# without changing anything). 0.169 shows "Folder access / Trust this folder? ... › 1. Trust
+# and continue" at start (older: "Do you trust the files in this folder?"), older TUIs an
+# "Introducing <model>" notice, and after an answer with the 5-hour window at 90 % or more
+# "Approaching rate limits / Switch to gpt-6-luna for lower credit usage?" (2 = keep model).
 MODALS = [
-    (re.compile(r"Trust this folder\?|Do you trust the files in this folder\?"), ["Enter"]),
-    (re.compile(r"Introducing "), ["Escape"]),
-    (re.compile(r"(?i)switch to (a|the) (smaller|cheaper|faster)"), ["Escape"]),
-    (re.compile(r"(?i)approaching (your|the) .*limit"), ["Escape"]),
+    ("trust", re.compile(r"Trust this folder\?|Do you trust the files in this folder\?"),
+     ["Enter"]),
+    ("introducing", re.compile(r"^\s*Introducing \S", re.M), ["Escape"]),
+    ("model-switch", re.compile(r"Approaching rate limits.{0,400}Keep current model", re.S),
+     ["2"]),
 ]
+PROMPT = "tui$ "
 
 __all__ = ["Tui", "TuiTimeout", "tui_codex_bin", "tmux_bin", "CODEX_TUI", "DEFAULT_COLS",
-           "DEFAULT_ROWS"]
+           "DEFAULT_ROWS", "MODALS", "READY"]
 
 
 class TuiTimeout(AssertionError):
@@ -88,10 +95,14 @@ class Tui:
 
     home: a harness.TestHome (its env() is the session's environment); args: what follows
     `run` (e.g. ["resume", id]); codex_bin: passed as --codex-bin (None: tui_codex_bin());
-    env: extra environment; switch_bin: the codex-switch binary (CODEX_SWITCH_BIN)."""
+    env: extra environment; switch_bin: the codex-switch binary (CODEX_SWITCH_BIN);
+    shell: run the command from an interactive bash in the pane (job control as a user has
+    it; after run exits the shell stays, so stty() can read the terminal modes);
+    auto_dismiss: submit() and command() first dismiss known modals (recorded in
+    self.dismissed as (name, screen)); name: the tmux session and file prefix."""
 
     def __init__(self, home, args=(), cols=DEFAULT_COLS, rows=DEFAULT_ROWS, codex_bin=None,
-                 env=None, switch_bin=None, name="tui"):
+                 env=None, switch_bin=None, shell=False, auto_dismiss=True, name="tui"):
         self.home = home
         self.args = list(args)
         self.cols = cols
@@ -104,9 +115,15 @@ class Tui:
         self.name = name
         self.socket = os.path.join(home.root, "%s.tmux" % name)
         self.server_pid = None
+        self.pane_pid = None
         self.started_at = None
         self.log_path = os.path.join(home.root, "%s-screens.log" % name)
         self.status_path = os.path.join(home.root, "%s.status" % name)
+        self.shell = shell
+        self.auto_dismiss = auto_dismiss
+        self.dismissed = []
+        self.killed = []
+        self.stty_before = None
 
     # ----- tmux plumbing -----
 
@@ -124,6 +141,7 @@ class Tui:
         env.pop("TMUX", None)
         env.pop("TMUX_PANE", None)
         env["TERM"] = "xterm-256color"
+        env["PS1"] = PROMPT
         return env
 
     def _write_conf(self):
@@ -141,23 +159,60 @@ class Tui:
         return [self.switch_bin, "run", "--codex-bin", self.codex_bin] + self.args
 
     def start(self, timeout=60.0, dismiss=True):
-        """Starts the session; with dismiss, waits until the composer is ready, dismissing
-        the trust prompt and start-up modals on the way. Returns self."""
+        """Starts `codex-switch run`; with dismiss, waits until the composer is ready,
+        dismissing the trust prompt and start-up modals on the way. Returns self."""
         conf = self._write_conf()
         self.started_at = time.monotonic()
-        try:
-            os.unlink(self.status_path)
-        except FileNotFoundError:
-            pass
-        # A shell between tmux and run records run's exit status in a file: tmux 3.3 now and
-        # then leaves an exited pane process unreaped, and then reports no status at all.
-        wrapper = ['/bin/sh', '-c', '"$@"; echo $? > "%s"' % self.status_path, "tui-run"]
-        self.tmux("-f", conf, "new-session", "-d", "-s", self.name, "-x", str(self.cols),
-                  "-y", str(self.rows), "-c", self.home.work, "--", *(wrapper + self.argv()))
-        self.server_pid = int(self.tmux("display-message", "-p", "#{pid}").strip())
+        for path in (self.status_path, self._path("stty")):
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+        size = ["-x", str(self.cols), "-y", str(self.rows), "-c", self.home.work]
+        if self.shell:
+            self.tmux("-f", conf, "new-session", "-d", "-s", self.name, *size, "--",
+                      "bash", "--norc", "--noprofile", "-i")
+        else:
+            # A shell between tmux and run records run's exit status in a file: tmux 3.3 now
+            # and then leaves an exited pane process unreaped and then reports no status.
+            wrapper = ["/bin/sh", "-c", '"$@"; echo $? > %s' % shlex.quote(self.status_path),
+                       "tui-run"]
+            self.tmux("-f", conf, "new-session", "-d", "-s", self.name, *size, "--",
+                      *(wrapper + self.argv()))
+        self.server_pid, self.pane_pid = [int(x) for x in self.tmux(
+            "display-message", "-p", "-t", self.name, "#{pid} #{pane_pid}").split()]
+        if self.shell:
+            self.stty_before = self._shell_stty("stty-before", timeout)
+            line = " ".join(shlex.quote(a) for a in self.argv())
+            self.type("%s; echo $? > %s" % (line, shlex.quote(self.status_path)))
+            self.enter()
         if dismiss:
             self.wait_ready(timeout)
         return self
+
+    def _path(self, what):
+        return os.path.join(self.home.root, "%s.%s" % (self.name, what))
+
+    def _shell_stty(self, what, timeout=20.0):
+        """Shell mode: `stty -a` of the pane's terminal, typed at the shell (which reads it
+        once run has exited; the prompt itself may land amid what a killed TUI left)."""
+        path = self._path(what)
+        self.key("C-u")
+        self.type("stty -a > %s.tmp && mv %s.tmp %s" % ((shlex.quote(path),) * 3))
+        self.enter()
+        try:
+            h.wait_until(lambda: os.path.exists(path), timeout, "stty output")
+        except TimeoutError:
+            raise TuiTimeout("`stty -a` at the shell", timeout, self.screen(history=True))
+        with open(path) as f:
+            return f.read()
+
+    def stty(self, timeout=20.0):
+        """Shell mode, after run exited: the terminal modes now (compare stty_before)."""
+        if not self.shell:
+            raise ValueError("stty() needs Tui(shell=True)")
+        self.wait_exit(timeout)
+        return self._shell_stty("stty", timeout)
 
     def close(self):
         """Kills the tmux server (and with it the pane's process group); idempotent."""
@@ -178,6 +233,17 @@ class Tui:
             os.unlink(self.socket)
         except OSError:
             pass
+        # A test that failed midway must not leave an app-server to the next one: what
+        # still runs 10 s after the hangup is killed and listed in self.killed.
+        try:
+            h.wait_until(lambda: not self.leftovers(), 10, "children to exit")
+        except TimeoutError:
+            for pid in self.leftovers():
+                try:
+                    os.kill(pid, 9)
+                    self.killed.append(pid)
+                except ProcessLookupError:
+                    pass
 
     def __enter__(self):
         return self
@@ -300,7 +366,10 @@ class Tui:
         self.key("Enter")
 
     def submit(self, text, settle=0.3):
-        """Types a prompt and presses Enter once the composer shows it."""
+        """Types a prompt and presses Enter once the composer shows it (with auto_dismiss,
+        known modals are dismissed first)."""
+        if self.auto_dismiss:
+            self.wait_ready(30)
         self.type(text)
         self.wait_for(text[-40:], timeout=10)
         time.sleep(settle)
@@ -308,6 +377,8 @@ class Tui:
 
     def command(self, slash, settle=0.4):
         """Runs a slash command such as "/status": types it, lets the popup settle, Enter."""
+        if self.auto_dismiss:
+            self.wait_ready(30)
         self.type(slash)
         self.wait_for(slash, timeout=10)
         time.sleep(settle)
@@ -315,13 +386,19 @@ class Tui:
 
     # ----- modals -----
 
+    def modal(self, screen=None):
+        """The name of the known modal on screen, or None."""
+        s = self.screen() if screen is None else screen
+        return next((name for name, pattern, _ in MODALS if pattern.search(s)), None)
+
     def dismiss_modals(self, screen=None):
-        """Dismisses every known modal now on screen; returns how many keys were sent."""
+        """Dismisses every known modal now on screen; returns how many were dismissed."""
         s = self.screen() if screen is None else screen
         sent = 0
-        for pattern, keys in MODALS:
+        for name, pattern, keys in MODALS:
             if pattern.search(s):
-                self._log_screen("dismissing %s" % pattern.pattern, s)
+                self._log_screen("dismissing %s" % name, s)
+                self.dismissed.append((name, s))
                 self.key(*keys)
                 sent += 1
                 time.sleep(0.3)
@@ -334,9 +411,9 @@ class Tui:
             s = self.screen()
             if self.dismiss_modals(s):
                 continue
-            if READY.search(s) and not any(p.search(s) for p, _ in MODALS):
+            if READY.search(s) and not self.modal(s):
                 s = self.wait_stable(0.5, 5)
-                if READY.search(s) and not any(p.search(s) for p, _ in MODALS):
+                if READY.search(s) and not self.modal(s):
                     return s
                 continue
             if self.exited():
@@ -371,7 +448,7 @@ class Tui:
             if self.exited():
                 return True
             s = self.screen()
-            if not READY.search(s) and not any(p.search(s) for p, _ in MODALS):
+            if not READY.search(s) and not self.modal(s):
                 return True
             time.sleep(0.1)
         return False
@@ -385,11 +462,68 @@ class Tui:
             time.sleep(0.1)
         return self.exit_status()
 
+    def processes(self):
+        """[(pid, argv)] of live processes started for this test home (tmux left out)."""
+        out = []
+        for pid in self.leftovers():
+            try:
+                with open("/proc/%d/cmdline" % pid, "rb") as f:
+                    out.append((pid, [a.decode(errors="replace")
+                                      for a in f.read().split(b"\0") if a]))
+            except OSError:
+                pass
+        return out
+
+    def run_pid(self):
+        """The pid of `codex-switch run`, or None once it has exited."""
+        for pid, argv in self.processes():
+            if argv[:2] == [self.switch_bin, "run"]:
+                return pid
+        return None
+
+    def signal(self, sig=signal.SIGTERM):
+        """Sends sig to `codex-switch run` (not to the TUI)."""
+        pid = self.run_pid()
+        if pid is None:
+            raise RuntimeError("codex-switch run is not running")
+        os.kill(pid, sig)
+
+    def warnings(self, timeout=10.0):
+        """Opens the F2 warnings view and reads every entry: [(source, text)] in the TUI's
+        order (0.169: "Startup" bubblewrap, "MCP · codex_apps", then server `warning`s as
+        "Warning"). Closes the view with Escape, which dismisses the entry shown last."""
+        self.key("F2")
+        head = re.compile(r"^\s*Warnings · (\d+) of (\d+)(?: · (.*))?$", re.M)
+        s = self.wait_for(head, timeout)
+        total = int(head.search(s).group(2))
+        out = []
+        for i in range(1, total + 1):
+            want = re.compile(r"^\s*Warnings · %d of %d" % (i, total), re.M)
+            s = self.wait_for(want, timeout)
+            lines = s.split("\n")
+            at = next(n for n, line in enumerate(lines) if want.search(line))
+            m = head.search(lines[at])
+            body = []
+            for line in lines[at + 1:]:
+                if "esc dismiss" in line:
+                    break
+                body.append(line.strip())
+            out.append((m.group(3) or "", " ".join(x for x in body if x)))
+            if i < total:
+                self.key("Right")
+        self.key("Escape")
+        self.wait_gone(head, timeout)
+        return out
+
+    def count(self, text, history=True):
+        """How often text shows on the screen (history: with the scrollback)."""
+        return self.screen(history=history).count(text)
+
     def leftovers(self):
         """Live processes started for this test home (its paths in their command line or
-        environment), other than tmux itself."""
+        environment), other than tmux and the pane's own shell."""
         return [pid for pid in _pids_mentioning(self.home.root.encode())
-                if pid != self.server_pid and not _is_tmux(pid)]
+                if pid not in (self.server_pid, self.pane_pid) and not _is_tmux(pid)]
 
 
 def _alive(pid):
