@@ -579,11 +579,14 @@ class MockBackend:
                 if r.get("prompt") == prompt and r.get("outcome") == "ok"]
 
     def limit_until(self, account_id, resets_in=None, resets_at=None):
-        """Puts account_id at its usage limit until a time (resets_in seconds from now, or
-        resets_at unix seconds): meanwhile /responses answers usage_limit (resets_at = that
+        """Puts account_id at its usage limit until a time (resets_in seconds from now, rounded
+        up to a whole second, or resets_at unix seconds): meanwhile /responses answers usage_limit (resets_at = that
         time, queue untouched) and /wham/usage shows the 5-hour window at 100 % resetting
         then; afterwards both follow the account's other settings. Returns the reset time."""
-        until = resets_at if resets_at is not None else time.time() + float(resets_in or 0)
+        # Whole seconds: the reset the mock announces (resets_at, reset_at) is exactly when
+        # it starts answering again.
+        until = int(resets_at if resets_at is not None
+                    else -(-(time.time() + float(resets_in or 0)) // 1))
         self.set_account(account_id, limited_until=until)
         return until
 
