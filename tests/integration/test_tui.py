@@ -96,8 +96,11 @@ def test_hard_switch_today(mb):
                   % auth_account(home))
         # Today the switch notice is a server `warning`: only the footer counter shows it,
         # its text is in the F2 view.
-        check(re.search(r"⚠ \d+ warnings? · f2 to view", t.screen()) is not None,
-              "the footer counts warnings")
+        try:
+            t.wait_for(re.compile(r"⚠ [3-9] warnings · f2 to view"), 10)
+            check(True, "the footer counts one more warning (codex's own start-up: 2)")
+        except tui.TuiTimeout as e:
+            check(False, "the footer counts one more warning: %s" % e)
         warns = t.warnings()
         print("F2 warnings: %r" % [w for w in warns if w[0] == "Warning"])
         check(any(src == "Warning" and "switched account from alice" in text
@@ -123,6 +126,23 @@ def test_hard_switch_today(mb):
     home.cleanup()
 
 
+def test_quit_from_a_shell(mb):
+    """From an interactive shell, as a user starts it: /quit ends run with status 0 and the
+    terminal modes are those from before."""
+    home, a, b = setup(mb)
+    with tui.Tui(home, shell=True) as t:
+        t.start()
+        t.submit("are you there")
+        t.wait_for("acct-A answers: are you there", 45)
+        status = t.quit(how="/quit")
+        check(status == 0, "/quit: run exits 0 (got %r)" % status)
+        after = t.stty()
+        changed = t.stty_flags(after) ^ t.stty_flags(t.stty_before)
+        check(not changed, "the terminal modes are restored (changed: %s)" % sorted(changed))
+        check(not t.leftovers(), "/quit: no process is left behind (%r)" % t.processes())
+    home.cleanup()
+
+
 def timed(fn):
     def run(mb):
         start = time.monotonic()
@@ -137,7 +157,7 @@ def timed(fn):
 def main():
     tui.tmux_bin()
     tui.tui_codex_bin()
-    tests = [test_normal_turn, test_hard_switch_today]
+    tests = [test_normal_turn, test_hard_switch_today, test_quit_from_a_shell]
     return h.run_suite([timed(t) for t in tests], check, failures)
 
 

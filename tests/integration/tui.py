@@ -5,19 +5,34 @@ user would (python3 standard library plus the tmux binary).
     mb = h.start_mock(); home = h.TestHome(mb)
     a = h.make_account(mb, "alice@example.com", "acct-A", name="alice")
     h.write_accounts(home.switch_home, [a]); h.write_auth_json(home.codex_home, a)
+    mb.set_account("default", text="{account} answers: {prompt}")
     with tui.Tui(home) as t:                 # tmux session 120x40, `codex-switch run`
         t.start()                            # waits for the composer, dismisses start-up modals
         t.submit("hello")                    # type("hello") + enter()
-        screen = t.wait_for("answer text")   # str: substring; re.compile(...): regex
-        t.command("/status"); t.wait_for("alice@example.com"); t.key("Escape")
-        t.quit()                             # Ctrl-C twice; returns codex-switch's exit status
-    # leaving the with-block kills the tmux server, always; t.leftovers() lists live children
+        screen = t.wait_for("acct-A answers: hello")  # str: substring; re.compile(..): regex
+        t.command("/status"); t.wait_for("alice@example.com")
+        status = t.quit()                    # Ctrl-C until the TUI leaves; run's exit status
+    # leaving the with-block kills the tmux server and whatever of this home still runs
+
+Tui(home, args=(), cols=120, rows=40, codex_bin=None, env=None, switch_bin=None, shell=False,
+    auto_dismiss=True, name="tui")
+  start(timeout=60, dismiss=True)   wait_ready(timeout=60)   close()
+  screen(history=False, ansi=False) -> str   count(text, history=True) -> int
+  wait_for(pattern, timeout=30, history=False) -> screen   wait_gone(pattern, timeout=30)
+  wait_any([patterns], timeout=30) -> (index, screen)   wait_stable(quiet=0.5, timeout=10)
+  type(text)   key(*tmux_key_names)   enter()   submit(text)   command("/status")
+  modal() -> name|None   dismiss_modals() -> n   dismissed: [(name, screen)]
+  warnings() -> [(source, text)] from the F2 view
+  quit(timeout=30, how="ctrl-c"|"/quit") -> status   wait_exit(timeout=30) -> status
+  exited()   exit_status()   stty() (shell=True; stty_before)   stty_flags(text) -> set
+  processes() -> [(pid, argv)]   run_pid()   signal(sig)   leftovers() -> [pid]   killed
 
 Each Tui gets its own tmux server (socket under home.root), so tests never see one another's
 sessions or the user's. Every wait has a timeout; a timeout raises TuiTimeout whose message
-holds the screen. Environment: CS_TUI_CODEX_BIN overrides the codex given to `run`
-(default: the pinned .deps/codex/node_modules/.bin/codex), CS_TUI_KEEP=1 keeps the tmux
-server alive after a failure for a look (`tmux -S <sock> attach`).
+holds the screen (and <home.root>/<name>-screens.log collects the screens of timeouts and
+dismissed modals). Environment: CS_TUI_CODEX_BIN overrides the codex given to `run` (default:
+the pinned .deps/codex/node_modules/.bin/codex), CS_TUI_KEEP=1 keeps the tmux server of a
+with-block that raised (e.g. a TuiTimeout) alive for a look (`tmux -S <sock> attach`).
 """
 
 import os
@@ -214,10 +229,11 @@ class Tui:
         self.wait_exit(timeout)
         return self._shell_stty("stty", timeout)
 
-    def close(self):
-        """Kills the tmux server (and with it the pane's process group); idempotent."""
-        if os.environ.get("CS_TUI_KEEP") and self.server_pid is not None:
-            print("tui: keeping tmux server: tmux -S %s attach" % self.socket)
+    def close(self, keep=False):
+        """Kills the tmux server (and with it the pane's process group); idempotent. keep
+        (the with-block raised and CS_TUI_KEEP is set): leaves it running for a look."""
+        if keep and os.environ.get("CS_TUI_KEEP") and self.server_pid is not None:
+            print("tui: keeping the tmux server: tmux -S %s attach" % self.socket)
             return
         if os.path.exists(self.socket):
             try:
@@ -248,8 +264,8 @@ class Tui:
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
-        self.close()
+    def __exit__(self, exc_type, exc, tb):
+        self.close(keep=exc_type is not None)
 
     # ----- reading -----
 
@@ -492,9 +508,17 @@ class Tui:
         """Opens the F2 warnings view and reads every entry: [(source, text)] in the TUI's
         order (0.169: "Startup" bubblewrap, "MCP · codex_apps", then server `warning`s as
         "Warning"). Closes the view with Escape, which dismisses the entry shown last."""
-        self.key("F2")
         head = re.compile(r"^\s*Warnings · (\d+) of (\d+)(?: · (.*))?$", re.M)
-        s = self.wait_for(head, timeout)
+        deadline = time.monotonic() + timeout
+        while True:
+            # A key pressed while the TUI redraws can get lost: press again.
+            self.key("F2")
+            try:
+                s = self.wait_for(head, 2)
+                break
+            except TuiTimeout:
+                if time.monotonic() >= deadline:
+                    raise
         total = int(head.search(s).group(2))
         out = []
         for i in range(1, total + 1):
@@ -514,6 +538,15 @@ class Tui:
         self.key("Escape")
         self.wait_gone(head, timeout)
         return out
+
+    def stty_flags(self, text):
+        """The mode flags of `stty -a` output as a set, e.g. {"icanon", "-echo", ...}."""
+        flags = set()
+        for line in text.split("\n"):
+            if "=" in line or line.startswith("speed"):
+                continue
+            flags.update(line.split())
+        return flags
 
     def count(self, text, history=True):
         """How often text shows on the screen (history: with the scrollback)."""
