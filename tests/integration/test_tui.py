@@ -17,7 +17,7 @@ failures = []
 check = h.checker(failures)
 
 ANSWER = "{account} answers: {prompt}"
-LIMIT_CELL = re.compile(r"■ You.ve hit your usage limit\.")
+LIMIT_CELL = tui.USAGE_LIMIT_CELL
 
 
 def setup(mb):
@@ -58,7 +58,8 @@ def test_normal_turn(mb):
         t.start()
         t.submit("hello from the test")
         screen = t.wait_for("acct-A answers: hello from the test", 45)
-        check("› hello from the test" in screen, "the prompt shows as the user's cell")
+        check(t.count("› hello from the test") == 1 and t.count("answers: hello") == 1,
+              "the prompt and its answer show once each (with the scrollback)")
         turns = mb.turns()
         check([r["prompt"] for r in turns] == ["hello from the test"],
               "one turn reached the mock, with the typed prompt (%r)" % mb.prompts())
@@ -97,7 +98,7 @@ def test_hard_switch_today(mb):
         # Today the switch notice is a server `warning`: only the footer counter shows it,
         # its text is in the F2 view.
         try:
-            t.wait_for(re.compile(r"⚠ [3-9] warnings · f2 to view"), 10)
+            t.wait_for(re.compile(r"⚠ [3-9] warnings · f2 to view"), 10)  # WARNING_COUNT
             check(True, "the footer counts one more warning (codex's own start-up: 2)")
         except tui.TuiTimeout as e:
             check(False, "the footer counts one more warning: %s" % e)

@@ -22,10 +22,13 @@ Tui(home, args=(), cols=120, rows=40, codex_bin=None, env=None, switch_bin=None,
   wait_any([patterns], timeout=30) -> (index, screen)   wait_stable(quiet=0.5, timeout=10)
   type(text)   key(*tmux_key_names)   enter()   submit(text)   command("/status")
   modal() -> name|None   dismiss_modals() -> n   dismissed: [(name, screen)]
+  dismiss_until(pattern, timeout=60, stable=False) -> screen
   warnings() -> [(source, text)] from the F2 view
   quit(timeout=30, how="ctrl-c"|"/quit") -> status   wait_exit(timeout=30) -> status
   exited()   exit_status()   stty() (shell=True; stty_before)   stty_flags(text) -> set
   processes() -> [(pid, argv)]   run_pid()   signal(sig)   leftovers() -> [pid]   killed
+trust_workdir(home): no trust prompt. USAGE_LIMIT_CELL, INTERRUPTED_CELL, HEADS_UP,
+WARNING_COUNT, READY, MODALS: screen texts of the 0.169 TUI.
 
 Each Tui gets its own tmux server (socket under home.root), so tests never see one another's
 sessions or the user's. Every wait has a timeout; a timeout raises TuiTimeout whose message
@@ -66,8 +69,15 @@ MODALS = [
 ]
 PROMPT = "tui$ "
 
+# Texts of the 0.169 TUI that tests look for (observed under tmux, 120x40).
+USAGE_LIMIT_CELL = re.compile(r"■ You.ve hit your usage limit\.")  # U+2019 apostrophe
+INTERRUPTED_CELL = "■ Conversation interrupted"
+HEADS_UP = re.compile(r"⚠ Heads up, you have less than \d+% of your \S+ limit left")
+WARNING_COUNT = re.compile(r"⚠ (\d+) warnings? · f2 to view")
+
 __all__ = ["Tui", "TuiTimeout", "tui_codex_bin", "tmux_bin", "CODEX_TUI", "DEFAULT_COLS",
-           "DEFAULT_ROWS", "MODALS", "READY"]
+           "DEFAULT_ROWS", "MODALS", "READY", "USAGE_LIMIT_CELL", "INTERRUPTED_CELL", "HEADS_UP",
+           "WARNING_COUNT", "trust_workdir"]
 
 
 class TuiTimeout(AssertionError):
@@ -77,6 +87,12 @@ class TuiTimeout(AssertionError):
         super().__init__("timed out after %.1fs waiting for %s; the screen:\n%s\n%s\n%s"
                          % (timeout, what, "-" * 40, screen, "-" * 40))
         self.screen = screen
+
+
+def trust_workdir(home):
+    """Marks home.work trusted in config.toml, so the TUI skips its trust prompt."""
+    with open(os.path.join(home.codex_home, "config.toml"), "a") as f:
+        f.write('\n[projects."%s"]\ntrust_level = "trusted"\n' % home.work)
 
 
 def tmux_bin():
@@ -422,24 +438,32 @@ class Tui:
 
     def wait_ready(self, timeout=60.0):
         """Until the composer takes input, dismissing modals meanwhile; returns the screen."""
+        return self.dismiss_until(READY, timeout, what="the composer", stable=True)
+
+    def dismiss_until(self, pattern, timeout=60.0, what=None, stable=False):
+        """Waits for pattern, dismissing known modals meanwhile (e.g. the trust prompt before
+        the `resume` picker); stable: and until the screen has settled. Returns the screen."""
+        what = what or _describe(pattern)
         deadline = time.monotonic() + timeout
         while True:
             s = self.screen()
             if self.dismiss_modals(s):
                 continue
-            if READY.search(s) and not self.modal(s):
+            if _found(pattern, s) and not self.modal(s):
+                if not stable:
+                    return s
                 s = self.wait_stable(0.5, 5)
-                if READY.search(s) and not self.modal(s):
+                if _found(pattern, s) and not self.modal(s):
                     return s
                 continue
             if self.exited():
                 s = self.screen(history=True)
-                raise TuiTimeout("the composer (codex-switch run exited with %s)"
-                                 % self.exit_status(), 0, s)
+                raise TuiTimeout("%s (codex-switch run exited with %s)"
+                                 % (what, self.exit_status()), 0, s)
             if time.monotonic() >= deadline:
                 s = self.screen(history=True)
-                self._log_screen("timeout waiting for the composer", s)
-                raise TuiTimeout("the composer", timeout, s)
+                self._log_screen("timeout waiting for " + what, s)
+                raise TuiTimeout(what, timeout, s)
             time.sleep(0.2)
 
     # ----- leaving -----
