@@ -531,8 +531,11 @@ class Tui:
     def warnings(self, timeout=10.0):
         """Opens the F2 warnings view and reads every entry: [(source, text)] in the TUI's
         order (0.169: "Startup" bubblewrap, "MCP · codex_apps", then server `warning`s as
-        "Warning"). Closes the view with Escape, which dismisses the entry shown last."""
+        "Warning"). Closes the view with Escape, which dismisses the entry shown last. With
+        auto_dismiss, known modals are dismissed first (F2 does nothing under a popup)."""
         head = re.compile(r"^\s*Warnings · (\d+) of (\d+)(?: · (.*))?$", re.M)
+        if self.auto_dismiss:
+            self.wait_ready(timeout)
         deadline = time.monotonic() + timeout
         while True:
             # A key pressed while the TUI redraws can get lost: press again.
