@@ -88,6 +88,9 @@ def test_hard_switch_today(mb):
         t.submit("first prompt")
         screen = t.wait_for(LIMIT_CELL, 45)
         check("try again at" in screen, "codex's usage-limit cell names the reset time")
+        # The whole message, across the line the TUI wrapped it at.
+        t.wait_for(re.compile(r"■ You.ve hit your usage limit\. Upgrade to Pro \(.*\), visit "
+                              r".* try again at \d{1,2}:\d\d [AP]M\."), 5, flat=True)
         check("answers: first prompt" not in screen, "nobody answers the first prompt")
         try:
             h.wait_until(lambda: auth_account(home) == "acct-B", 20, "auth.json to hold bob")

@@ -18,7 +18,8 @@ Tui(home, args=(), cols=120, rows=40, codex_bin=None, env=None, switch_bin=None,
     auto_dismiss=True, name="tui")
   start(timeout=60, dismiss=True)   wait_ready(timeout=60)   close()
   screen(history=False, ansi=False) -> str   count(text, history=True) -> int
-  wait_for(pattern, timeout=30, history=False) -> screen   wait_gone(pattern, timeout=30)
+  wait_for(pattern, timeout=30, history=False, flat=False) -> screen
+  wait_gone(pattern, timeout=30)
   wait_any([patterns], timeout=30) -> (index, screen)   wait_stable(quiet=0.5, timeout=10)
   type(text)   key(*tmux_key_names)   enter()   submit(text)   command("/status")
   modal() -> name|None   dismiss_modals() -> n   dismissed: [(name, screen)]
@@ -27,7 +28,7 @@ Tui(home, args=(), cols=120, rows=40, codex_bin=None, env=None, switch_bin=None,
   quit(timeout=30, how="ctrl-c"|"/quit") -> status   wait_exit(timeout=30) -> status
   exited()   exit_status()   stty() (shell=True; stty_before)   stty_flags(text) -> set
   processes() -> [(pid, argv)]   run_pid()   signal(sig)   leftovers() -> [pid]   killed
-trust_workdir(home): no trust prompt. USAGE_LIMIT_CELL, INTERRUPTED_CELL, HEADS_UP,
+trust_workdir(home): no trust prompt. flat(text): white space runs made one space. USAGE_LIMIT_CELL, INTERRUPTED_CELL, HEADS_UP,
 WARNING_COUNT, READY, MODALS: screen texts of the 0.169 TUI.
 
 Each Tui gets its own tmux server (socket under home.root), so tests never see one another's
@@ -77,7 +78,7 @@ WARNING_COUNT = re.compile(r"⚠ (\d+) warnings? · f2 to view")
 
 __all__ = ["Tui", "TuiTimeout", "tui_codex_bin", "tmux_bin", "CODEX_TUI", "DEFAULT_COLS",
            "DEFAULT_ROWS", "MODALS", "READY", "USAGE_LIMIT_CELL", "INTERRUPTED_CELL", "HEADS_UP",
-           "WARNING_COUNT", "trust_workdir"]
+           "WARNING_COUNT", "trust_workdir", "flat"]
 
 
 class TuiTimeout(AssertionError):
@@ -119,6 +120,15 @@ def _found(pattern, text):
     if isinstance(pattern, re.Pattern):
         return pattern.search(text) is not None
     return pattern in text
+
+
+def flat(text):
+    """text with every run of white space (line ends included) made one space: the TUI wraps
+    long cells at word boundaries itself, so a sentence may span lines on screen."""
+    return " ".join(text.split())
+
+
+_flat = flat  # wait_for's flat= argument shadows the name
 
 
 class Tui:
@@ -325,11 +335,17 @@ class Tui:
     def exited(self):
         return self.exit_status() is not None
 
-    def wait_for(self, pattern, timeout=30.0, history=False):
+    def wait_for(self, pattern, timeout=30.0, history=False, flat=False):
         """Waits until the screen shows pattern (str: a substring; re.Pattern: a search);
-        returns the screen. Raises TuiTimeout with the screen, or at once when run exited."""
-        return self._wait(lambda s: _found(pattern, s), "%s on screen" % _describe(pattern),
-                          timeout, history)
+        returns the screen. flat: match against flat(screen) (a str pattern is flattened
+        too), for sentences the TUI may wrap. Raises TuiTimeout with the screen, or at once
+        when run exited."""
+        if flat:
+            want = _flat(pattern) if isinstance(pattern, str) else pattern
+            pred = lambda s: _found(want, _flat(s))  # noqa: E731
+        else:
+            pred = lambda s: _found(pattern, s)  # noqa: E731
+        return self._wait(pred, "%s on screen" % _describe(pattern), timeout, history)
 
     def wait_gone(self, pattern, timeout=30.0):
         """Waits until the screen no longer shows pattern; returns the screen."""
@@ -403,7 +419,7 @@ class Tui:
         if self.auto_dismiss:
             self.wait_ready(30)
         self.type(text)
-        self.wait_for(text[-40:], timeout=10)
+        self.wait_for(text[-16:], timeout=10)
         time.sleep(settle)
         self.enter()
 
