@@ -45,9 +45,9 @@ def check_exit(t, home, what):
     check(status == 0, "%s: run exits 0 after Ctrl-C (got %r)" % (what, status))
     left = []
     try:
-        h.wait_until(lambda: not t.leftovers(), 10, "children to exit")
+        h.wait_until(lambda: not t.leftovers(), 3, "children to exit")
     except TimeoutError:
-        left = t.leftovers()
+        left = t.processes()
     check(not left, "%s: no process is left behind (%r)" % (what, left))
     check(not token_files(home), "%s: the token file is removed" % what)
 
