@@ -19,6 +19,8 @@ if [ "$want_tests" = 1 ]; then
 	pkgs+=(libcmocka-dev clang-format python3 openssl procps iproute2 clang libclang-rt-dev)
 	# completion, man page and terminal-output tests
 	pkgs+=(zsh fish man-db groff-base bsdextrautils bsdutils)
+	# the real TUI under tmux (tests/integration/tui.py); zstd decodes codex's request bodies
+	pkgs+=(tmux zstd)
 fi
 
 missing=()

@@ -80,7 +80,8 @@ def test_turns(mb, srv, a, b):
     check(r and r["bearer"] == a["access_token"] and r["account"] == "acct-A",
           "the mock saw A's bearer and ChatGPT-Account-Id")
     check(r and r["headers"].get("content-encoding") == "zstd" and r["body"] is None
-          and r["body_len"] > 0, "the zstd /responses body is recorded undecoded")
+          and r["body_len"] > 0 and r["prompt"] == "ping" and r["purpose"] == "turn",
+          "the zstd /responses body is recorded decoded (prompt %r)" % (r or {}).get("prompt"))
     check(mb.count("responses_ws") >= 1, "the websocket attempt on /responses got 426")
     rl = rpc.wait_notification("account/rateLimits/updated", None, 10, start)["params"]
     check(rl["rateLimits"]["primary"]["usedPercent"] == 42,

@@ -220,6 +220,78 @@ def test_device(mb, c):
           ["grant_type"] == "authorization_code", "device requests are counted")
 
 
+def responses_body(prompts, title=False):
+    body = {"model": "gpt-test", "stream": True, "input": [
+        {"type": "message", "role": "developer",
+         "content": [{"type": "input_text", "text": "instructions"}]},
+        {"type": "message", "role": "user",
+         "content": [{"type": "input_text", "text": "<environment_context>x"}]}]}
+    for p in prompts:
+        body["input"].append({"type": "message", "role": "user",
+                              "content": [{"type": "input_text", "text": p}]})
+    if title:
+        body["text"] = {"format": {"type": "json_schema", "name": "codex_output_schema",
+                                   "schema": {"properties": {"title": {"type": "string"}}}}}
+    return json.dumps(body).encode()
+
+
+def zstd(data):
+    p = subprocess.run(["zstd", "-q", "-c"], input=data, stdout=subprocess.PIPE, timeout=30)
+    return p.stdout
+
+
+def test_tui_controls(mb, c):
+    """What the real-TUI tests rely on: decoded zstd bodies, answers naming the prompt,
+    thread-title requests kept out of the queue, and a time-limited account."""
+    mb.configure({"default": {"text": "{account} answers: {prompt} (#{n})"}})
+    mb.clear_requests()
+    path = "/backend-api/codex/responses"
+    hdrs = dict(acct("acct-A"), **{"Content-Type": "application/json",
+                                   "Content-Encoding": "zstd"})
+    st, _, data = c.req("POST", path, zstd(responses_body(["one", "two"])), hdrs)
+    check(st == 200 and b"acct-A answers: two (#1)" in data,
+          "an ok answer names the account, the last prompt and the turn number")
+    r = mb.requests(endpoint="responses")[-1]
+    check(r["body"] is None and r["json"] and r["user_texts"] == ["one", "two"]
+          and r["prompt"] == "two" and r["purpose"] == "turn",
+          "a zstd body is decoded: user texts without wrappers (%r)" % r.get("user_texts"))
+    mb.set_account("acct-A", responses=["usage_limit"])
+    st, _, data = c.req("POST", path, zstd(responses_body(["one"], title=True)), hdrs)
+    check(st == 200 and b"Mock title" in data and mb.requests()[-1]["purpose"] == "title",
+          "a thread-title request gets a title and leaves the queue alone")
+    st, _, _ = c.req("POST", path, zstd(responses_body(["three"])), hdrs)
+    check(st == 429, "the next turn still gets the scripted usage limit")
+    check(mb.prompts("acct-A") == ["two", "three"] and mb.answered_by("two") == ["acct-A"]
+          and mb.answered_by("three") == [], "turns(), prompts() and answered_by()")
+
+    until = mb.limit_until("acct-B", resets_in=2)
+    hb = dict(acct("acct-B"), **{"Content-Type": "application/json"})
+    st, rh, body = c.js("POST", path, responses_body(["b1"]), hb)
+    err = body.get("error", {}) if isinstance(body, dict) else {}
+    check(st == 429 and err.get("type") == "usage_limit_reached"
+          and err.get("resets_at") == int(until)
+          and rh.get("x-codex-primary-used-percent") == "100"
+          and rh.get("x-codex-primary-reset-at") == str(int(until)),
+          "a limited account gets usage_limit_reached with its reset time (%r)" % err)
+    st, _, u = c.js("GET", "/backend-api/wham/usage", headers=acct("acct-B"))
+    w = u["rate_limit"]["primary_window"]
+    check(w["used_percent"] == 100 and w["reset_at"] == int(until)
+          and 0 <= w["reset_after_seconds"] <= 3 and u["rate_limit"]["limit_reached"],
+          "its usage shows the 5-hour window at 100 %% resetting then (%r)" % w)
+    time.sleep(max(0, until - time.time()) + 0.1)
+    st, _, data = c.req("POST", path, responses_body(["b2"]), hb)
+    check(st == 200 and b"acct-B answers: b2" in data, "after the reset it answers again")
+    st, _, u = c.js("GET", "/backend-api/wham/usage", headers=acct("acct-B"))
+    check(u["rate_limit"]["primary_window"]["used_percent"] == 12
+          and not u["rate_limit"]["limit_reached"], "and its usage is back to its settings")
+    mb.set_account("acct-C", usage={"primary": {"used_percent": 50, "reset_at": until + 100}})
+    st, _, u = c.js("GET", "/backend-api/wham/usage", headers=acct("acct-C"))
+    w = u["rate_limit"]["primary_window"]
+    check(w["reset_at"] == int(until) + 100 and 90 <= w["reset_after_seconds"] <= 100,
+          "a usage window's absolute reset_at sets reset_after_seconds (%r)" % w)
+    mb.configure({})
+
+
 def test_standalone():
     d = tempfile.mkdtemp(prefix="cs-mock-sa-")
     with open(os.path.join(d, "config.json"), "w") as f:
@@ -293,7 +365,8 @@ def main():
         c = Client(mb.port, mb.ssl_context())
         for fn in (test_jwt, lambda: test_responses(mb, c), lambda: test_usage(mb, c),
                    lambda: test_refresh(mb, c), lambda: test_authorize(mb, c),
-                   lambda: test_device(mb, c), test_standalone, lambda: test_files(mb)):
+                   lambda: test_device(mb, c), lambda: test_tui_controls(mb, c),
+                   test_standalone, lambda: test_files(mb)):
             try:
                 fn()
             except Exception as e:  # noqa: BLE001

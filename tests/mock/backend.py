@@ -21,6 +21,8 @@ In-process (tests put tests/mock on sys.path)::
     mb.set_account("acct-A", responses=["unauthorized", "ok"], require_bearer=tok)
     mb.add_refresh_token("rt-A", email=..., account_id=..., user_id=..., plan=...)
     mb.requests(endpoint="responses", account="acct-A")   # recorded requests (dicts)
+    mb.turns("acct-A"); mb.prompts(); mb.answered_by("hello")  # user turns of /responses
+    mb.limit_until("acct-A", resets_in=5)   # at its usage limit for 5 s, then as configured
     mb.count("oauth_token"); mb.wait_for(lambda: mb.count("usage") >= 2, timeout=10)
     mb.approve_device()                 # device-code login: approve the pending codes
     mb.latest_access_token("acct-A")    # newest access token /oauth/token issued for it
@@ -44,8 +46,12 @@ Recorded request (dict / JSON line)
 ``{"seq", "time", "method", "path", "query" (dict of lists), "headers" (lowercased names),
 "bearer", "account" (chatgpt-account-id header or null), "body_len", "body" (text when JSON or
 form and not content-encoded, else null; codex sends zstd /responses bodies), "json" (parsed
-body or null), "endpoint", "status", "outcome" (responses, usage, refresh), "grant_type"
-(oauth_token only)}``
+body, decoded first when content-encoded: zstd via the zstandard module or the zstd command,
+gzip, deflate; else null), "endpoint", "status", "outcome" (responses, usage, refresh),
+"grant_type" (oauth_token only)}``; /responses records also carry "purpose" ("title" for the
+thread-title request the real TUI sends beside a thread's first turn, else "turn"),
+"user_texts" (the user's texts in the request's input, oldest first, without codex's
+<environment_context>-style wrappers) and "prompt" (the last of them, or null).
 
 Endpoint names (for ``requests(endpoint=)`` / ``count()``): accounts_check, responses,
 responses_ws (websocket upgrade attempt, answered 426), usage, oauth_token, oauth_authorize,
@@ -99,13 +105,22 @@ ACCOUNT (a key missing in "accounts.X" falls back to "default", then to the buil
       "responses": ["unauthorized", "ok"],  # queue, one entry consumed per /responses request
                                          # (each account keeps its own copy of the queue)
       "responses_default": "ok",         # outcome once the queue is empty
-      "text": "pong",                    # assistant text of an ok answer
+      "text": "pong",                    # assistant text of an ok answer; "{prompt}" (the
+                                         # request's prompt), "{account}" and "{n}" (the
+                                         # account's ok turns so far) are filled in
       "delay": 0,                        # seconds before any /responses answer
       "stream_delay": 0,                 # seconds between SSE events
       "rate_limits": RATE_LIMITS | null, # x-codex-* headers on /responses answers (null: none)
       "extra_headers": {},               # raw headers added to /responses answers
       "usage_limit": {"resets_in_seconds": 3600, "message": "...", "plan_type": null},
-      "usage": USAGE
+      "usage": USAGE,
+      "limited_until": null,             # unix seconds: until then every /responses answer is
+                                         # usage_limit (resets_at = that time; the queue is
+                                         # not consumed) and /wham/usage shows the 5-hour
+                                         # window at 100 % resetting then (limit_until())
+      "title_outcome": "ok"              # "ok": thread-title requests get {"title":"Mock
+                                         # title"} without consuming the queue; "queue": they
+                                         # take the next outcome like any other request
     }
 
 Outcomes (a string, or a dict ``{"outcome": "ok", <any ACCOUNT key overriding it once>}``):
@@ -115,6 +130,10 @@ response.output_item.done, response.completed with usage), ``usage_limit`` (429
 with the primary window at 100 %), ``unauthorized`` (401, token_expired body),
 ``rate_limited`` (429 without usage_limit_reached), ``server_error`` (500), ``bad_request``
 (400), ``disconnect`` (connection closed without an answer).
+
+A usage_limit 429 makes codex 0.169 end the turn with an ``error`` notification
+(``codexErrorInfo: "usageLimitExceeded"``, ``willRetry: false``) and the TUI's red cell
+"■ You’ve hit your usage limit. Upgrade to Pro (…), visit … or try again at 5:34 PM.".
 
 RATE_LIMITS (default shown; ``reset_at`` absolute unix seconds, or ``reset_in`` seconds from
 now)::
@@ -133,6 +152,7 @@ USAGE (``GET /wham/usage``)::
      "delay": 0,
      "body": null,          # a full body to send verbatim instead of the generated one
      "primary":   {"used_percent": 12, "window_seconds": 18000,  "reset_after_seconds": 3600},
+                            # or "reset_at": unix seconds (reset_after_seconds follows it)
      "secondary": {"used_percent": 34, "window_seconds": 604800, "reset_after_seconds": 86400},
      "credits": {"has_credits": false, "unlimited": false, "balance": "0"},
      "limit_reached": false, "rate_limit_reached_type": null, "additional_rate_limits": null}
@@ -176,6 +196,7 @@ identity it was issued for, so chains of refreshes work without more config.
 import argparse
 import base64
 import copy
+import gzip
 import hashlib
 import http.server
 import json
@@ -191,6 +212,7 @@ import threading
 import time
 import urllib.parse
 import uuid
+import zlib
 
 DEFAULT_LOGIN = {"email": "new@example.com", "account_id": "acct-new", "user_id": "user-new",
                  "plan": "plus"}
@@ -221,6 +243,8 @@ ACCOUNT_DEFAULTS = {
     "extra_headers": {},
     "usage_limit": {},
     "usage": DEFAULT_USAGE,
+    "limited_until": None,
+    "title_outcome": "ok",
 }
 UNAUTHORIZED_BODY = {"error": {
     "message": "Provided authentication token is expired. Please try signing in again.",
@@ -279,6 +303,31 @@ def jwt_claims(token):
         part = token.split(".")[1]
         return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
     except (IndexError, ValueError, AttributeError):
+        return None
+
+
+def decode_body(body, encoding):
+    """body without its Content-Encoding (zstd, gzip, deflate, identity); None when it cannot
+    be decoded. zstd uses the zstandard module when present, else the zstd command."""
+    enc = (encoding or "identity").strip().lower()
+    try:
+        if enc == "identity":
+            return body
+        if enc in ("gzip", "x-gzip"):
+            return gzip.decompress(body)
+        if enc == "deflate":
+            return zlib.decompress(body)
+        if enc != "zstd":
+            return None
+        try:
+            import zstandard  # noqa: PLC0415 - optional
+            return zstandard.ZstdDecompressor().decompressobj().decompress(body)
+        except ImportError:
+            pass
+        p = subprocess.run(["zstd", "-d", "-q", "-c"], input=body, stdout=subprocess.PIPE,
+                           stderr=subprocess.DEVNULL, timeout=30)
+        return p.stdout if p.returncode == 0 else None
+    except (OSError, ValueError, zlib.error, subprocess.TimeoutExpired, EOFError):
         return None
 
 
@@ -423,6 +472,7 @@ class MockBackend:
     def _reset_runtime(self):
         self._queues = {}
         self._fail_counts = {}
+        self._turns = {}
 
     def configure(self, config):
         """Replaces the whole config; queues and transient-failure counters start over."""
@@ -513,6 +563,33 @@ class MockBackend:
     def count(self, endpoint=None, account=None):
         return len(self.requests(endpoint=endpoint, account=account))
 
+    def turns(self, account=None):
+        """Recorded /responses requests of user turns (thread-title requests left out), each
+        with "prompt" (the last user text), "user_texts", "outcome" and "account"."""
+        return [r for r in self.requests(endpoint="responses", account=account)
+                if r.get("purpose") == "turn"]
+
+    def prompts(self, account=None):
+        """The prompt of each recorded user turn, in order."""
+        return [r.get("prompt") for r in self.turns(account)]
+
+    def answered_by(self, prompt):
+        """Accounts whose /responses got an ok answer for a turn ending in prompt."""
+        return [r["account"] for r in self.turns()
+                if r.get("prompt") == prompt and r.get("outcome") == "ok"]
+
+    def limit_until(self, account_id, resets_in=None, resets_at=None):
+        """Puts account_id at its usage limit until a time (resets_in seconds from now, rounded
+        up to a whole second, or resets_at unix seconds): meanwhile /responses answers usage_limit (resets_at = that
+        time, queue untouched) and /wham/usage shows the 5-hour window at 100 % resetting
+        then; afterwards both follow the account's other settings. Returns the reset time."""
+        # Whole seconds: the reset the mock announces (resets_at, reset_at) is exactly when
+        # it starts answering again.
+        until = int(resets_at if resets_at is not None
+                    else -(-(time.time() + float(resets_in or 0)) // 1))
+        self.set_account(account_id, limited_until=until)
+        return until
+
     def clear_requests(self):
         with self._lock:
             self._requests = []
@@ -577,6 +654,11 @@ class MockBackend:
             want = [want]
         return bearer in (want or [])
 
+    def _limited_until(self, account):
+        """The account's time limit (unix seconds) while it is in the future, else None."""
+        until = self._acct(account, "limited_until")
+        return float(until) if until is not None and time.time() < float(until) else None
+
     # ----- handlers -----
 
     def handle(self, rec, body):
@@ -621,16 +703,35 @@ class MockBackend:
 
     def _responses(self, rec, body):
         account = rec["account"]
+        rec["purpose"] = _responses_purpose(rec["json"])
+        rec["user_texts"] = _user_texts(rec["json"])
+        rec["prompt"] = rec["user_texts"][-1] if rec["user_texts"] else None
         with self._lock:
+            limited = self._limited_until(account)
+            title = rec["purpose"] == "title" and self._acct(account, "title_outcome") == "ok"
             # A refused bearer does not consume the queue: the retry with a fresh token gets
-            # the outcome the test scripted.
-            if self._bearer_ok(account, rec["bearer"]):
+            # the outcome the test scripted. Neither do a time limit nor a thread-title request
+            # (the real TUI sends one beside the first turn of a thread).
+            if not self._bearer_ok(account, rec["bearer"]):
+                outcome, kind = None, "unauthorized"
+            elif limited:
+                ul = dict(self._acct(account, "usage_limit") or {})
+                ul.update(resets_at=int(limited),
+                          resets_in_seconds=max(0, int(limited - time.time())))
+                outcome = {"outcome": "usage_limit", "usage_limit": ul,
+                           "rate_limits": _limited_rate_limits(self._acct(account, "rate_limits"),
+                                                               limited)}
+                kind = "usage_limit"
+            elif title:
+                outcome, kind = {"outcome": "ok", "text": json.dumps({"title": "Mock title"})}, "ok"
+            else:
                 outcome = self._pop_queue(account, "responses", "responses_default")
                 kind = outcome.get("outcome", "ok") if isinstance(outcome, dict) else outcome
-            else:
-                outcome, kind = None, "unauthorized"
             get = lambda k: copy.deepcopy(self._setting(account, outcome, k))  # noqa: E731
             settings = {k: get(k) for k in ACCOUNT_DEFAULTS}
+            if not title and kind == "ok":
+                self._turns[account or ""] = self._turns.get(account or "", 0) + 1
+            turn_no = self._turns.get(account or "", 0)
         rec["outcome"] = kind
         if settings["delay"]:
             time.sleep(float(settings["delay"]))
@@ -640,7 +741,9 @@ class MockBackend:
         if kind == "ok":
             seq = self._next_id("r")
             reply = _Reply(200, b"", ctype="text/event-stream", headers=headers)
-            reply.chunks = _sse_ok(seq, settings["text"])
+            text = str(settings["text"]) if title else _answer_text(
+                str(settings["text"]), rec["prompt"], account, turn_no)
+            reply.chunks = _sse_ok(seq, text)
             reply.pause = float(settings["stream_delay"] or 0)
             return reply
         if kind == "usage_limit":
@@ -665,6 +768,7 @@ class MockBackend:
         with self._lock:
             spec = copy.deepcopy(self._acct(account, "usage") or {})
             plan = self._acct(account, "plan")
+            limited = self._limited_until(account)
             bearer_ok = self._bearer_ok(account, rec["bearer"])
             queued = self._pop_queue(account, "usage", None) if bearer_ok else None
         if isinstance(queued, dict):
@@ -685,6 +789,8 @@ class MockBackend:
             return _json_reply(200, {})
         if spec.get("body") is not None:
             return _json_reply(200, spec["body"])
+        if limited:
+            spec = _limited_usage(spec, limited)
         return _json_reply(200, _usage_body(spec, plan))
 
     # ----- oauth -----
@@ -914,11 +1020,16 @@ def _usage_limit_body(settings):
 def _usage_window(w, now):
     if w is None:
         return None
-    reset_after = int(w.get("reset_after_seconds", 3600))
+    if w.get("reset_at") is not None:
+        reset_at = int(w["reset_at"])
+        reset_after = max(0, reset_at - now)
+    else:
+        reset_after = int(w.get("reset_after_seconds", 3600))
+        reset_at = now + reset_after
     return {"used_percent": w.get("used_percent", 0),
             "limit_window_seconds": int(w.get("window_seconds", 18000)),
             "reset_after_seconds": reset_after,
-            "reset_at": int(w.get("reset_at", now + reset_after))}
+            "reset_at": reset_at}
 
 
 def _usage_body(spec, plan):
@@ -937,6 +1048,56 @@ def _usage_body(spec, plan):
         "additional_rate_limits": full.get("additional_rate_limits"),
         "rate_limit_reached_type": full.get("rate_limit_reached_type"),
     }
+
+
+def _responses_purpose(body):
+    """"title" for the thread-title request the TUI sends beside a thread's first turn (a
+    json_schema output asking for a title), "turn" for everything else."""
+    fmt = ((body or {}).get("text") or {}).get("format") or {}
+    props = ((fmt.get("schema") or {}).get("properties") or {})
+    return "title" if fmt.get("type") == "json_schema" and "title" in props else "turn"
+
+
+def _user_texts(body):
+    """The user's own texts in a Responses request body, oldest first: input_text parts of
+    role "user" messages, without codex's <environment_context>-style wrappers."""
+    out = []
+    for item in (body or {}).get("input") or []:
+        if not isinstance(item, dict) or item.get("role") != "user":
+            continue
+        for part in item.get("content") or []:
+            text = part.get("text") if isinstance(part, dict) else None
+            if isinstance(text, str) and not text.lstrip().startswith("<"):
+                out.append(text)
+    return out
+
+
+def _answer_text(template, prompt, account, n):
+    """An ok answer's text: {prompt}, {account} and {n} (the account's ok turns so far) are
+    replaced, so a test can see on screen which account answered which prompt."""
+    return (template.replace("{prompt}", prompt or "").replace("{account}", account or "-")
+            .replace("{n}", str(n)))
+
+
+def _limited_rate_limits(spec, until):
+    """Rate-limit headers of an account at its limit until `until`."""
+    spec = copy.deepcopy(spec if spec is not None else DEFAULT_RATE_LIMITS)
+    prim = dict(spec.get("primary") or {"window_minutes": 300})
+    prim.update({"used_percent": 100, "reset_at": int(until)})
+    prim.pop("reset_in", None)
+    spec["primary"] = prim
+    return spec
+
+
+def _limited_usage(spec, until):
+    """The USAGE spec of an account at its limit until `until`."""
+    spec = dict(spec)
+    prim = dict(spec.get("primary") or DEFAULT_USAGE["primary"])
+    prim.update({"used_percent": 100, "reset_at": int(until)})
+    spec["primary"] = prim
+    spec["limit_reached"] = True
+    spec["rate_limit_reached_type"] = spec.get("rate_limit_reached_type") or "rate_limit_reached"
+    return spec
 
 
 def _sse_ok(seq, text):
@@ -1050,6 +1211,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                     parsed = json.loads(text)
                 except ValueError:
                     parsed = None
+        elif body and "json" in ctype:
+            # codex compresses /responses bodies (zstd): "json" holds the decoded body,
+            # "body" stays null so the record says it did not arrive as plain text.
+            raw = decode_body(body, headers.get("content-encoding"))
+            try:
+                parsed = json.loads(raw) if raw is not None else None
+            except ValueError:
+                parsed = None
         return {"time": time.time(), "method": self.command, "path": url.path,
                 "query": urllib.parse.parse_qs(url.query), "headers": headers,
                 "bearer": bearer, "account": headers.get("chatgpt-account-id"),
