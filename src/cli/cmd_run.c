@@ -208,6 +208,7 @@ int cmd_run(int argc, char **argv)
 		                              .argv = argv + first,
 		                              .cwd = cwd,
 		                              .account_id = rs.id,
+		                              .start_note = rs.why,
 		                              .policy = &policy};
 		r = session_run(&cfg);
 	}

@@ -357,8 +357,7 @@ static void describe(const struct ctx *x, size_t i, const struct cand *k, char *
 
 /* The account that could be chosen (or the current one) that frees up first, or -1; its
  * time into *when and why it is spent into why (may be NULL). */
-static long first_free(const struct ctx *x, long current, int64_t *when, char *why,
-                       size_t whysz)
+static long first_free(const struct ctx *x, long current, int64_t *when, char *why, size_t whysz)
 {
 	struct cand k;
 	long who = -1;
@@ -390,8 +389,7 @@ static int64_t earliest_free(const struct ctx *x, long current)
 }
 
 long policy_first_free(const struct policy_config *c, const struct policy_account *accounts,
-                       size_t n, long current, int64_t now, int64_t *when, char *why,
-                       size_t whysz)
+                       size_t n, long current, int64_t now, int64_t *when, char *why, size_t whysz)
 {
 	struct ctx x = {c, accounts, n, now};
 

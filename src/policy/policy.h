@@ -94,8 +94,7 @@ bool policy_explain(const struct policy_config *c, const struct policy_account *
  * 0 = none) and why it is spent now into why (may be NULL), e.g. "its 5-hour window is used up".
  */
 long policy_first_free(const struct policy_config *c, const struct policy_account *accounts,
-                       size_t n, long current, int64_t now, int64_t *when, char *why,
-                       size_t whysz);
+                       size_t n, long current, int64_t now, int64_t *when, char *why, size_t whysz);
 
 /*
  * The account the policy would pick next if the current one stopped now (for `list` and

@@ -115,24 +115,24 @@ static int inputs_build(const struct chooser *c, const struct pool_snapshot *sna
 	return 0;
 }
 
-int chooser_decide(const struct chooser *c, const struct pool_snapshot *snap,
-                   const char *active_id, const struct usage *live, enum policy_mode mode,
-                   int64_t now, struct policy_decision *d)
+int chooser_decide(const struct chooser *c, const struct pool_snapshot *snap, const char *active_id,
+                   const struct usage *live, enum policy_mode mode, int64_t now,
+                   struct policy_decision *d)
 {
 	struct inputs in;
 
 	if (inputs_build(c, snap, active_id, live, &in)) {
 		return -ENOMEM;
 	}
-	policy_decide(&c->policy, in.pa, snap->store.n, in.current, mode, now,
-	              c->last_soft_switch, d);
+	policy_decide(&c->policy, in.pa, snap->store.n, in.current, mode, now, c->last_soft_switch,
+	              d);
 	inputs_free(&in);
 	return 0;
 }
 
 long chooser_first_free(const struct chooser *c, const struct pool_snapshot *snap,
-                        const char *active_id, const struct usage *live, int64_t now,
-                        int64_t *when, char *why, size_t whysz)
+                        const char *active_id, const struct usage *live, int64_t now, int64_t *when,
+                        char *why, size_t whysz)
 {
 	struct inputs in;
 	long i;
@@ -141,8 +141,7 @@ long chooser_first_free(const struct chooser *c, const struct pool_snapshot *sna
 	if (inputs_build(c, snap, active_id, live, &in)) {
 		return -1;
 	}
-	i = policy_first_free(&c->policy, in.pa, snap->store.n, in.current, now, when, why,
-	                      whysz);
+	i = policy_first_free(&c->policy, in.pa, snap->store.n, in.current, now, when, why, whysz);
 	inputs_free(&in);
 	return i;
 }

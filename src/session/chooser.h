@@ -51,8 +51,8 @@ int chooser_decide(const struct chooser *c, const struct pool_snapshot *snap, co
  * (0 = unknown) and why it is spent now into why (may be NULL), as policy_first_free().
  */
 long chooser_first_free(const struct chooser *c, const struct pool_snapshot *snap,
-                        const char *active_id, const struct usage *live, int64_t now,
-                        int64_t *when, char *why, size_t whysz);
+                        const char *active_id, const struct usage *live, int64_t now, int64_t *when,
+                        char *why, size_t whysz);
 
 /* A switch of this mode happened at now (soft switches start the cooldown). */
 void chooser_switched(struct chooser *c, enum policy_mode mode, int64_t now);

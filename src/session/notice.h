@@ -1,24 +1,46 @@
 /*
  * The notices codex-switch shows in the TUI's transcript: one plain line per switch, per
- * wait and per resume. How a line reaches the screen depends on what the TUI renders inline
- * (app-server-protocol.md section 12): `modelProvider/authRecoveryCompleted` ("✓ <message>")
- * when a thread is known, `warning` otherwise. The builders are pure.
+ * wait and per resume, as `modelProvider/authRecoveryCompleted` ("✓ <message>").
+ *
+ * Measured on the 0.169 TUI (tests/integration/test_tui.py): the line shows while a turn the
+ * TUI started runs (naming that turn), and before the first turn of a thread (any turn id);
+ * between turns, and during a turn the TUI did not start, it is dropped. So a notice that
+ * cannot show now waits for the next moment it can: the TUI's next turn, or its first thread.
+ * The builders are pure.
  */
 #ifndef CS_SESSION_NOTICE_H
 #define CS_SESSION_NOTICE_H
 
 #include <stdbool.h>
 
+#define NOTICE_PENDING_MAX 4
+
 struct notice {
 	char thread_id[128]; /* the TUI's current thread, "" before the first */
-	char turn_id[128];   /* its latest turn, "" before the first */
+	char turn_id[128];   /* the TUI's own running turn, "" when none */
+	bool had_turn;       /* a turn ran on the thread */
+	char hidden[4][128]; /* the TUI's ephemeral threads (thread titles): never shown */
+	int nhidden;
+	char pending[NOTICE_PENDING_MAX][640];
+	int npending;
 };
 
 void notice_init(struct notice *n);
-/* The TUI works on thread_id (and turn_id, may be NULL). */
-void notice_saw(struct notice *n, const char *thread_id, const char *turn_id);
+/* thread/started: a new thread, no turn yet; an ephemeral one is the TUI's own helper (the
+ * thread title) and never on screen. */
+void notice_thread(struct notice *n, const char *thread_id, bool ephemeral);
+/* turn/started of a turn the TUI started itself (own) or not. */
+void notice_turn_started(struct notice *n, const char *thread_id, const char *turn_id, bool own);
+/* turn/completed of turn_id. */
+void notice_turn_ended(struct notice *n, const char *turn_id);
 
+/* A line can show now. */
+bool notice_can_show(const struct notice *n);
 /* A new JSON notification showing text as one line; caller frees. NULL on -ENOMEM. */
 char *notice_message(const struct notice *n, const char *text);
+/* Keeps text for later (the oldest is dropped when full). */
+void notice_defer(struct notice *n, const char *text);
+/* The deferred lines, oldest first, into out (borrowed until the next call); their count. */
+int notice_take(struct notice *n, const char *const **out);
 
 #endif

@@ -18,8 +18,7 @@ struct park_job {
 	int err;
 };
 
-void park_init(struct park *p, const struct session_env *env, void (*wake)(void *ctx),
-               void *ctx)
+void park_init(struct park *p, const struct session_env *env, void (*wake)(void *ctx), void *ctx)
 {
 	memset(p, 0, sizeof(*p));
 	p->env = env;

@@ -13,8 +13,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define PARK_AFTER_RESET_S 2   /* look this long after the announced reset */
-#define PARK_RETRY_S       60  /* the fetch failed, or the account is still spent */
+#define PARK_AFTER_RESET_S 2  /* look this long after the announced reset */
+#define PARK_RETRY_S       60 /* the fetch failed, or the account is still spent */
 
 struct park_job;
 
@@ -28,8 +28,7 @@ struct park {
 	struct park_job *job; /* the fetch under way, or NULL */
 };
 
-void park_init(struct park *p, const struct session_env *env, void (*wake)(void *ctx),
-               void *ctx);
+void park_init(struct park *p, const struct session_env *env, void (*wake)(void *ctx), void *ctx);
 void park_release(struct park *p);
 
 /* Waits for account_id's reset at `until` (Unix seconds; 0 = unknown: PARK_RETRY_S). */

@@ -148,13 +148,14 @@ static void send_revert(struct resubmit *r)
 	}
 }
 
+static void release_tui(struct resubmit *r);
+
 static void maybe_send(struct resubmit *r)
 {
 	if (r->state != RESUBMIT_HELD || !r->completed || !r->account_ready) {
 		return;
 	}
-	free(r->held); /* the re-sent turn takes over the TUI's spinner */
-	r->held = NULL;
+	release_tui(r);
 	log_info("sending the turn again on the next account (%s)",
 	         r->produced ? "continuing" : "redoing");
 	if (r->produced) {
@@ -184,8 +185,10 @@ void resubmit_go(struct resubmit *r, const char *account_id)
 
 static void release_tui(struct resubmit *r)
 {
+
 	if (r->held && r->conn) {
 		r->ops.to_tui(r->ops.ctx, r->conn, r->held);
+		r->ops.released(r->ops.ctx, r->failed_turn);
 	}
 	free(r->held);
 	r->held = NULL;
@@ -226,8 +229,8 @@ bool resubmit_on_response(struct resubmit *r, const char *id, const cJSON *msg)
 		send_start(r);
 	} else if (r->state == RESUBMIT_STARTING) {
 		turn = cJSON_GetObjectItemCaseSensitive(
-		        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(msg, "result"),
-		                                         "turn"),
+		        cJSON_GetObjectItemCaseSensitive(
+		                cJSON_GetObjectItemCaseSensitive(msg, "result"), "turn"),
 		        "id");
 		if (cJSON_IsString(turn) && !r->new_turn[0]) {
 			snprintf(r->new_turn, sizeof(r->new_turn), "%s", turn->valuestring);
@@ -255,7 +258,7 @@ static char *without_error(const char *json, size_t len)
 	if (cJSON_IsObject(turn)) {
 		cJSON_DeleteItemFromObjectCaseSensitive(turn, "error");
 		cJSON_ReplaceItemInObjectCaseSensitive(turn, "status",
-		                                       cJSON_CreateString("interrupted"));
+		                                       cJSON_CreateString("completed"));
 		out = cJSON_PrintUnformatted(msg);
 	}
 	cJSON_Delete(msg);
@@ -279,6 +282,9 @@ bool resubmit_filter(struct resubmit *r, struct proxy_conn *conn, const char *me
 	if (strcmp(method, "turn/completed") == 0 && r->state == RESUBMIT_HELD &&
 	    strcmp(str(cJSON_GetObjectItemCaseSensitive(params, "turn"), "id"), r->failed_turn) ==
 	            0) {
+		/* Held until the switch is told (the TUI shows a notice only during its own
+		 * turn); then the TUI ends the turn quietly and the turn goes again as a new one.
+		 */
 		free(r->held);
 		r->held = without_error(json, len);
 		r->completed = true;
@@ -303,13 +309,18 @@ bool resubmit_filter(struct resubmit *r, struct proxy_conn *conn, const char *me
 		return false;
 	}
 	if (strcmp(method, "turn/completed") == 0 &&
-	    strcmp(str(cJSON_GetObjectItemCaseSensitive(params, "turn"), "id"), r->new_turn) ==
-	            0) {
+	    strcmp(str(cJSON_GetObjectItemCaseSensitive(params, "turn"), "id"), r->new_turn) == 0) {
 		r->state = RESUBMIT_IDLE; /* done; the tries stay until another turn fails */
 		free(r->request);
 		r->request = NULL;
 	}
 	return true;
+}
+
+bool resubmit_owns(const struct resubmit *r, const char *turn_id)
+{
+	return r->state == RESUBMIT_STARTING ||
+	       (r->new_turn[0] && strcmp(r->new_turn, turn_id) == 0);
 }
 
 void resubmit_user_acted(struct resubmit *r, const char *thread_id)

@@ -19,7 +19,7 @@
 #include <stddef.h>
 
 #define RESUBMIT_MAX_TRIES 8 /* accounts one turn may be sent again on */
-#define RESUBMIT_CONTINUE_TEXT                                                                 \
+#define RESUBMIT_CONTINUE_TEXT                                                                  \
 	"Your previous response was cut off by a usage limit. Continue from where it stopped; " \
 	"do not repeat what is already done."
 
@@ -39,6 +39,8 @@ struct resubmit_ops {
 	int (*to_server)(void *ctx, struct proxy_conn *conn, char *json);
 	/* Sends json (borrowed) to the TUI of conn. */
 	int (*to_tui)(void *ctx, struct proxy_conn *conn, const char *json);
+	/* The held completion of turn_id went to the TUI: that turn has ended there. */
+	void (*released)(void *ctx, const char *turn_id);
 };
 
 struct resubmit {
@@ -53,11 +55,11 @@ struct resubmit {
 	char req_id[160];      /* our request under way */
 	char *request;         /* the TUI's turn/start (owned) */
 	size_t len;
-	bool produced;          /* the failed turn had produced items: continue, not redo */
-	bool completed;         /* its turn/completed arrived (held in `held`) */
-	bool account_ready;     /* the next account is logged in */
-	bool parked;            /* every account is spent: the TUI gets the completion now */
-	char *held;             /* the failed turn's completion, rewritten without the error */
+	bool produced;      /* the failed turn had produced items: continue, not redo */
+	bool completed;     /* its turn/completed arrived (held in `held`) */
+	bool account_ready; /* the next account is logged in */
+	bool parked;        /* every account is spent: the TUI gets the completion now */
+	char *held;         /* the failed turn's completion, rewritten without the error */
 	char tried[RESUBMIT_MAX_TRIES][64]; /* accounts the turn was sent on */
 	size_t ntried;
 };
@@ -94,6 +96,9 @@ bool resubmit_on_response(struct resubmit *r, const char *id, const cJSON *msg);
  */
 bool resubmit_filter(struct resubmit *r, struct proxy_conn *conn, const char *method,
                      const cJSON *params, const char *json, size_t len);
+
+/* turn_id is the turn codex-switch sent again (known from its turn/started on). */
+bool resubmit_owns(const struct resubmit *r, const char *turn_id);
 
 /* The TUI sent a turn/start or turn/interrupt on thread_id: its choice wins over the plan. */
 void resubmit_user_acted(struct resubmit *r, const char *thread_id);

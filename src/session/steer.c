@@ -54,24 +54,30 @@ static void send_notice(struct steer *s, const char *text)
 	free(json);
 }
 
-/* Shows text as one line in every TUI's transcript, and logs it. Before the TUI has a thread
- * nothing shows inline: the line waits for the thread. */
+/* Shows text as one line in every TUI's transcript, now or at the next moment the TUI can
+ * show it (notice.h), and logs it. */
 static void tell(struct steer *s, const char *text)
 {
 	log_info("notice: %s", text);
-	if (s->notice.thread_id[0]) {
+	if (notice_can_show(&s->notice)) {
 		send_notice(s, text);
-	} else if (s->npending < (int)UTIL_ARRAY_LEN(s->pending)) {
-		snprintf(s->pending[s->npending++], sizeof(s->pending[0]), "%s", text);
+	} else {
+		notice_defer(&s->notice, text);
 	}
 }
 
-static void flush_pending(struct steer *s)
+static void flush_notices(struct steer *s)
 {
-	for (int i = 0; i < s->npending; i++) {
-		send_notice(s, s->pending[i]);
+	const char *const *lines;
+	int n;
+
+	if (!notice_can_show(&s->notice)) {
+		return;
 	}
-	s->npending = 0;
+	n = notice_take(&s->notice, &lines);
+	for (int i = 0; i < n; i++) {
+		send_notice(s, lines[i]);
+	}
 }
 
 /* ---- deciding ---- */
@@ -147,8 +153,8 @@ static void park(struct steer *s)
 /* Asks the policy what next and acts on it; reason says why, in plain words. When no other
  * account can serve: stuck (may be NULL) is told, else the session parks. Returns what it
  * did: POLICY_SWITCH (a login started or is pending), POLICY_NONE_USABLE, POLICY_KEEP. */
-static enum policy_action consider_or(struct steer *s, enum policy_mode mode,
-                                      const char *reason, const char *stuck)
+static enum policy_action consider_or(struct steer *s, enum policy_mode mode, const char *reason,
+                                      const char *stuck)
 {
 	struct policy_decision d;
 
@@ -158,8 +164,8 @@ static enum policy_action consider_or(struct steer *s, enum policy_mode mode,
 	if (switcher_busy(&s->sw)) {
 		return POLICY_SWITCH; /* one login at a time; its end looks again */
 	}
-	if (chooser_decide(&s->chooser, &s->pool.cur, s->active.id,
-	                   s->live_valid ? &s->live : NULL, mode, now_s(), &d)) {
+	if (chooser_decide(&s->chooser, &s->pool.cur, s->active.id, s->live_valid ? &s->live : NULL,
+	                   mode, now_s(), &d)) {
 		return POLICY_KEEP;
 	}
 	if (d.action == POLICY_SWITCH && d.index >= 0 &&
@@ -243,17 +249,22 @@ static const char *str_at(const cJSON *o, const char *a, const char *b)
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-/* The turn that hit the limit is held, so the user need not type it again. */
-static bool hold_turn(struct steer *s, struct proxy_conn *conn, const cJSON *params)
+/* The turn of an error notification, when the TUI sent it through us. */
+static struct turn *turn_of(struct steer *s, struct proxy_conn *conn, const cJSON *params)
 {
-	const char *tid = str_at(params, "threadId", NULL), *turn_id = str_at(params, "turnId", NULL);
+	const char *tid = str_at(params, "threadId", NULL),
+	           *turn_id = str_at(params, "turnId", NULL);
 	struct turn *t = tid ? turns_find(&s->turns, tid) : NULL;
 
-	if (!t || !turn_id || t->conn != conn) {
-		return false; /* not a turn the TUI sent through us */
-	}
-	return resubmit_hold(&s->resub, conn, tid, turn_id, t->request, t->len, t->produced,
-	                     s->active.id) == 0;
+	return t && turn_id && t->conn == conn ? t : NULL;
+}
+
+/* The turn that hit the limit is held, so the user need not type it again. */
+static bool hold_turn(struct steer *s, struct proxy_conn *conn, const cJSON *params, struct turn *t)
+{
+	return resubmit_hold(&s->resub, conn, t->thread_id, str_at(params, "turnId", NULL),
+	                     t->request, t->len, t->produced,
+	                     t->account_id[0] ? t->account_id : s->active.id) == 0;
 }
 
 /* A usage-limit error: decided before it reaches the TUI. When another account takes over, or
@@ -261,9 +272,19 @@ static bool hold_turn(struct steer *s, struct proxy_conn *conn, const cJSON *par
 static enum proxy_verdict on_limit_error(struct steer *s, struct proxy_conn *conn,
                                          const cJSON *params, const struct trigger *t)
 {
-	bool held = deciding(s) && hold_turn(s, conn, params);
-	enum policy_action a = on_trigger(s, t);
+	struct turn *turn = turn_of(s, conn, params);
+	bool held = deciding(s) && turn && hold_turn(s, conn, params, turn);
+	enum policy_action a;
 
+	/* The limit was the account's that ran the turn: when the session already moved on (a
+	 * rate-limit update came first), the turn just goes again on the new account. */
+	if (held && turn->account_id[0] && strcmp(turn->account_id, s->active.id) != 0) {
+		if (!switcher_busy(&s->sw)) {
+			resubmit_go(&s->resub, s->active.id);
+		}
+		return PROXY_DROP;
+	}
+	a = on_trigger(s, t);
 	if (!held) {
 		return PROXY_FORWARD;
 	}
@@ -275,20 +296,25 @@ static enum proxy_verdict on_limit_error(struct steer *s, struct proxy_conn *con
 }
 
 static enum proxy_verdict on_notification(struct steer *s, struct proxy_conn *conn,
-                                          const char *method, const cJSON *params,
-                                          const char *json, size_t len)
+                                          const char *method, const cJSON *params, const char *json,
+                                          size_t len)
 {
 	struct trigger t;
 
 	if (!resubmit_filter(&s->resub, conn, method, params, json, len)) {
 		return PROXY_DROP;
 	}
+	if (strcmp(method, "turn/completed") == 0) {
+		notice_turn_ended(&s->notice, str_at(params, "turn", "id"));
+	}
 	if (strcmp(method, "turn/started") == 0) {
 		const char *tid = str_at(params, "threadId", NULL);
 		const char *turn = str_at(params, "turn", "id");
 		if (tid && turn) {
-			notice_saw(&s->notice, tid, turn);
-			turns_on_started(&s->turns, tid, turn);
+			/* A turn codex-switch sent again is not the TUI's own. */
+			notice_turn_started(&s->notice, tid, turn, !resubmit_owns(&s->resub, turn));
+			turns_on_started(&s->turns, tid, turn, s->active.id);
+			flush_notices(s);
 		}
 	} else if (strcmp(method, "item/started") == 0) {
 		const char *tid = str_at(params, "threadId", NULL);
@@ -298,8 +324,10 @@ static enum proxy_verdict on_notification(struct steer *s, struct proxy_conn *co
 			turns_on_item(&s->turns, tid, turn, type);
 		}
 	} else if (strcmp(method, "thread/started") == 0) {
-		notice_saw(&s->notice, str_at(params, "thread", "id"), NULL);
-		flush_pending(s);
+		const cJSON *th = cJSON_GetObjectItemCaseSensitive(params, "thread");
+		notice_thread(&s->notice, str_at(params, "thread", "id"),
+		              cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(th, "ephemeral")));
+		flush_notices(s);
 	} else if (strcmp(method, "error") == 0) {
 		trigger_from_error(params, &t);
 		if (t.kind == TRIGGER_HARD) {
@@ -608,8 +636,8 @@ static void resume(struct steer *s)
 	char msg[512], to[320];
 
 	if (!deciding(s) || switcher_busy(&s->sw) ||
-	    chooser_decide(&s->chooser, &s->pool.cur, s->active.id, NULL, POLICY_INITIAL,
-	                   now_s(), &d)) {
+	    chooser_decide(&s->chooser, &s->pool.cur, s->active.id, NULL, POLICY_INITIAL, now_s(),
+	                   &d)) {
 		return;
 	}
 	if (d.action == POLICY_NONE_USABLE || d.index < 0) {
@@ -689,6 +717,13 @@ static int to_tui(void *ctx, struct proxy_conn *conn, const char *json)
 	return s->ops->send_to_tui(s->ctx, conn, json);
 }
 
+static void turn_released(void *ctx, const char *turn_id)
+{
+	struct steer *s = ctx;
+
+	notice_turn_ended(&s->notice, turn_id);
+}
+
 void steer_init(struct steer *s, const struct session_env *env, const struct steer_ops *ops,
                 void *ctx, const char *run_id, const struct policy_config *policy)
 {
@@ -699,7 +734,8 @@ void steer_init(struct steer *s, const struct session_env *env, const struct ste
 	                          .revoked = tokens_revoked};
 	struct maintain_ops mo = {
 	        .ctx = s, .checked = checked, .renewed = renewed, .busy = login_busy};
-	struct resubmit_ops ro = {.ctx = s, .to_server = answer_refresh, .to_tui = to_tui};
+	struct resubmit_ops ro = {
+	        .ctx = s, .to_server = answer_refresh, .to_tui = to_tui, .released = turn_released};
 
 	memset(s, 0, sizeof(*s));
 	s->env = env;
@@ -781,6 +817,18 @@ void steer_conn_closed(struct steer *s, struct proxy_conn *conn, bool control)
 	}
 }
 
+/* Started with every account spent: say so at once, and wait for the first reset. */
+static void start_spent_check(struct steer *s)
+{
+	struct policy_decision d;
+
+	if (chooser_decide(&s->chooser, &s->pool.cur, s->active.id, NULL, POLICY_INITIAL, now_s(),
+	                   &d) == 0 &&
+	    d.action == POLICY_NONE_USABLE) {
+		park(s);
+	}
+}
+
 void steer_running(struct steer *s)
 {
 	int r;
@@ -794,6 +842,7 @@ void steer_running(struct steer *s)
 	}
 	s->check_auth = true; /* auth.json may have changed since the start */
 	pool_reload(&s->pool);
+	start_spent_check(s);
 }
 
 void steer_stopping(struct steer *s)

@@ -69,9 +69,6 @@ struct steer {
 	int follow_attempts;
 	struct ev_timer follow_tm;
 	bool resume_after_load; /* parked: the reset passed, decide again */
-	/* Notices waiting for the TUI's first thread (before it, nothing shows inline). */
-	char pending[4][640];
-	int npending;
 };
 
 /* Nothing runs yet; ops and policy (may be NULL: defaults) are borrowed for s's lifetime. */

@@ -103,12 +103,14 @@ int turns_on_start(struct turns *t, struct proxy_conn *conn, const char *json, s
 	return 0;
 }
 
-void turns_on_started(struct turns *t, const char *thread_id, const char *turn_id)
+void turns_on_started(struct turns *t, const char *thread_id, const char *turn_id,
+                      const char *account_id)
 {
 	struct turn *x = turns_find(t, thread_id);
 
 	if (x) {
 		snprintf(x->turn_id, sizeof(x->turn_id), "%s", turn_id);
+		snprintf(x->account_id, sizeof(x->account_id), "%s", account_id ? account_id : "");
 		x->produced = false;
 	}
 }

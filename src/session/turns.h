@@ -20,7 +20,8 @@ struct turn {
 	struct proxy_conn *conn; /* the TUI connection that sent it (opaque) */
 	char *request;           /* the whole turn/start, as the TUI sent it (owned) */
 	size_t len;
-	bool produced; /* the running turn produced items (an answer, a tool run) */
+	bool produced;       /* the running turn produced items (an answer, a tool run) */
+	char account_id[64]; /* the account active when the turn started */
 	struct turn *next;
 };
 
@@ -34,8 +35,9 @@ void turns_release(struct turns *t);
 
 /* The TUI sent turn/start (json, len; copied) on conn. -EINVAL when it names no thread. */
 int turns_on_start(struct turns *t, struct proxy_conn *conn, const char *json, size_t len);
-/* turn/started: thread_id now runs turn_id. */
-void turns_on_started(struct turns *t, const char *thread_id, const char *turn_id);
+/* turn/started: thread_id now runs turn_id, on account_id. */
+void turns_on_started(struct turns *t, const char *thread_id, const char *turn_id,
+                      const char *account_id);
 /* item/started of a turn: anything but the user's own message counts as produced. */
 void turns_on_item(struct turns *t, const char *thread_id, const char *turn_id,
                    const char *item_type);
