@@ -1,5 +1,6 @@
 #include "net/endpoints.h"
 
+#include "base/codexver.h"
 #include "base/fileio.h"
 #include "base/util.h"
 
@@ -221,8 +222,12 @@ char *endpoints_user_agent(void)
 	struct utsname u;
 
 	pthread_mutex_lock(&version_lock);
-	snprintf(version, sizeof(version), "%s", codex_version[0] ? codex_version : CS_VERSION);
+	snprintf(version, sizeof(version), "%s", codex_version);
 	pthread_mutex_unlock(&version_lock);
+	if (!version[0]) {
+		/* Outside the lock: the first call asks codex for its version. */
+		snprintf(version, sizeof(version), "%s", codexver_for_agent());
+	}
 	if (uname(&u) != 0) {
 		snprintf(u.sysname, sizeof(u.sysname), "unknown");
 		snprintf(u.release, sizeof(u.release), "unknown");

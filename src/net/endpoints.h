@@ -40,11 +40,13 @@ char *endpoints_originator(void);
 
 /*
  * "codex_cli_rs/<version> (<os> <release>; <arch>) <terminal>", as codex sends it.
- * The version is the one set with endpoints_set_codex_version(), else ours. Caller frees.
+ * The version is the installed codex's, as codex puts its own there: the one set with
+ * endpoints_set_codex_version(), else codexver_for_agent() (the first call may run
+ * `codex --version`: call it once off the event loop before). Caller frees.
  */
 char *endpoints_user_agent(void);
 
-/* Records the codex version (from `codex --version`) for the User-Agent. Thread-safe. */
+/* Sets the codex version for the User-Agent (a caller that knows it; tests). Thread-safe. */
 void endpoints_set_codex_version(const char *version);
 
 #endif

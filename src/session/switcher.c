@@ -7,6 +7,7 @@
 #include "session/session_internal.h"
 
 #include "store/authjson.h"
+#include "base/codexver.h"
 #include "base/log.h"
 #include "session/rpcmsg.h"
 #include "store/store.h"
@@ -490,7 +491,7 @@ int switcher_initial_login(struct rt *rt)
 	l->initial = true;
 	rt->login = l;
 	rt_next_id(rt, rt->init_id, sizeof(rt->init_id));
-	send_control(rt, rpcmsg_initialize(rt->init_id, CS_VERSION));
+	send_control(rt, rpcmsg_initialize(rt->init_id, codexver_for_agent()));
 	return 0;
 }
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The real codex app-server (0.169.0) against the mock backend, driven through the harness:
+"""The real codex app-server (pinned, or CS_CODEX_VERSION) against the mock backend, driven through the harness:
 capability-token auth, external ChatGPT tokens, hot swap, usage limit, 401 -> refresh request,
 usage read, and the fake TUI (fake_codex.py) running a scenario against the same server.
 Runs in well under two minutes; every wait is bounded."""
@@ -164,7 +164,7 @@ def test_fake_tui(mb, srv, home, current):
 
     p = subprocess.run([sys.executable, h.FAKE_CODEX, "--version"], env=env, timeout=30,
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    check(p.returncode == 0 and b"codex-cli 0.169.0" in p.stdout,
+    check(p.returncode == 0 and ("codex-cli " + h.CODEX_VERSION).encode() in p.stdout,
           "fake codex execs the real codex when there is no --remote (%r)" % p.stdout[:80])
     p = subprocess.run([sys.executable, h.FAKE_CODEX, "app-server", "--help"], env=env,
                        timeout=30, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

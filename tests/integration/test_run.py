@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""`codex-switch run` end to end: the real codex 0.169.0 app-server behind the proxy, the
-project's mock backend, and a scripted TUI (fake_codex.py) in the TUI's place. Checks what the
+"""`codex-switch run` end to end: the real codex app-server (the pinned one, or
+CS_CODEX_VERSION) behind the proxy, the project's mock backend, and a scripted TUI (fake_codex.py) in the TUI's place. Checks what the
 mock saw (bearer, ChatGPT-Account-Id), what the TUI received, the exit status, the token file,
 and that no process is left behind."""
 
