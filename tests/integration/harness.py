@@ -69,7 +69,7 @@ __all__ = ["MockBackend", "make_jwt", "jwt_claims", "codex_bin", "start_mock", "
            "WsClient", "WsHandshakeError", "WsClosed", "RpcClient", "RpcError", "AppServer",
            "free_port", "wait_until", "fail", "OP_TEXT", "OP_BIN", "fake_tui_files",
            "read_json", "read_accounts", "file_mode", "FAKE_CODEX", "run_suite", "CODEX_VERSION",
-           "CODEX_OLDEST", "CODEX_PINNED", "CODEX_NEWEST"]
+           "CODEX_OLDEST", "CODEX_PINNED", "CODEX_NEWEST", "codex_at_least", "version_tuple"]
 
 
 def fail(msg):
@@ -103,6 +103,16 @@ def codex_bin():
         fail("codex %s not found at %s: run scripts/install-deps.sh --test (or set "
              "CS_CODEX_BIN)" % (CODEX_VERSION, path))
     return path
+
+
+def version_tuple(v):
+    """"0.169.1" -> (0, 169, 1); a pre-release suffix is ignored."""
+    return tuple(int(x) for x in v.split("-")[0].split(".") if x.isdigit())
+
+
+def codex_at_least(v):
+    """Whether the codex under test is v or newer: for behaviour that differs by version."""
+    return version_tuple(CODEX_VERSION) >= version_tuple(v)
 
 
 def checker(failures):

@@ -30,7 +30,8 @@ def identity(mb, endpoint="responses"):
 
 def plain_codex(mb):
     """What plain codex sends: its app-server, the TUI's initialize on the first connection,
-    one turn on the account of auth.json."""
+    one turn on the account of auth.json. Measured with the real TUI under tmux too: plain
+    `codex`, `codex --remote` and this send the same."""
     home, _ = tr.setup(mb, 1)
     srv = h.AppServer(home).start()
     try:
@@ -51,10 +52,13 @@ def test_session_looks_like_plain_codex(mb):
     plain = plain_codex(mb)
     check(len(plain) == 1, "plain codex sends one identity on /responses (%r)" % plain)
     (orig, ua), = plain or {(None, None)}
-    check(orig == "codex-tui" and ua and ua.startswith("codex-tui/%s (" % h.CODEX_VERSION)
+    # 0.169 on name requests after the first client; 0.117 always says codex_cli_rs.
+    product = "codex-tui" if h.codex_at_least("0.169.0") else "codex_cli_rs"
+    check(orig == product and ua and ua.startswith("%s/%s (" % (product, h.CODEX_VERSION))
           and ua.endswith("(codex-tui; %s)" % h.CODEX_VERSION),
-          "plain codex %s: originator codex-tui, User-Agent codex-tui/<version> (%r, %r)"
-          % (h.CODEX_VERSION, orig, ua))
+          "plain codex %s: originator %s, User-Agent %s/<version> ... (codex-tui; <version>) "
+          "(%r, %r)" % (h.CODEX_VERSION, product, product, orig, ua))
+    own_requests_like(ua)
 
     mb.clear_requests()
     home, _ = tr.setup(mb)
@@ -72,6 +76,17 @@ def test_session_looks_like_plain_codex(mb):
     home.cleanup()
 
 
+CODEX_OWN_UA = []  # what codex's own requests send, from plain codex's User-Agent
+
+
+def own_requests_like(tui_ua):
+    """"<product>/<v> (<os>; <arch>) <terminal> (codex-tui; <v>)": codex's own requests send
+    the same without the client part, as codex_cli_rs."""
+    if tui_ua and " (codex-tui;" in tui_ua:
+        rest = tui_ua.split(" ", 1)[1].rsplit(" (codex-tui;", 1)[0]
+        CODEX_OWN_UA.append("codex_cli_rs/%s %s" % (h.CODEX_VERSION, rest))
+
+
 def test_own_requests_carry_codex_version(mb):
     home, (a, ) = tr.setup(mb, 1)
     env = {"CODEX_SWITCH_CODEX_BIN": h.codex_bin()}
@@ -82,6 +97,9 @@ def test_own_requests_carry_codex_version(mb):
     want = "codex_cli_rs/%s (" % h.CODEX_VERSION
     check(all(ua.startswith(want) for ua in uas),
           "usage: User-Agent %s... like codex's own (%r)" % (want, uas))
+    check(CODEX_OWN_UA and uas == set(CODEX_OWN_UA[:1]),
+          "usage: exactly codex's own User-Agent, OS part included (%r, codex %r)"
+          % (uas, CODEX_OWN_UA))
 
     # A token that expires soon is refreshed first: the refresh names the codex version too.
     b = h.make_account(mb, "soon@example.com", "acct-S", access_exp=int(time.time()) + 30)
@@ -97,7 +115,8 @@ def test_own_requests_carry_codex_version(mb):
     # No codex to ask: the pinned version, never codex-switch's own.
     mb.clear_requests()
     r = subprocess.run([BIN, "usage", "--json"], capture_output=True, text=True, timeout=60,
-                       env=home.env(CODEX_SWITCH_CODEX_BIN="/nonexistent/codex", PATH="/usr/bin:/bin"))
+                       env=home.env(CODEX_SWITCH_CODEX_BIN="/nonexistent/codex",
+                                    PATH="/usr/bin:/bin"))
     uas = {ua for _, ua in identity(mb, "usage")}
     want = "codex_cli_rs/%s (" % h.CODEX_PINNED
     check(len(uas) == 1 and all(ua.startswith(want) for ua in uas),
