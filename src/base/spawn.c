@@ -227,8 +227,7 @@ int spawn_capture(char *const *argv, size_t max, int timeout_ms, char **out, int
 	close(fds[1]);
 	if (r == 0) {
 		bool done = read_until(fds[0], *out, max, &len, timeout_ms);
-		/* Closed first: a child with more to say than max gets EPIPE instead of blocking.
-		 */
+		/* Closed first: a child with more to say than max gets EPIPE, not blocked. */
 		close(fds[0]);
 		if (!done) {
 			kill(pid, SIGKILL);
