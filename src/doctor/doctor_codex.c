@@ -1,5 +1,4 @@
 /* doctor: the codex binary and its options, and app-servers that run outside codex-switch. */
-#define _GNU_SOURCE /* pipe2 */
 #include "doctor/doctor.h"
 
 #include "base/codexver.h"
