@@ -88,7 +88,7 @@ def own_requests_like(tui_ua):
 
 
 def test_own_requests_carry_codex_version(mb):
-    home, (a, ) = tr.setup(mb, 1)
+    home, _ = tr.setup(mb, 1)
     env = {"CODEX_SWITCH_CODEX_BIN": h.codex_bin()}
     r = subprocess.run([BIN, "usage", "--json"], env=home.env(**env), capture_output=True,
                        text=True, timeout=60)
