@@ -1,12 +1,23 @@
 #!/usr/bin/env bash
 # Installs what codex-switch needs on Debian (bookworm or later).
 #   scripts/install-deps.sh          build and run dependencies, and codex itself if missing
-#   scripts/install-deps.sh --test   also the test dependencies and the pinned codex for tests
+#   scripts/install-deps.sh --test   also the test dependencies and, for the tests, the pinned
+#                                    codex in .deps/codex and the oldest supported and newest
+#                                    verified ones in .deps/codex-<version>
+#   CS_CODEX_VERSION=V               also codex V in .deps/codex-V (the tests then run it)
+# The versions are in scripts/codex-versions.
 set -euo pipefail
 
-CODEX_VERSION=0.169.0
 WS_VERSION=8.18.3
 here=$(cd "$(dirname "$0")/.." && pwd)
+. "$here/scripts/codex-versions"
+CODEX_VERSION=$CODEX_PINNED
+case "${CS_CODEX_VERSION:-}" in
+*[!0-9A-Za-z.-]*)
+	echo "CS_CODEX_VERSION='$CS_CODEX_VERSION' is not a version (e.g. $CODEX_NEWEST)" >&2
+	exit 2
+	;;
+esac
 want_tests=0
 [ "${1:-}" = "--test" ] && want_tests=1
 
@@ -39,14 +50,21 @@ if [ "${#missing[@]}" -gt 0 ]; then
 		"${missing[@]}" >/dev/null
 fi
 
-if [ "$want_tests" = 1 ]; then
-	# The tests run this exact codex, installed inside the checkout, never a global one.
-	dir="$here/.deps/codex"
-	if [ "$("$dir/node_modules/.bin/codex" --version 2>/dev/null)" != "codex-cli $CODEX_VERSION" ]; then
-		mkdir -p "$dir"
-		npm install --silent --no-audit --no-fund --prefix "$dir" "@openai/codex@$CODEX_VERSION" >/dev/null
+# install_codex VERSION DIR: that exact codex, inside the checkout, unless it is there already.
+install_codex() {
+	if [ "$("$2/node_modules/.bin/codex" --version 2>/dev/null)" != "codex-cli $1" ]; then
+		mkdir -p "$2"
+		npm install --silent --no-audit --no-fund --prefix "$2" "@openai/codex@$1" >/dev/null
 	fi
-	"$dir/node_modules/.bin/codex" --version
+	"$2/node_modules/.bin/codex" --version
+}
+
+if [ "$want_tests" = 1 ]; then
+	# The tests run these exact codex versions, never a global one.
+	install_codex "$CODEX_PINNED" "$here/.deps/codex"
+	for v in $(printf '%s\n' "$CODEX_OLDEST" "$CODEX_NEWEST" "${CS_CODEX_VERSION:-}" | sort -u); do
+		[ "$v" = "$CODEX_PINNED" ] || install_codex "$v" "$here/.deps/codex-$v"
+	done
 	# The RFC 6455 conformance test compares the proxy with this WebSocket implementation.
 	ws="$here/.deps/ws"
 	if [ "$(node -p "require('$ws/node_modules/ws/package.json').version" 2>/dev/null)" != "$WS_VERSION" ]; then

@@ -5,6 +5,9 @@
 # with the line "N passed, N failed".
 #   CS_FUZZ_SECONDS  seconds per fuzzer (default 60; 0 skips fuzzing)
 #   CS_NO_SANITIZE=1 skips the sanitizer suite (local quick runs only)
+#   CS_CODEX_VERSION the codex the whole suite runs (default: the pinned one); the tests that
+#                    drive the real codex (suite realcodex) run again on each other version of
+#                    scripts/codex-versions (oldest supported, pinned, newest verified)
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
@@ -27,6 +30,16 @@ if ! meson compile -C "$build"; then
 fi
 meson test -C "$build" --print-errorlogs --num-processes 2 "$@"
 logs=("$build/meson-logs/testlog.json")
+
+. scripts/codex-versions
+main_codex=${CS_CODEX_VERSION:-$CODEX_PINNED}
+for v in $(printf '%s\n' "$CODEX_OLDEST" "$CODEX_PINNED" "$CODEX_NEWEST" | sort -u); do
+	[ "$v" = "$main_codex" ] && continue
+	echo "== the tests that drive the real codex again, on codex $v =="
+	CS_CODEX_VERSION=$v meson test -C "$build" --print-errorlogs --num-processes 2 \
+		--suite realcodex --logbase "testlog-codex-$v"
+	logs+=("$build/meson-logs/testlog-codex-$v.json")
+done
 
 if [ "${CS_NO_SANITIZE:-0}" != 1 ]; then
 	echo "== the whole suite again with AddressSanitizer, LeakSanitizer and UBSan =="

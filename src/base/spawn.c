@@ -3,13 +3,16 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -170,4 +173,69 @@ int spawn_wait(pid_t pid, int *status)
 	}
 	*status = decode(st);
 	return 0;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Reads fd into out until EOF or max bytes; false when the deadline passed first. */
+static bool read_until(int fd, char *out, size_t max, size_t *len, int timeout_ms)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	ssize_t got;
+
+	while (*len < max) {
+		int64_t left = deadline - now_ms();
+		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0) {
+			return false;
+		}
+		got = read(fd, out + *len, max - *len);
+		if (got < 0 && errno == EINTR) {
+			continue;
+		}
+		if (got <= 0) {
+			break;
+		}
+		*len += (size_t)got;
+	}
+	return true;
+}
+
+int spawn_capture(char *const *argv, size_t max, int timeout_ms, char **out, int *status)
+{
+	struct spawn_opts o = {.argv = argv, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1};
+	size_t len = 0;
+	int fds[2], r, ignored;
+	pid_t pid;
+
+	*status = -1;
+	*out = calloc(1, max + 1);
+	if (!*out) {
+		return -ENOMEM;
+	}
+	if (pipe2(fds, O_CLOEXEC) != 0) {
+		return -errno;
+	}
+	o.stdout_fd = fds[1];
+	r = spawn_start(&o, &pid);
+	close(fds[1]);
+	if (r == 0) {
+		bool done = read_until(fds[0], *out, max, &len, timeout_ms);
+		/* Closed first: a child with more to say than max gets EPIPE, not blocked. */
+		close(fds[0]);
+		if (!done) {
+			kill(pid, SIGKILL);
+		}
+		spawn_wait(pid, done ? status : &ignored);
+	} else {
+		close(fds[0]);
+	}
+	(*out)[len] = '\0';
+	return r;
 }

@@ -32,4 +32,12 @@ int spawn_poll(pid_t pid, int *status);
 /* Blocking wait, for code that runs off the event loop (tests, shutdown). */
 int spawn_wait(pid_t pid, int *status);
 
+/*
+ * Runs argv to its end with its stdout captured, for code off the event loop (doctor, the
+ * codex version). *out is what it printed, at most max bytes and NUL-terminated (caller frees,
+ * also on error); *status its exit status, or -1 when it was killed because it was still
+ * running after timeout_ms. Returns 0, or -errno when it could not start.
+ */
+int spawn_capture(char *const *argv, size_t max, int timeout_ms, char **out, int *status);
+
 #endif

@@ -1,6 +1,7 @@
 /* `codex-switch run`: parse the command line, choose the start account, hand over to runtime.c. */
 #include "store/authjson.h"
 #include "cli/commands.h"
+#include "base/codexver.h"
 #include "base/log.h"
 #include "store/paths.h"
 #include "proxy/proxy.h"
@@ -145,6 +146,28 @@ static void open_run_log(const struct paths *p, int argc, char **argv)
 	         runargs_summary(argc, argv, summary, sizeof(summary)));
 }
 
+/*
+ * Asks codex its version once, before the event loop: the control connection and our own
+ * backend requests introduce themselves with it, as codex does.
+ */
+static int check_codex(const char *bin)
+{
+	const char *v = codexver_installed(bin);
+
+	if (!v) {
+		log_warn("cannot read the version of '%s'; run 'codex-switch doctor'", bin);
+		return EXIT_OK; /* starting it says what is wrong */
+	}
+	if (codexver_cmp(v, CODEXVER_OLDEST) < 0) {
+		log_error("codex %s is older than %s, the oldest version codex-switch supports; "
+		          "update codex to %s or pass --codex-bin PATH",
+		          v, CODEXVER_OLDEST, CODEXVER_PINNED);
+		return EXIT_FAIL;
+	}
+	log_info("codex %s", v);
+	return EXIT_OK;
+}
+
 int cmd_run(int argc, char **argv)
 {
 	struct paths p;
@@ -187,10 +210,11 @@ int cmd_run(int argc, char **argv)
 	open_run_log(&p, argc - first, argv + first);
 	/* A flood of connections to the proxy must not leave the store without descriptors. */
 	proxy_raise_fd_limit();
-	r = EXIT_FAIL;
-	if (policy_config_load(p.config, &policy, err, sizeof(err))) {
+	r = check_codex(o.bin);
+	if (r == EXIT_OK && policy_config_load(p.config, &policy, err, sizeof(err))) {
 		log_error("%s", err);
-	} else {
+		r = EXIT_FAIL;
+	} else if (r == EXIT_OK) {
 		rs.pin = o.account;
 		r = runstart_choose(&p, &policy, &rs);
 	}

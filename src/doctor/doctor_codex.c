@@ -1,7 +1,7 @@
 /* doctor: the codex binary and its options, and app-servers that run outside codex-switch. */
-#define _GNU_SOURCE /* pipe2 */
 #include "doctor/doctor.h"
 
+#include "base/codexver.h"
 #include "base/spawn.h"
 #include "base/util.h"
 
@@ -10,85 +10,28 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
-#include <time.h>
 #include <unistd.h>
 
 #define PROBE_MAX_OUTPUT (256u * 1024)
 #define PROBE_TIMEOUT_MS 15000
 #define CMDLINE_MAX      (64u * 1024)
 #define ANCESTOR_DEPTH   64
-#define CODEX_TESTED     "0.169.0"
+#define RANGE            CODEXVER_OLDEST " to " CODEXVER_NEWEST
 
 struct probe {
-	char *out; /* what the child printed on stdout, NUL-terminated */
-	size_t len;
+	char *out;  /* what the child printed on stdout, NUL-terminated */
 	int status; /* exit status, 128 + signal, or -1 when it had to be killed */
 };
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Reads fd until EOF, the size cap or the deadline. */
-static void read_output(int fd, struct probe *pr)
-{
-	int64_t deadline = now_ms() + PROBE_TIMEOUT_MS;
-	struct pollfd pfd = {.fd = fd, .events = POLLIN};
-	ssize_t got;
-
-	while (pr->len < PROBE_MAX_OUTPUT) {
-		int64_t left = deadline - now_ms();
-		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0) {
-			pr->status = -1;
-			return;
-		}
-		got = read(fd, pr->out + pr->len, PROBE_MAX_OUTPUT - pr->len);
-		if (got < 0 && errno == EINTR) {
-			continue;
-		}
-		if (got <= 0) {
-			return;
-		}
-		pr->len += (size_t)got;
-	}
-}
 
 /* Runs argv with stdout captured. 0 or -errno (the child could not start). */
 static int probe_run(char *const *argv, struct probe *pr)
 {
-	struct spawn_opts o = {.argv = argv, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1};
-	int fds[2], r;
-	pid_t pid;
-
-	memset(pr, 0, sizeof(*pr));
-	pr->out = calloc(1, PROBE_MAX_OUTPUT + 1);
-	if (!pr->out || pipe2(fds, O_CLOEXEC) != 0) {
-		return -ENOMEM;
-	}
-	o.stdout_fd = fds[1];
-	r = spawn_start(&o, &pid);
-	close(fds[1]);
-	if (r == 0) {
-		read_output(fds[0], pr);
-		if (pr->status == -1) {
-			kill(pid, SIGKILL);
-		}
-		spawn_wait(pid, pr->status == -1 ? &r : &pr->status);
-		r = 0;
-	}
-	close(fds[0]);
-	pr->out[pr->len] = '\0';
-	return r;
+	return spawn_capture(argv, PROBE_MAX_OUTPUT, PROBE_TIMEOUT_MS, &pr->out, &pr->status);
 }
 
 /* Finds name in $PATH (as execvp would) and writes the full path into out. */
@@ -134,7 +77,7 @@ static void check_help(struct doctor *d, char *bin, const char *sub, const char 
 	if (probe_run(argv, &pr) != 0 || pr.status != 0) {
 		c = doctor_add(d, DOCTOR_FAIL, name, "'%s %s--help' failed", bin,
 		               sub ? "app-server " : "");
-		doctor_hint(c, "reinstall codex (tested with %s)", CODEX_TESTED);
+		doctor_hint(c, "reinstall codex (verified: %s)", RANGE);
 		free(pr.out);
 		return;
 	}
@@ -151,10 +94,44 @@ static void check_help(struct doctor *d, char *bin, const char *sub, const char 
 	if (missing[0]) {
 		c = doctor_add(d, DOCTOR_FAIL, name, "this codex has no %s (%s)", missing, what);
 		doctor_hint(c, "update codex to %s or later, or point --codex-bin at a newer one",
-		            CODEX_TESTED);
+		            CODEXVER_OLDEST);
 		return;
 	}
 	doctor_add(d, DOCTOR_PASS, name, "codex supports %s", what);
+}
+
+/* The version line against the supported range. */
+static void check_version(struct doctor *d, const char *path, const char *line)
+{
+	char v[CODEXVER_MAX];
+	struct doctor_check *c;
+
+	if (codexver_parse(line, v, sizeof(v)) != 0) {
+		c = doctor_add(d, DOCTOR_WARN, "codex", "%s at %s: no version in it",
+		               line[0] ? line : "codex", path);
+		doctor_hint(c, "codex-switch works with codex %s", RANGE);
+		return;
+	}
+	if (codexver_cmp(v, CODEXVER_OLDEST) < 0) {
+		c = doctor_add(
+		        d, DOCTOR_FAIL, "codex",
+		        "codex %s is older than %s, the oldest version codex-switch supports", v,
+		        CODEXVER_OLDEST);
+		doctor_hint(
+		        c, "update codex to %s (verified: %s), or point --codex-bin at a newer one",
+		        CODEXVER_PINNED, RANGE);
+		return;
+	}
+	if (codexver_cmp(v, CODEXVER_NEWEST) > 0) {
+		c = doctor_add(d, DOCTOR_WARN, "codex",
+		               "%s at %s is newer than %s, the newest version verified with "
+		               "codex-switch",
+		               line, path, CODEXVER_NEWEST);
+		doctor_hint(c, "if 'run' misbehaves, use codex %s (verified: %s)", CODEXVER_PINNED,
+		            RANGE);
+		return;
+	}
+	doctor_add(d, DOCTOR_PASS, "codex", "%s at %s (verified: %s)", line, path, RANGE);
 }
 
 void doctor_check_codex(struct doctor *d)
@@ -171,20 +148,20 @@ void doctor_check_codex(struct doctor *d)
 	if (!find_in_path(d->codex_bin, path, sizeof(path))) {
 		c = doctor_add(d, DOCTOR_FAIL, "codex", "codex not found ('%s')", d->codex_bin);
 		doctor_hint(c,
-		            "install codex %s or later, or pass --codex-bin PATH (or set "
+		            "install codex %s (any of %s works), or pass --codex-bin PATH (or set "
 		            "CODEX_SWITCH_CODEX_BIN)",
-		            CODEX_TESTED);
+		            CODEXVER_PINNED, RANGE);
 		return;
 	}
 	if (probe_run(argv, &pr) != 0 || pr.status != 0) {
 		c = doctor_add(d, DOCTOR_FAIL, "codex", "'%s --version' failed", path);
-		doctor_hint(c, "reinstall codex (tested with %s)", CODEX_TESTED);
+		doctor_hint(c, "reinstall codex (verified: %s)", RANGE);
 		free(pr.out);
 		return;
 	}
 	first_line(pr.out, version, sizeof(version));
 	free(pr.out);
-	doctor_add(d, DOCTOR_PASS, "codex", "%s at %s", version[0] ? version : "codex", path);
+	check_version(d, path, version);
 	check_help(d, path, NULL, "codex-remote", tui, "--remote and --remote-auth-token-env");
 	check_help(d, path, "app-server", "codex-app-server", server,
 	           "app-server --ws-auth capability-token");

@@ -1,5 +1,6 @@
 #include "net/endpoints.h"
 
+#include "base/codexver.h"
 #include "base/fileio.h"
 #include "base/util.h"
 
@@ -11,8 +12,10 @@
 #include <string.h>
 #include <sys/utsname.h>
 
-#define VERSION_MAX 64
-#define TOML_MAX    (1024 * 1024)
+#define VERSION_MAX    64
+#define TOML_MAX       (1024 * 1024)
+#define OS_RELEASE     "/etc/os-release"
+#define OS_RELEASE_MAX (64 * 1024)
 
 static pthread_mutex_t version_lock = PTHREAD_MUTEX_INITIALIZER;
 static char codex_version[VERSION_MAX];
@@ -214,23 +217,126 @@ static void terminal_token(char *out, size_t outsz)
 	sanitize(out);
 }
 
+/* os-release IDs and the names codex's OS detection (the os_info crate) gives them. */
+static const struct {
+	const char *id, *name;
+} os_names[] = {
+        {"almalinux", "AlmaLinux"},
+        {"alpine", "Alpine Linux"},
+        {"amzn", "Amazon Linux AMI"},
+        {"arch", "Arch Linux"},
+        {"archarm", "Arch Linux"},
+        {"centos", "CentOS"},
+        {"debian", "Debian"},
+        {"fedora", "Fedora"},
+        {"kali", "Kali Linux"},
+        {"linuxmint", "Linux Mint"},
+        {"nixos", "NixOS"},
+        {"ol", "Oracle Linux"},
+        {"opensuse", "openSUSE"},
+        {"opensuse-leap", "openSUSE"},
+        {"opensuse-tumbleweed", "openSUSE"},
+        {"rhel", "Red Hat Enterprise Linux"},
+        {"rocky", "Rocky Linux"},
+        {"sles", "SUSE Linux Enterprise Server"},
+        {"ubuntu", "Ubuntu"},
+};
+
+/* The value of KEY= in os-release text (quotes removed) into out; false when absent. */
+static bool os_release_value(const char *text, const char *key, char *out, size_t outsz)
+{
+	size_t klen = strlen(key), n;
+	const char *l = text;
+
+	while (l && (strncmp(l, key, klen) != 0 || l[klen] != '=')) {
+		l = strchr(l, '\n');
+		l = l ? l + 1 : NULL;
+	}
+	if (!l) {
+		return false;
+	}
+	l += klen + 1;
+	n = strcspn(l, "\n");
+	if (n >= 2 && (*l == '"' || *l == '\'') && l[n - 1] == *l) {
+		l++;
+		n -= 2;
+	}
+	snprintf(out, outsz, "%.*s", (int)n, l);
+	return true;
+}
+
+/* VERSION_ID as os_info shows it: up to three numbers as x.y.z ("22.04" -> "22.4.0"). */
+static void os_version(const char *v, char *out, size_t outsz)
+{
+	unsigned long part[3] = {0, 0, 0};
+	const char *p = v;
+	char *end;
+	int i;
+
+	for (i = 0; i < 3 && isdigit((unsigned char)*p); i++) {
+		part[i] = strtoul(p, &end, 10);
+		p = end + (*end == '.');
+		if (*end != '.' && *end != '\0') {
+			break;
+		}
+	}
+	if (*v && !*p && i > 0) {
+		snprintf(out, outsz, "%lu.%lu.%lu", part[0], part[1], part[2]);
+	} else {
+		snprintf(out, outsz, "%s", *v ? v : "Unknown");
+	}
+}
+
+int endpoints_os_token(const char *os_release, char *out, size_t outsz)
+{
+	char *text = NULL, id[64], ver[64], shown[64];
+	size_t len;
+	int r = fileio_read(os_release, OS_RELEASE_MAX, &text, &len);
+
+	if (r < 0) {
+		return r;
+	}
+	r = -ENOENT;
+	if (os_release_value(text, "ID", id, sizeof(id))) {
+		for (size_t i = 0; i < UTIL_ARRAY_LEN(os_names) && r; i++) {
+			if (strcmp(id, os_names[i].id) == 0) {
+				if (!os_release_value(text, "VERSION_ID", ver, sizeof(ver))) {
+					ver[0] = '\0';
+				}
+				os_version(ver, shown, sizeof(shown));
+				snprintf(out, outsz, "%s %s", os_names[i].name, shown);
+				r = 0;
+			}
+		}
+	}
+	free(text);
+	return r;
+}
+
 char *endpoints_user_agent(void)
 {
-	char version[VERSION_MAX], term[128];
+	char version[VERSION_MAX], term[128], os[256];
 	char *orig = endpoints_originator(), *ua;
 	struct utsname u;
 
 	pthread_mutex_lock(&version_lock);
-	snprintf(version, sizeof(version), "%s", codex_version[0] ? codex_version : CS_VERSION);
+	snprintf(version, sizeof(version), "%s", codex_version);
 	pthread_mutex_unlock(&version_lock);
+	if (!version[0]) {
+		/* Outside the lock: the first call asks codex for its version. */
+		snprintf(version, sizeof(version), "%s", codexver_for_agent());
+	}
 	if (uname(&u) != 0) {
 		snprintf(u.sysname, sizeof(u.sysname), "unknown");
 		snprintf(u.release, sizeof(u.release), "unknown");
 		snprintf(u.machine, sizeof(u.machine), "unknown");
 	}
+	if (endpoints_os_token(OS_RELEASE, os, sizeof(os)) != 0) {
+		snprintf(os, sizeof(os), "%s %s", u.sysname, u.release);
+	}
 	terminal_token(term, sizeof(term));
-	ua = util_printf("%s/%s (%s %s; %s) %s", orig ? orig : ENDPOINTS_DEFAULT_ORIGINATOR,
-	                 version, u.sysname, u.release, u.machine, term);
+	ua = util_printf("%s/%s (%s; %s) %s", orig ? orig : ENDPOINTS_DEFAULT_ORIGINATOR, version,
+	                 os, u.machine, term);
 	free(orig);
 	return ua;
 }

@@ -13,6 +13,8 @@
 
 #include "store/paths.h"
 
+#include <stddef.h>
+
 #define ENDPOINTS_CLIENT_ID          "app_EMoamEEZ73f0CkXaXp7hrann"
 #define ENDPOINTS_DEFAULT_ISSUER     "https://auth.openai.com"
 #define ENDPOINTS_DEFAULT_REFRESH    "https://auth.openai.com/oauth/token"
@@ -39,12 +41,21 @@ int endpoints_toml_string(const char *path, const char *key, char **out);
 char *endpoints_originator(void);
 
 /*
- * "codex_cli_rs/<version> (<os> <release>; <arch>) <terminal>", as codex sends it.
- * The version is the one set with endpoints_set_codex_version(), else ours. Caller frees.
+ * "codex_cli_rs/<version> (<os> <os version>; <arch>) <terminal>", as codex sends it.
+ * The version is the installed codex's, as codex puts its own there: the one set with
+ * endpoints_set_codex_version(), else codexver_for_agent() (the first call may run
+ * `codex --version`: call it once off the event loop before). Caller frees.
  */
 char *endpoints_user_agent(void);
 
-/* Records the codex version (from `codex --version`) for the User-Agent. Thread-safe. */
+/*
+ * The "<os> <version>" part of the User-Agent as codex shows it ("Debian 12.0.0", "Ubuntu
+ * 22.4.0"), from an os-release file. -ENOENT when the distribution is not one codex names
+ * (the caller then uses uname), other -errno from reading.
+ */
+int endpoints_os_token(const char *os_release, char *out, size_t outsz);
+
+/* Sets the codex version for the User-Agent (a caller that knows it; tests). Thread-safe. */
 void endpoints_set_codex_version(const char *version);
 
 #endif

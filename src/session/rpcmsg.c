@@ -24,7 +24,7 @@ static cJSON *with_raw_id(const char *raw_id)
 	return o;
 }
 
-char *rpcmsg_initialize(const char *id, const char *version)
+char *rpcmsg_initialize(const char *id, const char *codex_version)
 {
 	cJSON *o = cJSON_CreateObject(), *p, *ci, *caps;
 
@@ -40,9 +40,11 @@ char *rpcmsg_initialize(const char *id, const char *version)
 		cJSON_Delete(o);
 		return NULL;
 	}
-	cJSON_AddStringToObject(ci, "name", "codex_switch");
-	cJSON_AddStringToObject(ci, "title", "codex-switch");
-	cJSON_AddStringToObject(ci, "version", version);
+	/* The app-server names every backend request after the first client to initialize,
+	 * and that is us: introduce ourselves as the TUI does, so the backend sees plain codex. */
+	cJSON_AddStringToObject(ci, "name", RPCMSG_CLIENT_NAME);
+	cJSON_AddNullToObject(ci, "title");
+	cJSON_AddStringToObject(ci, "version", codex_version);
 	/* chatgptAuthTokens logins are refused on connections without it. */
 	cJSON_AddBoolToObject(caps, "experimentalApi", 1);
 	return finish(o);

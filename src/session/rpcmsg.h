@@ -10,7 +10,16 @@
 /* Prefix of the ids of our own requests: "codex-switch/<run uuid>/<n>". */
 #define RPCMSG_ID_PREFIX "codex-switch/"
 
-char *rpcmsg_initialize(const char *id, const char *version);
+/* The clientInfo.name of the codex TUI. */
+#define RPCMSG_CLIENT_NAME "codex-tui"
+
+/*
+ * initialize for the control connection, with the clientInfo the codex TUI sends
+ * ({name:"codex-tui", title:null, version:<codex version>}): the app-server takes the first
+ * client's name and version for the originator and User-Agent of all its backend requests.
+ * codex_version: the installed codex's (codexver_for_agent()).
+ */
+char *rpcmsg_initialize(const char *id, const char *codex_version);
 char *rpcmsg_initialized(void);
 
 /* account/login/start {type:"chatgptAuthTokens", accessToken, chatgptAccountId, chatgptPlanType} */

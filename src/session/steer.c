@@ -1,5 +1,6 @@
 #include "session/steer.h"
 
+#include "base/codexver.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "session/trigger.h"
@@ -748,7 +749,7 @@ void steer_init(struct steer *s, const struct session_env *env, const struct ste
 	s->pool.on_committed = committed;
 	s->pool.ctx = s;
 	chooser_init(&s->chooser, policy);
-	switcher_init(&s->sw, env, &so, run_id, CS_VERSION);
+	switcher_init(&s->sw, env, &so, run_id, codexver_for_agent());
 	tokenreq_init(&s->tokens, env, &to);
 	maintain_init(&s->maint, env, &s->pool, &mo);
 	reconcile_init(&s->watch, env, outside_change, s);

@@ -16,8 +16,12 @@ export CODEX_SWITCH_HOME=$tmp/store CODEX_HOME=$tmp/codex
 unset CODEX_SWITCH_CODEX_BIN NO_COLOR
 store=$CODEX_SWITCH_HOME/accounts.json
 auth=$CODEX_HOME/auth.json
-real_codex=${CS_CODEX_BIN:-$root/.deps/codex/node_modules/@openai/codex-linux-x64/vendor/x86_64-unknown-linux-musl/bin/codex}
+real_codex=${CS_CODEX_BIN:-$(python3 "$root/tests/integration/harness.py" codex-bin 2>/dev/null)}
 . "$(dirname "$0")/lib.sh"
+# The supported range, from the one file that holds it.
+. "$root/scripts/codex-versions"
+oldest=$CODEX_OLDEST pinned=$CODEX_PINNED newest=$CODEX_NEWEST
+tested=${CS_CODEX_VERSION:-$pinned} # the codex under test
 
 # line STATUS NAME TEXT: doctor printed a STATUS line for check NAME containing TEXT.
 line() { grep -E "^$1  $2 " "$tmp/out" | grep -qF -- "$3"; }
@@ -27,7 +31,7 @@ json() { python3 -c "import json,sys; d=json.load(open('$tmp/out')); $1"; }
 tree_sums() { find "$tmp/store" "$tmp/codex" -printf '%p %m %s\n' 2>/dev/null | sort; find "$tmp/store" "$tmp/codex" -type f -exec sha256sum {} + 2>/dev/null | sort; }
 
 if [ ! -x "$real_codex" ]; then
-	echo "FAIL: the pinned codex is missing at $real_codex: run scripts/install-deps.sh --test"
+	echo "FAIL: codex ${CS_CODEX_VERSION:-$CODEX_PINNED} is missing (${real_codex:-see harness.py codex-bin}): run scripts/install-deps.sh --test"
 	echo "0 passed, 1 failed"
 	exit 1
 fi
@@ -48,7 +52,8 @@ chmod +x "$tmp/old/codex"
 # --- empty set-up: warnings only, exit 0, nothing created -----------------------------------
 run doctor --codex-bin "$real_codex"
 expect_rc 0 "doctor on an empty set-up"
-expect_line pass "codex" "codex-cli 0.169.0" "real codex version"
+expect_line pass "codex" "codex-cli $tested" "real codex version"
+expect_line pass "codex" "(verified: $oldest to $newest)" "doctor shows the verified range"
 expect_line pass "codex-remote" "--remote-auth-token-env" "real codex has --remote"
 expect_line pass "codex-app-server" "capability-token" "real codex app-server --ws-auth"
 expect_line warn "store" "does not exist yet" "missing store"
@@ -59,10 +64,31 @@ check "grep -qE '^[0-9]+ passed, [0-9]+ warnings, 0 failed$' '$tmp/out'" "summar
 # --- the fake old codex fails, with what to do ----------------------------------------------
 run doctor --codex-bin "$tmp/old/codex"
 expect_rc 1 "doctor with a codex without --remote"
-expect_line pass "codex" "codex-cli 0.20.0" "old codex version shown"
+expect_line fail "codex" "codex 0.20.0 is older than $oldest, the oldest version codex-switch supports" "old codex version fails"
 expect_line fail "codex-remote" "--remote" "old codex lacks --remote"
 expect_line fail "codex-app-server" "--ws-auth" "old codex lacks --ws-auth"
-check "grep -qF 'fix: update codex to 0.169.0 or later' '$tmp/out'" "old codex: what to do"
+check "grep -qF 'fix: update codex to $pinned (verified: $oldest to $newest)' '$tmp/out'" "old codex: what to do"
+check "grep -qF 'fix: update codex to $oldest or later' '$tmp/out'" "missing option: what to do"
+
+# --- the version alone decides: one release before the oldest fails, one after the newest warns
+fake_version() {
+	mkdir -p "$tmp/v$1"
+	printf '#!/bin/sh\n[ "$1" = --version ] && echo "codex-cli %s" && exit 0\nexec "%s" "$@"\n' \
+		"$1" "$real_codex" >"$tmp/v$1/codex"
+	chmod +x "$tmp/v$1/codex"
+}
+below=$(python3 -c "v='$oldest'.split('.'); v[1]=str(int(v[1])-1); print('.'.join(v))")
+above=$(python3 -c "v='$newest'.split('.'); v[1]=str(int(v[1])+1); print('.'.join(v))")
+fake_version "$below"
+run doctor --codex-bin "$tmp/v$below/codex"
+expect_rc 1 "doctor with codex $below"
+expect_line fail "codex" "codex $below is older than $oldest, the oldest version codex-switch supports" "codex $below too old"
+fake_version "$oldest"
+run doctor --codex-bin "$tmp/v$oldest/codex"
+expect_line pass "codex" "codex-cli $oldest at" "the oldest supported version passes"
+fake_version "$above"
+run doctor --codex-bin "$tmp/v$above/codex"
+expect_line warn "codex" "is newer than $newest, the newest version verified" "codex $above: not verified"
 CODEX_SWITCH_CODEX_BIN=$tmp/old/codex run doctor
 expect_rc 1 "CODEX_SWITCH_CODEX_BIN is the default codex"
 expect_line fail "codex-remote" "--remote" "CODEX_SWITCH_CODEX_BIN checked"
@@ -109,7 +135,7 @@ for c in d[\"checks\"]:
 check "! grep -qE 'access-a1|refresh-a1|access-b1|refresh-b1|eyJ' '$tmp/out'" "no secret in --json"
 run doctor --json --codex-bin "$tmp/old/codex"
 expect_rc 1 "doctor --json with a failure"
-check "json 'assert d[\"ok\"] is False and d[\"summary\"][\"fail\"] == 2'" "--json ok false"
+check "json 'assert d[\"ok\"] is False and d[\"summary\"][\"fail\"] == 3'" "--json ok false"
 
 # --- broken set-ups --------------------------------------------------------------------------
 chmod 644 "$store"

@@ -145,7 +145,8 @@ class Tui:
     # ----- steps -----
 
     def op_initialize(self, step):
-        params = {"clientInfo": {"name": "codex-tui", "title": None, "version": "0.169.0"},
+        import harness as h
+        params = {"clientInfo": {"name": "codex-tui", "title": None, "version": h.CODEX_VERSION},
                   "capabilities": {"requiredHumanApproval": True, "experimentalApi": True,
                                    "requestAttestation": False,
                                    "optOutNotificationMethods": None}}

@@ -38,8 +38,29 @@ sys.path.insert(0, os.path.join(SOURCE_ROOT, "tests", "mock"))
 
 from backend import MockBackend, jwt_claims, make_jwt  # noqa: E402
 
-CODEX_VERSION = "0.169.0"
-NATIVE_CODEX = ("node_modules/@openai/codex-linux-x64/vendor/x86_64-unknown-linux-musl/bin/"
+
+
+def _codex_versions():
+    """scripts/codex-versions: the one place the supported codex versions are written."""
+    out = {}
+    with open(os.path.join(SOURCE_ROOT, "scripts", "codex-versions")) as f:
+        for line in f:
+            k, eq, v = line.strip().partition("=")
+            if eq and not k.startswith("#"):
+                out[k.strip()] = v.strip()
+    return out
+
+
+CODEX_VERSIONS = _codex_versions()
+CODEX_OLDEST = CODEX_VERSIONS["CODEX_OLDEST"]
+CODEX_PINNED = CODEX_VERSIONS["CODEX_PINNED"]
+CODEX_NEWEST = CODEX_VERSIONS["CODEX_NEWEST"]
+# The codex the tests run: CS_CODEX_VERSION (installed by scripts/install-deps.sh into
+# .deps/codex-<version>), else the pinned one in .deps/codex.
+CODEX_VERSION = os.environ.get("CS_CODEX_VERSION") or CODEX_PINNED
+# Where npm puts the native binary; it moved between releases (0.117: codex/codex).
+NATIVE_CODEX = ("node_modules/@openai/codex-linux-x64/vendor/x86_64-unknown-linux-musl/bin/codex",
+                "node_modules/@openai/codex-linux-x64/vendor/x86_64-unknown-linux-musl/codex/"
                 "codex")
 FAKE_CODEX = os.path.join(HERE, "fake_codex.py")
 
@@ -47,7 +68,8 @@ __all__ = ["MockBackend", "make_jwt", "jwt_claims", "codex_bin", "start_mock", "
            "make_account", "accounts_json", "write_accounts", "write_auth_json", "rfc3339",
            "WsClient", "WsHandshakeError", "WsClosed", "RpcClient", "RpcError", "AppServer",
            "free_port", "wait_until", "fail", "OP_TEXT", "OP_BIN", "fake_tui_files",
-           "read_json", "read_accounts", "file_mode", "FAKE_CODEX", "run_suite"]
+           "read_json", "read_accounts", "file_mode", "FAKE_CODEX", "run_suite", "CODEX_VERSION",
+           "CODEX_OLDEST", "CODEX_PINNED", "CODEX_NEWEST", "codex_at_least", "version_tuple"]
 
 
 def fail(msg):
@@ -69,9 +91,14 @@ def wait_until(predicate, timeout, what="condition", interval=0.05):
 
 
 def codex_bin():
-    """The pinned native codex binary; CS_CODEX_BIN overrides. Fails loudly when missing."""
-    path = os.environ.get("CS_CODEX_BIN") or os.path.join(SOURCE_ROOT, ".deps", "codex",
-                                                          NATIVE_CODEX)
+    """The native codex binary of CODEX_VERSION; CS_CODEX_BIN overrides. Fails loudly when
+    missing."""
+    path = os.environ.get("CS_CODEX_BIN")
+    if not path:
+        d = os.path.join(SOURCE_ROOT, ".deps", "codex" if CODEX_VERSION == CODEX_PINNED
+                         else "codex-" + CODEX_VERSION)
+        paths = [os.path.join(d, n) for n in NATIVE_CODEX]
+        path = next((p for p in paths if os.path.isfile(p)), paths[0])
     if not (os.path.isfile(path) and os.access(path, os.X_OK)):
         fail("codex %s not found at %s: run scripts/install-deps.sh --test (or set "
              "CS_CODEX_BIN)" % (CODEX_VERSION, path))
@@ -94,6 +121,14 @@ def notice_texts(received):
     return [m["params"].get("message", "") for m in received
             if isinstance(m, dict) and m.get("method") in NOTICE_METHODS and "id" not in m
             and isinstance(m.get("params"), dict)]
+def version_tuple(v):
+    """"0.169.1" -> (0, 169, 1); a pre-release suffix is ignored."""
+    return tuple(int(x) for x in v.split("-")[0].split(".") if x.isdigit())
+
+
+def codex_at_least(v):
+    """Whether the codex under test is v or newer: for behaviour that differs by version."""
+    return version_tuple(CODEX_VERSION) >= version_tuple(v)
 
 
 def checker(failures):
@@ -832,3 +867,11 @@ class AppServer:
             os.killpg(p.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+
+
+if __name__ == "__main__":
+    # `harness.py codex-bin`: the codex the tests run, for the shell tests.
+    if sys.argv[1:] == ["codex-bin"]:
+        print(codex_bin())
+    else:
+        fail("usage: harness.py codex-bin")

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""`codex-switch run` end to end: the real codex 0.169.0 app-server behind the proxy, the
-project's mock backend, and a scripted TUI (fake_codex.py) in the TUI's place. Checks what the
+"""`codex-switch run` end to end: the real codex app-server (the pinned one, or
+CS_CODEX_VERSION) behind the proxy, the project's mock backend, and a scripted TUI (fake_codex.py) in the TUI's place. Checks what the
 mock saw (bearer, ChatGPT-Account-Id), what the TUI received, the exit status, the token file,
 and that no process is left behind."""
 
@@ -187,6 +187,25 @@ def test_refusals(mb):
     home.cleanup()
 
 
+def test_too_old_codex(mb):
+    """A codex older than the oldest supported version: run refuses it before starting it."""
+    home, _ = setup(mb)
+    old = os.path.join(home.root, "old-codex")
+    with open(old, "w") as f:
+        f.write("#!/bin/sh\n[ \"$1\" = --version ] && { echo 'codex-cli 0.116.0'; exit 0; }\n"
+                "touch '%s/started'\nexit 3\n" % home.root)
+    os.chmod(old, 0o755)
+    p = subprocess.run([BIN, "run", "--codex-bin", old], env=home.env(), cwd=home.work,
+                       stderr=subprocess.PIPE, timeout=60)
+    want = ("codex 0.116.0 is older than %s, the oldest version codex-switch supports"
+            % h.CODEX_OLDEST).encode()
+    check(p.returncode == 1 and want in p.stderr,
+          "run refuses codex 0.116.0 with what to do (%d, %r)" % (p.returncode, p.stderr[-300:]))
+    check(not os.path.exists(os.path.join(home.root, "started")),
+          "and never starts it")
+    home.cleanup()
+
+
 def test_missing_codex(mb):
     home, _ = setup(mb)
     p = subprocess.run([BIN, "run", "--codex-bin", "/nonexistent/codex"], env=home.env(),
@@ -342,8 +361,8 @@ def test_fd_limit_raised(mb):
 
 def main():
     tests = [
-        test_refusals, test_missing_codex, test_normal_turn, test_usage_limit_switch,
-        test_all_exhausted, test_refresh_answered, test_signals,
+        test_refusals, test_too_old_codex, test_missing_codex, test_normal_turn,
+        test_usage_limit_switch, test_all_exhausted, test_refresh_answered, test_signals,
         test_sigkill_and_stale_token, test_app_server_crash, test_never_ready,
         test_fd_limit_raised,
     ]

@@ -97,6 +97,31 @@ static void test_signal_status_and_poll(void **state)
 	assert_int_equal(st, 128 + SIGTERM);
 }
 
+static void test_capture(void **state)
+{
+	char *argv[] = {"sh", "-c", "echo out; echo err >&2; exit 4", NULL};
+	char *big[] = {"sh", "-c", "yes x | head -c 100000", NULL};
+	char *slow[] = {"sh", "-c", "echo early; exec sleep 30", NULL};
+	char *missing[] = {"/nonexistent/cs-no-such-binary", NULL};
+	char *out;
+	int st;
+
+	(void)state;
+	assert_int_equal(spawn_capture(argv, 64, 5000, &out, &st), 0);
+	assert_string_equal(out, "out\n"); /* stdout only */
+	assert_int_equal(st, 4);
+	free(out);
+	assert_int_equal(spawn_capture(big, 10, 5000, &out, &st), 0);
+	assert_int_equal(strlen(out), 10); /* capped at max */
+	free(out);
+	assert_int_equal(spawn_capture(slow, 64, 300, &out, &st), 0);
+	assert_int_equal(st, -1); /* killed at the deadline */
+	assert_string_equal(out, "early\n");
+	free(out);
+	assert_int_equal(spawn_capture(missing, 64, 300, &out, &st), -ENOENT);
+	free(out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -105,6 +130,7 @@ int main(void)
 	        cmocka_unit_test(test_not_executable),
 	        cmocka_unit_test(test_env_signals_and_fds),
 	        cmocka_unit_test(test_signal_status_and_poll),
+	        cmocka_unit_test(test_capture),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -145,12 +145,48 @@ static void test_headers(void **state)
 	free(ua);
 }
 
+/* The OS part codex's User-Agent shows for an os-release file, or "-errno". */
+static void os_is(const char *os_release, const char *want)
+{
+	char *path = write_toml(os_release), out[128];
+	int r = endpoints_os_token(path, out, sizeof(out));
+
+	if (r) {
+		snprintf(out, sizeof(out), "%d", r);
+	}
+	assert_string_equal(out, want);
+	free(path);
+}
+
+static void test_os_token(void **state)
+{
+	char err[16];
+
+	(void)state;
+	os_is("PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nVERSION_ID=\"12\"\nID=debian\n",
+	      "Debian 12.0.0");
+	os_is("NAME=\"Ubuntu\"\nVERSION_ID=\"22.04\"\nID=ubuntu\nID_LIKE=debian\n",
+	      "Ubuntu 22.4.0");
+	os_is("ID='fedora'\nVERSION_ID=40\n", "Fedora 40.0.0");
+	os_is("ID=alpine\nVERSION_ID=3.19.1\n", "Alpine Linux 3.19.1");
+	os_is("ID=arch\nBUILD_ID=rolling\n", "Arch Linux Unknown");
+	os_is("ID=opensuse-tumbleweed\nVERSION_ID=\"20241201\"\n", "openSUSE 20241201.0.0");
+	os_is("ID=rhel\nVERSION_ID=\"9.4.1.2\"\n", "Red Hat Enterprise Linux 9.4.1.2");
+	os_is("ID=linuxmint\nVERSION_ID=\"21.3b\"\n", "Linux Mint 21.3b");
+	/* a distribution codex does not name, or no ID: the caller falls back to uname */
+	snprintf(err, sizeof(err), "%d", -ENOENT);
+	os_is("ID=someos\nVERSION_ID=1\n", err);
+	os_is("VERSION_ID=1\n", err);
+	/* IDS= is not ID= */
+	os_is("IDS=debian\n", err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_refresh_override), cmocka_unit_test(test_issuer_override),
 	        cmocka_unit_test(test_chatgpt_base),     cmocka_unit_test(test_toml_reader),
-	        cmocka_unit_test(test_headers),
+	        cmocka_unit_test(test_headers),          cmocka_unit_test(test_os_token),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

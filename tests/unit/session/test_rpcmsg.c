@@ -45,9 +45,11 @@ static void test_error_warning_initialize(void **state)
 	assert_string_equal(s, "{\"method\":\"warning\",\"params\":{\"threadId\":null,"
 	                       "\"message\":\"switched\"}}");
 	free(s);
-	s = rpcmsg_initialize("codex-switch/x/1", "0.1.0");
+	s = rpcmsg_initialize("codex-switch/x/1", "0.171.0");
 	assert_non_null(strstr(s, "\"experimentalApi\":true"));
-	assert_non_null(strstr(s, "\"name\":\"codex_switch\""));
+	/* exactly the TUI's clientInfo, so backend requests carry codex-tui/<codex version> */
+	assert_non_null(strstr(s, "\"clientInfo\":{\"name\":\"codex-tui\",\"title\":null,"
+	                          "\"version\":\"0.171.0\"}"));
 	free(s);
 	assert_null(rpcmsg_error("not json", 1, "x"));
 }
