@@ -102,15 +102,16 @@ static void app_stop_step(struct ev_timer *t)
 	if (c->app_pid <= 0) {
 		return;
 	}
-	/* A busy app-server only starts draining on the first SIGTERM; the second ends it. */
+	/* A busy app-server only starts draining on the first SIGTERM; the second ends it. It
+	 * leads its own process group: the npm launcher's native child goes with it. */
 	if (c->term_sent < 2) {
-		kill(c->app_pid, SIGTERM);
+		kill(-c->app_pid, SIGTERM);
 		c->term_sent++;
 		ev_timer_start(c->env->ev, &c->app_tm, app_stop_step, CHILDREN_TERM_GRACE_US);
 		return;
 	}
 	log_warn("app-server did not stop after two SIGTERMs; killing it");
-	kill(c->app_pid, SIGKILL);
+	kill(-c->app_pid, SIGKILL);
 }
 
 void children_stop_app(struct children *c)
@@ -156,6 +157,7 @@ void children_reap(struct children *c)
 		c->exited(c->ctx, CHILD_TUI, st);
 	}
 	if (c->app_pid > 0 && spawn_poll(c->app_pid, &st) == 1) {
+		kill(-c->app_pid, SIGKILL); /* whatever it left in its group */
 		c->app_pid = 0;
 		ev_timer_stop(c->env->ev, &c->app_tm);
 		if (c->err_io.fd >= 0) {
@@ -190,7 +192,7 @@ void children_release(struct children *c)
 		c->tui_pid = 0;
 	}
 	if (c->app_pid > 0) {
-		kill(c->app_pid, SIGKILL);
+		kill(-c->app_pid, SIGKILL);
 		spawn_wait(c->app_pid, &st);
 		c->app_pid = 0;
 	}

@@ -11,7 +11,7 @@ void notice_init(struct notice *n)
 	memset(n, 0, sizeof(*n));
 }
 
-static bool hidden(const struct notice *n, const char *thread_id)
+bool notice_hidden(const struct notice *n, const char *thread_id)
 {
 	for (int i = 0; i < n->nhidden; i++) {
 		if (strcmp(n->hidden[i], thread_id) == 0) {
@@ -40,7 +40,7 @@ void notice_thread(struct notice *n, const char *thread_id, bool ephemeral)
 
 void notice_turn_started(struct notice *n, const char *thread_id, const char *turn_id, bool own)
 {
-	if (!thread_id || hidden(n, thread_id)) {
+	if (!thread_id || notice_hidden(n, thread_id)) {
 		return;
 	}
 	notice_thread(n, thread_id, false);

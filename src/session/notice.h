@@ -29,6 +29,8 @@ void notice_init(struct notice *n);
 /* thread/started: a new thread, no turn yet; an ephemeral one is the TUI's own helper (the
  * thread title) and never on screen. */
 void notice_thread(struct notice *n, const char *thread_id, bool ephemeral);
+/* thread_id is one of the TUI's ephemeral helper threads. */
+bool notice_hidden(const struct notice *n, const char *thread_id);
 /* turn/started of a turn the TUI started itself (own) or not. */
 void notice_turn_started(struct notice *n, const char *thread_id, const char *turn_id, bool own);
 /* turn/completed of turn_id. */

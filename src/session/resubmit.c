@@ -76,6 +76,7 @@ int resubmit_hold(struct resubmit *r, struct proxy_conn *conn, const char *threa
 	r->conn = conn;
 	snprintf(r->thread_id, sizeof(r->thread_id), "%s", thread_id);
 	snprintf(r->failed_turn, sizeof(r->failed_turn), "%s", failed_turn);
+	snprintf(r->scrub_turn, sizeof(r->scrub_turn), "%s", failed_turn);
 	r->new_turn[0] = r->req_id[0] = '\0';
 	r->produced = produced || (same_turn && r->produced);
 	r->completed = r->account_ready = r->parked = false;
@@ -271,10 +272,37 @@ static bool is_user_message(const cJSON *params)
 	              "userMessage") == 0;
 }
 
+/* The failed turn ended after its plan was given up (the user pressed Esc meanwhile): its
+ * error was not shown, so its completion must not show it either. */
+static bool scrub(struct resubmit *r, struct proxy_conn *conn, const char *method,
+                  const cJSON *params, const char *json, size_t len)
+{
+	char *clean;
+
+	if (!r->scrub_turn[0] || strcmp(method, "turn/completed") != 0 ||
+	    strcmp(str(cJSON_GetObjectItemCaseSensitive(params, "turn"), "id"), r->scrub_turn) !=
+	            0) {
+		return false;
+	}
+	r->scrub_turn[0] = '\0';
+	clean = without_error(json, len);
+	if (clean) {
+		r->ops.to_tui(r->ops.ctx, conn, clean);
+		r->ops.released(r->ops.ctx,
+		                str(cJSON_GetObjectItemCaseSensitive(params, "turn"), "id"));
+	}
+	free(clean);
+	return clean != NULL;
+}
+
 bool resubmit_filter(struct resubmit *r, struct proxy_conn *conn, const char *method,
                      const cJSON *params, const char *json, size_t len)
 {
 	const char *thread = str(params, "threadId");
+
+	if (r->state == RESUBMIT_IDLE && scrub(r, conn, method, params, json, len)) {
+		return false;
+	}
 
 	if (r->state == RESUBMIT_IDLE || conn != r->conn || strcmp(thread, r->thread_id) != 0) {
 		return true;
@@ -288,6 +316,7 @@ bool resubmit_filter(struct resubmit *r, struct proxy_conn *conn, const char *me
 		free(r->held);
 		r->held = without_error(json, len);
 		r->completed = true;
+		r->scrub_turn[0] = '\0';
 		if (r->parked) {
 			release_tui(r);
 		}

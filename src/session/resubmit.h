@@ -51,9 +51,10 @@ struct resubmit {
 	struct proxy_conn *conn;
 	char thread_id[128];
 	char failed_turn[128]; /* the turn that hit the limit */
-	char new_turn[128];    /* the re-sent turn, once known */
-	char req_id[160];      /* our request under way */
-	char *request;         /* the TUI's turn/start (owned) */
+	char scrub_turn[128]; /* its completion still gets its error removed, even after a cancel */
+	char new_turn[128];   /* the re-sent turn, once known */
+	char req_id[160];     /* our request under way */
+	char *request;        /* the TUI's turn/start (owned) */
 	size_t len;
 	bool produced;      /* the failed turn had produced items: continue, not redo */
 	bool completed;     /* its turn/completed arrived (held in `held`) */

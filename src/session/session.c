@@ -32,6 +32,7 @@
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -76,6 +77,8 @@ struct session {
 
 	struct children kids;
 	struct steer steer;
+	struct termios term; /* the terminal's modes at start, restored after the TUI */
+	bool term_saved;
 };
 
 static void begin_stop(struct session *s);
@@ -468,6 +471,29 @@ static int start(struct session *s, const sigset_t *mask)
 	return proxy_control_open(s->proxy, READY_TIMEOUT_MS);
 }
 
+/* A TUI that was killed, or ended by a signal before it could clean up, leaves the terminal
+ * raw: put back the modes it had when codex-switch started. */
+static void restore_terminal(struct session *s)
+{
+	if (s->term_saved) {
+		tcsetattr(STDIN_FILENO, TCSADRAIN, &s->term);
+	}
+}
+
+/* codex's own exit text names a port that is closed now; this is how to go on. */
+static void print_resume_hint(const struct session *s)
+{
+	const char *thread = s->steer.notice.thread_id;
+
+	if (s->steer.running && thread[0] && isatty(STDERR_FILENO)) {
+		fprintf(stderr, "Resume this session with: codex-switch run resume %s\n", thread);
+	} else if (s->steer.running && thread[0]) {
+		fprintf(stderr,
+		        "codex-switch: resume this session with: codex-switch run resume %s\n",
+		        thread);
+	}
+}
+
 /* One log line per line: the app-server's output would otherwise show escaped newlines. */
 static void print_fatal(char *msg)
 {
@@ -514,6 +540,7 @@ int session_run(const struct session_config *cfg)
 	s->exit_status = 1;
 	s->sig_io.fd = -1;
 	util_uuid(s->run_id);
+	s->term_saved = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &s->term) == 0;
 	/* The parts keep &s->env; its loop and worker are filled in by start(). */
 	children_init(&s->kids, &s->env, child_exited, s);
 	steer_init(&s->steer, &s->env, &steer_ops, s, s->run_id, cfg->policy);
@@ -533,9 +560,13 @@ int session_run(const struct session_config *cfg)
 		}
 	}
 	finish(s);
+	restore_terminal(s);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	log_set_stderr_level(saved);
 	print_fatal(s->fatal);
+	if (!s->fatal[0]) {
+		print_resume_hint(s);
+	}
 	status = s->exit_status;
 	free(s);
 	return status;

@@ -107,7 +107,8 @@ static size_t chatgpt_accounts(const struct steer *s)
 /* "bob's 5-hour window", from the policy's "its 5-hour window is used up". */
 static void what_resets(const struct account *a, const char *why, char *out, size_t outsz)
 {
-	const char *w = strncmp(why, "its ", 4) == 0 ? why + 4 : "limit";
+	const char *w =
+	        strncmp(why, "its ", 4) == 0 && strstr(why, " is used up") ? why + 4 : "limit";
 	const char *end = strstr(w, " is used up");
 	int len = end ? (int)(end - w) : (int)strlen(w);
 
@@ -128,10 +129,11 @@ static void park(struct steer *s)
 		resubmit_park(&s->resub);
 	}
 	park_until(&s->park, a ? a->id : NULL, at);
-	if (s->all_exhausted_told) {
+	if (s->all_exhausted_told && !(prompt && !s->park_prompt_told)) {
 		return;
 	}
 	s->all_exhausted_told = true;
+	s->park_prompt_told = prompt;
 	if (a && at > now) {
 		what_resets(a, why, what, sizeof(what));
 		clock_time(at, when, sizeof(when));
@@ -257,7 +259,11 @@ static struct turn *turn_of(struct steer *s, struct proxy_conn *conn, const cJSO
 	           *turn_id = str_at(params, "turnId", NULL);
 	struct turn *t = tid ? turns_find(&s->turns, tid) : NULL;
 
-	return t && turn_id && t->conn == conn ? t : NULL;
+	/* The TUI's hidden helper threads (the thread title) are not the user's prompts. */
+	if (!t || !turn_id || t->conn != conn || notice_hidden(&s->notice, tid)) {
+		return NULL;
+	}
+	return t;
 }
 
 /* The turn that hit the limit is held, so the user need not type it again. */
@@ -422,7 +428,7 @@ static void switched(struct steer *s, const struct switch_result *r)
 	set_active(s, r->account);
 	who(&s->active, to, sizeof(to));
 	s->live_valid = false; /* the limits we saw were the previous account's */
-	s->all_exhausted_told = false;
+	s->all_exhausted_told = s->park_prompt_told = false;
 	chooser_switched(&s->chooser, r->req->mode, now_s());
 	snprintf(msg, sizeof(msg), "Switched to %s: %s", to, r->req->reason);
 	if (r->req->kind != SWITCH_EXTERNAL) { /* an outside choice is in auth.json already */
@@ -646,7 +652,7 @@ static void resume(struct steer *s)
 		park(s);
 		return;
 	}
-	s->all_exhausted_told = false;
+	s->all_exhausted_told = s->park_prompt_told = false;
 	if (strcmp(s->pool.cur.store.accounts[d.index].id, s->active.id) != 0) {
 		start_switch(s, &s->pool.cur.store.accounts[d.index], SWITCH_POLICY, POLICY_HARD,
 		             "its limit has reset");
@@ -826,6 +832,8 @@ static void start_spent_check(struct steer *s)
 	if (chooser_decide(&s->chooser, &s->pool.cur, s->active.id, NULL, POLICY_INITIAL, now_s(),
 	                   &d) == 0 &&
 	    d.action == POLICY_NONE_USABLE) {
+		const char *const *lines;
+		notice_take(&s->notice, &lines); /* the waiting line says it all */
 		park(s);
 	}
 }

@@ -6,6 +6,7 @@ screen and the mock's record both say which account answered which prompt."""
 
 import os
 import re
+import subprocess
 import sys
 import time
 
@@ -76,57 +77,169 @@ def test_normal_turn(mb):
     home.cleanup()
 
 
-def test_hard_switch_today(mb):
-    """alice's first turn gets a usage-limit 429 (her usage looked fine at start): the
-    prompt fails with codex's red cell, codex-switch moves the session to bob, and a prompt
-    typed again is answered by bob. This is today's behaviour (issue #14 changes it to a
-    seamless switch)."""
+NOTICE = "✓ Switched to"
+
+
+def prompt_once_in(turn, prompt):
+    return turn["user_texts"].count(prompt) == 1
+
+
+def wait_auth(home, account, what):
+    try:
+        h.wait_until(lambda: auth_account(home) == account, 20, what)
+        check(True, what)
+    except TimeoutError:
+        check(False, "%s (auth.json holds %s)" % (what, auth_account(home)))
+
+
+def test_hard_switch(mb):
+    """alice's first turn gets a usage-limit 429: the user typed the prompt once and bob
+    answers it; codex's red usage-limit cell never shows, one plain line says why, and the
+    request bob got holds the prompt once."""
     home, a, b = setup(mb)
     mb.set_account("acct-A", responses=["usage_limit"])
     with tui.Tui(home) as t:
         t.start()
         t.submit("first prompt")
-        screen = t.wait_for(LIMIT_CELL, 45)
-        check("try again at" in screen, "codex's usage-limit cell names the reset time")
-        # The whole message, across the line the TUI wrapped it at.
-        t.wait_for(re.compile(r"■ You.ve hit your usage limit\. Upgrade to Pro \(.*\), visit "
-                              r".* try again at \d{1,2}:\d\d [AP]M\."), 5, flat=True)
-        check("answers: first prompt" not in screen, "nobody answers the first prompt")
-        try:
-            h.wait_until(lambda: auth_account(home) == "acct-B", 20, "auth.json to hold bob")
-            check(True, "codex-switch switched to bob (auth.json)")
-        except TimeoutError:
-            check(False, "codex-switch switched to bob (auth.json holds %s)"
-                  % auth_account(home))
-        # Today the switch notice is a server `warning`: only the footer counter shows it,
-        # its text is in the F2 view.
-        try:
-            t.wait_for(re.compile(r"⚠ [3-9] warnings · f2 to view"), 10)  # WARNING_COUNT
-            check(True, "the footer counts one more warning (codex's own start-up: 2)")
-        except tui.TuiTimeout as e:
-            check(False, "the footer counts one more warning: %s" % e)
-        warns = t.warnings()
-        print("F2 warnings: %r" % [w for w in warns if w[0] == "Warning"])
-        check(any(src == "Warning" and "switched account from alice" in text
-                  and "to bob" in text for src, text in warns),
-              "the F2 view holds the switch warning naming alice and bob")
-        t.submit("second prompt")
-        screen = t.wait_for("acct-B answers: second prompt", 45)
-        check(LIMIT_CELL.search(screen) is not None, "the red usage-limit cell stays on screen")
-        check(mb.answered_by("second prompt") == ["acct-B"],
-              "the mock says bob answered the second prompt (%r)" % mb.answered_by(
-                  "second prompt"))
-        a_turns = mb.turns("acct-A")
-        check([r["prompt"] for r in a_turns] == ["first prompt"]
-              and a_turns[0]["outcome"] == "usage_limit",
-              "alice got only the first prompt, answered with the usage limit (%r)"
-              % [(r["prompt"], r["outcome"]) for r in a_turns])
+        t.wait_for("acct-B answers: first prompt", 45)
+        screen = t.wait_for(re.compile(r"✓ Switched to bob \(bob@example\.com\): alice's "
+                                       r"5-hour limit is at 100% \(resets \d\d:\d\d\)"), 10,
+                            history=True, flat=True)
+        check(LIMIT_CELL.search(t.screen(history=True)) is None,
+              "codex's usage-limit cell is nowhere on screen")
+        check(t.count("› first prompt") == 1, "the prompt shows once")
+        check(t.count(NOTICE) == 1, "one switch notice")
+        check(screen.index("Switched to bob") < screen.index("acct-B answers: first prompt"),
+              "the notice comes before bob's answer")
+        check(mb.answered_by("first prompt") == ["acct-B"],
+              "the mock says bob answered the prompt (%r)" % mb.answered_by("first prompt"))
         b_turn = mb.turns("acct-B")[-1]
-        check(b_turn["bearer"] == b["access_token"], "bob's turn carries bob's bearer")
+        check(prompt_once_in(b_turn, "first prompt"),
+              "the re-sent request holds the prompt once (%r)" % b_turn["user_texts"])
+        check(b_turn["bearer"] == b["access_token"], "bob's request carries bob's bearer")
+        wait_auth(home, "acct-B", "auth.json holds bob after the switch")
+        t.submit("second prompt")
+        t.wait_for("acct-B answers: second prompt", 45)
+        last = mb.turns("acct-B")[-1]
+        check(prompt_once_in(last, "first prompt") and prompt_once_in(last, "second prompt"),
+              "the next turn's context holds each prompt once (%r)" % last["user_texts"])
         t.command("/status")
         t.wait_for(re.compile(r"Account:\s+bob@example\.com \(Plus\)"), 20)
-        check(True, "/status shows bob after the switch")
         check_exit(t, home, "hard switch")
+    home.cleanup()
+
+
+def test_soft_switch_notice(mb):
+    """alice answers but reports 96 % of her 5-hour window used: codex-switch moves on to bob
+    before the next prompt, and the next prompt shows the notice above bob's answer."""
+    home, a, b = setup(mb)
+    mb.set_account("acct-A", rate_limits={
+        "primary": {"used_percent": 96, "window_minutes": 300, "reset_in": 3600},
+        "secondary": {"used_percent": 34, "window_minutes": 10080, "reset_in": 86400}})
+    with tui.Tui(home) as t:
+        t.start()
+        t.submit("one")
+        t.wait_for("acct-A answers: one", 45)
+        wait_auth(home, "acct-B", "the soft switch moved the session to bob")
+        t.submit("two")
+        screen = t.wait_for("acct-B answers: two", 45, history=True)
+        flat = tui.flat(screen)
+        check(re.search(r"✓ Switched to bob \(bob@example\.com\): alice's 5-hour limit is at "
+                        r"96%", flat) is not None, "the notice says why in plain words")
+        check(flat.index("Switched to bob") < flat.index("acct-B answers: two"),
+              "the notice comes before bob's answer")
+        check(t.count(NOTICE) == 1, "one notice")
+        check_exit(t, home, "soft switch")
+    home.cleanup()
+
+
+def test_external_switch_notice(mb):
+    """`codex-switch switch bob` in another terminal: the session follows, and the next
+    prompt shows the notice and is answered by bob."""
+    home, a, b = setup(mb)
+    with tui.Tui(home) as t:
+        t.start()
+        t.submit("one")
+        t.wait_for("acct-A answers: one", 45)
+        p = subprocess.run([os.environ["CODEX_SWITCH_BIN"], "switch", "bob"],
+                           env=home.env(), capture_output=True, timeout=30)
+        check(p.returncode == 0, "codex-switch switch bob works (%r)" % p.stderr[-200:])
+        time.sleep(1.5)  # the session follows within a second
+        t.submit("two")
+        screen = t.wait_for("acct-B answers: two", 45, history=True)
+        flat = tui.flat(screen)
+        check("✓ Switched to bob (bob@example.com): you chose it with 'codex-switch switch'"
+              in flat, "the notice names bob and the user's choice")
+        check(mb.answered_by("two") == ["acct-B"], "bob answered the next prompt")
+        check_exit(t, home, "external switch")
+    home.cleanup()
+
+
+def test_park_and_resume(mb):
+    """Every account is at its limit: the session says so at start; a typed prompt waits for
+    the first reset (a few seconds away) and is answered then, with no key pressed."""
+    home, a, b = setup(mb)
+    mb.limit_until("acct-A", resets_in=14)
+    mb.limit_until("acct-B", resets_in=600)
+    with tui.Tui(home) as t:
+        t.start()
+        t.wait_for(re.compile(r"All 2 accounts are at their limit; waiting for alice's "
+                              r"[a-z0-9 -]+ to reset at \d\d:\d\d"), 20, flat=True)
+        check(True, "the start says every account is spent and when the first resets")
+        t.submit("wait for me")
+        t.wait_for("Your prompt will be sent then; type anything to cancel.", 30, flat=True)
+        check(LIMIT_CELL.search(t.screen(history=True)) is None,
+              "codex's usage-limit cell is not shown while waiting")
+        t.wait_for("acct-A answers: wait for me", 60)
+        check(mb.answered_by("wait for me") == ["acct-A"],
+              "after the reset alice answered the waiting prompt (%r)"
+              % mb.answered_by("wait for me"))
+        last = mb.turns("acct-A")[-1]
+        check(prompt_once_in(last, "wait for me"),
+              "the prompt is once in the request (%r)" % last["user_texts"])
+        check(t.count("› wait for me") == 1, "the prompt shows once on screen")
+        check_exit(t, home, "park and resume")
+    home.cleanup()
+
+
+def test_prompt_while_parked_wins(mb):
+    """While a prompt waits for a reset, the user types another: the new one is what is sent
+    at the reset, the waiting one never is."""
+    home, a, b = setup(mb)
+    mb.limit_until("acct-A", resets_in=16)
+    mb.limit_until("acct-B", resets_in=600)
+    with tui.Tui(home) as t:
+        t.start()
+        t.submit("old prompt")
+        t.wait_for("Your prompt will be sent then", 30, flat=True)
+        t.submit("new prompt")
+        t.wait_for("acct-A answers: new prompt", 60)
+        time.sleep(2)
+        check(mb.answered_by("old prompt") == [], "the waiting prompt was not sent (%r)"
+              % mb.answered_by("old prompt"))
+        check(mb.answered_by("new prompt") == ["acct-A"], "the new prompt was answered")
+        check_exit(t, home, "prompt while parked")
+    home.cleanup()
+
+
+def test_esc_interrupts_resubmitted(mb):
+    """Esc during the turn codex-switch sent again on bob interrupts it, as any turn."""
+    home, a, b = setup(mb)
+    mb.set_account("acct-A", responses=["usage_limit"])
+    mb.set_account("acct-B", stream_delay=1.5)
+    with tui.Tui(home) as t:
+        t.start()
+        t.submit("slow prompt")
+        t.wait_for(NOTICE, 30)
+        mb.wait_for(lambda: mb.turns("acct-B"), 30)  # the re-sent turn runs on bob
+        t.wait_for("esc to interrupt", 30)
+        t.key("Escape")
+        t.wait_for(tui.INTERRUPTED_CELL, 20)
+        check("acct-B answers: slow prompt" not in t.screen(history=True),
+              "the interrupted answer did not finish")
+        t.submit("after esc")
+        t.wait_for("acct-B answers: after esc", 45)
+        check_exit(t, home, "esc")
     home.cleanup()
 
 
@@ -161,7 +274,9 @@ def timed(fn):
 def main():
     tui.tmux_bin()
     tui.tui_codex_bin()
-    tests = [test_normal_turn, test_hard_switch_today, test_quit_from_a_shell]
+    tests = [test_normal_turn, test_hard_switch, test_soft_switch_notice,
+             test_external_switch_notice, test_park_and_resume, test_prompt_while_parked_wins,
+             test_esc_interrupts_resubmitted, test_quit_from_a_shell]
     return h.run_suite([timed(t) for t in tests], check, failures)
 
 
