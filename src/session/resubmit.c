@@ -37,6 +37,11 @@ bool resubmit_active(const struct resubmit *r)
 	return r->state != RESUBMIT_IDLE;
 }
 
+bool resubmit_held(const struct resubmit *r)
+{
+	return r->state == RESUBMIT_HELD;
+}
+
 static bool tried(const struct resubmit *r, const char *account_id)
 {
 	for (size_t i = 0; i < r->ntried; i++) {
@@ -57,7 +62,9 @@ int resubmit_hold(struct resubmit *r, struct proxy_conn *conn, const char *threa
 	if (!same_turn) {
 		r->ntried = 0;
 	}
-	if (tried(r, account_id) || r->ntried >= RESUBMIT_MAX_TRIES) {
+	/* Held even when it ran on that account already: it may wait for a reset there; only an
+	 * immediate second try on the same account is refused (resubmit_go). */
+	if (r->ntried >= RESUBMIT_MAX_TRIES) {
 		clear(r);
 		return -EALREADY;
 	}
@@ -72,13 +79,16 @@ int resubmit_hold(struct resubmit *r, struct proxy_conn *conn, const char *threa
 	memcpy(r->request, request, len);
 	r->request[len] = '\0';
 	r->len = len;
-	snprintf(r->tried[r->ntried++], sizeof(r->tried[0]), "%s", account_id);
+	if (!tried(r, account_id)) {
+		snprintf(r->tried[r->ntried++], sizeof(r->tried[0]), "%s", account_id);
+	}
 	r->conn = conn;
 	snprintf(r->thread_id, sizeof(r->thread_id), "%s", thread_id);
 	snprintf(r->failed_turn, sizeof(r->failed_turn), "%s", failed_turn);
 	snprintf(r->scrub_turn, sizeof(r->scrub_turn), "%s", failed_turn);
 	r->new_turn[0] = r->req_id[0] = '\0';
 	r->produced = produced || (same_turn && r->produced);
+	r->foreign = same_turn;
 	r->completed = r->account_ready = r->parked = false;
 	r->state = RESUBMIT_HELD;
 	return 0;
@@ -171,9 +181,8 @@ void resubmit_go(struct resubmit *r, const char *account_id)
 	if (r->state != RESUBMIT_HELD) {
 		return;
 	}
-	if (!r->parked && tried(r, account_id) &&
-	    strcmp(r->tried[r->ntried - 1], account_id) != 0) {
-		resubmit_cancel(r); /* this turn was sent on that account already */
+	if (!r->parked && tried(r, account_id)) {
+		resubmit_cancel(r); /* it ran there already and nothing has reset since */
 		return;
 	}
 	if (!tried(r, account_id) && r->ntried < RESUBMIT_MAX_TRIES) {

@@ -60,6 +60,7 @@ struct resubmit {
 	bool completed;     /* its turn/completed arrived (held in `held`) */
 	bool account_ready; /* the next account is logged in */
 	bool parked;        /* every account is spent: the TUI gets the completion now */
+	bool foreign;       /* the failed turn was codex-switch's own re-sent turn */
 	char *held;         /* the failed turn's completion, rewritten without the error */
 	char tried[RESUBMIT_MAX_TRIES][64]; /* accounts the turn was sent on */
 	size_t ntried;
@@ -71,14 +72,17 @@ void resubmit_release(struct resubmit *r);
 /*
  * The turn (thread_id, failed_turn) of conn failed on a usage limit on account_id; request
  * (len bytes, copied) is the TUI's turn/start of it, produced says it had produced items.
- * 0: held (the caller drops the error notification). -EALREADY: this turn was already sent
- * again on account_id (it is not held: the error goes to the TUI). -ENOMEM.
+ * 0: held (the caller drops the error notification). -EALREADY: it was sent again too often
+ * (it is not held: the error goes to the TUI). -ENOMEM. It is sent again only on an account it
+ * did not run on yet, or on any once the session waited for a reset (resubmit_park).
  */
 int resubmit_hold(struct resubmit *r, struct proxy_conn *conn, const char *thread_id,
                   const char *failed_turn, const char *request, size_t len, bool produced,
                   const char *account_id);
 /* A plan is held or under way. */
 bool resubmit_active(const struct resubmit *r);
+/* A failed turn is held, waiting to be sent again. */
+bool resubmit_held(const struct resubmit *r);
 
 /* The next account is logged in: send the turn again (now, or once the failed turn ended). */
 void resubmit_go(struct resubmit *r, const char *account_id);

@@ -115,6 +115,32 @@ static void what_resets(const struct account *a, const char *why, char *out, siz
 	snprintf(out, outsz, "%s's %.*s", a->name ? a->name : "?", len, w);
 }
 
+/* The TUI shows no notice during a turn it did not start (notice.h), but it shows that
+ * turn's error: the waiting line goes there, in place of the usage-limit text. */
+static void tell_in_turn_error(struct steer *s, const char *text)
+{
+	cJSON *o = cJSON_CreateObject(), *p = o ? cJSON_AddObjectToObject(o, "params") : NULL;
+	cJSON *e = p ? cJSON_AddObjectToObject(p, "error") : NULL;
+	char *json;
+
+	log_info("notice: %s", text);
+	if (!e) {
+		cJSON_Delete(o);
+		return;
+	}
+	cJSON_AddStringToObject(o, "method", "error");
+	cJSON_AddStringToObject(p, "threadId", s->resub.thread_id);
+	cJSON_AddStringToObject(p, "turnId", s->resub.failed_turn);
+	cJSON_AddBoolToObject(p, "willRetry", 0);
+	cJSON_AddStringToObject(e, "message", text);
+	json = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	if (json && s->resub.conn) {
+		s->ops->send_to_tui(s->ctx, s->resub.conn, json);
+	}
+	free(json);
+}
+
 /* Every account is spent: wait for the first reset, saying so once. */
 static void park(struct steer *s)
 {
@@ -123,17 +149,22 @@ static void park(struct steer *s)
 	long i = chooser_first_free(&s->chooser, &s->pool.cur, s->active.id,
 	                            s->live_valid ? &s->live : NULL, now, &at, why, sizeof(why));
 	const struct account *a = i >= 0 ? &s->pool.cur.store.accounts[i] : NULL;
-	bool prompt = resubmit_active(&s->resub);
+	bool prompt = resubmit_held(&s->resub);
 
 	if (prompt) {
 		resubmit_park(&s->resub);
 	}
 	park_until(&s->park, a ? a->id : NULL, at);
-	if (s->all_exhausted_told && !(prompt && !s->park_prompt_told)) {
+	/* Each waiting prompt is told once. Without one, once, and not during a turn of the
+	 * TUI's: its usage-limit error follows and names the prompt. */
+	if (prompt ? strcmp(s->park_told_turn, s->resub.failed_turn) == 0
+	           : s->all_exhausted_told || s->notice.turn_id[0] || resubmit_active(&s->resub)) {
 		return;
 	}
 	s->all_exhausted_told = true;
-	s->park_prompt_told = prompt;
+	if (prompt) {
+		snprintf(s->park_told_turn, sizeof(s->park_told_turn), "%s", s->resub.failed_turn);
+	}
 	if (a && at > now) {
 		what_resets(a, why, what, sizeof(what));
 		clock_time(at, when, sizeof(when));
@@ -150,7 +181,11 @@ static void park(struct steer *s)
 		         "codex-switch checks again every minute.",
 		         chatgpt_accounts(s));
 	}
-	tell(s, msg);
+	if (prompt && s->resub.foreign) {
+		tell_in_turn_error(s, msg); /* the turn that failed was codex-switch's own */
+	} else {
+		tell(s, msg);
+	}
 }
 
 /* Asks the policy what next and acts on it; reason says why, in plain words. When no other
@@ -428,7 +463,8 @@ static void switched(struct steer *s, const struct switch_result *r)
 	set_active(s, r->account);
 	who(&s->active, to, sizeof(to));
 	s->live_valid = false; /* the limits we saw were the previous account's */
-	s->all_exhausted_told = s->park_prompt_told = false;
+	s->all_exhausted_told = false;
+	s->park_told_turn[0] = '\0';
 	chooser_switched(&s->chooser, r->req->mode, now_s());
 	snprintf(msg, sizeof(msg), "Switched to %s: %s", to, r->req->reason);
 	if (r->req->kind != SWITCH_EXTERNAL) { /* an outside choice is in auth.json already */
@@ -652,7 +688,8 @@ static void resume(struct steer *s)
 		park(s);
 		return;
 	}
-	s->all_exhausted_told = s->park_prompt_told = false;
+	s->all_exhausted_told = false;
+	s->park_told_turn[0] = '\0';
 	if (strcmp(s->pool.cur.store.accounts[d.index].id, s->active.id) != 0) {
 		start_switch(s, &s->pool.cur.store.accounts[d.index], SWITCH_POLICY, POLICY_HARD,
 		             "its limit has reset");

@@ -63,8 +63,8 @@ struct steer {
 	bool live_valid;
 	int64_t last_reset_hint;
 	bool all_exhausted_told;
-	bool park_prompt_told;   /* the waiting line named a held prompt */
-	bool auth_write_pending; /* our own auth.json write is on the worker */
+	char park_told_turn[128]; /* the held turn the waiting line was told for */
+	bool auth_write_pending;  /* our own auth.json write is on the worker */
 	bool check_auth, consider_after_load;
 	bool unknown_current_told;
 	int follow_attempts;
