@@ -18,7 +18,11 @@ static void print_help(const struct cli_spec *spec)
 		printf("  --file PATH   %s\n", spec->file_help);
 	}
 	if (spec->flags & CLI_FORCE) {
-		printf("  --force       replace PATH when it exists\n");
+		printf("  --force       %s\n",
+		       spec->force_help ? spec->force_help : "replace PATH when it exists");
+	}
+	if (spec->flags & CLI_YES) {
+		printf("  --yes         %s\n", spec->yes_help);
 	}
 	if (spec->flags & CLI_DRY_RUN) {
 		printf("  --dry-run     say what would happen; change nothing\n");
@@ -45,7 +49,8 @@ int cli_usage_error(const struct cli_spec *spec, const char *fmt, ...)
 static const struct option long_options[] = {
         {"file", required_argument, NULL, 'f'}, {"force", no_argument, NULL, 'F'},
         {"json", no_argument, NULL, 'j'},       {"dry-run", no_argument, NULL, 'n'},
-        {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0},
+        {"help", no_argument, NULL, 'h'},       {"yes", no_argument, NULL, 'y'},
+        {NULL, 0, NULL, 0},
 };
 
 static bool apply_option(const struct cli_spec *spec, int c, struct cli_args *out)
@@ -63,6 +68,9 @@ static bool apply_option(const struct cli_spec *spec, int c, struct cli_args *ou
 	case 'n':
 		out->dry_run = true;
 		return spec->flags & CLI_DRY_RUN;
+	case 'y':
+		out->yes = true;
+		return spec->flags & CLI_YES;
 	default:
 		return false;
 	}

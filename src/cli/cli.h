@@ -16,6 +16,7 @@ enum cli_flag {
 	CLI_FORCE = 1u << 1,   /* --force */
 	CLI_JSON = 1u << 2,    /* --json */
 	CLI_DRY_RUN = 1u << 3, /* --dry-run */
+	CLI_YES = 1u << 4,     /* --yes */
 };
 
 struct cli_spec {
@@ -25,6 +26,8 @@ struct cli_spec {
 	const char *example;   /* one full command line */
 	unsigned flags;        /* the cli_flag options the command accepts */
 	const char *file_help; /* what --file PATH does, with CLI_FILE */
+	const char *force_help; /* what --force does, with CLI_FORCE; NULL: replace PATH */
+	const char *yes_help;   /* what --yes does, with CLI_YES */
 	int min_pos, max_pos;  /* how many positional arguments */
 };
 
@@ -33,6 +36,7 @@ struct cli_args {
 	bool force;
 	bool json;
 	bool dry_run;
+	bool yes;
 	char **pos; /* borrowed: the positional arguments */
 	int npos;
 };
