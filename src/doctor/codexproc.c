@@ -1,13 +1,13 @@
 #define _XOPEN_SOURCE 700 /* realpath */
 #include "doctor/codexproc.h"
 
-#include "base/fileio.h"
 #include "base/log.h"
 #include "base/util.h"
 
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,14 +83,30 @@ enum codexproc_kind codexproc_classify(const char *const *argv, size_t argc, boo
 
 /* ---- /proc ---- */
 
+/* /proc files report size 0: read to EOF, at most PROC_READ_MAX bytes (the rest is cut),
+ * and NUL-terminate. NULL when unreadable (gone, another user's). */
 static char *read_proc(pid_t pid, const char *what, size_t *len)
 {
-	char path[64], *text = NULL;
+	char path[64], *text = malloc(PROC_READ_MAX + 1);
+	int fd;
+	ssize_t got = 0;
 
 	snprintf(path, sizeof(path), "/proc/%ld/%s", (long)pid, what);
-	if (fileio_read(path, PROC_READ_MAX, &text, len) != 0) {
+	fd = text ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+	*len = 0;
+	while (fd >= 0 && *len < PROC_READ_MAX &&
+	       ((got = read(fd, text + *len, PROC_READ_MAX - *len)) > 0 ||
+	        (got < 0 && errno == EINTR))) {
+		*len += got > 0 ? (size_t)got : 0;
+	}
+	if (fd >= 0) {
+		close(fd);
+	}
+	if (fd < 0 || got < 0) {
+		free(text);
 		return NULL;
 	}
+	text[*len] = '\0';
 	return text;
 }
 
