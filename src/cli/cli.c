@@ -47,9 +47,12 @@ int cli_usage_error(const struct cli_spec *spec, const char *fmt, ...)
 }
 
 static const struct option long_options[] = {
-        {"file", required_argument, NULL, 'f'}, {"force", no_argument, NULL, 'F'},
-        {"json", no_argument, NULL, 'j'},       {"dry-run", no_argument, NULL, 'n'},
-        {"help", no_argument, NULL, 'h'},       {"yes", no_argument, NULL, 'y'},
+        {"file", required_argument, NULL, 'f'},
+        {"force", no_argument, NULL, 'F'},
+        {"json", no_argument, NULL, 'j'},
+        {"dry-run", no_argument, NULL, 'n'},
+        {"help", no_argument, NULL, 'h'},
+        {"yes", no_argument, NULL, 'y'},
         {NULL, 0, NULL, 0},
 };
 

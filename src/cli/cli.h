@@ -20,15 +20,15 @@ enum cli_flag {
 };
 
 struct cli_spec {
-	const char *name;      /* the command, e.g. "import" */
-	const char *synopsis;  /* what follows the name, e.g. "<name> [--file PATH]" */
-	const char *about;     /* what the command does, one or more lines ending in '\n' */
-	const char *example;   /* one full command line */
-	unsigned flags;        /* the cli_flag options the command accepts */
-	const char *file_help; /* what --file PATH does, with CLI_FILE */
+	const char *name;       /* the command, e.g. "import" */
+	const char *synopsis;   /* what follows the name, e.g. "<name> [--file PATH]" */
+	const char *about;      /* what the command does, one or more lines ending in '\n' */
+	const char *example;    /* one full command line */
+	unsigned flags;         /* the cli_flag options the command accepts */
+	const char *file_help;  /* what --file PATH does, with CLI_FILE */
 	const char *force_help; /* what --force does, with CLI_FORCE; NULL: replace PATH */
 	const char *yes_help;   /* what --yes does, with CLI_YES */
-	int min_pos, max_pos;  /* how many positional arguments */
+	int min_pos, max_pos;   /* how many positional arguments */
 };
 
 struct cli_args {

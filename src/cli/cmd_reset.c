@@ -49,12 +49,14 @@ static int pick(const struct paths *p, const char *selector, char *id, size_t id
 	}
 	i = selector ? cli_select(&s, selector) : authjson_current(p, &s);
 	if (i < 0 && !selector) {
-		log_error("'%s' holds no stored account; name one: codex-switch reset-usage <account>",
-		          p->auth_json);
+		log_error(
+		        "'%s' holds no stored account; name one: codex-switch reset-usage <account>",
+		        p->auth_json);
 	}
 	if (i >= 0 && s.accounts[i].kind != ACCOUNT_CHATGPT) {
 		account_label(&s.accounts[i], label, labelsz);
-		log_error("%s is an API-key account: API keys have no usage windows to reset", label);
+		log_error("%s is an API-key account: API keys have no usage windows to reset",
+		          label);
 		i = -1;
 	}
 	if (i >= 0) {
@@ -66,8 +68,7 @@ static int pick(const struct paths *p, const char *selector, char *id, size_t id
 }
 
 /* The usage now, for the user to judge what a credit would give back; also cached. */
-static void show_usage(const struct paths *p, const char *id, const char *label,
-                       const char *when)
+static void show_usage(const struct paths *p, const char *id, const char *label, const char *when)
 {
 	struct usage u;
 	char err[1024], line[128];
@@ -114,13 +115,13 @@ static bool confirmed(const char *label, bool yes)
 		return true;
 	}
 	if (!isatty(STDIN_FILENO)) {
-		log_error("refusing to spend a reset credit of %s without confirmation: run this on a "
-		          "terminal, or pass --yes",
-		          label);
+		log_error(
+		        "refusing to spend a reset credit of %s without confirmation: run this on a "
+		        "terminal, or pass --yes",
+		        label);
 		return false;
 	}
-	fprintf(stderr, "Spend one reset credit of %s now? It cannot be given back. [y/N] ",
-	        label);
+	fprintf(stderr, "Spend one reset credit of %s now? It cannot be given back. [y/N] ", label);
 	fflush(stderr);
 	if (!fgets(line, sizeof(line), stdin)) {
 		line[0] = '\0';

@@ -108,8 +108,7 @@ static int pick(const struct paths *p, const struct store *s, const struct usage
 }
 
 /* /wham/usage counts reset credits; their list says when the first expires (best effort). */
-static void add_credit_expiry(const struct paths *p, const char **ids, size_t n,
-                              struct usage *out)
+static void add_credit_expiry(const struct paths *p, const char **ids, size_t n, struct usage *out)
 {
 	struct credits_info ci;
 	char err[1024];
@@ -184,7 +183,8 @@ static int show(const struct paths *p, const struct usage_opts *o, const char **
 		}
 	}
 	if (o->json) {
-		usage_view_print_json(stdout, &s, ids, u, n, next_id, forecast(p, &s, o, ids, u, n));
+		usage_view_print_json(stdout, &s, ids, u, n, next_id,
+		                      forecast(p, &s, o, ids, u, n));
 	} else {
 		for (size_t i = 0; i < n; i++) {
 			long k = store_find_id(&s, ids[i]);

@@ -94,8 +94,9 @@ static void print_ok(FILE *f, const struct forecast *fc, int64_t now)
 	char pace[32], lasts[32], until[64], back[64];
 
 	span_text(fc->span_s, pace, sizeof(pace));
-	fprintf(f, "At the pace of the last %s (%.1f 5-hour and %.1f weekly points an hour) your %zu "
-	           "account%s ",
+	fprintf(f,
+	        "At the pace of the last %s (%.1f 5-hour and %.1f weekly points an hour) your %zu "
+	        "account%s ",
 	        pace, fc->five_hour_pace, fc->weekly_pace, fc->naccounts,
 	        fc->naccounts == 1 ? "" : "s");
 	if (!fc->dry_at) {
@@ -128,8 +129,9 @@ void forecast_view_print(FILE *f, const struct forecast *fc, int64_t now)
 		}
 		fprintf(f, ".\n");
 	} else if (fc->status == FORECAST_NO_HISTORY) {
-		fprintf(f, "not enough history yet (usage fetched at least %d minutes apart within "
-		           "the last %d hours is needed; run 'codex-switch usage --all' again later)",
+		fprintf(f,
+		        "not enough history yet (usage fetched at least %d minutes apart within "
+		        "the last %d hours is needed; run 'codex-switch usage --all' again later)",
 		        FORECAST_MIN_SPAN_S / 60, FORECAST_LOOKBACK_S / 3600);
 		print_resets(f, fc, now);
 	} else if (fc->status == FORECAST_IDLE) {

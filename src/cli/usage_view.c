@@ -137,10 +137,13 @@ static void print_credits(FILE *f, const struct usage *u)
 	if (u->reset_credits_available > 0) {
 		char when[128] = "";
 		if (u->reset_credits_expire_at > 0) {
-			usage_view_reset(u->reset_credits_expire_at, util_now(), when, sizeof(when));
+			usage_view_reset(u->reset_credits_expire_at, util_now(), when,
+			                 sizeof(when));
 		}
-		fprintf(f, "  limit resets available: %ld%s%s (spend one with 'codex-switch reset-usage')\n",
-		        u->reset_credits_available, util_starts_with(when, "resets ") ? "; the first expires " : "",
+		fprintf(f,
+		        "  limit resets available: %ld%s%s (spend one with 'codex-switch reset-usage')\n",
+		        u->reset_credits_available,
+		        util_starts_with(when, "resets ") ? "; the first expires " : "",
 		        util_starts_with(when, "resets ") ? when + 7 : "");
 	}
 }
@@ -264,8 +267,7 @@ static cJSON *entry_json(const struct account *a, const char *id, const struct u
 }
 
 void usage_view_print_json(FILE *f, const struct store *s, const char *const *ids,
-                           const struct usage *u, size_t n, const char *next_id,
-                           cJSON *forecast)
+                           const struct usage *u, size_t n, const char *next_id, cJSON *forecast)
 {
 	cJSON *root = cJSON_CreateObject(), *arr = cJSON_CreateArray();
 	char *text;

@@ -49,7 +49,6 @@ void usage_view_print(FILE *f, const struct account *a, const struct usage *u, i
  * be NULL; consumed) becomes the "forecast" member (`usage --all`).
  */
 void usage_view_print_json(FILE *f, const struct store *s, const char *const *ids,
-                           const struct usage *u, size_t n, const char *next_id,
-                           cJSON *forecast);
+                           const struct usage *u, size_t n, const char *next_id, cJSON *forecast);
 
 #endif

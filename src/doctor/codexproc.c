@@ -288,10 +288,11 @@ int codexproc_guard(const char *codex_home, bool force, const char *command)
 		         "and may write it back into auth.json when it refreshes its tokens");
 		return 0;
 	}
-	log_error("refusing to %s while it runs: it keeps the old account's tokens, and when it "
-	          "refreshes them it writes that account back over the switch and leaves the "
-	          "stored copy with a used refresh token. Quit it first (or use 'codex-switch run', "
-	          "which switches without a restart), or pass --force",
-	          command);
+	log_error(
+	        "refusing to %s while it runs: it keeps the old account's tokens, and when it "
+	        "refreshes them it writes that account back over the switch and leaves the "
+	        "stored copy with a used refresh token. Quit it first (or use 'codex-switch run', "
+	        "which switches without a restart), or pass --force",
+	        command);
 	return -EBUSY;
 }

@@ -329,7 +329,8 @@ long credits_pick_cached(const struct paths *p, const struct store *s)
 		if (usage_cache_load(p, a->id, &u) == 0 && u.reset_credits_available > 0) {
 			w = usage_weekly(&u);
 			cand.weekly = w ? w->used_percent : 0;
-			cand.expiry = u.reset_credits_expire_at > now ? u.reset_credits_expire_at : 0;
+			cand.expiry =
+			        u.reset_credits_expire_at > now ? u.reset_credits_expire_at : 0;
 			best = better(&cand, &best) ? cand : best;
 		}
 		usage_release(&u);

@@ -21,9 +21,9 @@
 #define CREDITS_MAX_BODY (256 * 1024)
 
 struct credits_info {
-	long available;            /* available_count, else the credits with status "available" */
-	int64_t earliest_expiry;   /* the earliest future expires_at of those, Unix s; 0 = none */
-	char reset_type[64];       /* reset_type of that credit ("" when unknown) */
+	long available;          /* available_count, else the credits with status "available" */
+	int64_t earliest_expiry; /* the earliest future expires_at of those, Unix s; 0 = none */
+	char reset_type[64];     /* reset_type of that credit ("" when unknown) */
 };
 
 enum credits_code {

@@ -287,8 +287,8 @@ static void sim_init(struct sim *s, const struct forecast_account *a, size_t n, 
 	s->end = now + FORECAST_HORIZON_S;
 	for (size_t i = 0; i < s->n; i++) {
 		const struct forecast_point *p = &a[i].now;
-		sim_win_init(&s->acct[i].w[0], p->five_hour, p->five_hour_reset, FORECAST_FIVE_HOUR_S,
-		             p5);
+		sim_win_init(&s->acct[i].w[0], p->five_hour, p->five_hour_reset,
+		             FORECAST_FIVE_HOUR_S, p5);
 		sim_win_init(&s->acct[i].w[1], p->weekly, p->weekly_reset, FORECAST_WEEK_S, pw);
 	}
 }
@@ -310,8 +310,7 @@ static int64_t first_reset(const struct forecast_account *a, size_t n, int64_t n
 	return r;
 }
 
-void forecast_compute(const struct forecast_account *a, size_t n, int64_t now,
-                      struct forecast *out)
+void forecast_compute(const struct forecast_account *a, size_t n, int64_t now, struct forecast *out)
 {
 	struct sim s; /* about 10 KiB */
 	double p5, pw;
@@ -324,7 +323,7 @@ void forecast_compute(const struct forecast_account *a, size_t n, int64_t now,
 	out->span_s = span;
 	out->five_hour_pace = p5;
 	out->weekly_pace = pw;
-	out->status = span < FORECAST_MIN_SPAN_S       ? FORECAST_NO_HISTORY
+	out->status = span < FORECAST_MIN_SPAN_S     ? FORECAST_NO_HISTORY
 	              : p5 < EPSILON && pw < EPSILON ? FORECAST_IDLE
 	                                             : FORECAST_OK;
 	memset(&s, 0, sizeof(s));

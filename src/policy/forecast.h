@@ -19,9 +19,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FORECAST_LOOKBACK_S (2 * 3600)        /* the pace is the one of the last 2 hours */
-#define FORECAST_MIN_SPAN_S (10 * 60)         /* less history than this: no forecast */
-#define FORECAST_HORIZON_S  (7 * 24 * 3600)   /* beyond this: "more than 7 days" */
+#define FORECAST_LOOKBACK_S  (2 * 3600)      /* the pace is the one of the last 2 hours */
+#define FORECAST_MIN_SPAN_S  (10 * 60)       /* less history than this: no forecast */
+#define FORECAST_HORIZON_S   (7 * 24 * 3600) /* beyond this: "more than 7 days" */
 #define FORECAST_FIVE_HOUR_S (5 * 3600)
 #define FORECAST_WEEK_S      (7 * 24 * 3600)
 
@@ -52,9 +52,9 @@ struct forecast {
 	int64_t span_s;        /* the history the pace was measured over */
 	double five_hour_pace; /* percentage points per hour, across the pool */
 	double weekly_pace;
-	bool dry_now;           /* no account can go on now */
-	int64_t dry_at;         /* when the pool runs dry at that pace; 0 = not within the horizon */
-	int64_t back_at;        /* when dry: the first moment an account can go on again; 0 = unknown */
+	bool dry_now;    /* no account can go on now */
+	int64_t dry_at;  /* when the pool runs dry at that pace; 0 = not within the horizon */
+	int64_t back_at; /* when dry: the first moment an account can go on again; 0 = unknown */
 	int64_t first_reset_at; /* the first reset of a used window in the pool; 0 = none known */
 };
 

@@ -1,7 +1,7 @@
 /*
- * $CODEX_SWITCH_HOME/config.json: the policy's thresholds and switches. Strict on purpose: a typo in a key
- * would otherwise silently leave a default in place, so unknown keys, wrong types and values
- * out of range are errors that name the file and the key.
+ * $CODEX_SWITCH_HOME/config.json: the policy's thresholds and switches. Strict on purpose: a typo
+ * in a key would otherwise silently leave a default in place, so unknown keys, wrong types and
+ * values out of range are errors that name the file and the key.
  */
 #include "policy/policy.h"
 
@@ -37,12 +37,10 @@ static const struct key keys[] = {
         {"weekly_weight", offsetof(struct policy_config, weekly_weight), KEY_NUMBER, 0.1, 100},
         {"soft_headroom", offsetof(struct policy_config, soft_headroom), KEY_NUMBER, 0, 100},
         {"switch_margin", offsetof(struct policy_config, switch_margin), KEY_NUMBER, 0, 100},
-        {"soft_cooldown_s", offsetof(struct policy_config, soft_cooldown_s), KEY_SECONDS, 0,
-         86400},
+        {"soft_cooldown_s", offsetof(struct policy_config, soft_cooldown_s), KEY_SECONDS, 0, 86400},
         {"usage_max_age_s", offsetof(struct policy_config, usage_max_age_s), KEY_SECONDS, 60,
          604800},
-        {"auto_reset_credits", offsetof(struct policy_config, auto_reset_credits), KEY_BOOL, 0,
-         1},
+        {"auto_reset_credits", offsetof(struct policy_config, auto_reset_credits), KEY_BOOL, 0, 1},
 };
 
 static const struct key *find_key(const char *name)

@@ -258,8 +258,8 @@ int usage_cache_prune(const struct paths *p, const char *const *keep, size_t n)
 	return cache_update(p, prune_edit, &c);
 }
 
-int usage_cache_history(const struct paths *p, const char *account_id,
-                        struct forecast_point **out, size_t *n)
+int usage_cache_history(const struct paths *p, const char *account_id, struct forecast_point **out,
+                        size_t *n)
 {
 	cJSON *root = cache_read(p);
 	const cJSON *h, *it;

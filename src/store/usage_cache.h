@@ -35,8 +35,8 @@ int usage_cache_store(const struct paths *p, const char *const *ids, const struc
  * The history of account_id, oldest first, into *out (n elements; caller frees; NULL when
  * none). Broken points are skipped. 0, or -ENOMEM.
  */
-int usage_cache_history(const struct paths *p, const char *account_id,
-                        struct forecast_point **out, size_t *n);
+int usage_cache_history(const struct paths *p, const char *account_id, struct forecast_point **out,
+                        size_t *n);
 
 /* Drops the entries of account ids that are not in keep[0..n) (after deletes). */
 int usage_cache_prune(const struct paths *p, const char *const *keep, size_t n);

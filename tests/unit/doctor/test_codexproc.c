@@ -7,8 +7,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#define ARGS(...) ((const char *const[]){__VA_ARGS__}), \
-	(sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *))
+#define ARGS(...)                             \
+	((const char *const[]){__VA_ARGS__}), \
+	        (sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *))
 
 static void test_plain_tui(void **state)
 {
@@ -32,14 +33,14 @@ static void test_not_counted(void **state)
 	assert_int_equal(codexproc_classify(ARGS("/opt/codex/bin/codexx"), true),
 	                 CODEXPROC_NOT_CODEX);
 	assert_int_equal(codexproc_classify(NULL, 0, true), CODEXPROC_NOT_CODEX);
-	assert_int_equal(codexproc_classify(ARGS("codex", "app-server", "--listen",
-	                                         "ws://127.0.0.1:4000"),
-	                                    true),
-	                 CODEXPROC_APP_SERVER);
 	assert_int_equal(
-	        codexproc_classify(ARGS("/home/u/.vscode/extensions/openai.chatgpt-1.0/bin/codex",
-	                                "mcp"),
+	        codexproc_classify(ARGS("codex", "app-server", "--listen", "ws://127.0.0.1:4000"),
 	                           true),
+	        CODEXPROC_APP_SERVER);
+	assert_int_equal(
+	        codexproc_classify(
+	                ARGS("/home/u/.vscode/extensions/openai.chatgpt-1.0/bin/codex", "mcp"),
+	                true),
 	        CODEXPROC_IDE);
 	assert_int_equal(codexproc_classify(ARGS("/home/u/.cursor/ext/bin/codex"), true),
 	                 CODEXPROC_IDE);
@@ -48,19 +49,19 @@ static void test_not_counted(void **state)
 static void test_managed(void **state)
 {
 	(void)state;
-	assert_int_equal(codexproc_classify(ARGS("codex", "-C", "/w", "--remote",
-	                                         "ws://127.0.0.1:41234",
-	                                         "--remote-auth-token-env", "CS_TOKEN"),
-	                                    true),
-	                 CODEXPROC_MANAGED);
+	assert_int_equal(
+	        codexproc_classify(ARGS("codex", "-C", "/w", "--remote", "ws://127.0.0.1:41234",
+	                                "--remote-auth-token-env", "CS_TOKEN"),
+	                           true),
+	        CODEXPROC_MANAGED);
 	assert_int_equal(codexproc_classify(ARGS("codex", "--remote=ws://127.0.0.1:9"), true),
 	                 CODEXPROC_MANAGED);
 	/* the Rust codex-switch's TUIs */
-	assert_int_equal(codexproc_classify(ARGS("codex", "--remote", "ws://localhost:1",
-	                                         "--remote-auth-token-env",
-	                                         "CODEX_SWITCH_REMOTE_TOKEN"),
-	                                    true),
-	                 CODEXPROC_MANAGED);
+	assert_int_equal(
+	        codexproc_classify(ARGS("codex", "--remote", "ws://localhost:1",
+	                                "--remote-auth-token-env", "CODEX_SWITCH_REMOTE_TOKEN"),
+	                           true),
+	        CODEXPROC_MANAGED);
 	/* "--remote" as the last word has no value */
 	assert_int_equal(codexproc_classify(ARGS("codex", "--remote"), true), CODEXPROC_PLAIN_TUI);
 }

@@ -37,11 +37,12 @@ static void test_list_without_count(void **state)
 
 	(void)state;
 	/* No available_count: the available, unexpired credits are counted. */
-	assert_int_equal(credits_parse_list("{\"credits\":[{\"status\":\"available\"},"
-	                                    "{\"status\":\"available\",\"expires_at\":1700000000},"
-	                                    "{\"status\":\"available\",\"expires_at\":1900000000}]}",
-	                                    NOW, &ci),
-	                 0);
+	assert_int_equal(
+	        credits_parse_list("{\"credits\":[{\"status\":\"available\"},"
+	                           "{\"status\":\"available\",\"expires_at\":1700000000},"
+	                           "{\"status\":\"available\",\"expires_at\":1900000000}]}",
+	                           NOW, &ci),
+	        0);
 	assert_int_equal(ci.available, 2);
 	assert_int_equal(ci.earliest_expiry, 1900000000LL);
 	assert_int_equal(credits_parse_list("{}", NOW, &ci), 0);
