@@ -10,7 +10,9 @@
 #include "store/usage_cache.h"
 
 #include <cjson/cJSON.h>
+#include <ctype.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -336,4 +338,41 @@ long credits_pick_cached(const struct paths *p, const struct store *s)
 		usage_release(&u);
 	}
 	return best.index;
+}
+
+/* The name when a shell takes it as one plain word, else the short id (a selector too). */
+static void selector_for(const struct account *a, char *out, size_t outsz)
+{
+	bool plain = a->name[0] != '\0' && a->name[0] != '-';
+
+	for (const char *c = a->name; plain && *c; c++) {
+		plain = isalnum((unsigned char)*c) || strchr("._-@", *c);
+	}
+	snprintf(out, outsz, "%.*s", plain ? (int)strlen(a->name) : 8, plain ? a->name : a->id);
+}
+
+long credits_hint(const struct paths *p, const struct store *s, char *out, size_t outsz)
+{
+	long i = credits_pick_cached(p, s);
+	char label[256], sel[128];
+	struct usage u;
+	long n = 1;
+
+	if (outsz) {
+		out[0] = '\0';
+	}
+	if (i < 0) {
+		return -1;
+	}
+	if (usage_cache_load(p, s->accounts[i].id, &u) == 0 && u.reset_credits_available > 0) {
+		n = u.reset_credits_available;
+	}
+	usage_release(&u);
+	account_label(&s->accounts[i], label, sizeof(label));
+	selector_for(&s->accounts[i], sel, sizeof(sel));
+	snprintf(out, outsz,
+	         "%s has %ld rate-limit reset credit%s: 'codex-switch reset-usage %s' resets its "
+	         "usage windows",
+	         label, n, n == 1 ? "" : "s", sel);
+	return i;
 }

@@ -80,4 +80,12 @@ int credits_consume(const struct paths *p, const char *account_id, struct credit
  */
 long credits_pick_cached(const struct paths *p, const struct store *s);
 
+/*
+ * For the waiting notice of `run` when every account is spent: one sentence (no newline) that
+ * names the account credits_pick_cached() chooses and the command that spends its credit, e.g.
+ * "work (1a2b3c4d) has 2 rate-limit reset credits: 'codex-switch reset-usage work' resets its
+ * usage windows", into out; "" when no account has one. Returns the index, or -1.
+ */
+long credits_hint(const struct paths *p, const struct store *s, char *out, size_t outsz);
+
 #endif

@@ -1,12 +1,21 @@
-/* Parsing the reset credit list and the consume answer, and saying what a consume did. */
+/* Parsing the reset credit list and the consume answer, saying what a consume did, and
+ * choosing the account whose cached credit `run` would name or spend. */
+#define _GNU_SOURCE /* nftw */
 #include "net/credits.h"
+#include "base/util.h"
+#include "store/usage_cache.h"
+
+#include "tmpdir.h"
 
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #define NOW 1800000000LL /* 2027-01-15T08:00:00Z */
@@ -88,13 +97,103 @@ static void test_consume(void **state)
 	assert_int_equal(credits_parse_consume("oops", &r), -EINVAL);
 }
 
+static char dir[] = "/tmp/cs-credits-XXXXXX";
+static struct paths paths;
+
+static int setup(void **state)
+{
+	char *home;
+
+	(void)state;
+	if (!mkdtemp(dir)) {
+		return -1;
+	}
+	home = util_printf("%s/store", dir);
+	setenv("CODEX_SWITCH_HOME", home, 1);
+	free(home);
+	home = util_printf("%s/codex", dir);
+	setenv("CODEX_HOME", home, 1);
+	free(home);
+	return paths_init(&paths) || paths_ensure_store(&paths);
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	paths_release(&paths);
+	tmpdir_remove(dir);
+	return 0;
+}
+
+/* Caches a usage for id with weekly % used, credits and their first expiry. */
+static void cache(const char *id, double weekly, long credits, int64_t expire)
+{
+	struct usage u;
+
+	usage_init(&u);
+	u.fetched_at = util_now();
+	u.primary = (struct usage_window){true, 100, 300, u.fetched_at + 600};
+	u.secondary = (struct usage_window){true, weekly, 10080, u.fetched_at + 86400};
+	u.reset_credits_available = credits;
+	u.reset_credits_expire_at = expire;
+	assert_int_equal(usage_cache_store(&paths, &id, &u, 1), 0);
+	usage_release(&u);
+}
+
+static void test_pick_cached(void **state)
+{
+	struct account a[] = {
+	        {.kind = ACCOUNT_CHATGPT, .id = "aaaaaaaa-0000", .name = "none"},
+	        {.kind = ACCOUNT_CHATGPT, .id = "bbbbbbbb-0000", .name = "late"},
+	        {.kind = ACCOUNT_CHATGPT, .id = "cccccccc-0000", .name = "side project"},
+	        {.kind = ACCOUNT_CHATGPT, .id = "dddddddd-0000", .name = "off", .disabled = true},
+	        {.kind = ACCOUNT_API_KEY, .id = "eeeeeeee-0000", .name = "key"},
+	        {.kind = ACCOUNT_CHATGPT,
+	         .id = "ffffffff-0000",
+	         .name = "gone",
+	         .relogin_reason = "invalid_grant"},
+	};
+	struct store s = {.accounts = a, .n = 6};
+	int64_t now = util_now();
+	char hint[512];
+
+	(void)state;
+	unlink(paths.usage_cache);
+	assert_int_equal(credits_pick_cached(&paths, &s), -1);
+	assert_int_equal(credits_hint(&paths, &s, hint, sizeof(hint)), -1);
+	assert_string_equal(hint, "");
+	cache(a[0].id, 90, 0, 0);
+	cache(a[1].id, 20, 1, now + 20 * 86400);
+	cache(a[3].id, 99, 3, now + 86400); /* disabled: its credit is not ours to spend */
+	cache(a[4].id, 99, 3, now + 86400);
+	cache(a[5].id, 99, 3, now + 86400);
+	assert_int_equal(credits_pick_cached(&paths, &s), 1);
+	assert_int_equal(credits_hint(&paths, &s, hint, sizeof(hint)), 1);
+	assert_string_equal(hint, "late (bbbbbbbb) has 1 rate-limit reset credit: "
+	                          "'codex-switch reset-usage late' resets its usage windows");
+	/* the credit that expires first wins */
+	cache(a[2].id, 10, 2, now + 5 * 86400);
+	assert_int_equal(credits_pick_cached(&paths, &s), 2);
+	assert_int_equal(credits_hint(&paths, &s, hint, sizeof(hint)), 2);
+	assert_non_null(strstr(hint, "has 2 rate-limit reset credits"));
+	assert_non_null(strstr(hint, "reset-usage cccccccc'")); /* a name with a space: the id */
+	/* equal (unknown) expiries: the most weekly usage gains the most. (A new count drops
+	 * the cached expiry; the same count would keep it.) */
+	cache(a[1].id, 20, 2, 0);
+	cache(a[2].id, 60, 3, 0);
+	assert_int_equal(credits_pick_cached(&paths, &s), 2);
+	cache(a[1].id, 80, 2, 0);
+	assert_int_equal(credits_pick_cached(&paths, &s), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_list),
 	        cmocka_unit_test(test_list_without_count),
 	        cmocka_unit_test(test_consume),
+	        cmocka_unit_test(test_pick_cached),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, setup, teardown);
 }
