@@ -66,14 +66,25 @@ static void span_text(int64_t secs, char *out, size_t outsz)
 	}
 }
 
-/* "21:40" in local time, with the day beyond 24 hours: "Fri 12 Jan 21:40". */
+/* "21:40" in local time today, "Thu 14:04" later this week, "Thu 03 Dec 14:04" beyond. */
 static void clock_text(int64_t t, int64_t now, char *out, size_t outsz)
 {
-	time_t tt = (time_t)t;
-	struct tm tm;
+	time_t tt = (time_t)t, tn = (time_t)now;
+	struct tm tm, today;
+	size_t n;
 
-	if (!localtime_r(&tt, &tm) ||
-	    !strftime(out, outsz, t - now < 24 * 3600 ? "%H:%M" : "%a %d %b %H:%M", &tm)) {
+	if (!localtime_r(&tt, &tm) || !localtime_r(&tn, &today)) {
+		snprintf(out, outsz, "?");
+		return;
+	}
+	if (t - now >= 6 * 86400) {
+		n = strftime(out, outsz, "%a %d %b %H:%M", &tm);
+	} else if (tm.tm_yday != today.tm_yday || tm.tm_year != today.tm_year) {
+		n = strftime(out, outsz, "%a %H:%M", &tm);
+	} else {
+		n = strftime(out, outsz, "%H:%M", &tm);
+	}
+	if (!n) {
 		snprintf(out, outsz, "?");
 	}
 }
@@ -95,7 +106,7 @@ static void print_ok(FILE *f, const struct forecast *fc, int64_t now)
 
 	span_text(fc->span_s, pace, sizeof(pace));
 	fprintf(f,
-	        "At the pace of the last %s (%.1f 5-hour and %.1f weekly points an hour) your %zu "
+	        "at the pace of the last %s (%.1f 5-hour and %.1f weekly points an hour) your %zu "
 	        "account%s ",
 	        pace, fc->five_hour_pace, fc->weekly_pace, fc->naccounts,
 	        fc->naccounts == 1 ? "" : "s");
@@ -130,8 +141,8 @@ void forecast_view_print(FILE *f, const struct forecast *fc, int64_t now)
 		fprintf(f, ".\n");
 	} else if (fc->status == FORECAST_NO_HISTORY) {
 		fprintf(f,
-		        "not enough history yet (usage fetched at least %d minutes apart within "
-		        "the last %d hours is needed; run 'codex-switch usage --all' again later)",
+		        "not enough history yet (it needs two usage fetches at least %d minutes "
+		        "apart within %d hours: run 'codex-switch usage --all' again later)",
 		        FORECAST_MIN_SPAN_S / 60, FORECAST_LOOKBACK_S / 3600);
 		print_resets(f, fc, now);
 	} else if (fc->status == FORECAST_IDLE) {

@@ -123,7 +123,22 @@ static void print_window(FILE *f, const char *indent, const struct usage_window 
 	fprintf(f, "%s%-8s %s %5.1f%% used  %s\n", indent, label, bar, w->used_percent, reset);
 }
 
-static void print_credits(FILE *f, const struct usage *u)
+static void print_reset_credits(FILE *f, const struct account *a, const struct usage *u)
+{
+	char when[128] = "";
+	bool known = false;
+
+	if (u->reset_credits_expire_at > 0) {
+		usage_view_reset(u->reset_credits_expire_at, util_now(), when, sizeof(when));
+		known = util_starts_with(when, "resets ");
+	}
+	fprintf(f,
+	        "  limit resets available: %ld%s%s; spend one with 'codex-switch reset-usage%s%s'\n",
+	        u->reset_credits_available, known ? "; the first expires " : "",
+	        known ? when + strlen("resets ") : "", a ? " " : "", a ? a->name : "");
+}
+
+static void print_credits(FILE *f, const struct account *a, const struct usage *u)
 {
 	const struct usage_credits *c = &u->credits;
 
@@ -135,16 +150,7 @@ static void print_credits(FILE *f, const struct usage *u)
 		                          : "available");
 	}
 	if (u->reset_credits_available > 0) {
-		char when[128] = "";
-		if (u->reset_credits_expire_at > 0) {
-			usage_view_reset(u->reset_credits_expire_at, util_now(), when,
-			                 sizeof(when));
-		}
-		fprintf(f,
-		        "  limit resets available: %ld%s%s (spend one with 'codex-switch reset-usage')\n",
-		        u->reset_credits_available,
-		        util_starts_with(when, "resets ") ? "; the first expires " : "",
-		        util_starts_with(when, "resets ") ? when + 7 : "");
+		print_reset_credits(f, a, u);
 	}
 }
 
@@ -185,7 +191,7 @@ void usage_view_print(FILE *f, const struct account *a, const struct usage *u, i
 	if (!u->primary.present && !u->secondary.present) {
 		fprintf(f, "  no usage windows reported\n");
 	}
-	print_credits(f, u);
+	print_credits(f, a, u);
 	for (size_t i = 0; i < u->nlimits; i++) {
 		const struct usage_limit *l = &u->limits[i];
 		fprintf(f, "  %s:\n",

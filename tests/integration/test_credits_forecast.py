@@ -78,7 +78,8 @@ def test_shown(mb, home, a, b):
     expect(req["account"] == a["account_id"] and req["bearer"] == a["access_token"],
            "credit list request %r" % req)
     r = run(home, "usage", a["name"])
-    expect("limit resets available: 2; the first expires" in r.stdout, r.stdout)
+    expect("limit resets available: 2; the first expires" in r.stdout and
+           "spend one with 'codex-switch reset-usage %s'" % a["name"] in r.stdout, r.stdout)
     # an account without credits costs no extra request
     n = len(mb.requests(endpoint="reset_credits"))
     r = run(home, "usage", "--json", b["name"])
@@ -184,7 +185,7 @@ def test_forecast(mb, home, accounts):
            fc["first_reset_at"] and abs(fc["first_reset_at"] - (now + 3600)) < 120,
            "forecast %r" % fc)
     r = run(home, "usage", "--all")
-    expect(re.search(r"At the pace of the last (59 min|1 h).*your %d accounts last about 9 h "
+    expect(re.search(r"at the pace of the last (59 min|1 h).*your %d accounts last about 9 h "
                      r"\d+ min \(until" % len(accounts), r.stdout) and
            "capacity comes back at" in r.stdout and "the first window resets at" in r.stdout,
            "forecast text %r" % r.stdout)
