@@ -6,6 +6,7 @@
 #include "store/activate.h"
 #include "store/authjson.h"
 #include "doctor/codexproc.h"
+#include "net/credits.h"
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "base/log.h"
@@ -181,9 +182,12 @@ static int act(struct autoswitch *x)
 		switched = st == EXIT_OK;
 	}
 	if (d->action == POLICY_NONE_USABLE) {
+		char hint[512];
 		usage_view_reset(d->retry_at, x->now, when, sizeof(when));
-		log_error("no usable account: %s; %s", d->reason,
-		          d->retry_at ? when : "check 'codex-switch usage --all'");
+		credits_hint(&x->p, &x->s, hint, sizeof(hint)); /* a way out before the reset */
+		log_error("no usable account: %s; %s%s%s", d->reason,
+		          d->retry_at ? when : "check 'codex-switch usage --all'",
+		          hint[0] ? ". " : "", hint);
 		st = EXIT_FAIL;
 	}
 	if (x->args.json) {

@@ -144,6 +144,26 @@ def test_spend(mb, home, a):
     mb.set_account(a["account_id"], reset_credits=[])
 
 
+def test_none_usable_names_credit(mb, home, accounts):
+    mb.clear_requests()
+    spent = {"primary": {"used_percent": 100, "window_seconds": 18000,
+                         "reset_after_seconds": 3600}}
+    for x in accounts:
+        mb.set_account(x["account_id"], usage=spent)
+    mb.set_account(accounts[2]["account_id"], reset_credits=1)
+    r = run(home, "auto-switch")
+    expect(r.returncode == 1 and "no usable account" in r.stderr and
+           "%s (" % accounts[2]["name"] in r.stderr and "has 1 rate-limit reset credit" in
+           r.stderr and "'codex-switch reset-usage %s'" % accounts[2]["name"] in r.stderr,
+           "auto-switch names the account with a credit: %r" % r.stderr)
+    expect(not consumes(mb), "auto-switch spent a credit")
+    mb.set_account(accounts[2]["account_id"], reset_credits=0)
+    r = run(home, "auto-switch")
+    expect(r.returncode == 1 and "reset credit" not in r.stderr, "no credit: %r" % r.stderr)
+    for x in accounts:
+        mb.set_account(x["account_id"], usage={"mode": "ok"})
+
+
 def write_history(home, ids, points):
     """Puts points (list of [t, five, five_reset, weekly, weekly_reset]) into the cache."""
     path = os.path.join(home.switch_home, "usage-cache.json")
@@ -224,6 +244,8 @@ def main():
         print("ok refusals")
         test_spend(mb, home, accounts[0])
         print("ok spend")
+        test_none_usable_names_credit(mb, home, accounts)
+        print("ok auto-switch names an account with a credit")
         test_forecast(mb, home, accounts)
         print("ok forecast")
     finally:

@@ -84,7 +84,7 @@ Endpoints
   the client then posts ``grant_type=authorization_code`` with
   ``redirect_uri=<issuer>/deviceauth/callback`` to /oauth/token.  ``GET /codex/device`` -> 200.
 * Anything else -> 404 ``{"detail":"Not Found"}`` (codex tolerates it for models,
-  settings, plugins, /ps/mcp, rate-limit-reset-credits...).
+  settings, plugins, /ps/mcp...).
 
 Config (a dict; JSON in DIR/config.json). Every key is optional.
 ------------------------------------------------------------------
