@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A plain codex running beside codex-switch: `switch` and `auto-switch` refuse while the real
 codex TUI (the pinned binary, on a pseudo-terminal) runs under the test's CODEX_HOME, name it,
-and go on with --force. Not counted: a codex under another CODEX_HOME, `codex app-server`, a
+and go on with --force; doctor warns about it. Not counted: a codex under another CODEX_HOME, `codex app-server`, a
 codex without a terminal, and a TUI of `codex-switch run` (--remote to its loopback proxy)."""
 
 import json
@@ -106,6 +106,12 @@ def test_refused(mb, home, a, b):
         expect(r.returncode == 1 and "pid %d" % codex.pid in r.stderr and
                "refusing to switch" in r.stderr, "auto-switch: %r" % r.stderr)
         expect(current_account(home) == a["account_id"], "auto-switch wrote auth.json")
+        r = subprocess.run([BIN, "doctor", "--json"], env=home.env(),
+                           capture_output=True, text=True, timeout=60)
+        checks = [c for c in json.loads(r.stdout)["checks"] if c["name"] == "plain-codex"]
+        expect(len(checks) == 1 and checks[0]["status"] == "warn" and
+               "pid %d" % codex.pid in checks[0]["message"] and checks[0]["hint"],
+               "doctor: %r" % checks)
         r = run(home, "switch", "--force", b["name"])
         expect(r.returncode == 0 and "going on (--force)" in r.stderr and
                current_account(home) == b["account_id"], "--force: %r" % r.stderr)
@@ -118,6 +124,9 @@ def test_refused(mb, home, a, b):
         codex.stop()
     r = run(home, "switch", a["name"])
     expect(r.returncode == 0, "switch after codex quit: %s" % r.stderr)
+    r = run(home, "doctor", "--json")
+    checks = [c for c in json.loads(r.stdout)["checks"] if c["name"] == "plain-codex"]
+    expect(len(checks) == 1 and checks[0]["status"] == "pass", "doctor after: %r" % checks)
 
 
 def test_not_counted(mb, home, a, b, other_home):
