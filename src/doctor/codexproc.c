@@ -147,6 +147,17 @@ static const char *env_get(const char *const *env, size_t n, const char *name)
 	return NULL;
 }
 
+/* Another process's environment may hold its API keys: wiped before it is freed. */
+static void free_wiped(char *text, size_t len)
+{
+	volatile char *v = text;
+
+	for (size_t i = 0; i < len; i++) {
+		v[i] = 0;
+	}
+	free(text);
+}
+
 /* The codex home of pid, resolved, into out; false when unknown. */
 static bool proc_codex_home(pid_t pid, char *out, size_t outsz)
 {
@@ -171,7 +182,7 @@ static bool proc_codex_home(pid_t pid, char *out, size_t outsz)
 	} else {
 		path[0] = '\0';
 	}
-	free(text);
+	free_wiped(text, len);
 	if (!path[0]) {
 		return false;
 	}
