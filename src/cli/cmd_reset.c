@@ -76,9 +76,22 @@ static void show_usage(const struct paths *p, const char *id, const char *label,
 	if (usage_fetch(p, id, &u, err, sizeof(err)) == 0) {
 		usage_cache_store(p, &id, &u, 1);
 		usage_view_summary(&u, line, sizeof(line));
-		printf("%s usage of %s: %s\n", when, label, line);
+		printf("current usage of %s: %s\n", label, line);
 	} else {
 		log_warn("cannot fetch the usage of %s: %s", label, err);
+	}
+	usage_release(&u);
+}
+
+/* The usage credits_consume fetched into the cache after a reset. */
+static void show_cached(const struct paths *p, const char *id, const char *label)
+{
+	struct usage u;
+	char line[128];
+
+	if (usage_cache_load(p, id, &u) == 0) {
+		usage_view_summary(&u, line, sizeof(line));
+		printf("new usage of %s: %s\n", label, line);
 	}
 	usage_release(&u);
 }
@@ -147,7 +160,7 @@ static int consume(const struct paths *p, const char *id, const char *label)
 	text = credits_describe(&r, what, sizeof(what));
 	if (r.code == CREDITS_RESET) {
 		printf("%s: %s\n", label, text);
-		show_usage(p, id, label, "new");
+		show_cached(p, id, label);
 		return EXIT_OK;
 	}
 	if (r.code == CREDITS_NOTHING_TO_RESET) {

@@ -249,11 +249,21 @@ int credits_fetch(const struct paths *p, const char *account_id, long timeout_ms
 	return rc;
 }
 
-/* One credit fewer in the cache, so `run` does not pick the account again for it. */
-static void note_consumed(const struct paths *p, const char *account_id)
+/* The cache after a consume: after a reset the account's usage is fetched again (its
+ * windows and credit count changed), so `run` and `list` see it usable; otherwise, or when
+ * that fetch fails, the cached count goes one down so the account is not picked again for it. */
+static void note_consumed(const struct paths *p, const char *account_id, bool reset)
 {
 	struct usage u;
+	char err[1024];
 
+	usage_init(&u);
+	if (reset && usage_fetch(p, account_id, &u, err, sizeof(err)) == 0) {
+		usage_cache_store(p, &account_id, &u, 1);
+		usage_release(&u);
+		return;
+	}
+	usage_release(&u);
 	if (usage_cache_load(p, account_id, &u) == 0) {
 		if (u.reset_credits_available > 0) {
 			u.reset_credits_available--;
@@ -288,7 +298,9 @@ int credits_consume(const struct paths *p, const char *account_id, struct credit
 	if (rc == 0 && out->code == CREDITS_RESET) {
 		log_info("spent a reset credit of account %s (%ld windows reset)", account_id,
 		         out->windows_reset);
-		note_consumed(p, account_id);
+		note_consumed(p, account_id, true);
+	} else if (rc == 0 && out->code == CREDITS_ALREADY_REDEEMED) {
+		note_consumed(p, account_id, false);
 	}
 	http_response_release(&r);
 	free(body);

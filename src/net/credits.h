@@ -64,9 +64,9 @@ int credits_fetch(const struct paths *p, const char *account_id, long timeout_ms
 
 /*
  * Spends one credit of account_id: POST .../consume with a new redeem_request_id (a v4
- * uuid, so a retried request cannot spend two). Same errors as credits_fetch. On success the
- * usage cache entry of the account is updated (one credit fewer) and, when windows were
- * reset, its usage is marked out of date so the next `usage` fetches it.
+ * uuid, so a retried request cannot spend two). Same errors as credits_fetch. After a reset
+ * the account's usage is fetched again into the usage cache (best effort; failing that, the
+ * cached credit count goes one down), so the cache shows it usable at once.
  */
 int credits_consume(const struct paths *p, const char *account_id, struct credits_result *out,
                     char *err, size_t errsz);

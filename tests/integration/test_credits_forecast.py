@@ -131,6 +131,12 @@ def test_spend(mb, home, a):
     expect(re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}",
                         rid), "redeem_request_id %r" % rid)
     expect(reqs[0]["headers"].get("content-type") == "application/json", "content type")
+    # the cache has the usage after the reset: list shows it without asking the network
+    mb.clear_requests()
+    r = run(home, "list")
+    row = [ln for ln in r.stdout.splitlines() if " %s " % a["name"] in ln]
+    expect(row and "5h 0% wk 0% +1 reset" in row[0] and not mb.requests(),
+           "list after the reset %r" % row)
     r = run(home, "usage", "--json", a["name"])
     e = json.loads(r.stdout)["accounts"][0]
     expect(e["rate_limit_reset_credits_available"] == 1 and e["five_hour"]["used_percent"] == 0,
