@@ -111,9 +111,16 @@ def test_refusals(mb, home, a, b):
     expect(code == 1 and "[y/N]" in out and "nothing was spent" in out, "answer no: %r" % out)
     expect("has 2 reset credits; the first expires" in out, "what is there: %r" % out)
     expect(not consumes(mb), "a credit was spent without a yes")
+    # a revoked access token: one forced refresh, one retry
+    mb.set_account(b["account_id"], require_bearer="latest")
+    mb.clear_requests()
     r = run(home, "reset-usage", "--yes", b["name"])
     expect(r.returncode == 1 and "has no reset credit" in r.stderr, "b: %r" % r.stderr)
+    lists = [x["status"] for x in mb.requests(endpoint="reset_credits")]
+    expect(lists == [401, 200] and mb.count("oauth_token") == 1,
+           "401 then refresh and retry: %r, %d refreshes" % (lists, mb.count("oauth_token")))
     expect(not consumes(mb), "consume without a credit")
+    mb.set_account(b["account_id"], require_bearer=None)
     r = run(home, "reset-usage", "--yes", "key")
     expect(r.returncode == 1 and "API-key" in r.stderr, "api key: %r" % r.stderr)
     r = run(home, "reset-usage", "--bogus")
