@@ -15,8 +15,8 @@ _codex_switch()
 	COMPREPLY=()
 	cur=${COMP_WORDS[COMP_CWORD]}
 	prev=${COMP_WORDS[COMP_CWORD - 1]}
-	local commands="run list login usage import export switch rename delete enable disable
-		auto-switch doctor logs"
+	local commands="run list login usage reset-usage import export switch rename delete enable
+		disable auto-switch doctor logs"
 
 	if [ "$COMP_CWORD" -eq 1 ]; then
 		COMPREPLY=($(compgen -W "$commands --help --version" -- "$cur"))
@@ -53,7 +53,7 @@ _codex_switch()
 		COMPREPLY=($(compgen -W "--json --help" -- "$cur"))
 		;;
 	auto-switch)
-		COMPREPLY=($(compgen -W "--dry-run --json --help" -- "$cur"))
+		COMPREPLY=($(compgen -W "--dry-run --json --force --help" -- "$cur"))
 		;;
 	login)
 		if [[ $cur == -* ]]; then
@@ -69,6 +69,20 @@ _codex_switch()
 			_codex_switch_accounts "$cur"
 		fi
 		;;
+	reset-usage)
+		if [[ $cur == -* ]]; then
+			COMPREPLY=($(compgen -W "--yes --help" -- "$cur"))
+		elif [ "$npos" -eq 0 ]; then
+			_codex_switch_accounts "$cur"
+		fi
+		;;
+	switch)
+		if [[ $cur == -* ]]; then
+			COMPREPLY=($(compgen -W "--force --help" -- "$cur"))
+		elif [ "$npos" -eq 0 ]; then
+			_codex_switch_accounts "$cur"
+		fi
+		;;
 	import)
 		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "--file --help" -- "$cur"))
 		;;
@@ -79,7 +93,7 @@ _codex_switch()
 			_codex_switch_accounts "$cur"
 		fi
 		;;
-	switch | rename | delete | enable | disable)
+	rename | delete | enable | disable)
 		if [[ $cur == -* ]]; then
 			COMPREPLY=($(compgen -W "--help" -- "$cur"))
 		elif [ "$npos" -eq 0 ]; then

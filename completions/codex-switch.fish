@@ -1,8 +1,8 @@
 # fish completion for codex-switch. Account names come from
 # `codex-switch __complete accounts` (one per line, from the store).
 
-set -l __cs_commands run list login usage import export switch rename delete enable disable auto-switch doctor logs
-set -l __cs_account_commands login usage export switch rename delete enable disable
+set -l __cs_commands run list login usage reset-usage import export switch rename delete enable disable auto-switch doctor logs
+set -l __cs_account_commands login usage reset-usage export switch rename delete enable disable
 
 function __codex_switch_accounts
     command codex-switch __complete accounts 2>/dev/null
@@ -32,6 +32,7 @@ complete -c codex-switch -n "not __fish_seen_subcommand_from $__cs_commands" -a 
 complete -c codex-switch -n "not __fish_seen_subcommand_from $__cs_commands" -a list -d 'list stored accounts'
 complete -c codex-switch -n "not __fish_seen_subcommand_from $__cs_commands" -a login -d 'sign in to ChatGPT and store the account'
 complete -c codex-switch -n "not __fish_seen_subcommand_from $__cs_commands" -a usage -d 'show usage limits'
+complete -c codex-switch -n "not __fish_seen_subcommand_from $__cs_commands" -a reset-usage -d 'spend a rate-limit reset credit'
 complete -c codex-switch -n "not __fish_seen_subcommand_from $__cs_commands" -a import -d 'store the account of a Codex auth.json'
 complete -c codex-switch -n "not __fish_seen_subcommand_from $__cs_commands" -a export -d 'print or write an account as auth.json'
 complete -c codex-switch -n "not __fish_seen_subcommand_from $__cs_commands" -a switch -d 'make an account current for plain codex'
@@ -54,6 +55,8 @@ complete -c codex-switch -n "__fish_seen_subcommand_from usage" -l all -d 'every
 complete -c codex-switch -n "__fish_seen_subcommand_from import export" -l file -r -F -d 'auth.json path'
 complete -c codex-switch -n "__fish_seen_subcommand_from export" -l force -d 'replace an existing file'
 complete -c codex-switch -n "__fish_seen_subcommand_from auto-switch" -l dry-run -d 'show what would happen'
+complete -c codex-switch -n "__fish_seen_subcommand_from switch auto-switch" -l force -d 'switch even beside a plain codex'
+complete -c codex-switch -n "__fish_seen_subcommand_from reset-usage" -l yes -d 'spend the credit without asking'
 complete -c codex-switch -n "__fish_seen_subcommand_from logs; and not __fish_seen_subcommand_from path latest tail prune" -a 'path latest tail prune'
 complete -c codex-switch -n "__fish_seen_subcommand_from tail" -s n -l lines -r -d 'how many lines'
 complete -c codex-switch -n "__fish_seen_subcommand_from tail" -s f -l follow -d 'keep printing'

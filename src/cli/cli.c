@@ -14,19 +14,36 @@
 #include <string.h>
 
 /* getopt_long values: above any character, so a command's short options never collide. */
-enum { OPT_FILE = 0x100, OPT_FORCE, OPT_JSON, OPT_DRY_RUN, OPT_OWN = 0x200 };
+enum { OPT_FILE = 0x100, OPT_FORCE, OPT_JSON, OPT_DRY_RUN, OPT_YES, OPT_OWN = 0x200 };
 
-/* The shared options, in --help order after the command's own. */
+/* The shared options, in --help order after the command's own; help is what a command that
+ * gives no words of its own (own_help) shows. */
 static const struct {
 	unsigned flag;
 	const char *name, *value, *help;
 	int val;
 } shared[] = {
-        {CLI_FILE, "file", "PATH", NULL, OPT_FILE},
+        {CLI_FILE, "file", "PATH", "", OPT_FILE},
         {CLI_FORCE, "force", NULL, "replace PATH when it exists", OPT_FORCE},
+        {CLI_YES, "yes", NULL, "", OPT_YES},
         {CLI_DRY_RUN, "dry-run", NULL, "say what would happen; change nothing", OPT_DRY_RUN},
         {CLI_JSON, "json", NULL, "machine-readable output (never contains secrets)", OPT_JSON},
 };
+
+/* The command's own words for a shared option, or NULL for the table's. */
+static const char *own_help(const struct cli_spec *spec, unsigned flag)
+{
+	switch (flag) {
+	case CLI_FILE:
+		return spec->file_help;
+	case CLI_FORCE:
+		return spec->force_help;
+	case CLI_YES:
+		return spec->yes_help;
+	default:
+		return NULL;
+	}
+}
 
 static size_t count_options(const struct cli_spec *spec)
 {
@@ -91,11 +108,11 @@ static void print_help(const struct cli_spec *spec)
 		print_option(label, o->help, width);
 	}
 	for (size_t i = 0; i < UTIL_ARRAY_LEN(shared); i++) {
-		const char *help = shared[i].help ? shared[i].help : spec->file_help;
+		const char *help = own_help(spec, shared[i].flag);
 
 		if (spec->flags & shared[i].flag) {
 			option_label(0, shared[i].name, shared[i].value, label, sizeof(label));
-			print_option(label, help ? help : "", width);
+			print_option(label, help ? help : shared[i].help, width);
 		}
 	}
 	print_option("-h, --help", "show this help", width);
@@ -184,6 +201,9 @@ static bool apply_option(const struct cli_spec *spec, size_t n, int c, struct cl
 	case OPT_DRY_RUN:
 		out->dry_run = true;
 		return spec->flags & CLI_DRY_RUN;
+	case OPT_YES:
+		out->yes = true;
+		return spec->flags & CLI_YES;
 	default:
 		return false;
 	}

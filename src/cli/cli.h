@@ -16,6 +16,7 @@ enum cli_flag {
 	CLI_FORCE = 1u << 1,   /* --force */
 	CLI_JSON = 1u << 2,    /* --json */
 	CLI_DRY_RUN = 1u << 3, /* --dry-run */
+	CLI_YES = 1u << 4,     /* --yes */
 };
 
 /* An option only one command has; the shared ones are the cli_flag options. */
@@ -32,11 +33,13 @@ struct cli_spec {
 	const char *name; /* the command, e.g. "import" */
 	/* what follows the name, e.g. "<name> [--file PATH]"; usage errors show the first line */
 	const char *synopsis;
-	const char *about;     /* what the command does, one or more lines ending in '\n' */
-	const char *example;   /* one full command line */
-	unsigned flags;        /* the cli_flag options the command accepts */
-	const char *file_help; /* what --file PATH does, with CLI_FILE */
-	int min_pos, max_pos;  /* how many positional arguments */
+	const char *about;      /* what the command does, one or more lines ending in '\n' */
+	const char *example;    /* one full command line */
+	unsigned flags;         /* the cli_flag options the command accepts */
+	const char *file_help;  /* what --file PATH does, with CLI_FILE */
+	const char *force_help; /* what --force does, with CLI_FORCE; NULL: replace PATH */
+	const char *yes_help;   /* what --yes does, with CLI_YES */
+	int min_pos, max_pos;   /* how many positional arguments */
 	/* the command's own options, at most CLI_MAX_OPTIONS, ended by {0}; NULL: none */
 	const struct cli_option *options;
 };
@@ -46,6 +49,7 @@ struct cli_args {
 	bool force;
 	bool json;
 	bool dry_run;
+	bool yes;
 	char **pos; /* borrowed: the positional arguments */
 	int npos;
 	/* per spec->options entry: NULL when not given, else its value (borrowed from argv), or

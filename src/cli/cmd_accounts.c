@@ -1,6 +1,7 @@
 /* The commands that move credentials in and out of the store: import, export, switch. */
 #include "store/activate.h"
 #include "store/authjson.h"
+#include "doctor/codexproc.h"
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "base/fileio.h"
@@ -43,9 +44,14 @@ static const struct cli_spec switch_spec = {
         .name = "switch",
         .synopsis = "<account>",
         .about = "Writes the account into $CODEX_HOME/auth.json, so plain 'codex' uses it too.\n"
-                 "<account> is a name, an id, a unique id prefix or a unique email.\n\n",
+                 "<account> is a name, an id, a unique id prefix or a unique email. Refuses\n"
+                 "while a plain 'codex' runs under the same $CODEX_HOME: it would keep the\n"
+                 "old account and write it back when it refreshes its tokens (README \"Plain\n"
+                 "codex running beside\"). Sessions of 'codex-switch run' are not plain codex:\n"
+                 "they pick the new account up without a restart.\n\n",
         .example = "codex-switch switch work",
-        .flags = 0,
+        .flags = CLI_FORCE,
+        .force_help = "switch even while a plain codex runs under $CODEX_HOME",
         .min_pos = 1,
         .max_pos = 1,
 };
@@ -263,6 +269,11 @@ int cmd_switch(int argc, char **argv)
 		id = strdup(s.accounts[i].id);
 	}
 	store_release(&s);
+	if (id && codexproc_guard(p.codex_home, args.force, "switch") < 0) {
+		free(id);
+		paths_release(&p);
+		return EXIT_FAIL;
+	}
 	if (id && activate_account(&p, id, label, sizeof(label)) == 0) {
 		printf("switched to %s: wrote '%s'; plain 'codex' now uses this account\n", label,
 		       p.auth_json);

@@ -6,6 +6,8 @@
 #include "store/activate.h"
 #include "store/adopt.h"
 #include "store/authjson.h"
+#include "doctor/codexproc.h"
+#include "net/credits.h"
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "base/log.h"
@@ -33,9 +35,11 @@ static const struct cli_spec autoswitch_spec = {
                  "fetch fails, the cached usage of that account is used. A switch is committed\n"
                  "like 'codex-switch switch'. Exit status 0 when the account was kept or\n"
                  "switched; 1 when no account is usable (the earliest reset is shown) or on an\n"
-                 "error. Thresholds: $CODEX_SWITCH_HOME/config.json.\n\n",
+                 "error. Thresholds: $CODEX_SWITCH_HOME/config.json. Like 'switch', it\n"
+                 "refuses to switch while a plain 'codex' runs under the same $CODEX_HOME.\n\n",
         .example = "codex-switch auto-switch --dry-run",
-        .flags = CLI_JSON | CLI_DRY_RUN,
+        .flags = CLI_JSON | CLI_DRY_RUN | CLI_FORCE,
+        .force_help = "switch even while a plain codex runs under $CODEX_HOME",
         .min_pos = 0,
         .max_pos = 0,
 };
@@ -168,15 +172,23 @@ static int act(struct autoswitch *x)
 	bool switched = false;
 	int st = EXIT_OK;
 
+	if (d->action == POLICY_SWITCH && !x->args.dry_run &&
+	    codexproc_guard(x->p.codex_home, x->args.force, "switch") < 0) {
+		return EXIT_FAIL;
+	}
 	if (d->action == POLICY_SWITCH && !x->args.dry_run) {
 		st = activate_account(&x->p, x->s.accounts[d->index].id, NULL, 0) ? EXIT_FAIL
 		                                                                  : EXIT_OK;
 		switched = st == EXIT_OK;
 	}
 	if (d->action == POLICY_NONE_USABLE) {
+		char hint[512];
+
+		credits_hint(&x->p, &x->s, hint, sizeof(hint)); /* a way out before the reset */
 		/* The reason already says when the first account is free again. */
-		log_error("no usable account: %s%s", d->reason,
-		          d->retry_at ? "" : "; check 'codex-switch usage --all'");
+		log_error("no usable account: %s%s%s%s", d->reason,
+		          d->retry_at ? "" : "; check 'codex-switch usage --all'",
+		          hint[0] ? ". " : "", hint);
 		st = EXIT_FAIL;
 	}
 	if (x->args.json) {

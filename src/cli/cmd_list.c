@@ -24,7 +24,9 @@ static const struct cli_spec list_spec = {
         .about = "Lists the stored accounts, grouped by email. '*' marks the account Codex uses\n"
                  "now (the one in $CODEX_HOME/auth.json); 'next' marks the account automatic\n"
                  "switching would choose if the current one stopped now (judged from the\n"
-                 "cached usage: run 'codex-switch usage --all' to refresh it).\n\n",
+                 "cached usage: run 'codex-switch usage --all' to refresh it). '+N resets'\n"
+                 "counts the rate-limit reset credits of an account ('codex-switch\n"
+                 "reset-usage' spends one).\n\n",
         .example = "codex-switch list --json",
         .flags = CLI_JSON,
         .min_pos = 0,
@@ -72,7 +74,36 @@ static void cached_usage(const struct paths *p, const struct account *a, char *o
 		return;
 	}
 	usage_view_summary(&u, out, outsz);
+	if (u.reset_credits_available > 0) {
+		size_t len = strlen(out);
+		snprintf(out + len, outsz - len, " +%ld reset%s", u.reset_credits_available,
+		         u.reset_credits_available == 1 ? "" : "s");
+	}
 	usage_release(&u);
+}
+
+/* The cached reset credits of a ("reset_credits" in list --json): count and first expiry,
+ * or null when nothing is cached. */
+static bool add_cached_credits(const struct paths *p, const struct account *a, cJSON *o)
+{
+	struct usage u;
+	cJSON *c;
+	bool ok;
+
+	usage_init(&u);
+	if (a->kind != ACCOUNT_CHATGPT || usage_cache_load(p, a->id, &u) != 0 ||
+	    u.reset_credits_available < 0) {
+		usage_release(&u);
+		return cJSON_AddNullToObject(o, "reset_credits") != NULL;
+	}
+	c = cJSON_AddObjectToObject(o, "reset_credits");
+	ok = c && cJSON_AddNumberToObject(c, "available", (double)u.reset_credits_available) &&
+	     cJSON_AddItemToObject(c, "first_expires_at",
+	                           u.reset_credits_expire_at > 0
+	                                   ? cJSON_CreateNumber((double)u.reset_credits_expire_at)
+	                                   : cJSON_CreateNull());
+	usage_release(&u);
+	return ok;
 }
 
 static void print_row(const struct paths *p, const struct account *a, bool current, bool next,
@@ -182,7 +213,7 @@ static cJSON *account_json(const struct account *a, bool current, bool next)
 	return o;
 }
 
-static int print_json(const struct store *s, long current, long next)
+static int print_json(const struct paths *p, const struct store *s, long current, long next)
 {
 	cJSON *top = cJSON_CreateObject(), *list;
 	int r;
@@ -192,7 +223,8 @@ static int print_json(const struct store *s, long current, long next)
 	list = ok ? cJSON_AddArrayToObject(top, "accounts") : NULL;
 	for (size_t i = 0; list && i < s->n; i++) {
 		cJSON *one = account_json(&s->accounts[i], (long)i == current, (long)i == next);
-		if (!one || !cJSON_AddItemToArray(list, one)) {
+		if (!one || !add_cached_credits(p, &s->accounts[i], one) ||
+		    !cJSON_AddItemToArray(list, one)) {
 			cJSON_Delete(one);
 			list = NULL;
 		}
@@ -222,7 +254,7 @@ int cmd_list(int argc, char **argv)
 		next = policy_inputs_next(&p, &s, current, NULL, NULL, 0);
 	}
 	if (st == EXIT_OK && args.json) {
-		st = print_json(&s, current, next);
+		st = print_json(&p, &s, current, next);
 	} else if (st == EXIT_OK && s.n == 0) {
 		printf("no accounts yet: run 'codex-switch import <name>' to store the account Codex "
 		       "is logged in with, or 'codex-switch login <name>' to log in to a new one\n");

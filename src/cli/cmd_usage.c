@@ -11,6 +11,8 @@
 #include "net/usage_fetch.h"
 #include "cli/usage_view.h"
 #include "base/util.h"
+#include "cli/forecast_view.h"
+#include "net/credits.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -38,7 +40,11 @@ static const struct cli_spec usage_spec = {
                  "current account (the one in $CODEX_HOME/auth.json), of <account> (a name, id,\n"
                  "id prefix or email), or of every ChatGPT account with --all. Tokens that expire\n"
                  "soon are refreshed first. 'next' marks the account automatic switching would\n"
-                 "choose if the current one stopped now.\n\n",
+                 "choose if the current one stopped now. Rate-limit reset credits are shown with\n"
+                 "the first expiry (spend one with 'codex-switch reset-usage'). --all ends with a\n"
+                 "pool forecast: at the pace of the last 2 hours, when the enabled accounts run\n"
+                 "dry and when capacity comes back (it needs usage fetched twice, at least 10\n"
+                 "minutes apart).\n\n",
         .example = "codex-switch usage --all",
         .flags = CLI_JSON,
         .options = usage_options,
@@ -93,19 +99,59 @@ static int pick(const struct paths *p, const struct store *s, const struct usage
 	return 0;
 }
 
+/* /wham/usage counts reset credits; their list says when the first expires (best effort). */
+static void add_credit_expiry(const struct paths *p, const char **ids, size_t n, struct usage *out)
+{
+	struct credits_info ci;
+	char err[1024];
+
+	for (size_t i = 0; i < n; i++) {
+		if (out[i].error || out[i].reset_credits_available <= 0) {
+			continue;
+		}
+		if (credits_fetch(p, ids[i], CREDITS_LIST_TIMEOUT_MS, &ci, err, sizeof(err)) == 0) {
+			out[i].reset_credits_expire_at = ci.earliest_expiry;
+		} else {
+			log_debug("cannot list reset credits: %s", err);
+		}
+	}
+}
+
 static int fetch(const struct paths *p, const struct usage_opts *o, const char **ids, size_t n,
                  struct usage *out)
 {
 	char err[2048];
+	int rc = 0;
 
 	/* Failures are in out[i].error, shown once with the account they belong to. */
 	if (n == 1) {
 		usage_fetch(p, ids[0], &out[0], err, sizeof(err));
-		return 0;
+	} else {
+		rc = usage_fetch_all(p, ids, n, out,
+		                     !o->json && isatty(STDERR_FILENO) ? usage_view_progress : NULL,
+		                     NULL);
 	}
-	return usage_fetch_all(p, ids, n, out,
-	                       !o->json && isatty(STDERR_FILENO) ? usage_view_progress : NULL,
-	                       NULL);
+	if (rc == 0) {
+		add_credit_expiry(p, ids, n, out);
+	}
+	return rc;
+}
+
+/* The pool forecast of --all (after the fetch went into the cache history). */
+static cJSON *forecast(const struct paths *p, const struct store *s, const struct usage_opts *o,
+                       const char **ids, const struct usage *u, size_t n)
+{
+	struct forecast fc;
+	int64_t now = util_now();
+
+	if (!o->all || n == 0 || forecast_view_compute(p, s, ids, u, n, now, &fc) < 0) {
+		return NULL;
+	}
+	if (!o->json) {
+		forecast_view_print(stdout, &fc, now);
+		return NULL;
+	}
+	return forecast_view_json(&fc, now);
 }
 
 static int show(const struct paths *p, const struct usage_opts *o, const char **ids, size_t n,
@@ -129,13 +175,15 @@ static int show(const struct paths *p, const struct usage_opts *o, const char **
 		}
 	}
 	if (o->json) {
-		usage_view_print_json(stdout, &s, ids, u, n, next_id);
+		usage_view_print_json(stdout, &s, ids, u, n, next_id,
+		                      forecast(p, &s, o, ids, u, n));
 	} else {
 		for (size_t i = 0; i < n; i++) {
 			long k = store_find_id(&s, ids[i]);
 			usage_view_print(stdout, k >= 0 ? &s.accounts[k] : NULL, &u[i], util_now(),
 			                 next_id && strcmp(ids[i], next_id) == 0);
 		}
+		forecast(p, &s, o, ids, u, n);
 	}
 	store_release(&s);
 	return failed ? EXIT_FAIL : EXIT_OK;

@@ -22,6 +22,7 @@ int cmd_enable(int argc, char **argv);
 int cmd_disable(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_usage(int argc, char **argv);
+int cmd_reset_usage(int argc, char **argv);
 int cmd_login(int argc, char **argv);
 int cmd_auto_switch(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);

@@ -19,6 +19,7 @@ static const struct command commands[] = {
         {"list", cmd_list, "list stored accounts"},
         {"login", cmd_login, "sign in to ChatGPT and store the account"},
         {"usage", cmd_usage, "show the usage limits of one or all accounts"},
+        {"reset-usage", cmd_reset_usage, "spend a rate-limit reset credit of an account"},
         {"import", cmd_import, "store the account of a Codex auth.json"},
         {"export", cmd_export, "print or write an account as a Codex auth.json"},
         {"switch", cmd_switch, "make an account current for plain `codex` too"},

@@ -108,7 +108,22 @@ static void print_window(FILE *f, const char *indent, const struct usage_window 
 	fprintf(f, "%s%-8s %s %5.1f%% used  %s\n", indent, label, bar, w->used_percent, reset);
 }
 
-static void print_credits(FILE *f, const struct usage *u)
+static void print_reset_credits(FILE *f, const struct account *a, const struct usage *u)
+{
+	char when[128] = "";
+	bool known = false;
+
+	if (u->reset_credits_expire_at > 0) {
+		usage_view_reset(u->reset_credits_expire_at, util_now(), when, sizeof(when));
+		known = util_starts_with(when, "resets ");
+	}
+	fprintf(f,
+	        "  limit resets available: %ld%s%s; spend one with 'codex-switch reset-usage%s%s'\n",
+	        u->reset_credits_available, known ? "; the first expires " : "",
+	        known ? when + strlen("resets ") : "", a ? " " : "", a ? a->name : "");
+}
+
+static void print_credits(FILE *f, const struct account *a, const struct usage *u)
 {
 	const struct usage_credits *c = &u->credits;
 
@@ -120,7 +135,7 @@ static void print_credits(FILE *f, const struct usage *u)
 		                          : "available");
 	}
 	if (u->reset_credits_available > 0) {
-		fprintf(f, "  limit resets available: %ld\n", u->reset_credits_available);
+		print_reset_credits(f, a, u);
 	}
 }
 
@@ -161,7 +176,7 @@ void usage_view_print(FILE *f, const struct account *a, const struct usage *u, i
 	if (!u->primary.present && !u->secondary.present) {
 		fprintf(f, "  no usage windows reported\n");
 	}
-	print_credits(f, u);
+	print_credits(f, a, u);
 	for (size_t i = 0; i < u->nlimits; i++) {
 		const struct usage_limit *l = &u->limits[i];
 		fprintf(f, "  %s:\n",
@@ -243,7 +258,7 @@ static cJSON *entry_json(const struct account *a, const char *id, const struct u
 }
 
 void usage_view_print_json(FILE *f, const struct store *s, const char *const *ids,
-                           const struct usage *u, size_t n, const char *next_id)
+                           const struct usage *u, size_t n, const char *next_id, cJSON *forecast)
 {
 	cJSON *root = cJSON_CreateObject(), *arr = cJSON_CreateArray();
 	char *text;
@@ -256,6 +271,9 @@ void usage_view_print_json(FILE *f, const struct store *s, const char *const *id
 		                                     next_id && strcmp(next_id, ids[i]) == 0));
 	}
 	cJSON_AddItemToObject(root, "accounts", arr);
+	if (forecast) {
+		cJSON_AddItemToObject(root, "forecast", forecast);
+	}
 	text = cJSON_Print(root);
 	if (text) {
 		fprintf(f, "%s\n", text);

@@ -9,6 +9,7 @@
 #include "store/store.h"
 #include "policy/usage.h"
 
+#include <cjson/cJSON.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -41,9 +42,10 @@ void usage_view_print(FILE *f, const struct account *a, const struct usage *u, i
 
 /*
  * {"schema_version":1,"command":"usage","accounts":[...]} for ids[i] / u[i], i < n. The
- * entry whose id is next_id (may be NULL) gets "next": true, the others false.
+ * entry whose id is next_id (may be NULL) gets "next": true, the others false. forecast (may
+ * be NULL; consumed) becomes the "forecast" member (`usage --all`).
  */
 void usage_view_print_json(FILE *f, const struct store *s, const char *const *ids,
-                           const struct usage *u, size_t n, const char *next_id);
+                           const struct usage *u, size_t n, const char *next_id, cJSON *forecast);
 
 #endif

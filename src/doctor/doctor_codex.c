@@ -3,6 +3,7 @@
 
 #include "base/codexver.h"
 #include "base/spawn.h"
+#include "doctor/codexproc.h"
 #include "base/util.h"
 
 #include <ctype.h>
@@ -268,6 +269,30 @@ static bool all_digits(const char *s)
 	return true;
 }
 
+/* Plain codex TUIs under our CODEX_HOME: `switch` refuses while they run. */
+static void check_plain_codex(struct doctor *d)
+{
+	struct codexproc found[CODEXPROC_MAX];
+	size_t n;
+
+	if (codexproc_find(d->paths->codex_home, found, &n) < 0) {
+		return;
+	}
+	for (size_t i = 0; i < n && i < CODEXPROC_MAX; i++) {
+		struct doctor_check *c = doctor_add(
+		        d, DOCTOR_WARN, "plain-codex",
+		        "a plain codex (pid %ld: %s) runs under '%s': it keeps its account's tokens "
+		        "and writes them back into auth.json when it refreshes them",
+		        (long)found[i].pid, found[i].cmd, d->paths->codex_home);
+		doctor_hint(c, "quit it before 'codex-switch switch', or run Codex through "
+		               "'codex-switch run'");
+	}
+	if (n == 0) {
+		doctor_add(d, DOCTOR_PASS, "plain-codex", "no plain codex runs under '%s'",
+		           d->paths->codex_home);
+	}
+}
+
 void doctor_check_processes(struct doctor *d)
 {
 	char *buf = malloc(CMDLINE_MAX);
@@ -305,4 +330,5 @@ void doctor_check_processes(struct doctor *d)
 		           "no codex app-server runs outside codex-switch (%d started by it)",
 		           managed);
 	}
+	check_plain_codex(d);
 }

@@ -14,8 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define HEADER_LINES 6
-
 static long http_timeout_ms(void)
 {
 	const char *v = getenv("CODEX_SWITCH_TEST_HTTP_TIMEOUT_MS");
@@ -28,7 +26,7 @@ static long http_timeout_ms(void)
 	return USAGE_HTTP_TIMEOUT_MS;
 }
 
-static void free_lines(char **lines, size_t n)
+void usage_fetch_free_headers(char **lines, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		util_free_secret(lines[i]); /* one holds the bearer token */
@@ -36,13 +34,13 @@ static void free_lines(char **lines, size_t n)
 	}
 }
 
-static int build_headers(const struct account *a, char **lines)
+int usage_fetch_headers(const struct account *a, char **lines)
 {
 	char *ua = endpoints_user_agent();
 	size_t n = 0;
 	int rc = 0;
 
-	memset(lines, 0, HEADER_LINES * sizeof(*lines));
+	memset(lines, 0, USAGE_HEADER_LINES * sizeof(*lines));
 	lines[n++] = http_bearer_header(a->access_token);
 	lines[n++] = strdup("Accept: application/json");
 	lines[n++] = ua ? util_printf("User-Agent: %s", ua) : NULL;
@@ -62,8 +60,8 @@ static int build_headers(const struct account *a, char **lines)
 static int get_usage(const struct paths *p, const struct account *a, long timeout_ms,
                      struct http_response *r, char *err, size_t errsz)
 {
-	char *lines[HEADER_LINES], *base = endpoints_chatgpt_base(p), *url = NULL;
-	int rc = build_headers(a, lines);
+	char *lines[USAGE_HEADER_LINES], *base = endpoints_chatgpt_base(p), *url = NULL;
+	int rc = usage_fetch_headers(a, lines);
 
 	url = base ? util_printf("%s/wham/usage", base) : NULL;
 	if (rc == 0 && !url) {
@@ -77,7 +75,7 @@ static int get_usage(const struct paths *p, const struct account *a, long timeou
 	} else {
 		snprintf(err, errsz, "out of memory");
 	}
-	free_lines(lines, HEADER_LINES);
+	usage_fetch_free_headers(lines, USAGE_HEADER_LINES);
 	free(url);
 	free(base);
 	return rc;

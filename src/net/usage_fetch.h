@@ -5,6 +5,7 @@
 #ifndef CS_USAGE_FETCH_H
 #define CS_USAGE_FETCH_H
 
+#include "store/account.h"
 #include "store/paths.h"
 #include "policy/usage.h"
 
@@ -12,6 +13,8 @@
 
 #define USAGE_HTTP_TIMEOUT_MS 30000L
 #define USAGE_UNSUPPORTED     "usage unsupported"
+/* Room for the header lines of a ChatGPT backend request, with the NULL that ends them. */
+#define USAGE_HEADER_LINES 6
 
 /*
  * Fetches the usage of the stored account account_id into u (initialised by the call;
@@ -27,6 +30,15 @@ int usage_fetch(const struct paths *p, const char *account_id, struct usage *u, 
 /* The same with another limit on each usage request (not on token refreshes). */
 int usage_fetch_timeout(const struct paths *p, const char *account_id, long timeout_ms,
                         struct usage *u, char *err, size_t errsz);
+
+/*
+ * The header lines every ChatGPT backend request of account a (borrowed) carries: bearer,
+ * Accept, User-Agent, chatgpt-account-id and x-openai-fedramp when they apply. lines holds
+ * USAGE_HEADER_LINES entries and ends NULL-terminated. One line holds the access token:
+ * free them with usage_fetch_free_headers() in every case. 0 or -ENOMEM.
+ */
+int usage_fetch_headers(const struct account *a, char **lines);
+void usage_fetch_free_headers(char **lines, size_t n);
 
 /* Called after each finished fetch, from the calling thread, with the number done so far. */
 typedef void (*usage_progress_fn)(size_t done, size_t total, void *ctx);

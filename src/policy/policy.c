@@ -46,12 +46,14 @@ struct ctx {
 
 void policy_config_defaults(struct policy_config *c)
 {
+	memset(c, 0, sizeof(*c)); /* padding too: configs compare with memcmp */
 	c->min_safe_headroom = 5.0;
 	c->weekly_weight = 5.0;
 	c->soft_headroom = 5.0;
 	c->switch_margin = 15.0;
 	c->soft_cooldown_s = 900;
 	c->usage_max_age_s = 21600;
+	c->auto_reset_credits = false;
 }
 
 static void say(char *out, size_t outsz, const char *fmt, ...)

@@ -25,6 +25,9 @@ struct policy_config {
 	double switch_margin;     /* 15.0: a soft switch needs this much more bottleneck headroom */
 	int64_t soft_cooldown_s;  /* 900: at most one soft switch per cooldown */
 	int64_t usage_max_age_s;  /* 21600: older usage counts as unknown */
+	/* false: a rate-limit reset credit is spent only by `reset-usage`; true: `run` may spend
+	 * one by itself when every account is spent (credits_pick_cached, credits_consume). */
+	bool auto_reset_credits;
 };
 
 /* The defaults above. */

@@ -482,11 +482,17 @@ cJSON *usage_to_json(const struct usage *u)
 	} else {
 		cJSON_AddNullToObject(o, "rate_limit_reset_credits_available");
 	}
+	if (u->reset_credits_expire_at > 0) {
+		cJSON_AddNumberToObject(o, "rate_limit_reset_credits_expire_at",
+		                        (double)u->reset_credits_expire_at);
+	} else {
+		cJSON_AddNullToObject(o, "rate_limit_reset_credits_expire_at");
+	}
 	cJSON_AddItemToObject(o, "additional_limits", limits_to_json(u));
 	add_str_or_null(o, "rate_limit_reached_type", u->rate_limit_reached_type);
 	cJSON_AddNumberToObject(o, "fetched_at", (double)u->fetched_at);
 	add_str_or_null(o, "error", u->error);
-	if (cJSON_GetArraySize(o) != 9) {
+	if (cJSON_GetArraySize(o) != 10) {
 		cJSON_Delete(o); /* some allocation failed on the way */
 		return NULL;
 	}
@@ -529,6 +535,9 @@ int usage_from_json(const cJSON *obj, struct usage *u)
 	parse_credits(get_obj(obj, "credits"), "has_credits", "unlimited", &u->credits);
 	if (get_num(obj, "rate_limit_reset_credits_available", &d)) {
 		u->reset_credits_available = clamp_long(d);
+	}
+	if (get_num(obj, "rate_limit_reset_credits_expire_at", &d) && d > 0) {
+		u->reset_credits_expire_at = (int64_t)clamp_long(d);
 	}
 	u->rate_limit_reached_type = known_reached_type(get_str(obj, "rate_limit_reached_type"));
 	u->error = util_strdup0(get_str(obj, "error"));

@@ -45,7 +45,10 @@ struct usage {
 	struct usage_window primary, secondary;
 	struct usage_credits credits;
 	long reset_credits_available; /* -1 = unknown */
-	struct usage_limit *limits;   /* owned array of nlimits */
+	/* The earliest expiry of an available reset credit (GET /wham/rate-limit-reset-credits,
+	 * not /wham/usage), Unix seconds; 0 = unknown or none. */
+	int64_t reset_credits_expire_at;
+	struct usage_limit *limits; /* owned array of nlimits */
 	size_t nlimits;
 	char *rate_limit_reached_type; /* known values only; NULL otherwise */
 	int64_t fetched_at;            /* Unix seconds */

@@ -13,6 +13,10 @@
 
 #define CACHE_VERSION         1
 #define CACHE_LOCK_TIMEOUT_MS 5000
+/* Snapshots closer together than this replace each other: a burst of fetches is one. */
+#define HISTORY_MIN_GAP_S 120
+/* A point: [t, five_hour, five_hour_reset, weekly, weekly_reset]. */
+#define POINT_FIELDS 5
 
 /* The cache's "accounts" object, or a new empty cache when the file is missing or corrupt. */
 static cJSON *cache_read(const struct paths *p)
@@ -131,19 +135,105 @@ struct store_ctx {
 	size_t n;
 };
 
+static cJSON *point_json(const struct forecast_point *pt)
+{
+	double v[POINT_FIELDS] = {(double)pt->t, pt->five_hour, (double)pt->five_hour_reset,
+	                          pt->weekly, (double)pt->weekly_reset};
+
+	return cJSON_CreateDoubleArray(v, POINT_FIELDS);
+}
+
+static bool point_from_json(const cJSON *a, struct forecast_point *pt)
+{
+	double v[POINT_FIELDS];
+	int i = 0;
+	const cJSON *it;
+
+	if (cJSON_GetArraySize(a) != POINT_FIELDS) {
+		return false;
+	}
+	cJSON_ArrayForEach(it, a)
+	{
+		if (!cJSON_IsNumber(it)) {
+			return false;
+		}
+		v[i++] = it->valuedouble;
+	}
+	*pt = (struct forecast_point){(int64_t)v[0], v[1], v[3], (int64_t)v[2], (int64_t)v[4]};
+	return pt->t > 0;
+}
+
+/* The old entry's history with u's snapshot added, trimmed to the limits. */
+static cJSON *next_history(const cJSON *old, const struct usage *u)
+{
+	cJSON *h = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(old, "history"), true);
+	struct forecast_point last = {0}, pt;
+	int n;
+
+	if (!cJSON_IsArray(h)) {
+		cJSON_Delete(h);
+		h = cJSON_CreateArray();
+	}
+	n = cJSON_GetArraySize(h);
+	if (!h || (n > 0 && !point_from_json(cJSON_GetArrayItem(h, n - 1), &last))) {
+		cJSON_Delete(h);
+		return cJSON_CreateArray(); /* a mangled history starts over */
+	}
+	forecast_point_from_usage(u, &pt);
+	if (pt.t > last.t && (pt.five_hour >= 0 || pt.weekly >= 0)) {
+		if (n > 0 && pt.t - last.t < HISTORY_MIN_GAP_S) {
+			cJSON_DeleteItemFromArray(h, n - 1);
+		}
+		cJSON_AddItemToArray(h, point_json(&pt));
+	}
+	while (cJSON_GetArraySize(h) > USAGE_CACHE_HISTORY_MAX ||
+	       (cJSON_GetArraySize(h) > 0 && point_from_json(h->child, &last) &&
+	        last.t < pt.t - USAGE_CACHE_HISTORY_AGE_S)) {
+		cJSON_DeleteItemFromArray(h, 0);
+	}
+	return h;
+}
+
+static int64_t old_number(const cJSON *old, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(old, key);
+
+	return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : -1;
+}
+
+/* /wham/usage counts credits but only the credit list knows when they expire: a fetch that
+ * did not list them keeps the expiry the last listing found, while the count is the same. */
+static void keep_expiry(cJSON *j, const cJSON *old, const struct usage *u)
+{
+	int64_t exp = old_number(old, "rate_limit_reset_credits_expire_at");
+
+	if (u->reset_credits_expire_at == 0 && u->reset_credits_available > 0 &&
+	    old_number(old, "rate_limit_reset_credits_available") == u->reset_credits_available &&
+	    exp > (int64_t)util_now()) {
+		cJSON_ReplaceItemInObjectCaseSensitive(j, "rate_limit_reset_credits_expire_at",
+		                                       cJSON_CreateNumber((double)exp));
+	}
+}
+
 static int store_edit(cJSON *accounts, void *ctx)
 {
 	struct store_ctx *c = ctx;
-	cJSON *j;
+	const cJSON *old;
+	cJSON *j, *h;
 
 	for (size_t i = 0; i < c->n; i++) {
 		if (c->usages[i].error || !c->ids[i]) {
 			continue;
 		}
+		old = cJSON_GetObjectItemCaseSensitive(accounts, c->ids[i]);
 		j = usage_to_json(&c->usages[i]);
-		if (!j) {
+		h = j ? next_history(old, &c->usages[i]) : NULL;
+		if (!j || !h) {
+			cJSON_Delete(j);
 			return -ENOMEM;
 		}
+		keep_expiry(j, old, &c->usages[i]);
+		cJSON_AddItemToObject(j, "history", h);
 		cJSON_DeleteItemFromObjectCaseSensitive(accounts, c->ids[i]);
 		cJSON_AddItemToObject(accounts, c->ids[i], j);
 	}
@@ -191,4 +281,34 @@ int usage_cache_prune(const struct paths *p, const char *const *keep, size_t n)
 	struct prune_ctx c = {keep, n};
 
 	return cache_update(p, prune_edit, &c);
+}
+
+int usage_cache_history(const struct paths *p, const char *account_id, struct forecast_point **out,
+                        size_t *n)
+{
+	cJSON *root = cache_read(p);
+	const cJSON *h, *it;
+	int rc = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (!root) {
+		return -ENOMEM;
+	}
+	h = cJSON_GetObjectItemCaseSensitive(
+	        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "accounts"),
+	                                         account_id),
+	        "history");
+	if (cJSON_IsArray(h) && cJSON_GetArraySize(h) > 0) {
+		*out = calloc((size_t)cJSON_GetArraySize(h), sizeof(**out));
+		rc = *out ? 0 : -ENOMEM;
+	}
+	for (it = *out ? h->child : NULL; it; it = it->next) {
+		struct forecast_point *pt = &(*out)[*n];
+		if (point_from_json(it, pt) && (*n == 0 || pt->t > pt[-1].t)) {
+			(*n)++;
+		}
+	}
+	cJSON_Delete(root);
+	return rc;
 }

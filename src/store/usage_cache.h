@@ -8,6 +8,7 @@
 #define CS_USAGE_CACHE_H
 
 #include "store/paths.h"
+#include "policy/forecast.h"
 #include "policy/usage.h"
 
 #include <stdbool.h>
@@ -15,6 +16,10 @@
 
 /* The cached usage of account_id into u (initialised by the call). -ENOENT when none. */
 int usage_cache_load(const struct paths *p, const char *account_id, struct usage *u);
+
+/* The history of each entry: a snapshot per fetch, for the pool forecast. */
+#define USAGE_CACHE_HISTORY_MAX   96
+#define USAGE_CACHE_HISTORY_AGE_S (24 * 3600)
 
 /*
  * The cached usage of every ids[i] into out[i] (i < n; initialised by the call; an account
@@ -28,9 +33,20 @@ int usage_cache_load_all(const struct paths *p, const char *const *ids, size_t n
 /*
  * Stores usages[i] for ids[i] (i < n), keeping the other accounts' entries. Entries whose
  * usage has an error are skipped, so a failed fetch never hides the last good numbers.
+ * Each stored usage also adds a snapshot to the entry's history (one per fetched_at; within
+ * 2 minutes of the last one it replaces it; at most USAGE_CACHE_HISTORY_MAX, none older than
+ * USAGE_CACHE_HISTORY_AGE_S). A reset credit expiry the new usage does not know is kept
+ * while the credit count stays the same.
  */
 int usage_cache_store(const struct paths *p, const char *const *ids, const struct usage *usages,
                       size_t n);
+
+/*
+ * The history of account_id, oldest first, into *out (n elements; caller frees; NULL when
+ * none). Broken points are skipped. 0, or -ENOMEM.
+ */
+int usage_cache_history(const struct paths *p, const char *account_id, struct forecast_point **out,
+                        size_t *n);
 
 /* Drops the entries of account ids that are not in keep[0..n) (after deletes). */
 int usage_cache_prune(const struct paths *p, const char *const *keep, size_t n);

@@ -52,6 +52,10 @@ echo "== logs"; try codex-switch logs ""
 echo "== prune"; try codex-switch logs prune --
 echo "== run opt"; try codex-switch run --
 echo "== run account"; try codex-switch run --account ""
+echo "== reset"; try codex-switch reset-usage ""
+echo "== reset opt"; try codex-switch reset-usage --
+echo "== switch opt"; try codex-switch switch --
+echo "== auto opt"; try codex-switch auto-switch --
 B
 bash --norc --noprofile "$tmp/bash-test" "$comp/codex-switch.bash" >"$tmp/bash.out" 2>"$tmp/bash.err"
 check "[ \$? = 0 ] && [ ! -s '$tmp/bash.err' ]" "bash completion loads without errors: $(cat "$tmp/bash.err")"
@@ -75,6 +79,14 @@ sec "$tmp/bash.out" "run opt" >"$tmp/s"
 check "has '$tmp/s' --account && has '$tmp/s' --codex-bin" "bash offers run --account"
 sec "$tmp/bash.out" "run account" >"$tmp/s"
 check "has '$tmp/s' work && has '$tmp/s' 'side project'" "bash offers accounts after run --account"
+sec "$tmp/bash.out" reset >"$tmp/s"
+check "has '$tmp/s' work && has '$tmp/s' 'side project'" "bash offers accounts to reset-usage"
+sec "$tmp/bash.out" "reset opt" >"$tmp/s"
+check "has '$tmp/s' --yes" "bash offers reset-usage --yes"
+sec "$tmp/bash.out" "switch opt" >"$tmp/s"
+check "has '$tmp/s' --force" "bash offers switch --force"
+sec "$tmp/bash.out" "auto opt" >"$tmp/s"
+check "has '$tmp/s' --force && has '$tmp/s' --dry-run" "bash offers auto-switch --force"
 
 # --- zsh -------------------------------------------------------------------------------------
 zsh -f -c "fpath=('$comp' \$fpath); autoload -Uz compinit; compinit -u -d '$tmp/zcompdump'
@@ -85,7 +97,9 @@ print '== switch'; words=(codex-switch switch ''); CURRENT=3; _codex-switch
 print '== commands'; words=(codex-switch ''); CURRENT=2; _codex-switch
 print '== doctor'; words=(codex-switch doctor ''); CURRENT=3; _codex-switch
 print '== file'; words=(codex-switch import x --file ''); CURRENT=5; _codex-switch
-print '== run account'; words=(codex-switch run --account ''); CURRENT=4; _codex-switch" >"$tmp/zsh.out" 2>"$tmp/zsh.err"
+print '== run account'; words=(codex-switch run --account ''); CURRENT=4; _codex-switch
+print '== reset'; words=(codex-switch reset-usage ''); CURRENT=3; _codex-switch
+print '== reset opt'; words=(codex-switch reset-usage --); CURRENT=3; _codex-switch" >"$tmp/zsh.out" 2>"$tmp/zsh.err"
 check "[ \$? = 0 ] && [ ! -s '$tmp/zsh.err' ]" "zsh completion loads without errors: $(cat "$tmp/zsh.err")"
 check "has '$tmp/zsh.out' comp=_codex-switch" "zsh: compinit registers _codex-switch"
 sec "$tmp/zsh.out" switch >"$tmp/s"
@@ -98,6 +112,10 @@ sec "$tmp/zsh.out" file >"$tmp/s"
 check "has '$tmp/s' '<files>'" "zsh offers files after --file"
 sec "$tmp/zsh.out" "run account" >"$tmp/s"
 check "has '$tmp/s' work" "zsh offers accounts after run --account"
+sec "$tmp/zsh.out" reset >"$tmp/s"
+check "has '$tmp/s' work" "zsh offers accounts to reset-usage"
+sec "$tmp/zsh.out" "reset opt" >"$tmp/s"
+check "has '$tmp/s' --yes" "zsh offers reset-usage --yes"
 
 # --- fish --------------------------------------------------------------------------------------
 fish --no-config -c "source '$comp/codex-switch.fish'
@@ -105,7 +123,9 @@ echo '== switch'; complete -C 'codex-switch switch '
 echo '== commands'; complete -C 'codex-switch '
 echo '== second'; complete -C 'codex-switch rename work '
 echo '== logs'; complete -C 'codex-switch logs '
-echo '== run account'; complete -C 'codex-switch run --account '" >"$tmp/fish.out" 2>"$tmp/fish.err"
+echo '== run account'; complete -C 'codex-switch run --account '
+echo '== reset'; complete -C 'codex-switch reset-usage '
+echo '== reset opt'; complete -C 'codex-switch reset-usage --'" >"$tmp/fish.out" 2>"$tmp/fish.err"
 check "[ \$? = 0 ] && [ ! -s '$tmp/fish.err' ]" "fish completion loads without errors: $(cat "$tmp/fish.err")"
 sec "$tmp/fish.out" switch | cut -f1 >"$tmp/s"
 check "has '$tmp/s' work && has '$tmp/s' 'side project'" "fish offers account names"
@@ -117,6 +137,10 @@ sec "$tmp/fish.out" logs | cut -f1 >"$tmp/s"
 check "has '$tmp/s' tail && has '$tmp/s' prune" "fish offers logs actions"
 sec "$tmp/fish.out" "run account" | cut -f1 >"$tmp/s"
 check "has '$tmp/s' work" "fish offers accounts after run --account"
+sec "$tmp/fish.out" reset | cut -f1 >"$tmp/s"
+check "has '$tmp/s' work" "fish offers accounts to reset-usage"
+sec "$tmp/fish.out" "reset opt" | cut -f1 >"$tmp/s"
+check "has '$tmp/s' --yes" "fish offers reset-usage --yes"
 
 # --- the man page --------------------------------------------------------------------------------
 page=$root/man/codex-switch.1
@@ -125,7 +149,7 @@ check "[ ! -s '$tmp/man.err' ]" "man -l renders without warnings: $(cat "$tmp/ma
 for s in NAME SYNOPSIS DESCRIPTION COMMANDS OUTPUT "EXIT STATUS" ENVIRONMENT FILES EXAMPLES; do
 	check "has '$tmp/man.txt' '$s'" "man page has section $s"
 done
-for c in run list login usage import export switch rename delete enable disable auto-switch doctor logs; do
+for c in run list login usage reset-usage import export switch rename delete enable disable auto-switch doctor logs; do
 	check "grep -qE '^ +codex-switch (.*[ |])?$c( |\\||$)' '$tmp/man.txt'" "man synopsis names $c"
 done
 check "grep -q NO_COLOR '$tmp/man.txt' && grep -q schema_version '$tmp/man.txt'" "man page: output conventions"

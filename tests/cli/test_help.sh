@@ -10,7 +10,7 @@ export CODEX_SWITCH_HOME=$tmp/store CODEX_HOME=$tmp/codex
 
 "$bin" --help >"$tmp/top"
 commands=$(awk '/^commands:/ {on=1; next} on && /^  [a-z]/ {print $1} /^$/ {on=0}' "$tmp/top")
-for c in run list login usage import export switch rename delete enable disable doctor logs; do
+for c in run list login usage reset-usage import export switch rename delete enable disable doctor logs; do
 	grep -qx "$c" <<<"$commands" && ok || bad "--help does not list $c"
 done
 for c in $commands; do

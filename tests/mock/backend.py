@@ -55,7 +55,7 @@ thread-title request the real TUI sends beside a thread's first turn, else "turn
 
 Endpoint names (for ``requests(endpoint=)`` / ``count()``): accounts_check, responses,
 responses_ws (websocket upgrade attempt, answered 426), usage, oauth_token, oauth_authorize,
-device_usercode, device_token, device_page, not_found.
+device_usercode, device_token, device_page, reset_credits, reset_credits_consume, not_found.
 
 Endpoints
 ---------
@@ -66,6 +66,15 @@ Endpoints
   outcome of the account (below). Any request carrying ``Upgrade: websocket`` gets 426, which
   makes codex fall back to HTTP at once.
 * ``GET  /backend-api/wham/usage`` (also ``/api/codex/usage``): usage body per account.
+* ``GET  /backend-api/wham/rate-limit-reset-credits`` -> ``{"credits":[{"id","reset_type",
+  "status","granted_at","expires_at"}],"available_count"}`` from the account's
+  ``reset_credits`` (endpoint ``reset_credits``).
+* ``POST /backend-api/wham/rate-limit-reset-credits/consume`` ``{"redeem_request_id"}`` ->
+  ``{"code","windows_reset"}`` (endpoint ``reset_credits_consume``): a request id seen before
+  -> ``already_redeemed``; no available credit -> ``no_credit``; no window in use ->
+  ``nothing_to_reset`` (the credit is kept); else ``reset``: the earliest-expiring credit is
+  redeemed and the account's /wham/usage windows read 0 % from then on (until its usage or
+  reset_credits setting changes). No ``redeem_request_id`` -> 400.
 * ``POST /oauth/token``: ``grant_type=refresh_token`` (JSON body, as codex and the Rust
   codex-switch send it: client_id, grant_type, refresh_token), ``grant_type=authorization_code``
   (form body: code, redirect_uri, client_id, code_verifier; the PKCE S256 challenge given to
@@ -81,7 +90,7 @@ Endpoints
   the client then posts ``grant_type=authorization_code`` with
   ``redirect_uri=<issuer>/deviceauth/callback`` to /oauth/token.  ``GET /codex/device`` -> 200.
 * Anything else -> 404 ``{"detail":"Not Found"}`` (codex tolerates it for models,
-  settings, plugins, /ps/mcp, rate-limit-reset-credits...).
+  settings, plugins, /ps/mcp...).
 
 Config (a dict; JSON in DIR/config.json). Every key is optional.
 ------------------------------------------------------------------
@@ -118,10 +127,16 @@ ACCOUNT (a key missing in "accounts.X" falls back to "default", then to the buil
                                          # usage_limit (resets_at = that time; the queue is
                                          # not consumed) and /wham/usage shows the 5-hour
                                          # window at 100 % resetting then (limit_until())
-      "title_outcome": "ok"              # "ok": thread-title requests get {"title":"Mock
+      "title_outcome": "ok",             # "ok": thread-title requests get {"title":"Mock
                                          # title"} without consuming the queue; "queue": they
                                          # take the next outcome like any other request
+      "reset_credits": []                # CREDIT list, or a number N: N credits expiring in
+                                         # 30 days. /wham/usage reports the available count
     }
+
+CREDIT: ``{"id": "rc-1", "reset_type": "codex_rate_limits", "status": "available",
+"granted_at": RFC 3339, "expires_at": RFC 3339}``; every key is optional, and ``expires_in``
+(seconds from now) may replace ``expires_at``.
 
 Outcomes (a string, or a dict ``{"outcome": "ok", <any ACCOUNT key overriding it once>}``):
 ``ok`` (200 SSE: response.created, response.output_item.added, response.output_text.delta,
@@ -245,6 +260,7 @@ ACCOUNT_DEFAULTS = {
     "usage": DEFAULT_USAGE,
     "limited_until": None,
     "title_outcome": "ok",
+    "reset_credits": [],
 }
 UNAUTHORIZED_BODY = {"error": {
     "message": "Provided authentication token is expired. Please try signing in again.",
@@ -473,6 +489,7 @@ class MockBackend:
         self._queues = {}
         self._fail_counts = {}
         self._turns = {}
+        self._credit_state = {}
 
     def configure(self, config):
         """Replaces the whole config; queues and transient-failure counters start over."""
@@ -498,6 +515,10 @@ class MockBackend:
             for k in list(self._queues):
                 if k[1] in settings and (account_id == "default" or k[0] == account_id):
                     del self._queues[k]
+            if "usage" in settings or "reset_credits" in settings:
+                for k in list(self._credit_state):
+                    if account_id == "default" or k == account_id:
+                        del self._credit_state[k]
 
     def set_oauth(self, **settings):
         """Merges keys into the OAUTH config."""
@@ -678,6 +699,10 @@ class MockBackend:
             ("POST", "/responses"): ("responses", self._responses),
             ("GET", "/backend-api/wham/usage"): ("usage", self._usage),
             ("GET", "/api/codex/usage"): ("usage", self._usage),
+            ("GET", "/backend-api/wham/rate-limit-reset-credits"): ("reset_credits",
+                                                                    self._reset_credits),
+            ("POST", "/backend-api/wham/rate-limit-reset-credits/consume"): (
+                "reset_credits_consume", self._consume_credit),
             ("POST", "/oauth/token"): ("oauth_token", self._oauth_token),
             ("GET", "/oauth/authorize"): ("oauth_authorize", self._authorize),
             ("POST", "/api/accounts/deviceauth/usercode"): ("device_usercode", self._usercode),
@@ -789,9 +814,88 @@ class MockBackend:
             return _json_reply(200, {})
         if spec.get("body") is not None:
             return _json_reply(200, spec["body"])
+        with self._lock:
+            credits = self._credits(account)
+            was_reset = self._credit_st(account)["reset"]
+        if was_reset:
+            for k in ("primary", "secondary"):
+                if spec.get(k) is not None:
+                    spec[k] = dict(spec[k], used_percent=0)
         if limited:
             spec = _limited_usage(spec, limited)
-        return _json_reply(200, _usage_body(spec, plan))
+        body = _usage_body(spec, plan)
+        if credits:
+            body["rate_limit_reset_credits"] = {
+                "available_count": sum(1 for c in credits if c["status"] == "available")}
+        return _json_reply(200, body)
+
+    # ----- rate-limit reset credits -----
+
+    def _credit_st(self, account):
+        return self._credit_state.setdefault(account or "", {"redeemed": set(),
+                                                             "requests": set(),
+                                                             "reset": False})
+
+    def _credits(self, account):
+        """The account's credits as the backend lists them (runtime redemptions applied)."""
+        spec = self._acct(account, "reset_credits") or []
+        now = int(time.time())
+        if isinstance(spec, int):
+            spec = [{"expires_in": 30 * 86400} for _ in range(spec)]
+        st = self._credit_st(account)
+        out = []
+        for i, c in enumerate(spec):
+            c = dict(c)
+            cid = c.get("id") or "rc-%s-%d" % (account or "default", i + 1)
+            exp = c.get("expires_at") or _iso(now + int(c.get("expires_in", 30 * 86400)))
+            status = "redeemed" if cid in st["redeemed"] else c.get("status", "available")
+            out.append({"id": cid, "reset_type": c.get("reset_type", "codex_rate_limits"),
+                        "status": status, "granted_at": c.get("granted_at") or _iso(now - 86400),
+                        "expires_at": exp})
+        return out
+
+    def _reset_credits(self, rec, body):
+        account = rec["account"]
+        with self._lock:
+            if not self._bearer_ok(account, rec["bearer"]):
+                rec["outcome"] = "unauthorized"
+                return _json_reply(401, UNAUTHORIZED_BODY)
+            credits = self._credits(account)
+        rec["outcome"] = "ok"
+        return _json_reply(200, {"credits": credits, "available_count": sum(
+            1 for c in credits if c["status"] == "available")})
+
+    def _consume_credit(self, rec, body):
+        account = rec["account"]
+        rid = (rec.get("json") or {}).get("redeem_request_id") if isinstance(
+            rec.get("json"), dict) else None
+        with self._lock:
+            if not self._bearer_ok(account, rec["bearer"]):
+                rec["outcome"] = "unauthorized"
+                return _json_reply(401, UNAUTHORIZED_BODY)
+            if not rid:
+                rec["outcome"] = "bad_request"
+                return _json_reply(400, {"detail": "redeem_request_id is required"})
+            st = self._credit_st(account)
+            avail = sorted((c for c in self._credits(account) if c["status"] == "available"),
+                           key=lambda c: c["expires_at"])
+            usage = self._acct(account, "usage") or {}
+            used = 0 if st["reset"] else sum(
+                1 for k in ("primary", "secondary")
+                if (usage.get(k, DEFAULT_USAGE[k]) or {}).get("used_percent", 0) > 0)
+            if rid in st["requests"]:
+                code, windows = "already_redeemed", 0
+            elif not avail:
+                code, windows = "no_credit", 0
+            elif used == 0:
+                code, windows = "nothing_to_reset", 0
+            else:
+                st["redeemed"].add(avail[0]["id"])
+                st["reset"] = True
+                code, windows = "reset", used
+            st["requests"].add(rid)
+        rec["outcome"] = code
+        return _json_reply(200, {"code": code, "windows_reset": windows})
 
     # ----- oauth -----
 
@@ -1015,6 +1119,10 @@ def _usage_limit_body(settings):
         "plan_type": ul.get("plan_type") or settings.get("plan") or "plus",
         "resets_at": int(ul.get("resets_at", now + resets_in)),
         "resets_in_seconds": resets_in}}
+
+
+def _iso(t):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
 
 
 def _usage_window(w, now):

@@ -42,6 +42,19 @@ static const struct cli_spec plain = {
         .max_pos = 1,
 };
 
+/* shared options with the command's own words for them */
+static const struct cli_spec ask = {
+        .name = "ask",
+        .synopsis = "[<name>] [--yes]",
+        .about = "Asks.\n\n",
+        .example = "codex-switch ask --yes",
+        .flags = CLI_FORCE | CLI_YES,
+        .force_help = "go on anyway",
+        .yes_help = "do not ask",
+        .min_pos = 0,
+        .max_pos = 1,
+};
+
 /* cli_parse over a NULL-terminated argv (which must outlive the use of out). */
 static int parse(const struct cli_spec *s, struct cli_args *out, char **argv)
 {
@@ -102,6 +115,15 @@ static void test_usage_errors(void **state)
 	assert_int_equal(PARSE(plain, &a, "plain", "x", "--file", "p", "--force"), -1);
 	assert_string_equal(a.file, "p");
 	assert_true(a.force);
+	/* --yes only where the command takes it */
+	assert_int_equal(PARSE(plain, &a, "plain", "x", "--yes"), EXIT_USAGE);
+	assert_int_equal(PARSE(spec, &a, "demo", "x", "--yes"), EXIT_USAGE);
+	assert_int_equal(PARSE(ask, &a, "ask", "--yes"), -1);
+	assert_true(a.yes);
+	assert_false(a.force);
+	assert_int_equal(PARSE(ask, &a, "ask", "x", "--force"), -1);
+	assert_false(a.yes);
+	assert_true(a.force);
 }
 
 /* Runs cli_parse for --help with stdout in a file; returns what it printed. */
@@ -152,6 +174,14 @@ static void test_help(void **state)
 	                       "  --force       replace PATH when it exists\n"
 	                       "  -h, --help    show this help\n\n"
 	                       "example: codex-switch plain x\n");
+	free(h);
+	h = help_of(&ask);
+	assert_string_equal(h, "usage: codex-switch ask [<name>] [--yes]\n\n"
+	                       "Asks.\n\n"
+	                       "  --force       go on anyway\n"
+	                       "  --yes         do not ask\n"
+	                       "  -h, --help    show this help\n\n"
+	                       "example: codex-switch ask --yes\n");
 	free(h);
 }
 

@@ -71,6 +71,7 @@ static void test_missing_file_gives_defaults(void **state)
 	assert_true(c.soft_headroom == 5.0 && c.switch_margin == 15.0);
 	assert_int_equal(c.soft_cooldown_s, 900);
 	assert_int_equal(c.usage_max_age_s, 21600);
+	assert_false(c.auto_reset_credits); /* a credit is never spent unasked */
 }
 
 static void test_valid_file(void **state)
@@ -93,6 +94,11 @@ static void test_valid_file(void **state)
 	        load("{\"min_safe_headroom\": 0, \"soft_headroom\": 100}", &c, err, sizeof(err)),
 	        0);
 	assert_true(c.min_safe_headroom == 0.0 && c.soft_headroom == 100.0);
+	assert_int_equal(load("{\"auto_reset_credits\": true}", &c, err, sizeof(err)), 0);
+	assert_true(c.auto_reset_credits);
+	assert_true(c.weekly_weight == 5.0);
+	assert_int_equal(load("{\"auto_reset_credits\": false}", &c, err, sizeof(err)), 0);
+	assert_false(c.auto_reset_credits);
 }
 
 static const struct {
@@ -110,6 +116,9 @@ static const struct {
         {"{\"soft_cooldown_s\": 86401}", "between 0 and 86400"},
         {"{\"usage_max_age_s\": 59}", "'usage_max_age_s' must be a whole number"},
         {"{\"soft_headroom\": true}", "'soft_headroom' must be a number"},
+        {"{\"auto_reset_credits\": 1}", "'auto_reset_credits' must be true or false"},
+        {"{\"auto_reset_credits\": \"yes\"}", "'auto_reset_credits' must be true or false"},
+        {"{\"auto_reset_credit\": true}", "unknown key 'auto_reset_credit'"},
         {"[1, 2]", "the top level must be a JSON object"},
         {"{\"weekly_weight\": 4,", "not valid JSON"},
         {"", "not valid JSON"},
