@@ -333,7 +333,193 @@ static void test_all_spent_tells_and_stays(void **state)
 	assert_true(fake_session_settle(&x->f));
 	assert_int_equal(fake_sent_find(&x->control, "account/login/start"), 2);
 	assert_string_equal(x->s.active.id, x->a.id);
-	assert_non_null(strcasestr(fake_sent_str(&x->tui, 0, "params", "message"), "limit"));
+	assert_non_null(strstr(fake_sent_str(&x->tui, 0, "params", "message"),
+	                       "All 2 accounts are at their limit"));
+}
+
+/* The proxy hands over a request of the TUI. */
+static enum proxy_verdict from_tui(struct fixture *x, const char *json)
+{
+	struct jsonrpc_head h;
+
+	assert_int_equal(jsonrpc_scan(json, strlen(json), true, &h), 0);
+	return steer_client_message(&x->s, TUI, &h, json, strlen(json));
+}
+
+#define PROMPT                                                                                \
+	"{\"id\":10,\"method\":\"turn/start\",\"params\":{\"threadId\":\"th-1\",\"input\":[{" \
+	"\"type\":\"text\",\"text\":\"hello there\"}]}}"
+#define LIMIT_ERROR                                                                                 \
+	"{\"method\":\"error\",\"params\":{\"threadId\":\"th-1\",\"turnId\":\"t-2\",\"willRetry\":" \
+	"false,\"error\":{\"message\":\"You've hit your usage limit\",\"codexErrorInfo\":"          \
+	"\"usageLimitExceeded\"}}}"
+#define FAILED_COMPLETION                                                                    \
+	"{\"method\":\"turn/completed\",\"params\":{\"threadId\":\"th-1\",\"turn\":{\"id\":" \
+	"\"t-2\",\"status\":\"failed\",\"error\":{\"message\":\"You've hit your usage limit\"}}}}"
+
+/* The TUI sends a prompt (turn t-2 on th-1) and the app-server starts it. */
+static void tui_prompt(struct fixture *x)
+{
+	assert_int_equal(from_tui(x, PROMPT), PROXY_FORWARD);
+	assert_int_equal(from_server(x, false,
+	                             "{\"method\":\"turn/started\",\"params\":"
+	                             "{\"threadId\":\"th-1\",\"turn\":{\"id\":\"t-2\"}}}"),
+	                 PROXY_FORWARD);
+}
+
+/* The app-server answers our request on the TUI's connection (the last one sent there). */
+static void answer_server(struct fixture *x, size_t i, const char *body)
+{
+	const char *id = fake_sent_str(&x->server, i, "id", NULL);
+	char *json;
+
+	assert_non_null(id);
+	assert_true(strncmp(id, "codex-switch/run-1/turn/", 24) == 0);
+	json = util_printf("{\"id\":\"%s\",%s}", id, body);
+	assert_int_equal(from_server(x, false, json), PROXY_DROP);
+	free(json);
+}
+
+static void test_limit_turn_is_sent_again(void **state)
+{
+	struct fixture *x = *state;
+	const cJSON *input, *turn;
+	size_t i;
+
+	start_session(x);
+	tui_prompt(x);
+	/* The TUI never sees the error or the failed completion: a switch is under way. */
+	assert_int_equal(from_server(x, false, LIMIT_ERROR), PROXY_DROP);
+	i = expect_login(x, 3, &x->b);
+	assert_int_equal(from_server(x, false, FAILED_COMPLETION), PROXY_DROP);
+	assert_int_equal(x->tui.n + x->server.n, 0);
+	answer_control(x, i, "\"result\":{}");
+	/* The notice shows during the TUI's own turn; then that turn ends quietly. */
+	assert_int_equal(x->tui.n, 2);
+	assert_string_equal(fake_sent_str(&x->tui, 0, "params", "turnId"), "t-2");
+	assert_non_null(strstr(fake_sent_str(&x->tui, 0, "params", "message"), "bob"));
+	assert_string_equal(fake_sent_str(&x->tui, 1, "method", NULL), "turn/completed");
+	assert_ptr_equal(x->tui_conn[1], TUI);
+	turn = cJSON_GetObjectItemCaseSensitive(
+	        cJSON_GetObjectItemCaseSensitive(x->tui.msg[1], "params"), "turn");
+	assert_string_equal(cJSON_GetObjectItemCaseSensitive(turn, "id")->valuestring, "t-2");
+	assert_string_equal(cJSON_GetObjectItemCaseSensitive(turn, "status")->valuestring,
+	                    "completed");
+	assert_null(cJSON_GetObjectItemCaseSensitive(turn, "error"));
+	/* Nothing came of the turn: it is reverted and sent again as it was. */
+	assert_int_equal(x->server.n, 1);
+	assert_ptr_equal(x->server_conn[0], TUI);
+	assert_string_equal(fake_sent_str(&x->server, 0, "method", NULL), "thread/revert");
+	assert_string_equal(fake_sent_str(&x->server, 0, "params", "threadId"), "th-1");
+	assert_string_equal(fake_sent_str(&x->server, 0, "params", "beforeTurnId"), "t-2");
+	answer_server(x, 0, "\"result\":{}");
+	assert_int_equal(x->server.n, 2);
+	assert_string_equal(fake_sent_str(&x->server, 1, "method", NULL), "turn/start");
+	input = cJSON_GetArrayItem(
+	        cJSON_GetObjectItemCaseSensitive(
+	                cJSON_GetObjectItemCaseSensitive(x->server.msg[1], "params"), "input"),
+	        0);
+	assert_string_equal(cJSON_GetObjectItemCaseSensitive(input, "text")->valuestring,
+	                    "hello there");
+	/* The revert's notice and the re-sent prompt's user message are not shown twice. */
+	assert_int_equal(from_server(x, false,
+	                             "{\"method\":\"thread/reverted\",\"params\":"
+	                             "{\"threadId\":\"th-1\"}}"),
+	                 PROXY_DROP);
+	assert_int_equal(from_server(x, false,
+	                             "{\"method\":\"turn/started\",\"params\":"
+	                             "{\"threadId\":\"th-1\",\"turn\":{\"id\":\"t-3\"}}}"),
+	                 PROXY_FORWARD);
+	answer_server(x, 1, "\"result\":{\"turn\":{\"id\":\"t-3\"}}");
+	assert_int_equal(from_server(x, false,
+	                             "{\"method\":\"item/started\",\"params\":"
+	                             "{\"threadId\":\"th-1\",\"turnId\":\"t-3\","
+	                             "\"item\":{\"type\":\"userMessage\"}}}"),
+	                 PROXY_DROP);
+	assert_int_equal(from_server(x, false,
+	                             "{\"method\":\"item/started\",\"params\":"
+	                             "{\"threadId\":\"th-1\",\"turnId\":\"t-3\","
+	                             "\"item\":{\"type\":\"agentMessage\"}}}"),
+	                 PROXY_FORWARD);
+	assert_int_equal(from_server(x, false,
+	                             "{\"method\":\"turn/completed\",\"params\":"
+	                             "{\"threadId\":\"th-1\",\"turn\":{\"id\":\"t-3\","
+	                             "\"status\":\"completed\"}}}"),
+	                 PROXY_FORWARD);
+	assert_false(resubmit_active(&x->s.resub));
+	assert_int_equal(x->server.n, 2);
+}
+
+static void test_produced_turn_continues(void **state)
+{
+	struct fixture *x = *state;
+	const cJSON *input;
+	size_t i;
+
+	start_session(x);
+	tui_prompt(x);
+	/* The turn had begun an answer: it must not be redone. */
+	assert_int_equal(from_server(x, false,
+	                             "{\"method\":\"item/started\",\"params\":"
+	                             "{\"threadId\":\"th-1\",\"turnId\":\"t-2\","
+	                             "\"item\":{\"type\":\"agentMessage\"}}}"),
+	                 PROXY_FORWARD);
+	assert_int_equal(from_server(x, false, LIMIT_ERROR), PROXY_DROP);
+	i = expect_login(x, 3, &x->b);
+	answer_control(x, i, "\"result\":{}");
+	/* Switched, but the failed turn has not ended yet: nothing is sent before it does. */
+	assert_int_equal(x->server.n, 0);
+	assert_int_equal(from_server(x, false, FAILED_COMPLETION), PROXY_DROP);
+	assert_int_equal(x->server.n, 1);
+	assert_string_equal(fake_sent_str(&x->server, 0, "method", NULL), "turn/start");
+	input = cJSON_GetArrayItem(
+	        cJSON_GetObjectItemCaseSensitive(
+	                cJSON_GetObjectItemCaseSensitive(x->server.msg[0], "params"), "input"),
+	        0);
+	assert_string_equal(cJSON_GetObjectItemCaseSensitive(input, "text")->valuestring,
+	                    RESUBMIT_CONTINUE_TEXT);
+	assert_string_equal(fake_sent_str(&x->tui, x->tui.n - 1, "method", NULL), "turn/completed");
+}
+
+static void test_user_prompt_wins_over_held_turn(void **state)
+{
+	struct fixture *x = *state;
+	size_t i;
+
+	start_session(x);
+	tui_prompt(x);
+	assert_int_equal(from_server(x, false, LIMIT_ERROR), PROXY_DROP);
+	i = expect_login(x, 3, &x->b);
+	/* The user types again before the switch is done: that prompt is theirs to send. */
+	assert_int_equal(from_tui(x, PROMPT), PROXY_FORWARD);
+	assert_false(resubmit_active(&x->s.resub));
+	assert_int_equal(from_server(x, false, FAILED_COMPLETION), PROXY_FORWARD);
+	answer_control(x, i, "\"result\":{}");
+	assert_string_equal(x->s.active.id, x->b.id);
+	assert_int_equal(x->server.n, 0);
+}
+
+static void test_all_spent_with_prompt_parks(void **state)
+{
+	struct fixture *x = *state;
+	const char *text;
+
+	start_session(x);
+	chooser_mark(&x->s.chooser, x->b.id, time(NULL) + 7200, time(NULL));
+	tui_prompt(x);
+	assert_int_equal(from_server(x, false, LIMIT_ERROR), PROXY_DROP);
+	assert_true(park_active(&x->s.park));
+	/* Told during the turn, which then ends so the TUI stays usable. */
+	assert_int_equal(x->tui.n, 1);
+	text = fake_sent_str(&x->tui, 0, "params", "message");
+	assert_non_null(strstr(text, "All 2 accounts are at their limit"));
+	assert_non_null(strstr(text, "Your prompt will be sent then"));
+	assert_int_equal(from_server(x, false, FAILED_COMPLETION), PROXY_DROP);
+	assert_int_equal(x->tui.n, 2);
+	assert_string_equal(fake_sent_str(&x->tui, 1, "method", NULL), "turn/completed");
+	assert_true(resubmit_active(&x->s.resub));
+	assert_int_equal(fake_sent_find(&x->control, "account/login/start"), 2);
+	assert_int_equal(x->server.n, 0);
 }
 
 static void test_refresh_request_is_answered(void **state)
@@ -404,6 +590,11 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_usage_limit_switches, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_retried_error_is_no_trigger, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_all_spent_tells_and_stays, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_limit_turn_is_sent_again, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_produced_turn_continues, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_user_prompt_wins_over_held_turn, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_all_spent_with_prompt_parks, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_refresh_request_is_answered, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_initial_login_refused_fails, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_messages_not_ours_pass, setup, teardown),
