@@ -248,6 +248,39 @@ static void test_marks_are_bounded(void **state)
 	assert_int_equal(chooser_marked_until(&c, id), 0);
 }
 
+static void test_first_free(void **state)
+{
+	const struct spec fine[] = {{"a", "ws-a", 10, 10}, {"b", "ws-b", 20, 20}};
+	const struct spec spec[] = {
+	        {"a", "ws-a", 10, 10}, {"b", "ws-b", 100, 20}, {"c", "ws-c", 10, 10}};
+	struct pool_snapshot snap;
+	struct chooser c;
+	char why[160];
+	int64_t when = -1;
+
+	(void)state;
+	chooser_init(&c, NULL);
+	/* Nothing spent (a mark that has passed counts for nothing): nobody to wait for. */
+	snap_build(&snap, fine, 2);
+	chooser_mark(&c, "a", NOW - 10, NOW - 3700);
+	assert_int_equal(chooser_first_free(&c, &snap, "a", NULL, NOW, &when, why, sizeof(why)),
+	                 -1);
+	assert_int_equal(when, 0);
+	snap_release(&snap);
+
+	/* b's 5-hour window (cache) resets in an hour; a is marked for two. */
+	snap_build(&snap, spec, 3);
+	chooser_mark(&c, "a", NOW + 7200, NOW);
+	assert_int_equal(chooser_first_free(&c, &snap, "a", NULL, NOW, &when, why, sizeof(why)), 1);
+	assert_int_equal(when, NOW + 3600);
+	assert_non_null(strstr(why, "5-hour"));
+	/* c's mark lifts first. */
+	chooser_mark(&c, "c", NOW + 600, NOW);
+	assert_int_equal(chooser_first_free(&c, &snap, "a", NULL, NOW, &when, NULL, 0), 2);
+	assert_int_equal(when, NOW + 600);
+	snap_release(&snap);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -257,6 +290,7 @@ int main(void)
 	        cmocka_unit_test(test_workspace_marks),
 	        cmocka_unit_test(test_live_usage_wins_over_cache),
 	        cmocka_unit_test(test_marks_are_bounded),
+	        cmocka_unit_test(test_first_free),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
