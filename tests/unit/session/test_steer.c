@@ -9,6 +9,7 @@
 
 #include "proxy/jsonrpc.h"
 #include "store/authjson.h"
+#include "store/usage_cache.h"
 
 #include "fake_session.h"
 #include "fake_token_server.h"
@@ -522,6 +523,71 @@ static void test_all_spent_with_prompt_parks(void **state)
 	assert_int_equal(x->server.n, 0);
 }
 
+/* An account/rateLimits/updated of the active account: 5-hour window at five_h %. */
+static char *rate_limits(double five_h, long long now)
+{
+	return util_printf("{\"method\":\"account/rateLimits/updated\",\"params\":{\"rateLimits\":{"
+	                   "\"limitId\":\"codex\",\"primary\":{\"usedPercent\":%g,"
+	                   "\"windowDurationMins\":300,\"resetsAt\":%lld},\"secondary\":{"
+	                   "\"usedPercent\":30,\"windowDurationMins\":10080,\"resetsAt\":%lld}}}}",
+	                   five_h, now + 1800, now + 86400);
+}
+
+static void test_rate_limit_at_100_switches_and_is_cached(void **state)
+{
+	struct fixture *x = *state;
+	int64_t now = (int64_t)time(NULL);
+	char *json = rate_limits(100, now);
+	struct usage u;
+	size_t i;
+
+	start_session(x);
+	assert_int_equal(from_server(x, false, json), PROXY_FORWARD);
+	/* Marked until the window's reset. */
+	assert_int_equal(chooser_marked_until(&x->s.chooser, x->a.id), now + 1800);
+	i = expect_login(x, 3, &x->b);
+	answer_control(x, i, "\"result\":{}");
+	expect_notice(x, "bob", "5-hour");
+	/* What the session saw reaches usage-cache.json, for `list` and `usage`. */
+	assert_true(fake_session_settle(&x->f));
+	assert_int_equal(usage_cache_load(&x->f.paths, x->a.id, &u), 0);
+	assert_true(u.primary.used_percent == 100);
+	assert_int_equal(u.primary.window_minutes, 300);
+	usage_release(&u);
+	free(json);
+}
+
+static void test_soft_limit_switches_to_a_clearly_better_account(void **state)
+{
+	struct fixture *x = *state;
+	char *low = rate_limits(97, time(NULL)), *fine = rate_limits(50, time(NULL));
+	struct usage u;
+	const char *ids[1] = {x->b.id};
+	size_t i;
+
+	/* bob is known to be untouched. */
+	usage_init(&u);
+	u.fetched_at = (int64_t)time(NULL);
+	u.primary = (struct usage_window){true, 0, 300, u.fetched_at + 3600};
+	u.secondary = (struct usage_window){true, 0, 10080, u.fetched_at + 86400};
+	assert_int_equal(usage_cache_store(&x->f.paths, ids, &u, 1), 0);
+	usage_release(&u);
+	start_session(x);
+	/* Half used: nothing to do. */
+	assert_int_equal(from_server(x, false, fine), PROXY_FORWARD);
+	assert_true(fake_session_settle(&x->f));
+	assert_int_equal(x->control.n, 3);
+	/* Nearly spent: a soft switch, and alice is not marked (she still works). */
+	assert_int_equal(from_server(x, false, low), PROXY_FORWARD);
+	assert_int_equal(chooser_marked_until(&x->s.chooser, x->a.id), 0);
+	i = expect_login(x, 3, &x->b);
+	answer_control(x, i, "\"result\":{}");
+	expect_notice(x, "bob", "alice");
+	assert_int_equal(x->s.chooser.last_soft_switch > 0, 1);
+	free(low);
+	free(fine);
+}
+
 static void test_refresh_request_is_answered(void **state)
 {
 	struct fixture *x = *state;
@@ -595,6 +661,10 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_user_prompt_wins_over_held_turn, setup,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_all_spent_with_prompt_parks, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_rate_limit_at_100_switches_and_is_cached,
+	                                        setup, teardown),
+	        cmocka_unit_test_setup_teardown(
+	                test_soft_limit_switches_to_a_clearly_better_account, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_refresh_request_is_answered, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_initial_login_refused_fails, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_messages_not_ours_pass, setup, teardown),
