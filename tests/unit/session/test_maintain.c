@@ -95,6 +95,11 @@ static bool renewed(void *ctx)
 	return ((struct fixture *)ctx)->renewed_calls > 0;
 }
 
+static bool asked(void *ctx)
+{
+	return ((struct fixture *)ctx)->srv.requests > 0;
+}
+
 static void test_renews_before_expiry(void **state)
 {
 	struct fixture *x = *state;
@@ -150,8 +155,9 @@ static void test_revoked_is_not_retried(void **state)
 	snprintf(x->srv.body, sizeof(x->srv.body), "{\"error\":\"invalid_grant\"}");
 	maintain_activity(&x->m, (int64_t)time(NULL));
 	maintain_logged_in(&x->m, &x->a);
-	fake_session_run_for(&x->f, 2500000);
+	assert_true(fake_session_run_until(&x->f, asked, x, 10000000));
 	assert_true(fake_session_settle(&x->f));
+	fake_session_run_for(&x->f, 500000);
 	assert_int_equal(x->srv.requests, 1);
 	assert_int_equal(x->renewed_calls, 0);
 }
