@@ -1,7 +1,8 @@
 /*
- * A token endpoint on 127.0.0.1 for tests, on its own thread: every request gets the status
- * and body set before, after an optional delay. $CODEX_REFRESH_TOKEN_URL_OVERRIDE points the
- * refresh at it (net/endpoints.h).
+ * An HTTP server on 127.0.0.1 for tests, on its own thread: every request, whatever its path,
+ * gets the status and body set before, after an optional delay. It plays the token endpoint
+ * ($CODEX_REFRESH_TOKEN_URL_OVERRIDE, set by fake_token_server_start; net/endpoints.h) or, with
+ * $CODEX_SWITCH_CHATGPT_BASE_URL pointed at it, the usage backend.
  */
 #ifndef CS_TEST_FAKE_TOKEN_SERVER_H
 #define CS_TEST_FAKE_TOKEN_SERVER_H
