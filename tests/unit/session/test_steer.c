@@ -614,6 +614,51 @@ static void test_refresh_request_is_answered(void **state)
 	free(access);
 }
 
+static void test_revoked_login_switches_away(void **state)
+{
+	struct fixture *x = *state;
+	size_t i;
+
+	start_session(x);
+	x->srv.status = 400;
+	snprintf(x->srv.body, sizeof(x->srv.body), "{\"error\":\"invalid_grant\"}");
+	assert_int_equal(from_server(x, false,
+	                             "{\"id\":78,\"method\":\"account/chatgptAuthTokens/refresh\","
+	                             "\"params\":{\"reason\":\"unauthorized\"}}"),
+	                 PROXY_DROP);
+	/* The app-server gets its error; alice is out until a new login, bob takes over. */
+	i = expect_login(x, 3, &x->b);
+	assert_int_equal(x->server.n, 1);
+	assert_non_null(cJSON_GetObjectItemCaseSensitive(x->server.msg[0], "error"));
+	assert_true(chooser_marked_until(&x->s.chooser, x->a.id) > (int64_t)time(NULL) + 86400);
+	answer_control(x, i, "\"result\":{}");
+	expect_notice(x, "bob", "login alice --replace");
+}
+
+static void test_control_reconnect_resends_login(void **state)
+{
+	struct fixture *x = *state;
+	size_t i, j;
+
+	start_session(x);
+	assert_int_equal(authjson_write(x->f.paths.auth_json, &x->b), 0);
+	i = expect_login(x, 3, &x->b);
+	/* The control connection drops before the answer, and comes back. */
+	steer_conn_closed(&x->s, CONTROL, true);
+	assert_int_equal(steer_control_opened(&x->s), 0);
+	assert_string_equal(fake_sent_str(&x->control, i + 1, "method", NULL), "initialize");
+	answer_control(x, i + 1, "\"result\":{}");
+	assert_string_equal(fake_sent_str(&x->control, i + 2, "method", NULL), "initialized");
+	j = expect_login(x, i + 3, &x->b);
+	assert_int_equal(j, i + 3);
+	/* Only the login sent on the new connection counts. */
+	answer_control(x, i, "\"result\":{}");
+	assert_int_equal(x->tui.n, 0);
+	answer_control(x, j, "\"result\":{}");
+	expect_notice(x, "bob", "switched");
+	assert_int_equal(x->logged_in, 1); /* not the start again */
+}
+
 static void test_initial_login_refused_fails(void **state)
 {
 	struct fixture *x = *state;
@@ -666,6 +711,9 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(
 	                test_soft_limit_switches_to_a_clearly_better_account, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_refresh_request_is_answered, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_revoked_login_switches_away, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_control_reconnect_resends_login, setup,
+	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_initial_login_refused_fails, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_messages_not_ours_pass, setup, teardown),
 	};
