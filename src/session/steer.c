@@ -158,7 +158,8 @@ static void park(struct steer *s)
 	/* Each waiting prompt is told once. Without one, once, and not during a turn of the
 	 * TUI's: its usage-limit error follows and names the prompt. */
 	if (prompt ? strcmp(s->park_told_turn, s->resub.failed_turn) == 0
-	           : s->all_exhausted_told || s->notice.turn_id[0] || resubmit_active(&s->resub)) {
+	           : s->all_exhausted_told || (s->notice.turn_id[0] && !s->in_error) ||
+	                     resubmit_active(&s->resub)) {
 		return;
 	}
 	s->all_exhausted_told = true;
@@ -326,7 +327,9 @@ static enum proxy_verdict on_limit_error(struct steer *s, struct proxy_conn *con
 		}
 		return PROXY_DROP;
 	}
+	s->in_error = true;
 	a = on_trigger(s, t);
+	s->in_error = false;
 	if (!held) {
 		return PROXY_FORWARD;
 	}

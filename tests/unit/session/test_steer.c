@@ -324,6 +324,11 @@ static void test_all_spent_tells_and_stays(void **state)
 
 	start_session(x);
 	chooser_mark(&x->s.chooser, x->b.id, time(NULL) + 3600, time(NULL));
+	/* Notices show once the TUI has a thread (notice.h). */
+	assert_int_equal(from_server(x, false,
+	                             "{\"method\":\"thread/started\",\"params\":{\"thread\":"
+	                             "{\"id\":\"th-1\"}}}"),
+	                 PROXY_FORWARD);
 	assert_int_equal(
 	        from_server(x, false,
 	                    "{\"method\":\"error\",\"params\":{\"threadId\":\"th-1\",\"turnId\":"
@@ -494,7 +499,14 @@ static void test_user_prompt_wins_over_held_turn(void **state)
 	/* The user types again before the switch is done: that prompt is theirs to send. */
 	assert_int_equal(from_tui(x, PROMPT), PROXY_FORWARD);
 	assert_false(resubmit_active(&x->s.resub));
-	assert_int_equal(from_server(x, false, FAILED_COMPLETION), PROXY_FORWARD);
+	/* Its error was never shown, so its completion comes without it. */
+	assert_int_equal(from_server(x, false, FAILED_COMPLETION), PROXY_DROP);
+	assert_string_equal(fake_sent_str(&x->tui, x->tui.n - 1, "method", NULL), "turn/completed");
+	{
+		char *last = cJSON_PrintUnformatted(x->tui.msg[x->tui.n - 1]);
+		assert_null(strstr(last, "usage limit"));
+		free(last);
+	}
 	answer_control(x, i, "\"result\":{}");
 	assert_string_equal(x->s.active.id, x->b.id);
 	assert_int_equal(x->server.n, 0);
