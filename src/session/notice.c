@@ -1,5 +1,7 @@
 #include "session/notice.h"
 
+#include "base/codexver.h"
+
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,6 +21,17 @@ bool notice_hidden(const struct notice *n, const char *thread_id)
 		}
 	}
 	return false;
+}
+
+void notice_set_codex(struct notice *n, const char *version)
+{
+	if (version && codexver_cmp(version, "0.122.0") < 0) {
+		n->style = NOTICE_DEPRECATION;
+	} else if (version && codexver_cmp(version, "0.152.0") < 0) {
+		n->style = NOTICE_WARNING;
+	} else {
+		n->style = NOTICE_AUTH_RECOVERY;
+	}
 }
 
 void notice_thread(struct notice *n, const char *thread_id, bool ephemeral)
@@ -57,14 +70,45 @@ void notice_turn_ended(struct notice *n, const char *turn_id)
 
 bool notice_can_show(const struct notice *n)
 {
+	if (n->style != NOTICE_AUTH_RECOVERY) {
+		return true; /* those show at any time */
+	}
 	return n->thread_id[0] && (n->turn_id[0] || !n->had_turn);
 }
 
-char *notice_message(const struct notice *n, const char *text)
+static char *older_style(const struct notice *n, const char *text)
 {
 	cJSON *o = cJSON_CreateObject(), *p = o ? cJSON_AddObjectToObject(o, "params") : NULL;
 	char *s;
 
+	if (!p) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	if (n->style == NOTICE_WARNING) {
+		cJSON_AddStringToObject(o, "method", "warning");
+		cJSON_AddNullToObject(p, "threadId");
+		cJSON_AddStringToObject(p, "message", text);
+	} else {
+		cJSON_AddStringToObject(o, "method", "deprecationNotice");
+		cJSON_AddStringToObject(p, "summary", text);
+		cJSON_AddNullToObject(p, "details");
+	}
+	s = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	return s;
+}
+
+char *notice_message(const struct notice *n, const char *text)
+{
+	cJSON *o, *p;
+	char *s;
+
+	if (n->style != NOTICE_AUTH_RECOVERY) {
+		return older_style(n, text);
+	}
+	o = cJSON_CreateObject();
+	p = o ? cJSON_AddObjectToObject(o, "params") : NULL;
 	if (!p) {
 		cJSON_Delete(o);
 		return NULL;

@@ -15,7 +15,15 @@
 
 #define NOTICE_PENDING_MAX 4
 
+/* How a line reaches the screen, by the TUI's version (README "Supported codex versions"). */
+enum notice_style {
+	NOTICE_AUTH_RECOVERY, /* 0.152 and later: modelProvider/authRecoveryCompleted, inline */
+	NOTICE_WARNING,       /* 0.122-0.151: `warning` shows inline */
+	NOTICE_DEPRECATION,   /* 0.117-0.121: `warning` is unknown; deprecationNotice */
+};
+
 struct notice {
+	enum notice_style style;
 	char thread_id[128]; /* the TUI's current thread, "" before the first */
 	char turn_id[128];   /* the TUI's own running turn, "" when none */
 	bool had_turn;       /* a turn ran on the thread */
@@ -26,6 +34,8 @@ struct notice {
 };
 
 void notice_init(struct notice *n);
+/* The TUI is codex `version` ("0.169.0"; NULL or unparsable: the newest style). */
+void notice_set_codex(struct notice *n, const char *version);
 /* thread/started: a new thread, no turn yet; an ephemeral one is the TUI's own helper (the
  * thread title) and never on screen. */
 void notice_thread(struct notice *n, const char *thread_id, bool ephemeral);

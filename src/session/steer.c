@@ -410,7 +410,11 @@ enum proxy_verdict steer_server_message(struct steer *s, struct proxy_conn *conn
 	}
 	if (h->kind == JSONRPC_RESPONSE) {
 		id = cJSON_GetObjectItemCaseSensitive(msg, "id");
-		if (cJSON_IsString(id) && !switcher_on_response(&s->sw, id->valuestring, msg)) {
+		/* Answers to our requests count only where we sent them: logins on the control
+		 * connection, re-sent turns on the TUI connection they went out on. */
+		if (cJSON_IsString(id) && control) {
+			switcher_on_response(&s->sw, id->valuestring, msg);
+		} else if (cJSON_IsString(id) && conn == s->resub.conn) {
 			resubmit_on_response(&s->resub, id->valuestring, msg);
 		}
 		v = PROXY_DROP; /* ours: the TUI never asked */
@@ -800,6 +804,7 @@ void steer_init(struct steer *s, const struct session_env *env, const struct ste
 	maintain_init(&s->maint, env, &s->pool, &mo);
 	reconcile_init(&s->watch, env, outside_change, s);
 	notice_init(&s->notice);
+	notice_set_codex(&s->notice, codexver_for_agent());
 	turns_init(&s->turns);
 	resubmit_init(&s->resub, &ro, run_id);
 	park_init(&s->park, env, parked_wake, s);

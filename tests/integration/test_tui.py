@@ -6,6 +6,7 @@ screen and the mock's record both say which account answered which prompt."""
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -257,6 +258,31 @@ def test_quit_from_a_shell(mb):
         changed = t.stty_flags(after) ^ t.stty_flags(t.stty_before)
         check(not changed, "the terminal modes are restored (changed: %s)" % sorted(changed))
         check(not t.leftovers(), "/quit: no process is left behind (%r)" % t.processes())
+        check(re.search(r"Resume this session with: codex-switch run resume [0-9a-f-]{36}",
+                        t.screen(history=True)) is not None,
+              "after the TUI, run says how to resume the session")
+    home.cleanup()
+
+
+def test_sigterm_restores_terminal(mb):
+    """SIGTERM to codex-switch: the TUI is told, run waits for it, and the terminal is left as
+    it was found (the TUI may not get to restore it)."""
+    home, a, b = setup(mb)
+    with tui.Tui(home, shell=True) as t:
+        t.start()
+        t.submit("before the signal")
+        t.wait_for("acct-A answers: before the signal", 45)
+        t.signal(signal.SIGTERM)
+        t.wait_exit()
+        after = t.stty()
+        changed = t.stty_flags(after) ^ t.stty_flags(t.stty_before)
+        check(not changed, "SIGTERM: the terminal modes are restored (changed: %s)"
+              % sorted(changed))
+        try:
+            h.wait_until(lambda: not t.leftovers(), 5, "children to exit")
+        except TimeoutError:
+            pass
+        check(not t.leftovers(), "SIGTERM: no process is left behind (%r)" % t.processes())
     home.cleanup()
 
 
@@ -276,7 +302,8 @@ def main():
     tui.tui_codex_bin()
     tests = [test_normal_turn, test_hard_switch, test_soft_switch_notice,
              test_external_switch_notice, test_park_and_resume, test_prompt_while_parked_wins,
-             test_esc_interrupts_resubmitted, test_quit_from_a_shell]
+             test_esc_interrupts_resubmitted, test_quit_from_a_shell,
+             test_sigterm_restores_terminal]
     return h.run_suite([timed(t) for t in tests], check, failures)
 
 

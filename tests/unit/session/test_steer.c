@@ -5,6 +5,7 @@
  * inotify and a token endpoint on 127.0.0.1.
  */
 #define _GNU_SOURCE /* nftw, strcasestr */
+#include "base/fileio.h"
 #include "session/steer.h"
 
 #include "proxy/jsonrpc.h"
@@ -251,6 +252,31 @@ static void test_followed_external_switch(void **state)
 	fake_session_run_for(&x->f, 2 * RECONCILE_DEBOUNCE_US);
 	assert_int_equal(fake_sent_find(&x->control, "account/login/start"), (long)i);
 	assert_int_equal(x->tui.n, 1);
+}
+
+/* Issue #17 item 2: a store that could not be read for a moment (a half-written or briefly
+ * broken accounts.json) leaves nothing stuck: the next change is followed. */
+static void test_follows_after_a_failed_reread(void **state)
+{
+	struct fixture *x = *state;
+	char *good = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	start_session(x);
+	assert_int_equal(fileio_read(x->f.paths.accounts, 1 << 20, &good, &len), 0);
+	f = fopen(x->f.paths.accounts, "w");
+	assert_non_null(f);
+	fputs("{ not json", f);
+	fclose(f);
+	assert_true(fake_session_settle(&x->f));
+	fake_session_run_for(&x->f, 3 * RECONCILE_DEBOUNCE_US);
+	assert_int_equal(fake_sent_find(&x->control, "account/login/start"), 2);
+	/* The file is whole again, and the user chose bob. */
+	assert_int_equal(fileio_write_atomic(x->f.paths.accounts, good, len), 0);
+	free(good);
+	assert_int_equal(authjson_write(x->f.paths.auth_json, &x->b), 0);
+	expect_login(x, 3, &x->b);
 }
 
 static void test_refused_external_switch_is_tried_again(void **state)
@@ -708,6 +734,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test_setup_teardown(test_followed_external_switch, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_follows_after_a_failed_reread, setup,
+	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_refused_external_switch_is_tried_again, setup,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_usage_limit_switches, setup, teardown),
