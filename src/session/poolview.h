@@ -1,7 +1,7 @@
 /*
  * What the TUI sees of the account pool (README "What the TUI sees"): codex's TUI warns about
- * the current account alone ("Heads up, you have less than X% of your 5h limit left" at 75, 90
- * and 95 % used, and a "switch to a smaller model?" popup at 90 %), but under codex-switch the
+ * the current account alone ("Heads up, you have less than X% of your 5h limit left" from 50 %
+ * used on, and a "switch to a smaller model?" popup at 90 %), but under codex-switch the
  * user is near no limit until the pool is. These pure builders rewrite the rate-limit messages
  * the TUI gets, and the TUI's session listing so that it spans every stored account. They take
  * whole JSON messages and return rewritten copies; no I/O and no clock (`now` is an input).
@@ -16,8 +16,9 @@
 #include <stdint.h>
 
 /* The highest used percent the TUI sees while another account can serve: below its first
- * heads-up threshold (75) and its model popup (90). */
-#define POOLVIEW_CAP 74
+ * heads-up threshold (observed on 0.169: 52 % used shows "less than 50% of your 5h limit
+ * left"; codex's source of August: 75) and its model popup (90). */
+#define POOLVIEW_CAP 49
 /* Limit ids of the per-account buckets added to /status start with this. */
 #define POOLVIEW_LIMIT_PREFIX "codex_switch_"
 
