@@ -127,6 +127,65 @@ def test_switch_keeps_warnings_away(mb):
     home.cleanup()
 
 
+def scripted_run(home, scenario, name):
+    files_env, transcript = h.fake_tui_files(home, scenario, name)
+    p = subprocess.run([os.environ["CODEX_SWITCH_BIN"], "run", "--codex-bin", h.FAKE_CODEX],
+                       env=home.env(**files_env), cwd=home.work, timeout=180,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return p, (h.read_json(transcript) if os.path.exists(transcript) else {})
+
+
+def test_messages_after_a_switch(mb):
+    """The messages themselves, with a scripted TUI: alice reports 96 % and codex-switch moves
+    to bob; after `account/updated` the TUI gets a fresh snapshot with the pool's numbers,
+    `account/rateLimits/read` answers carry one bucket per account, and a `thread/list` for
+    the current account only reaches the app-server as one for every account."""
+    home, a, b = setup(mb)
+    alice_near_limit(mb, used=96)
+    scenario = {"steps": [
+        {"op": "initialize"},
+        {"op": "thread_start", "params": {}},
+        {"op": "turn", "text": "one", "timeout": 60, "expect_status": "completed"},
+        {"op": "expect_notification", "method": "account/updated", "timeout": 20},
+        {"op": "sleep", "seconds": 1},
+        {"op": "request", "method": "account/rateLimits/read", "params": None},
+        {"op": "request", "method": "thread/list",
+         "params": {"limit": 10, "currentAccountOnly": True}},
+    ]}
+    p, t = scripted_run(home, scenario, "scripted")
+    check(p.returncode == 0, "the scripted session passes every step (%r, %r)"
+          % (t.get("error"), p.stderr[-300:]))
+    got = t.get("received", [])
+    # The last account/updated is the switch's (the first is the start account's login).
+    upd = max((i for i, m in enumerate(got) if m.get("method") == "account/updated"),
+              default=None)
+    turn = next((i for i, m in enumerate(got) if m.get("method") == "turn/started"), 0)
+    snaps = [m["params"]["rateLimits"] for m in got[(upd or 0) + 1:]
+             if upd is not None and m.get("method") == "account/rateLimits/updated"]
+    check(bool(snaps), "a rate-limit snapshot follows account/updated")
+    # bob 12 % (his /wham/usage), alice 96 %: the pool 54 %, shown as 49 %; weekly (34+40)/2
+    check(snaps and snaps[0]["primary"]["usedPercent"] == 49
+          and snaps[0]["secondary"]["usedPercent"] == 37,
+          "the snapshot holds the pool's numbers (%r)" % (snaps[:1],))
+    before = [m["params"]["rateLimits"]["primary"]["usedPercent"] for m in got[turn:upd or 0]
+              if m.get("method") == "account/rateLimits/updated"]
+    check(before and max(before) <= 49, "alice's 96 %% reached the TUI as the pool's (%r)"
+          % before)
+    steps = t.get("steps", [])
+    read = next((s.get("result") for s in steps if s.get("op") == "request"
+                 and s.get("result", {}) and "rateLimits" in s.get("result", {})), None)
+    by_id = (read or {}).get("rateLimitsByLimitId") or {}
+    names = sorted(v.get("limitName") for k, v in by_id.items()
+                   if k.startswith("codex_switch_"))
+    check(names == ["alice", "bob (active)"],
+          "/status's answer has a bucket per account (%r)" % names)
+    listing = next((s.get("result") for s in steps if s.get("op") == "request"
+                    and isinstance(s.get("result"), dict) and "data" in s["result"]), None)
+    check(listing is not None and len(listing["data"]) >= 1,
+          "thread/list answers with every account's threads (%r)" % (listing,))
+    home.cleanup()
+
+
 def new_session(home, mb, account, prompt):
     """One `run` session whose first prompt is answered by account; returns when it ended."""
     with tui.Tui(home, name="s-" + account) as t:
@@ -172,7 +231,8 @@ def main():
     tui.tmux_bin()
     tui.tui_codex_bin()
     tests = [test_no_warnings_while_pool_has_headroom, test_warnings_when_pool_is_spent,
-             test_switch_keeps_warnings_away, test_resume_lists_every_account]
+             test_switch_keeps_warnings_away, test_messages_after_a_switch,
+             test_resume_lists_every_account]
     return h.run_suite(tests, check, failures)
 
 
