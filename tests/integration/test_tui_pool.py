@@ -162,6 +162,8 @@ def test_messages_after_a_switch(mb):
     turn = next((i for i, m in enumerate(got) if m.get("method") == "turn/started"), 0)
     snaps = [m["params"]["rateLimits"] for m in got[(upd or 0) + 1:]
              if upd is not None and m.get("method") == "account/rateLimits/updated"]
+    check(upd is not None and upd > turn, "the app-server's account/updated for the switch "
+          "reaches the TUI after the turn")
     check(bool(snaps), "a rate-limit snapshot follows account/updated")
     # bob 12 % (his /wham/usage), alice 96 %: the pool 54 %, shown as 49 %; weekly (34+40)/2
     check(snaps and snaps[0]["primary"]["usedPercent"] == 49
