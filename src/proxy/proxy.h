@@ -19,7 +19,8 @@
  *
  * Interception: a server->client message is handed to hooks->server_message when it is a request
  * or notification whose method is in server_methods, or a response whose id is a JSON string
- * starting with internal_id_prefix. A client->server message is handed to hooks->client_message
+ * starting with internal_id_prefix or whose id client_message asked to watch
+ * (PROXY_FORWARD_WATCH_RESPONSE). A client->server message is handed to hooks->client_message
  * when its method is in client_methods. On the control connection every text message goes to
  * server_message and is then dropped.
  *
@@ -42,7 +43,12 @@ struct proxy_conn;
 /* Largest message handed to a hook; bigger ones are streamed through unmodified. */
 #define PROXY_INTERCEPT_MAX (1024 * 1024)
 
-enum proxy_verdict { PROXY_FORWARD, PROXY_DROP };
+/* PROXY_FORWARD_WATCH_RESPONSE (client_message only): forward the request, and hand the
+ * server's response with the same id on that conn to server_message (once; at most
+ * PROXY_WATCH_MAX ids are watched per conn, a newer one displaces the oldest). */
+enum proxy_verdict { PROXY_FORWARD, PROXY_DROP, PROXY_FORWARD_WATCH_RESPONSE };
+
+#define PROXY_WATCH_MAX 16
 
 struct proxy_hooks {
 	/* A whole server->client message that matched the interception rules (NUL-terminated,

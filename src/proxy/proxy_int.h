@@ -107,7 +107,10 @@ struct proxy_conn {
 	bool flush[2];        /* data was queued toward S during this read: write it at the end */
 	struct close_info closing[2]; /* close requested toward S, after its queue drains */
 	struct close_info gone[2];    /* why side S went away, passed on to the other side */
-	struct ev_timer retry;        /* control connect retries */
+	/* Raw ids of the TUI's requests whose response goes to server_message, oldest first. */
+	char watch[PROXY_WATCH_MAX][sizeof(((struct jsonrpc_head *)0)->id)];
+	unsigned nwatch;
+	struct ev_timer retry; /* control connect retries */
 	bool retry_pending;
 	int64_t deadline_us;
 	unsigned backoff_ms;

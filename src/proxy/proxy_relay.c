@@ -207,6 +207,42 @@ static bool in_list(const char *const *list, const char *s)
 	return false;
 }
 
+static int watched(const struct proxy_conn *c, const struct jsonrpc_head *h)
+{
+	if (!h->id[0] || h->id_truncated) {
+		return -1;
+	}
+	for (unsigned i = 0; i < c->nwatch; i++) {
+		if (strcmp(c->watch[i], h->id) == 0) {
+			return (int)i;
+		}
+	}
+	return -1;
+}
+
+static void watch_add(struct proxy_conn *c, const struct jsonrpc_head *h)
+{
+	if (!h->id[0] || h->id_truncated || watched(c, h) >= 0) {
+		return;
+	}
+	if (c->nwatch == PROXY_WATCH_MAX) { /* a response that never came: forget the oldest */
+		memmove(c->watch[0], c->watch[1], sizeof(c->watch[0]) * (PROXY_WATCH_MAX - 1));
+		c->nwatch--;
+	}
+	memcpy(c->watch[c->nwatch++], h->id, sizeof(c->watch[0]));
+}
+
+static void watch_remove(struct proxy_conn *c, const struct jsonrpc_head *h)
+{
+	int i = watched(c, h);
+
+	if (i >= 0) {
+		memmove(c->watch[i], c->watch[i + 1],
+		        sizeof(c->watch[0]) * (c->nwatch - (unsigned)i - 1));
+		c->nwatch--;
+	}
+}
+
 static bool intercepted(const struct proxy_conn *c, int src, const struct jsonrpc_head *h)
 {
 	const struct proxy_config *cfg = &c->p->cfg;
@@ -218,7 +254,10 @@ static bool intercepted(const struct proxy_conn *c, int src, const struct jsonrp
 	if (has_method) {
 		return in_list(cfg->server_methods, h->method);
 	}
-	return cfg->internal_id_prefix && jsonrpc_id_has_prefix(h, cfg->internal_id_prefix);
+	if (cfg->internal_id_prefix && jsonrpc_id_has_prefix(h, cfg->internal_id_prefix)) {
+		return true;
+	}
+	return c->nwatch && watched(c, h) >= 0;
 }
 
 /* Hands a reassembled message to its hook, then forwards it unless the hook dropped it.
@@ -237,9 +276,18 @@ static void deliver(struct proxy_conn *c, int src)
 	if (hk) {
 		fn = src == SIDE_UP ? hk->server_message : hk->client_message;
 	}
+	if (src == SIDE_UP && h.kind == JSONRPC_RESPONSE) {
+		watch_remove(c, &h);
+	}
 	wsq_hold(&c->q[dst]);
 	if (fn) {
 		v = fn(c->p->cfg.hooks_ctx, c, &h, rx->acc.data, rx->acc.len);
+	}
+	if (v == PROXY_FORWARD_WATCH_RESPONSE) {
+		if (src == SIDE_DOWN && h.kind == JSONRPC_REQUEST) {
+			watch_add(c, &h);
+		}
+		v = PROXY_FORWARD;
 	}
 	if (v == PROXY_FORWARD && !c->control) {
 		forward(c, src, rx->acc.data, rx->acc.len, true);

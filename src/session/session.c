@@ -53,12 +53,15 @@ static const char *const server_methods[] = {
         "turn/completed",
         "item/started",
         "item/completed",
+        "account/updated", /* poolview: the TUI's limits follow a switch */
         NULL,
 };
 
 static const char *const client_methods[] = {
         "turn/start",
         "turn/interrupt",
+        "account/rateLimits/read", /* poolview: /status lists every account */
+        "thread/list",             /* poolview: resume lists every account's sessions */
         NULL,
 };
 

@@ -3,6 +3,7 @@
 #include "base/codexver.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "session/steer_pool.h"
 #include "session/trigger.h"
 
 #include <errno.h>
@@ -404,6 +405,9 @@ enum proxy_verdict steer_server_message(struct steer *s, struct proxy_conn *conn
 	if (h->kind != JSONRPC_RESPONSE && (h->kind != JSONRPC_NOTIFICATION || control)) {
 		return PROXY_FORWARD;
 	}
+	if (!control && steer_pool_server(s, conn, h, json, len, &v)) { /* poolview */
+		return v;
+	}
 	msg = cJSON_ParseWithLength(json, len);
 	if (!msg) {
 		return h->kind == JSONRPC_RESPONSE ? PROXY_DROP : PROXY_FORWARD;
@@ -421,6 +425,7 @@ enum proxy_verdict steer_server_message(struct steer *s, struct proxy_conn *conn
 	} else {
 		v = on_notification(s, conn, h->method,
 		                    cJSON_GetObjectItemCaseSensitive(msg, "params"), json, len);
+		v = steer_pool_notified(s, conn, h, json, len, v); /* poolview */
 	}
 	cJSON_Delete(msg);
 	return v;
@@ -446,7 +451,7 @@ enum proxy_verdict steer_client_message(struct steer *s, struct proxy_conn *conn
 		resubmit_user_acted(&s->resub, tid);
 	}
 	cJSON_Delete(msg);
-	return PROXY_FORWARD;
+	return steer_pool_client(s, conn, h, json, len); /* poolview */
 }
 
 /* ---- what the parts report ---- */
@@ -478,6 +483,7 @@ static void switched(struct steer *s, const struct switch_result *r)
 		s->auth_write_pending = pool_commit(&s->pool, &s->active) == 0;
 	}
 	tell(s, msg);
+	steer_pool_switched(s); /* poolview */
 	park_cancel(&s->park);
 	resubmit_go(&s->resub, s->active.id);
 }

@@ -69,6 +69,9 @@ static bool command(struct app_conn *a, const char *m)
 	} else if (strncmp(m, "internal\"", 9) == 0) {
 		queue_text(a, "{\"id\":\"codex-switch/t/1\",\"result\":{\"ok\":true}}", 0);
 		queue_text(a, "{\"method\":\"test/after-internal\"}", 0);
+	} else if (strncmp(m, "respond\"", 8) == 0) {
+		snprintf(line, sizeof(line), "{\"id\":%ld,\"result\":{\"n\":%ld}}", n, n);
+		queue_text(a, line, 0);
 	} else if (strncmp(m, "ratelimit\"", 10) == 0) {
 		queue_text(a, "{\"method\":\"account/rateLimits/updated\",\"params\":{}}", 0);
 	} else if (strncmp(m, "close\"", 6) == 0) {

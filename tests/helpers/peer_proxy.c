@@ -1,6 +1,7 @@
 /*
  * The real proxy with test hooks. It answers the app-server's token refresh itself, warns the
- * client after a rate-limit notification, swallows internal responses, and reads commands from
+ * client after a rate-limit notification, swallows internal responses, rewrites the response
+ * to a client's test/watch request (watched: PROXY_FORWARD_WATCH_RESPONSE), and reads commands from
  * stdin: close-clients CODE REASON | broadcast JSON | flood N BYTES | wake | control MS | stats |
  * fdcheck (opens 16 files at once, as the store would, and says how many opened).
  * --log FILE writes the log there (info level), as a run log.
@@ -34,7 +35,7 @@ static struct ev_timer deadline_tm;
 
 static const char *const server_methods[] = {"account/chatgptAuthTokens/refresh",
                                              "account/rateLimits/updated", NULL};
-static const char *const client_methods[] = {"turn/start", NULL};
+static const char *const client_methods[] = {"turn/start", "test/watch", NULL};
 
 static const char *kind(const struct proxy_conn *c)
 {
@@ -67,6 +68,12 @@ static enum proxy_verdict on_server(void *ctx, struct proxy_conn *c, const struc
 		proxy_send_to_client(c, buf, strlen(buf));
 		return PROXY_FORWARD;
 	}
+	if (h->kind == JSONRPC_RESPONSE && !jsonrpc_id_has_prefix(h, "codex-switch/")) {
+		/* A response to a watched client request: the client gets it rewritten. */
+		snprintf(buf, sizeof(buf), "{\"id\":%s,\"result\":{\"rewritten\":true}}", h->id);
+		proxy_send_to_client(c, buf, strlen(buf));
+		return PROXY_DROP;
+	}
 	return h->kind == JSONRPC_RESPONSE ? PROXY_DROP : PROXY_FORWARD;
 }
 
@@ -79,7 +86,7 @@ static enum proxy_verdict on_client(void *ctx, struct proxy_conn *c, const struc
 	snprintf(buf, sizeof(buf), "{\"method\":\"test/client-hook-saw\",\"params\":{\"id\":%s}}",
 	         h->id);
 	proxy_send_to_client(c, buf, strlen(buf));
-	return PROXY_FORWARD;
+	return strcmp(h->method, "test/watch") == 0 ? PROXY_FORWARD_WATCH_RESPONSE : PROXY_FORWARD;
 }
 
 static void on_opened(void *ctx, struct proxy_conn *c)

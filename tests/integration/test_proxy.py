@@ -159,7 +159,14 @@ def test_interception(app, proxy):
               "expect:\"method\":\"warning\"",
               # A client hook sees turn/start; its injected message precedes the echo.
               'send:{"id":7,"method":"turn/start","params":{}}',
-              "expect:test/client-hook-saw", "expect:turn/start")
+              "expect:test/client-hook-saw", "expect:turn/start",
+              # The response to a watched request reaches the server hook (which rewrites
+              # it), once; another id's response, or a second one, passes unchanged.
+              'send:{"id":9,"method":"test/watch"}', "expect:test/client-hook-saw",
+              "expect:test/watch", 'send:{"method":"test/respond","params":10}',
+              'expect:{"id":10,"result":{"n":10}}', 'send:{"method":"test/respond","params":9}',
+              'expect:{"id":9,"result":{"rewritten":true}}',
+              'send:{"method":"test/respond","params":9}', 'expect:{"id":9,"result":{"n":9}}')
     proxy.wait("server-message session account/chatgptAuthTokens/refresh 0")
     proxy.wait("send-to-server 0")
     proxy.wait('server-message session  "codex-switch/t/1"')
