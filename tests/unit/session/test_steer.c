@@ -217,18 +217,26 @@ static void start_session(struct fixture *x)
 }
 
 /* The one notice to every TUI names who and says what. */
+static bool notice_sent(void *ctx)
+{
+	struct fixture *x = ctx;
+
+	return fake_sent_find(&x->tui, "modelProvider/authRecoveryCompleted") >= 0;
+}
+
+/* The one notice to every TUI names who and says what (other messages to the TUI, such as the
+ * pool's rate limits, may come beside it). */
 static void expect_notice(struct fixture *x, const char *who, const char *what)
 {
 	const char *text;
+	long i;
 
-	assert_true(fake_session_run_until(&x->f, tui_told, x, 5000000));
-	assert_int_equal(x->tui.n, 1);
-	assert_null(x->tui_conn[0]);
-	assert_string_equal(fake_sent_str(&x->tui, 0, "method", NULL),
-	                    "modelProvider/authRecoveryCompleted");
-	assert_string_equal(fake_sent_str(&x->tui, 0, "params", "threadId"), "th-1");
-	assert_string_equal(fake_sent_str(&x->tui, 0, "params", "turnId"), "t-1");
-	text = fake_sent_str(&x->tui, 0, "params", "message");
+	assert_true(fake_session_run_until(&x->f, notice_sent, x, 5000000));
+	i = fake_sent_find(&x->tui, "modelProvider/authRecoveryCompleted");
+	assert_null(x->tui_conn[i]);
+	assert_string_equal(fake_sent_str(&x->tui, (size_t)i, "params", "threadId"), "th-1");
+	assert_string_equal(fake_sent_str(&x->tui, (size_t)i, "params", "turnId"), "t-1");
+	text = fake_sent_str(&x->tui, (size_t)i, "params", "message");
 	assert_non_null(text);
 	assert_non_null(strstr(text, who));
 	assert_non_null(strcasestr(text, what));
@@ -580,7 +588,8 @@ static void test_rate_limit_at_100_switches_and_is_cached(void **state)
 	size_t i;
 
 	start_session(x);
-	assert_int_equal(from_server(x, false, json), PROXY_FORWARD);
+	/* Forwarded, or rewritten for the pool (poolview) while bob can take over. */
+	from_server(x, false, json);
 	/* Marked until the window's reset. */
 	assert_int_equal(chooser_marked_until(&x->s.chooser, x->a.id), now + 1800);
 	i = expect_login(x, 3, &x->b);
@@ -611,12 +620,12 @@ static void test_soft_limit_switches_to_a_clearly_better_account(void **state)
 	assert_int_equal(usage_cache_store(&x->f.paths, ids, &u, 1), 0);
 	usage_release(&u);
 	start_session(x);
-	/* Half used: nothing to do. */
-	assert_int_equal(from_server(x, false, fine), PROXY_FORWARD);
+	/* Half used: nothing to do (the TUI may get the pool's numbers instead). */
+	from_server(x, false, fine);
 	assert_true(fake_session_settle(&x->f));
 	assert_int_equal(x->control.n, 3);
 	/* Nearly spent: a soft switch, and alice is not marked (she still works). */
-	assert_int_equal(from_server(x, false, low), PROXY_FORWARD);
+	from_server(x, false, low);
 	assert_int_equal(chooser_marked_until(&x->s.chooser, x->a.id), 0);
 	i = expect_login(x, 3, &x->b);
 	answer_control(x, i, "\"result\":{}");
