@@ -29,7 +29,7 @@ struct notice {
 	bool had_turn;       /* a turn ran on the thread */
 	char hidden[4][128]; /* the TUI's ephemeral threads (thread titles): never shown */
 	int nhidden;
-	char pending[NOTICE_PENDING_MAX][640];
+	char pending[NOTICE_PENDING_MAX][1200];
 	int npending;
 };
 

@@ -2,6 +2,8 @@
 
 #include "base/log.h"
 #include "base/worker.h"
+#include "net/credits.h"
+#include "store/adopt.h"
 #include "store/authjson.h"
 #include "store/usage_cache.h"
 
@@ -42,6 +44,22 @@ static void snapshot_release(struct pool_snapshot *s)
 	memset(s, 0, sizeof(*s));
 }
 
+/* A login in auth.json that the store does not hold is stored first (adopt.h). */
+static void adopt_first(const struct paths *paths, struct pool_snapshot *s)
+{
+	struct adopt_result res;
+
+	memset(&res, 0, sizeof(res));
+	if (adopt_authjson(paths, &res) < 0) {
+		return; /* logged; the store is read as it is */
+	}
+	s->adopt_kind = (int)res.kind;
+	if (res.kind == ADOPT_ADDED) {
+		snprintf(s->adopt_id, sizeof(s->adopt_id), "%s", res.id);
+	}
+	snprintf(s->adopt_message, sizeof(s->adopt_message), "%s", res.message);
+}
+
 /* Blocking: on the worker, or before the loop runs. */
 static int snapshot_load(const struct paths *paths, struct pool_snapshot *s, char *err,
                          size_t errsz)
@@ -51,6 +69,7 @@ static int snapshot_load(const struct paths *paths, struct pool_snapshot *s, cha
 	int r;
 
 	memset(s, 0, sizeof(*s));
+	adopt_first(paths, s);
 	r = store_load(paths, &s->store, err, errsz);
 	if (r) {
 		return r;
@@ -78,6 +97,9 @@ static int snapshot_load(const struct paths *paths, struct pool_snapshot *s, cha
 	}
 	s->auth_current = authjson_current(paths, &s->store);
 	s->auth_present = access(paths->auth_json, F_OK) == 0;
+	if (credits_hint(paths, &s->store, s->credit_hint, sizeof(s->credit_hint)) < 0) {
+		s->credit_hint[0] = '\0';
+	}
 	return 0;
 }
 

@@ -22,6 +22,12 @@ struct pool_snapshot {
 	bool *in_cache;       /* owned array of store.n: cached[i] is a real entry */
 	long auth_current;    /* the stored account auth.json holds, or -1 (none, unknown, key) */
 	bool auth_present;    /* auth.json exists */
+	/* What this load took in from auth.json first (store/adopt.h): a login made with plain
+	 * `codex login` is stored before anything could overwrite it. */
+	int adopt_kind;          /* enum adopt_kind */
+	char adopt_id[64];       /* ADOPT_ADDED: the new account's id */
+	char adopt_message[768]; /* for the user; "" when nothing to say */
+	char credit_hint[512];   /* an account with a reset credit and how to spend it; "" none */
 };
 
 struct pool {

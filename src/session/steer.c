@@ -5,6 +5,7 @@
 #include "base/util.h"
 #include "session/steer_pool.h"
 #include "session/trigger.h"
+#include "store/adopt.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -145,7 +146,7 @@ static void tell_in_turn_error(struct steer *s, const char *text)
 /* Every account is spent: wait for the first reset, saying so once. */
 static void park(struct steer *s)
 {
-	char why[160], what[256], when[64], in[32], msg[640];
+	char why[160], what[256], when[64], in[32], msg[1200];
 	int64_t at = 0, now = now_s();
 	long i = chooser_first_free(&s->chooser, &s->pool.cur, s->active.id,
 	                            s->live_valid ? &s->live : NULL, now, &at, why, sizeof(why));
@@ -182,6 +183,10 @@ static void park(struct steer *s)
 		         "All %zu accounts are at their limit and no reset time is known; "
 		         "codex-switch checks again every minute.",
 		         chatgpt_accounts(s));
+	}
+	if (s->pool.cur.credit_hint[0]) { /* a way out before the reset: the user's to take */
+		snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg), " %s.",
+		         s->pool.cur.credit_hint);
 	}
 	if (prompt && s->resub.foreign) {
 		tell_in_turn_error(s, msg); /* the turn that failed was codex-switch's own */
@@ -640,8 +645,7 @@ static void check_auth(struct steer *s)
 		if (snap->auth_present && !s->unknown_current_told) {
 			s->unknown_current_told = true;
 			log_warn(
-			        "'%s' now holds an account that is not stored; the session stays on "
-			        "%s (store it with 'codex-switch import <name>')",
+			        "'%s' holds a login codex-switch cannot store; the session stays on %s",
 			        s->env->paths->auth_json, s->active.name);
 		}
 		return;
@@ -656,7 +660,10 @@ static void check_auth(struct steer *s)
 	}
 	s->follow_attempts++;
 	log_info("following the account chosen outside the session: %s", a->name);
-	start_switch(s, a, SWITCH_EXTERNAL, POLICY_HARD, "you chose it with 'codex-switch switch'");
+	start_switch(s, a, SWITCH_EXTERNAL, POLICY_HARD,
+	             strcmp(a->id, snap->adopt_id) == 0
+	                     ? "you logged in to it with 'codex login' (it is stored now)"
+	                     : "you chose it with 'codex-switch switch'");
 }
 
 static void resume(struct steer *s);
@@ -670,6 +677,9 @@ static void pool_loaded(void *ctx, int err, const char *msg)
 			log_warn("%s", msg);
 		}
 		return; /* the next change or check tries again: nothing is stuck */
+	}
+	if (s->pool.cur.adopt_message[0] && s->pool.cur.adopt_kind != ADOPT_REFRESHED) {
+		tell(s, s->pool.cur.adopt_message); /* a login taken in, or a file saved aside */
 	}
 	if (s->check_auth) {
 		s->check_auth = false;

@@ -176,6 +176,34 @@ def test_external_switch_notice(mb):
     home.cleanup()
 
 
+def test_codex_login_during_a_session(mb):
+    """`codex login` as another user while a session runs: that login is stored (never lost),
+    the session follows it, and the next prompt says so and is answered by that account."""
+    home, a, b = setup(mb)
+    carol = h.make_account(mb, "carol@example.com", "acct-C", name="carol")
+    with tui.Tui(home) as t:
+        t.start()
+        t.submit("one")
+        t.wait_for("acct-A answers: one", 45)
+        h.write_auth_json(home.codex_home, carol)  # what `codex login` leaves behind
+        try:
+            h.wait_until(lambda: any(x.get("email") == "carol@example.com" for x in h.read_json(
+                os.path.join(home.switch_home, "accounts.json"))["accounts"]), 10,
+                "carol to be stored")
+            check(True, "the login made outside is stored")
+        except TimeoutError:
+            check(False, "the login made outside is stored")
+        time.sleep(1)
+        t.submit("two")
+        screen = t.wait_for("acct-C answers: two", 45, history=True)
+        check("Switched to carol (carol@example.com): you logged in to it with 'codex login'"
+              in tui.flat(screen), "the notice says the session follows the new login")
+        check_exit(t, home, "codex login")
+    auth = h.read_json(os.path.join(home.codex_home, "auth.json"))
+    check(auth["tokens"]["account_id"] == "acct-C", "auth.json still holds carol's login")
+    home.cleanup()
+
+
 def test_park_and_resume(mb):
     """Every account is at its limit: the session says so at start; a typed prompt waits for
     the first reset (a few seconds away) and is answered then, with no key pressed."""
@@ -301,7 +329,8 @@ def main():
     tui.tmux_bin()
     tui.tui_codex_bin()
     tests = [test_normal_turn, test_hard_switch, test_soft_switch_notice,
-             test_external_switch_notice, test_park_and_resume, test_prompt_while_parked_wins,
+             test_external_switch_notice, test_codex_login_during_a_session,
+             test_park_and_resume, test_prompt_while_parked_wins,
              test_esc_interrupts_resubmitted, test_quit_from_a_shell,
              test_sigterm_restores_terminal]
     return h.run_suite([timed(t) for t in tests], check, failures)
