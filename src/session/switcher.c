@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct switch_pending {
 	struct switcher *s;
@@ -169,8 +170,11 @@ int switcher_start(struct switcher *s, const struct account *target,
 	p->err = -ECANCELED;
 	snprintf(p->msg, sizeof(p->msg), "codex-switch is shutting down");
 	s->pending = p;
-	if (req->kind == SWITCH_INITIAL) {
-		p->prepared = true; /* run made them fresh before the app-server started */
+	/* Tokens that are not near their expiry go at once: the worker may be busy writing the
+	 * last switch out, and a refused token is refreshed on the app-server's request anyway. */
+	if (req->kind == SWITCH_INITIAL || req->kind == SWITCH_RENEW ||
+	    !token_needs_refresh(target, (int64_t)time(NULL))) {
+		p->prepared = true;
 		if (s->ready) {
 			send_login(s);
 		}

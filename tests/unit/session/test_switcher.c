@@ -209,8 +209,8 @@ static void test_policy_login_succeeds(void **state)
 	assert_true(switcher_busy(&x->sw));
 	assert_string_equal(switcher_target(&x->sw)->name, "bob");
 	assert_int_equal(switcher_start(&x->sw, &x->a, &req), -EBUSY);
-	/* Nothing leaves before the worker made the tokens fresh. */
-	assert_int_equal(x->rec.sent.n, 2);
+	/* bob's tokens are far from expiry: the login leaves at once, without the worker. */
+	assert_int_equal(x->rec.sent.n, 3);
 	i = wait_login(x, &x->b, 2);
 	assert_int_equal(x->rec.done_calls, 0);
 	assert_true(answer(x, fake_sent_str(&x->rec.sent, i, "id", NULL), "\"result\":{}"));
@@ -248,12 +248,24 @@ static void test_policy_login_refused(void **state)
 	                        fake_sent_str(&x->rec.sent, 2, "id", NULL));
 }
 
+/* An access token that expires within a minute: the login waits for the worker's refresh. */
+static void expiring(struct account *a)
+{
+	char *payload =
+	        util_printf("{\"exp\":%lld,\"sub\":\"access-x\"}", (long long)time(NULL) + 30);
+
+	util_free_secret(a->access_token);
+	a->access_token = fake_jwt(payload);
+	free(payload);
+}
+
 static void test_unknown_account_fails_on_worker(void **state)
 {
 	struct fixture *x = *state;
 	struct switch_request req = {.kind = SWITCH_POLICY, .mode = POLICY_HARD};
 	struct account ghost = fake_session_account("ghost", "ws-g");
 
+	expiring(&ghost);
 	connect_ready(x);
 	assert_int_equal(switcher_start(&x->sw, &ghost, &req), 0);
 	assert_true(fake_session_run_until(&x->f, done_called, x, 5000000));
@@ -339,6 +351,7 @@ static void test_release_while_on_worker(void **state)
 	struct switch_request req = {.kind = SWITCH_POLICY, .mode = POLICY_HARD};
 
 	connect_ready(x);
+	expiring(&x->b);
 	assert_int_equal(switcher_start(&x->sw, &x->b, &req), 0);
 	switcher_release(&x->sw); /* the job's completion frees the login */
 	assert_false(switcher_busy(&x->sw));
