@@ -10,6 +10,7 @@
  *   BENCH_COUNT     round trips, notifications, messages or swaps
  *   BENCH_SIZE      echo message size in bytes
  *   BENCH_SECONDS   idle time
+ *   BENCH_SWAP_GAP_MS  swap: pause after a switch before the next usage limit (default 0)
  *   BENCH_T0_NS     startup: CLOCK_MONOTONIC ns when the launch began
  *   BENCH_RELAY_PID the relay process to measure (CPU, wake-ups, VmHWM); "parent" for our parent
  */

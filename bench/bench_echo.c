@@ -32,6 +32,7 @@ struct econn {
 	long burst_left;
 	bool done_pending; /* bench/burstDone after the burst */
 	bool err_pending;
+	bool thread_told; /* thread/started sent before the first usage-limit error */
 };
 
 static const char *token;
@@ -42,6 +43,11 @@ static struct econn *swap_asker;
 static const char delta[] = "{\"method\":\"item/agentMessage/delta\",\"params\":{\"threadId\":"
                             "\"thr_bench\",\"turnId\":\"turn_bench\",\"itemId\":\"msg_bench\","
                             "\"delta\":\"token \"}}";
+/* Like codex before a thread's first turn: the session shows its switch notice only once the
+ * TUI has a thread on screen (src/session/notice.h), and the swap client waits for it. */
+static const char thread_started[] =
+        "{\"method\":\"thread/started\",\"params\":{\"thread\":{\"id\":\"thr_bench\","
+        "\"ephemeral\":false}}}";
 static const char usage_error[] =
         "{\"method\":\"error\",\"params\":{\"error\":{\"message\":\"You've hit your usage "
         "limit.\",\"codexErrorInfo\":\"usageLimitExceeded\",\"additionalDetails\":null},"
@@ -111,6 +117,10 @@ static bool command(struct econn *e, const char *m, size_t len)
 		e->burst_left = n ? strtol(n + 9, NULL, 10) : 0;
 		e->done_pending = true;
 	} else if (strcmp(h.method, "bench/usageLimit") == 0) {
+		if (!e->thread_told) {
+			wsq_push_message(&e->q, thread_started, sizeof(thread_started) - 1, false);
+			e->thread_told = true;
+		}
 		e->err_pending = true;
 		swap_asker = e;
 	} else {

@@ -120,7 +120,8 @@ int main(int argc, char **argv)
 		return bench_client_main(argc, argv);
 	}
 	if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
-		printf("codex-cli 0.0.0-cs-bench\n");
+		/* codex-switch refuses a codex older than it supports: pass as the pinned one. */
+		printf("codex-cli %s\n", CS_CODEX_PINNED);
 		return 0;
 	}
 	fprintf(stderr,

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *const names[] = {"pingpong", "burst", "echo", "idle", "startup", "swap"};
@@ -36,6 +37,7 @@ int bench_work_init(struct bench_client *bc)
 	bc->warm = bc->workload == W_PINGPONG ? bc->count / 10 : 0;
 	bc->size = (size_t)env_long("BENCH_SIZE", 1024 * 1024);
 	bc->seconds = env_long("BENCH_SECONDS", 30);
+	bc->swap_gap_ms = env_long("BENCH_SWAP_GAP_MS", 0);
 	bc->t_launch_ns = env_long("BENCH_T0_NS", 0);
 	if (pid && strcmp(pid, "parent") == 0) {
 		bc->relay_pid = (long)getppid();
@@ -189,7 +191,10 @@ static void on_swap(struct bench_client *bc, const char *head)
 		bc->samples[bc->nsamples++] = strtoll(ns + 5, NULL, 10);
 		bc->swap_ns_seen = true;
 	}
-	if (strstr(head, "\"method\":\"warning\"")) {
+	/* The switch notice: a `warning` before the session redesign, since then a transcript
+	 * line (modelProvider/authRecoveryCompleted). */
+	if (strstr(head, "\"method\":\"warning\"") ||
+	    strstr(head, "\"method\":\"modelProvider/authRecoveryCompleted\"")) {
 		bc->swap_warning_seen = true;
 	}
 	if (!bc->swap_ns_seen || !bc->swap_warning_seen) {
@@ -199,6 +204,13 @@ static void on_swap(struct bench_client *bc, const char *head)
 	if (++bc->i == bc->count) {
 		finish(bc);
 		return;
+	}
+	if (bc->swap_gap_ms > 0) {
+		/* Lets the relay finish the switch's own work (its store writes) first; the client
+		 * has nothing else to do meanwhile. */
+		struct timespec ts = {bc->swap_gap_ms / 1000, (bc->swap_gap_ms % 1000) * 1000000L};
+
+		nanosleep(&ts, NULL);
 	}
 	bench_send_text("{\"method\":\"bench/usageLimit\"}");
 }

@@ -35,6 +35,7 @@ struct bench_client {
 	long count, warm, i;
 	size_t size;
 	long seconds;
+	long swap_gap_ms; /* swap: pause before the next usage limit */
 	long relay_pid;
 	bool initialized;
 	int64_t t_launch_ns, t0, t1, t_sent;
