@@ -138,6 +138,8 @@ static void send_start(struct resubmit *r)
 	}
 }
 
+/* thread/revert {beforeTurnId} names the turn to drop; codex before 0.15x has only the older
+ * thread/rollback {numTurns}, which drops the last turns: the failed turn is the last. */
 static void send_revert(struct resubmit *r)
 {
 	cJSON *o = cJSON_CreateObject(), *p = o ? cJSON_AddObjectToObject(o, "params") : NULL;
@@ -146,9 +148,14 @@ static void send_revert(struct resubmit *r)
 	next_id(r);
 	if (p) {
 		cJSON_AddStringToObject(o, "id", r->req_id);
-		cJSON_AddStringToObject(o, "method", "thread/revert");
+		cJSON_AddStringToObject(o, "method",
+		                        r->rollback ? "thread/rollback" : "thread/revert");
 		cJSON_AddStringToObject(p, "threadId", r->thread_id);
-		cJSON_AddStringToObject(p, "beforeTurnId", r->failed_turn);
+		if (r->rollback) {
+			cJSON_AddNumberToObject(p, "numTurns", 1);
+		} else {
+			cJSON_AddStringToObject(p, "beforeTurnId", r->failed_turn);
+		}
 		json = cJSON_PrintUnformatted(o);
 	}
 	cJSON_Delete(o);
@@ -230,7 +237,11 @@ bool resubmit_on_response(struct resubmit *r, const char *id, const cJSON *msg)
 	if (strcmp(id, r->req_id) != 0) {
 		return true; /* a late answer: swallowed */
 	}
-	if (err) {
+	if (err && r->state == RESUBMIT_REVERTING && !r->rollback) {
+		log_info("thread/revert refused; trying thread/rollback");
+		r->rollback = true;
+		send_revert(r);
+	} else if (err) {
 		const cJSON *m = cJSON_GetObjectItemCaseSensitive(err, "message");
 		log_warn("the app-server refused to send the turn again: %s",
 		         cJSON_IsString(m) ? m->valuestring : "unknown error");
@@ -332,7 +343,7 @@ bool resubmit_filter(struct resubmit *r, struct proxy_conn *conn, const char *me
 		maybe_send(r);
 		return false;
 	}
-	if (strcmp(method, "thread/reverted") == 0) {
+	if (strcmp(method, "thread/reverted") == 0 || strcmp(method, "thread/rolledBack") == 0) {
 		return r->state != RESUBMIT_REVERTING && r->state != RESUBMIT_STARTING;
 	}
 	if (strcmp(method, "turn/started") == 0 && r->state == RESUBMIT_STARTING &&

@@ -105,9 +105,9 @@ def codex_bin():
     return path
 
 
-# codex-switch's notices reach the TUI as one of these (src/session/notice.c): inline
-# "✓ <message>" once a thread is known, else a warning. "notice" in a scenario means either.
-NOTICE_METHODS = ("modelProvider/authRecoveryCompleted", "warning")
+# codex-switch's notices reach the TUI as one of these, by codex version (src/session/notice.c).
+# "notice" in a scenario means any of them.
+NOTICE_METHODS = ("modelProvider/authRecoveryCompleted", "warning", "deprecationNotice")
 
 
 def method_is(m, method):
@@ -118,7 +118,7 @@ def method_is(m, method):
 
 def notice_texts(received):
     """The texts of codex-switch's notices among the messages a TUI received."""
-    return [m["params"].get("message", "") for m in received
+    return [m["params"].get("message", m["params"].get("summary", "")) for m in received
             if isinstance(m, dict) and m.get("method") in NOTICE_METHODS and "id" not in m
             and isinstance(m.get("params"), dict)]
 def version_tuple(v):
