@@ -12,22 +12,49 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int fileio_read(const char *path, size_t max, char **out, size_t *len)
+int fileio_open_regular(const char *path, int flags)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC), r = 0;
+	/* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever. */
+	int fd = open(path, flags | O_RDONLY | O_NONBLOCK | O_CLOEXEC), r;
 	struct stat st;
-	char *data = NULL;
-	size_t n = 0;
 
 	if (fd < 0) {
 		return -errno;
 	}
 	if (fstat(fd, &st) < 0) {
 		r = -errno;
-		goto out;
+	} else if (!S_ISREG(st.st_mode)) {
+		r = S_ISDIR(st.st_mode) ? -EISDIR : -FILEIO_ENOTREG;
+	} else {
+		r = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0 ? -errno : 0;
 	}
-	if (!S_ISREG(st.st_mode)) {
-		r = -EISDIR;
+	if (r) {
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+const char *fileio_strerror(int r)
+{
+	if (r == -FILEIO_ENOTREG) {
+		return "not a regular file (a FIFO, socket or device); replace it with a file";
+	}
+	return strerror(r < 0 ? -r : r);
+}
+
+int fileio_read(const char *path, size_t max, char **out, size_t *len)
+{
+	int fd = fileio_open_regular(path, 0), r = 0;
+	struct stat st;
+	char *data = NULL;
+	size_t n = 0;
+
+	if (fd < 0) {
+		return fd;
+	}
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
 		goto out;
 	}
 	if ((size_t)st.st_size > max) {

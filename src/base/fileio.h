@@ -7,17 +7,32 @@
 #ifndef CS_FILEIO_H
 #define CS_FILEIO_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <sys/types.h>
 
 /* Largest JSON file we read (accounts.json, auth.json, config.json, usage cache). */
 #define FILEIO_MAX_JSON (16u * 1024 * 1024)
 
+/* Returned (negated) for a path that is a FIFO, socket or device instead of a file. */
+#define FILEIO_ENOTREG EMEDIUMTYPE
+
+/*
+ * Opens path for reading (flags adds e.g. O_NOFOLLOW) without ever blocking in open(): the
+ * descriptor (caller closes) is returned only for a regular file; -EISDIR for a directory,
+ * -FILEIO_ENOTREG for a FIFO, socket or device, other -errno.
+ */
+int fileio_open_regular(const char *path, int flags);
+
 /*
  * Reads the whole file into a new NUL-terminated buffer (*out, caller frees).
- * -ENOENT when missing, -EFBIG when larger than max, other -errno.
+ * -ENOENT when missing, -EFBIG when larger than max, -EISDIR / -FILEIO_ENOTREG when not a
+ * regular file (never waits on a FIFO), other -errno.
  */
 int fileio_read(const char *path, size_t max, char **out, size_t *len);
+
+/* strerror() of a negative errno from this module, FILEIO_ENOTREG named plainly. */
+const char *fileio_strerror(int r);
 
 /* Replaces path atomically with data, mode 0600. The directory must exist. On error the file
  * at path is unchanged (callers may say so); once the new file is in place, a failure to sync

@@ -2,6 +2,7 @@
 #include "base/util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -112,6 +113,31 @@ static void test_read_missing(void **state)
 	assert_int_equal(fileio_read("/nonexistent/cs", 10, &data, NULL), -ENOENT);
 }
 
+/* A FIFO with no writer: the read fails at once instead of waiting in open() forever. */
+static void test_read_fifo(void **state)
+{
+	char *path = util_printf("%s/fifo.json", dir), *data = NULL;
+	int fd;
+
+	(void)state;
+	assert_int_equal(mkfifo(path, 0600), 0);
+	alarm(10); /* a hang fails the test instead of blocking the suite */
+	assert_int_equal(fileio_read(path, 100, &data, NULL), -FILEIO_ENOTREG);
+	assert_null(data);
+	fd = fileio_open_regular(path, 0);
+	assert_int_equal(fd, -FILEIO_ENOTREG);
+	alarm(0);
+	assert_non_null(strstr(fileio_strerror(fd), "not a regular file"));
+	unlink(path);
+	assert_int_equal(fileio_write_atomic(path, "{}", 2), 0);
+	fd = fileio_open_regular(path, O_NOFOLLOW);
+	assert_true(fd >= 0);
+	assert_int_equal(fcntl(fd, F_GETFL) & O_NONBLOCK, 0); /* cleared for the reads */
+	close(fd);
+	unlink(path);
+	free(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -120,6 +146,7 @@ int main(void)
 	        cmocka_unit_test(test_symlink_not_followed),
 	        cmocka_unit_test(test_ensure_dir),
 	        cmocka_unit_test(test_read_missing),
+	        cmocka_unit_test(test_read_fifo),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }
