@@ -66,7 +66,11 @@ static int replace_secret(char **dst, const cJSON *v)
 	if (!n) {
 		return -ENOMEM;
 	}
-	log_add_secret(n);
+	/* The tokens in use stay redacted however many others are registered after them. */
+	if (log_pin_secret(n) == -ENOSPC) {
+		log_debug("the redaction table has no room to pin another token");
+	}
+	log_unpin_secret(*dst);
 	util_free_secret(*dst);
 	*dst = n;
 	return 0;

@@ -209,7 +209,7 @@ struct proxy *proxy_create(const struct proxy_config *cfg)
 	p->rxbuf = malloc(PROXY_RX_CHUNK);
 	p->ev = ev_new();
 	if (p->bearer && p->rxbuf && p->ev) {
-		log_add_secret(cfg->token);
+		log_pin_secret(cfg->token); /* never evicted, however many tokens follow */
 		ev_set_wake(p->ev, on_wake, p);
 		r = listen_loopback(p);
 	} else if (!p->ev) {

@@ -1,6 +1,7 @@
 #include "net/token.h"
 
 #include "fake_jwt.h"
+#include "base/log.h"
 #include "base/util.h"
 
 #include <errno.h>
@@ -141,6 +142,41 @@ static void test_apply_response_other_account(void **state)
 	account_release(&a);
 }
 
+/* A long session: 300 refreshes of 3 accounts. The capability token and every account's
+ * current tokens are still redacted at the end. */
+static void test_long_session_redaction(void **state)
+{
+	struct account a[3] = {{0}};
+	char out[256], body[256];
+
+	(void)state;
+	log_forget_secrets();
+	log_pin_secret("capability-token-of-the-session");
+	for (int i = 0; i < 3; i++) {
+		a[i].kind = ACCOUNT_CHATGPT;
+		a[i].name = util_printf("acc%d", i);
+		a[i].access_token = strdup("initial-access");
+		a[i].refresh_token = strdup("initial-refresh");
+	}
+	for (int n = 0; n < 300; n++) {
+		struct account *x = &a[n % 3];
+		snprintf(body, sizeof(body),
+		         "{\"access_token\":\"access/%d+x\",\"refresh_token\":\"refresh/%d+y\"}", n,
+		         n);
+		assert_int_equal(token_apply_response(x, body), 0);
+	}
+	log_redact("capability-token-of-the-session", out, sizeof(out));
+	assert_string_equal(out, "<redacted>");
+	for (int i = 0; i < 3; i++) {
+		log_redact(a[i].access_token, out, sizeof(out));
+		assert_string_equal(out, "<redacted>");
+		log_redact(a[i].refresh_token, out, sizeof(out));
+		assert_string_equal(out, "<redacted>");
+		account_release(&a[i]);
+	}
+	log_forget_secrets();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -148,6 +184,7 @@ int main(void)
 	        cmocka_unit_test(test_needs_refresh),
 	        cmocka_unit_test(test_apply_response_rotation),
 	        cmocka_unit_test(test_apply_response_other_account),
+	        cmocka_unit_test(test_long_session_redaction),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
