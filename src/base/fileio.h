@@ -8,6 +8,7 @@
 #define CS_FILEIO_H
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -36,11 +37,25 @@ const char *fileio_strerror(int r);
 
 /* Replaces path atomically with data, mode 0600. The directory must exist. On error the file
  * at path is unchanged (callers may say so); once the new file is in place, a failure to sync
- * the directory is only logged, because the write itself happened. */
+ * the directory is only logged, because the write itself happened. Temp files of earlier
+ * writers of path that died (".<name>.<uuid>.tmp") are removed first. */
 int fileio_write_atomic(const char *path, const void *data, size_t len);
 
-/* Creates path with data (0600) only if nothing is there: -EEXIST otherwise. Atomic too. */
+/* Creates path with data (0600) only if nothing is there: -EEXIST otherwise. Atomic too,
+ * and it removes dead writers' temp files the same way. */
 int fileio_write_new(const char *path, const void *data, size_t len);
+
+/* A temp file younger than this is never taken for a dead writer's (see fileio_dead_temps). */
+#define FILEIO_TEMP_GRACE_S 10
+
+/*
+ * Counts the temp files next to path (".<name>.<uuid>.tmp", which hold a copy of what was
+ * written, secrets included) whose writer died before renaming them: a live writer holds
+ * flock() on its temp file, so an unlocked one older than FILEIO_TEMP_GRACE_S is dead. With
+ * remove, they are deleted. example (may be NULL) receives the path of the first one.
+ * Returns the count or -errno when the directory cannot be read.
+ */
+int fileio_dead_temps(const char *path, bool remove, char *example, size_t examplesz);
 
 /*
  * Creates dir and its parents when missing. A directory we create gets mode; an existing one

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Store, auth.json and config files that are not regular files (a FIFO): every command that
-# reads them must fail at once with a clear message instead of waiting for a writer forever.
+# Odd files in the store and in CODEX_HOME. Files that are not regular files (a FIFO): every
+# command that reads them fails at once with a clear message instead of waiting for a writer
+# forever. Temp files left by killed writers (they hold tokens): doctor reports them and the
+# next write removes them, but never the temp file of a writer still at work.
 set -uo pipefail
 bin=${CODEX_SWITCH_BIN:?set CODEX_SWITCH_BIN to the codex-switch binary}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -85,5 +87,34 @@ check "[ '$rc' != 124 ]" "doctor with config.toml a FIFO does not hang (exit $rc
 run_bounded switch bob
 check "[ '$rc' != 124 ]" "switch with config.toml a FIFO does not hang (exit $rc)"
 rm "$CODEX_HOME/config.toml"
+
+# --- temp files of killed writers ----------------------------------------------------------
+# plant NAME UUID: a temp file as a writer killed an hour ago leaves it.
+plant() {
+	local f="$1/.$2.$3.tmp"
+	cp "$1/$2" "$f"
+	touch -d '1 hour ago' "$f"
+	echo "$f"
+}
+dead_store=$(plant "$CODEX_SWITCH_HOME" accounts.json 11111111-1111-4111-8111-111111111111)
+dead_auth=$(plant "$CODEX_HOME" auth.json 22222222-2222-4222-8222-222222222222)
+young=$(plant "$CODEX_SWITCH_HOME" accounts.json 33333333-3333-4333-8333-333333333333)
+touch "$young" # a writer may be writing it right now
+run doctor
+check "grep -qF '1 temp file of interrupted writes of' '$tmp/out'" "doctor reports the store's leftover: $(cat "$tmp/out")"
+check "grep -F '$dead_store' '$tmp/out' | grep -q '^warn'" "doctor names the store's leftover"
+check "grep -F '$dead_auth' '$tmp/out' | grep -q '^warn'" "doctor names auth.json's leftover"
+check "[ -e '$dead_store' ] && [ -e '$dead_auth' ]" "doctor removes nothing"
+run rename bob robert
+expect_rc 0 "rename after a killed write"
+check "[ ! -e '$dead_store' ]" "the next store write removed the dead writer's temp file"
+check "[ -e '$young' ]" "a fresh temp file (a live writer's) is kept"
+check "[ -e '$dead_auth' ]" "auth.json's leftover waits for a write of auth.json"
+run switch robert
+expect_rc 0 "switch after a killed write"
+check "[ ! -e '$dead_auth' ]" "writing auth.json removed its dead writer's temp file"
+rm -f "$young"
+run doctor
+check "! grep -qF 'temp file' '$tmp/out'" "doctor is quiet once they are gone: $(cat "$tmp/out")"
 
 finish
