@@ -91,7 +91,8 @@ static bool evict_one(void)
 	for (size_t i = 0; i < nsecrets; i++) {
 		if (!secrets[i].pinned) {
 			util_free_secret(secrets[i].text);
-			memmove(secrets + i, secrets + i + 1, (nsecrets - i - 1) * sizeof(*secrets));
+			memmove(secrets + i, secrets + i + 1,
+			        (nsecrets - i - 1) * sizeof(*secrets));
 			nsecrets--;
 			return true;
 		}

@@ -16,7 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define REQUEST_MAX     8192
+#define REQUEST_MAX 8192
 
 static int bind_one(int port)
 {
@@ -212,7 +212,8 @@ static int handle_callback(int client, char *target, struct callback *cb)
 	code = query_param(query, "code");
 	error = query_param(query, "error");
 	if (!state || !util_ct_equal(state, strlen(state), cb->state, strlen(cb->state))) {
-		/* Anyone on this machine can send this; only the issuer's redirect has the state. */
+		/* Anyone on this machine can send this; only the issuer's redirect has the state.
+		 */
 		oauth_server_reply(client, false,
 		                   "State mismatch: this answer does not belong to "
 		                   "this sign-in. Start the login again.");
@@ -296,8 +297,8 @@ static void accept_all(struct waiter *w)
 }
 
 /* Builds the poll set (listener first); the poll timeout honours every deadline. */
-static int poll_set(struct waiter *w, int64_t deadline_ms, struct pollfd *pfd,
-                    struct pending **who, nfds_t *n)
+static int poll_set(struct waiter *w, int64_t deadline_ms, struct pollfd *pfd, struct pending **who,
+                    nfds_t *n)
 {
 	int64_t next = deadline_ms, now = util_now_ms();
 

@@ -32,7 +32,7 @@ struct lock_place {
 struct lock_info {
 	char lock_id[UTIL_UUID_LEN + 1];
 	long pid;
-	bool parsed; /* both lock_id and pid were read */
+	bool parsed;             /* both lock_id and pid were read */
 	struct lock_place place; /* empty fields: written by an older version or the Rust one */
 	time_t mtime;
 };

@@ -276,9 +276,12 @@ static void test_listen_fallback(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_base64url),       cmocka_unit_test(test_pkce),
-	        cmocka_unit_test(test_authorize_url),   cmocka_unit_test(test_parse_tokens),
-	        cmocka_unit_test(test_url_decode),      cmocka_unit_test(test_callback_server),
+	        cmocka_unit_test(test_base64url),
+	        cmocka_unit_test(test_pkce),
+	        cmocka_unit_test(test_authorize_url),
+	        cmocka_unit_test(test_parse_tokens),
+	        cmocka_unit_test(test_url_decode),
+	        cmocka_unit_test(test_callback_server),
 	        cmocka_unit_test(test_listen_fallback),
 	        cmocka_unit_test(test_callback_server_hostile_clients),
 	};
