@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -59,27 +60,30 @@ static void read_boot_id(char *out)
 	out[strcspn(out, "\n")] = '\0';
 }
 
-/* Ours, read once: none of it changes while we run. */
-static const struct lock_place *our_place(void)
+static struct lock_place ours;
+static pthread_once_t ours_once = PTHREAD_ONCE_INIT;
+
+static void read_place(void)
 {
-	static struct lock_place place;
-	static bool done;
 	ssize_t n;
 
-	if (!done) {
-		if (gethostname(place.host, HOST_MAX) < 0) {
-			place.host[0] = '\0';
-		}
-		place.host[HOST_MAX] = '\0';
-		read_boot_id(place.boot_id);
-		n = readlink("/proc/self/ns/pid", place.pid_ns, ID_MAX);
-		place.pid_ns[n > 0 ? n : 0] = '\0';
-		one_line(place.host);
-		one_line(place.boot_id);
-		one_line(place.pid_ns);
-		done = true;
+	if (gethostname(ours.host, HOST_MAX) < 0) {
+		ours.host[0] = '\0';
 	}
-	return &place;
+	ours.host[HOST_MAX] = '\0';
+	read_boot_id(ours.boot_id);
+	n = readlink("/proc/self/ns/pid", ours.pid_ns, ID_MAX);
+	ours.pid_ns[n > 0 ? n : 0] = '\0';
+	one_line(ours.host);
+	one_line(ours.boot_id);
+	one_line(ours.pid_ns);
+}
+
+/* Ours, read once (locks are taken from several threads): none of it changes while we run. */
+static const struct lock_place *our_place(void)
+{
+	pthread_once(&ours_once, read_place);
+	return &ours;
 }
 
 static char *lock_text(const char *lock_id)
