@@ -100,9 +100,14 @@ static char *lock_text(const char *lock_id)
 /* Creates the lock file, content and all at once; -EEXIST when one is there. */
 static int create_lock(struct lockfile *l, const char *path)
 {
+	struct stat st;
 	char *text;
 	int r;
 
+	/* A held lock is the common case while waiting: skip writing and syncing a temp file. */
+	if (lstat(path, &st) == 0) {
+		return -EEXIST;
+	}
 	util_uuid(l->lock_id);
 	text = lock_text(l->lock_id);
 	if (!text) {
