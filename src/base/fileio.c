@@ -1,33 +1,62 @@
-#define _GNU_SOURCE /* O_NOFOLLOW, O_CLOEXEC */
+#define _GNU_SOURCE /* O_NOFOLLOW, O_CLOEXEC, flock */
 #include "base/fileio.h"
 
 #include "base/log.h"
 #include "base/util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-int fileio_read(const char *path, size_t max, char **out, size_t *len)
+int fileio_open_regular(const char *path, int flags)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC), r = 0;
+	/* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever. */
+	int fd = open(path, flags | O_RDONLY | O_NONBLOCK | O_CLOEXEC), r;
 	struct stat st;
-	char *data = NULL;
-	size_t n = 0;
 
 	if (fd < 0) {
 		return -errno;
 	}
 	if (fstat(fd, &st) < 0) {
 		r = -errno;
-		goto out;
+	} else if (!S_ISREG(st.st_mode)) {
+		r = S_ISDIR(st.st_mode) ? -EISDIR : -FILEIO_ENOTREG;
+	} else {
+		r = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0 ? -errno : 0;
 	}
-	if (!S_ISREG(st.st_mode)) {
-		r = -EISDIR;
+	if (r) {
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+const char *fileio_strerror(int r)
+{
+	if (r == -FILEIO_ENOTREG) {
+		return "not a regular file (a FIFO, socket or device); replace it with a file";
+	}
+	return strerror(r < 0 ? -r : r);
+}
+
+int fileio_read(const char *path, size_t max, char **out, size_t *len)
+{
+	int fd = fileio_open_regular(path, 0), r = 0;
+	struct stat st;
+	char *data = NULL;
+	size_t n = 0;
+
+	if (fd < 0) {
+		return fd;
+	}
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
 		goto out;
 	}
 	if ((size_t)st.st_size > max) {
@@ -97,19 +126,118 @@ int fileio_sync_dir(const char *dir)
 	return r;
 }
 
-/* Writes data to a fresh private temp file next to path; *tmp names it (caller frees). */
+/* The prefix ".<name>." of path's temp files and the directory they live in (caller frees). */
+static int temp_parts(const char *path, char **dir, char **prefix)
+{
+	const char *base = strrchr(path, '/');
+
+	*dir = fileio_dirname(path);
+	*prefix = util_printf(".%s.", base ? base + 1 : path);
+	if (!*dir || !*prefix) {
+		free(*dir);
+		free(*prefix);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* ".<name>.<uuid>.tmp" for the prefix ".<name>." */
+static bool is_temp_name(const char *name, const char *prefix)
+{
+	size_t plen = strlen(prefix), len = strlen(name);
+
+	return len == plen + UTIL_UUID_LEN + 4 && strncmp(name, prefix, plen) == 0 &&
+	       strcmp(name + len - 4, ".tmp") == 0;
+}
+
+/*
+ * True when the temp file at path belongs to a writer that is gone: a writer holds flock()
+ * on its temp file from just after creating it until after the rename, so an unlocked one
+ * older than the few microseconds in between is dead. With remove, it is unlinked under
+ * the lock. flock() works across pid namespaces and, on Linux NFS, across hosts too.
+ */
+static bool dead_temp(const char *path, bool remove)
+{
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
+	bool dead;
+
+	if (fd < 0) {
+		return false;
+	}
+	dead = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	       util_now() - st.st_mtime >= FILEIO_TEMP_GRACE_S && flock(fd, LOCK_EX | LOCK_NB) == 0;
+	if (dead && remove && unlink(path) < 0) {
+		dead = false;
+	}
+	close(fd);
+	return dead;
+}
+
+int fileio_dead_temps(const char *path, bool remove, char *example, size_t examplesz)
+{
+	char *dir, *prefix, *full;
+	struct dirent *e;
+	DIR *d;
+	int n = 0;
+
+	if (example && examplesz) {
+		example[0] = '\0';
+	}
+	if (temp_parts(path, &dir, &prefix)) {
+		return -ENOMEM;
+	}
+	d = opendir(dir);
+	for (e = d ? readdir(d) : NULL; e; e = readdir(d)) {
+		if (!is_temp_name(e->d_name, prefix)) {
+			continue;
+		}
+		full = util_printf("%s/%s", dir, e->d_name);
+		if (full && dead_temp(full, remove)) {
+			if (n++ == 0 && example && examplesz) {
+				snprintf(example, examplesz, "%s", full);
+			}
+		}
+		free(full);
+	}
+	n = d ? n : -errno;
+	if (d) {
+		closedir(d);
+	}
+	free(dir);
+	free(prefix);
+	return n;
+}
+
+/* Removes the temp files of writers of path that died, so no copy of a secret lingers. */
+static void remove_dead_temps(const char *path)
+{
+	char example[512];
+	int n = fileio_dead_temps(path, true, example, sizeof(example));
+
+	if (n > 0) {
+		log_info("removed %d temp file%s of interrupted writes (such as '%s')", n,
+		         n == 1 ? "" : "s", example);
+	}
+}
+
+/*
+ * Writes data to a fresh private temp file next to path; *tmp names it (caller frees). The
+ * returned descriptor holds flock() on it, marking its writer alive: keep it open until the
+ * temp file is renamed or unlinked, then close it.
+ */
 static int write_temp(const char *path, const void *data, size_t len, char **tmp)
 {
-	char *dir = fileio_dirname(path), id[UTIL_UUID_LEN + 1];
-	const char *base = strrchr(path, '/');
+	char *dir, *prefix, id[UTIL_UUID_LEN + 1];
 	int fd, r;
 
-	if (!dir) {
+	if (temp_parts(path, &dir, &prefix)) {
 		return -ENOMEM;
 	}
 	util_uuid(id);
-	*tmp = util_printf("%s/.%s.%s.tmp", dir, base ? base + 1 : path, id);
+	*tmp = util_printf("%s/%s%s.tmp", dir, prefix, id);
 	free(dir);
+	free(prefix);
 	if (!*tmp) {
 		return -ENOMEM;
 	}
@@ -120,39 +248,33 @@ static int write_temp(const char *path, const void *data, size_t len, char **tmp
 		*tmp = NULL;
 		return r;
 	}
-	r = util_write_all(fd, data, len);
+	r = flock(fd, LOCK_EX) < 0 ? -errno : 0;
+	r = r ? r : util_write_all(fd, data, len);
 	if (!r && fchmod(fd, 0600) < 0) {
 		r = -errno;
 	}
 	if (!r && fsync(fd) < 0) {
 		r = -errno;
 	}
-	if (close(fd) < 0 && !r) {
-		r = -errno;
-	}
 	if (r) {
 		unlink(*tmp);
+		close(fd);
 		free(*tmp);
 		*tmp = NULL;
-	}
-	return r;
-}
-
-static int finish(const char *path, char *tmp, int r)
-{
-	char *dir;
-
-	if (r) {
-		unlink(tmp);
-		free(tmp);
 		return r;
 	}
+	return fd;
+}
+
+/* Closes the temp file (its data is synced: close cannot lose it) and syncs the directory. */
+static int finish(const char *path, char *tmp, int fd)
+{
+	char *dir = fileio_dirname(path);
+	int r;
+
+	close(fd);
 	free(tmp);
-	dir = fileio_dirname(path);
-	if (!dir) {
-		return -ENOMEM;
-	}
-	r = fileio_sync_dir(dir);
+	r = dir ? fileio_sync_dir(dir) : -ENOMEM;
 	free(dir);
 	return r;
 }
@@ -160,44 +282,49 @@ static int finish(const char *path, char *tmp, int r)
 int fileio_write_atomic(const char *path, const void *data, size_t len)
 {
 	char *tmp;
-	int r = write_temp(path, data, len, &tmp);
+	int fd, r;
 
-	if (r) {
-		return r;
+	remove_dead_temps(path);
+	fd = write_temp(path, data, len, &tmp);
+	if (fd < 0) {
+		return fd;
 	}
 	/* rename() replaces a symlink at path itself; it never writes through it. */
-	r = rename(tmp, path) < 0 ? -errno : 0;
-	if (r) {
-		return finish(path, tmp, r);
+	if (rename(tmp, path) < 0) {
+		r = -errno;
+		unlink(tmp);
+		close(fd);
+		free(tmp);
+		return r;
 	}
-	free(tmp);
-	tmp = fileio_dirname(path);
-	r = tmp ? fileio_sync_dir(tmp) : -ENOMEM;
+	r = finish(path, tmp, fd);
 	if (r) {
 		log_warn("'%s' was written, but syncing its directory failed (%s): a crash now may "
 		         "lose the change",
 		         path, strerror(-r));
 	}
-	free(tmp);
 	return 0;
 }
 
 int fileio_write_new(const char *path, const void *data, size_t len)
 {
 	char *tmp;
-	int r = write_temp(path, data, len, &tmp);
+	int fd, r;
 
-	if (r) {
-		return r;
+	remove_dead_temps(path);
+	fd = write_temp(path, data, len, &tmp);
+	if (fd < 0) {
+		return fd;
 	}
 	/* link() fails with EEXIST instead of replacing, even against a racing writer. */
 	r = link(tmp, path) < 0 ? -errno : 0;
 	unlink(tmp);
 	if (r) {
+		close(fd);
 		free(tmp);
 		return r;
 	}
-	return finish(path, tmp, 0);
+	return finish(path, tmp, fd);
 }
 
 static int ensure_one(const char *dir, mode_t mode)

@@ -17,7 +17,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_SECRETS    256
 #define MAX_LINE       8192
 #define MIN_SECRET_LEN 8
 #define REDACTED       "<redacted>"
@@ -28,8 +27,12 @@ static enum log_level file_level = LOG_INFO;
 static int file_fd = -1;
 static size_t file_max = LOG_FILE_MAX, file_written;
 static bool file_full;
-static char *secrets[MAX_SECRETS];
-static size_t nsecrets;
+/* Oldest registration first; a re-registration moves a secret to the end. */
+static struct secret {
+	char *text;
+	bool pinned;
+} secrets[LOG_MAX_SECRETS];
+static size_t nsecrets, npinned;
 
 void log_set_stderr_level(enum log_level level)
 {
@@ -94,56 +97,117 @@ void log_close_file(void)
 	pthread_mutex_unlock(&lock);
 }
 
-static void add_one(char *owned)
-{
-	if (nsecrets == MAX_SECRETS) {
-		util_free_secret(secrets[0]);
-		memmove(secrets, secrets + 1, (MAX_SECRETS - 1) * sizeof(*secrets));
-		nsecrets--;
-	}
-	secrets[nsecrets++] = owned;
-}
-
-static bool known(const char *s)
+/* Drops the oldest secret that is not pinned; false when every one is pinned. */
+static bool evict_one(void)
 {
 	for (size_t i = 0; i < nsecrets; i++) {
-		if (strcmp(secrets[i], s) == 0) {
+		if (!secrets[i].pinned) {
+			util_free_secret(secrets[i].text);
+			memmove(secrets + i, secrets + i + 1,
+			        (nsecrets - i - 1) * sizeof(*secrets));
+			nsecrets--;
 			return true;
 		}
 	}
 	return false;
 }
 
-void log_add_secret(const char *secret)
+static long find(const char *s)
 {
-	char *raw, *enc;
+	for (size_t i = 0; i < nsecrets; i++) {
+		if (strcmp(secrets[i].text, s) == 0) {
+			return (long)i;
+		}
+	}
+	return -1;
+}
+
+/* Moves entry i to the newest end, so secrets still in use are the last to go. */
+static void touch(size_t i)
+{
+	struct secret e = secrets[i];
+
+	memmove(secrets + i, secrets + i + 1, (nsecrets - i - 1) * sizeof(*secrets));
+	secrets[nsecrets - 1] = e;
+}
+
+/* pin: 1 pin, 0 leave as it is, -1 unpin. -ENOSPC when a pin does not fit (kept unpinned). */
+static int set_one(const char *text, int pin)
+{
+	long i = find(text);
+	char *copy;
+
+	if (i < 0 && pin < 0) {
+		return 0;
+	}
+	if (i < 0) {
+		copy = strdup(text);
+		if (!copy || (nsecrets == LOG_MAX_SECRETS && !evict_one())) {
+			free(copy);
+			return -ENOMEM;
+		}
+		secrets[nsecrets++] = (struct secret){copy, false};
+		i = (long)nsecrets - 1;
+	}
+	touch((size_t)i);
+	i = (long)nsecrets - 1;
+	if (pin > 0 && !secrets[i].pinned) {
+		if (npinned == LOG_MAX_PINNED) {
+			return -ENOSPC;
+		}
+		secrets[i].pinned = true;
+		npinned++;
+	} else if (pin < 0 && secrets[i].pinned) {
+		secrets[i].pinned = false;
+		npinned--;
+	}
+	return 0;
+}
+
+/* The secret and its URL-encoded form (how it appears in form bodies and query strings). */
+static int set_secret(const char *secret, int pin)
+{
+	char *enc;
+	int r;
 
 	if (!secret || strlen(secret) < MIN_SECRET_LEN) {
-		return;
+		return 0;
 	}
+	enc = util_urlencode(secret);
 	pthread_mutex_lock(&lock);
-	if (!known(secret)) {
-		raw = strdup(secret);
-		enc = util_urlencode(secret);
-		if (raw) {
-			add_one(raw);
-		}
-		if (enc && strcmp(enc, secret) != 0) {
-			add_one(enc);
-		} else {
-			free(enc);
-		}
+	r = set_one(secret, pin);
+	if (enc && strcmp(enc, secret) != 0) {
+		int r2 = set_one(enc, pin);
+		r = r ? r : r2;
 	}
 	pthread_mutex_unlock(&lock);
+	util_free_secret(enc);
+	return r;
+}
+
+void log_add_secret(const char *secret)
+{
+	(void)set_secret(secret, 0);
+}
+
+int log_pin_secret(const char *secret)
+{
+	return set_secret(secret, 1);
+}
+
+void log_unpin_secret(const char *secret)
+{
+	(void)set_secret(secret, -1);
 }
 
 void log_forget_secrets(void)
 {
 	pthread_mutex_lock(&lock);
 	for (size_t i = 0; i < nsecrets; i++) {
-		util_free_secret(secrets[i]);
+		util_free_secret(secrets[i].text);
 	}
 	nsecrets = 0;
+	npinned = 0;
 	pthread_mutex_unlock(&lock);
 }
 
@@ -172,8 +236,8 @@ static size_t secret_len_at(const char *p)
 	size_t n = jwt_len(p);
 
 	for (size_t i = 0; i < nsecrets; i++) {
-		size_t len = strlen(secrets[i]);
-		if (len > n && strncmp(p, secrets[i], len) == 0) {
+		size_t len = strlen(secrets[i].text);
+		if (len > n && strncmp(p, secrets[i].text, len) == 0) {
 			n = len;
 		}
 	}

@@ -39,9 +39,28 @@ int log_open_file(const char *path);
 void log_set_file_max(size_t max);
 void log_close_file(void);
 
-/* Registers a secret to redact from every line from now on (copied). Short values (< 8) are
- * ignored: they would redact ordinary words. At most 256 are kept; the oldest go first. */
+/* Most secrets remembered for redaction (each also counts its URL-encoded form), and how
+ * many of them may be pinned. */
+#define LOG_MAX_SECRETS 512
+#define LOG_MAX_PINNED  128
+
+/*
+ * Registers a secret to redact from every line from now on (copied), with its URL-encoded
+ * form. Short values (< 8) are ignored: they would redact ordinary words. When the table is
+ * full the least recently registered secret that is not pinned goes; registering a known
+ * secret again makes it the most recent (reading the store re-registers the tokens in use).
+ */
 void log_add_secret(const char *secret);
+
+/*
+ * Registers a secret that is never evicted (the capability token, the tokens an account uses
+ * now) until log_unpin_secret() or log_forget_secrets(). -ENOSPC when LOG_MAX_PINNED are
+ * already pinned (it is then registered unpinned), -ENOMEM.
+ */
+int log_pin_secret(const char *secret);
+
+/* Makes a pinned secret evictable again (it is still redacted until evicted). */
+void log_unpin_secret(const char *secret);
 void log_forget_secrets(void);
 
 /*

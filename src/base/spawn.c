@@ -50,19 +50,44 @@ static char **merged_env(const char *const *extra)
 	return env;
 }
 
-static void child_fd(int fd, int target, int devnull)
+/* Puts fd (-1: /dev/null, -2: leave ours) at target. 0 or the errno of the failed call. */
+static int child_fd(int fd, int target, int devnull)
 {
 	if (fd == -2) {
-		return;
+		return 0;
 	}
-	dup2(fd == -1 ? devnull : fd, target);
+	if (fd == -1) {
+		if (devnull < 0) {
+			return devnull == -1 ? EBADF : -devnull;
+		}
+		fd = devnull;
+	}
+	if (fd == target) {
+		/* dup2() onto itself keeps close-on-exec: clear it, or the child loses the fd. */
+		int flags = fcntl(fd, F_GETFD);
+		return flags < 0 || fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC) < 0 ? errno : 0;
+	}
+	while (dup2(fd, target) < 0) {
+		if (errno != EINTR) {
+			return errno;
+		}
+	}
+	return 0;
+}
+
+/* Tells the parent why the child cannot run (as git's run-command.c does), then exits. */
+static void child_fail(int errfd, int e)
+{
+	while (write(errfd, &e, sizeof(e)) < 0 && errno == EINTR) {
+	}
+	_exit(127);
 }
 
 /* Runs in the child: async-signal-safe calls only. */
 static void child(const struct spawn_opts *o, char **env, int errfd, pid_t parent)
 {
 	sigset_t none;
-	int devnull = open("/dev/null", O_RDWR), e;
+	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC), e;
 
 	sigemptyset(&none);
 	for (int s = 1; s < NSIG; s++) {
@@ -76,19 +101,30 @@ static void child(const struct spawn_opts *o, char **env, int errfd, pid_t paren
 	if (o->new_pgroup) {
 		setpgid(0, 0);
 	}
-	child_fd(o->stdin_fd, STDIN_FILENO, devnull);
-	child_fd(o->stdout_fd, STDOUT_FILENO, devnull);
-	child_fd(o->stderr_fd, STDERR_FILENO, devnull);
+	if (devnull < 0) {
+		devnull = -errno; /* an error only if a stream should go there */
+	}
+	/* The error pipe must not be one of the targets, or a dup2() would overwrite it. */
+	if (errfd <= STDERR_FILENO) {
+		int moved = fcntl(errfd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+		if (moved < 0) {
+			_exit(127);
+		}
+		errfd = moved;
+	}
+	e = child_fd(o->stdin_fd, STDIN_FILENO, devnull);
+	e = e ? e : child_fd(o->stdout_fd, STDOUT_FILENO, devnull);
+	e = e ? e : child_fd(o->stderr_fd, STDERR_FILENO, devnull);
+	if (e) {
+		child_fail(errfd, e);
+	}
 	/* Everything else goes, except the error pipe, which is close-on-exec. */
 	for (int fd = STDERR_FILENO + 1; fd < errfd; fd++) {
 		close(fd);
 	}
 	syscall(SYS_close_range, errfd + 1, ~0U, 0);
 	execvpe(o->argv[0], o->argv, env);
-	e = errno;
-	while (write(errfd, &e, sizeof(e)) < 0 && errno == EINTR) {
-	}
-	_exit(127);
+	child_fail(errfd, errno);
 }
 
 int spawn_start(const struct spawn_opts *o, pid_t *pid)

@@ -3,7 +3,8 @@
  * and an empty signal mask (the runtime ignores SIGPIPE and blocks signals for signalfd;
  * both would survive exec), dies with us (PR_SET_PDEATHSIG), and inherits only stdin, stdout
  * and stderr. An exec failure is reported to the parent through a close-on-exec pipe, so
- * spawn_start() returns the child's errno instead of a pid that exits 127.
+ * spawn_start() returns the child's errno instead of a pid that exits 127; so is a failure to
+ * set up stdin, stdout or stderr (a bad descriptor, no /dev/null), as git's run-command.c does.
  */
 #ifndef CS_SPAWN_H
 #define CS_SPAWN_H

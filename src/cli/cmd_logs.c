@@ -1,6 +1,7 @@
 /* `codex-switch logs`: where the run logs are, the latest one, following it, pruning old ones. */
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "base/fileio.h"
 #include "base/log.h"
 #include "store/runlog.h"
 #include "base/util.h"
@@ -248,10 +249,10 @@ static int do_tail(const struct paths *p, const struct logs_opts *o)
 	if (latest(p, path, sizeof(path))) {
 		return EXIT_FAIL;
 	}
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = fileio_open_regular(path, 0);
 	if (fd < 0) {
 		log_error("cannot read '%s': %s; check that it is yours (0600)", path,
-		          strerror(errno));
+		          fileio_strerror(fd));
 		return EXIT_FAIL;
 	}
 	r = print_tail(fd, o->lines, &pos);

@@ -1,6 +1,7 @@
 /* doctor: the store directory, accounts.json, auth.json, the tokens and the logs. */
 #include "doctor/doctor.h"
 
+#include "base/fileio.h"
 #include "store/authjson.h"
 #include "store/jwt.h"
 #include "store/runlog.h"
@@ -143,6 +144,26 @@ static void check_accounts(struct doctor *d, const struct store *s)
 	check_duplicates(d, s);
 }
 
+/* Temp files of writers of path that died: copies of the file, tokens included. */
+static void check_leftovers(struct doctor *d, const char *name, const char *path)
+{
+	char example[512], *dir;
+	const char *base = strrchr(path, '/');
+	int n = fileio_dead_temps(path, false, example, sizeof(example));
+
+	if (n <= 0) {
+		return;
+	}
+	dir = fileio_dirname(path);
+	doctor_hint(doctor_add(d, DOCTOR_WARN, name,
+	                       "%d temp file%s of interrupted writes of '%s' (such as '%s') "
+	                       "may hold tokens",
+	                       n, n == 1 ? "" : "s", path, example),
+	            "the next change to it removes them, or delete them: rm '%s'/.%s.*.tmp",
+	            dir ? dir : ".", base ? base + 1 : path);
+	free(dir);
+}
+
 void doctor_check_store(struct doctor *d)
 {
 	const struct paths *p = d->paths;
@@ -165,6 +186,9 @@ void doctor_check_store(struct doctor *d)
 	if (stat(p->accounts, &st) == 0 && check_mode(d, "accounts.json", p->accounts, 0600, &st)) {
 		doctor_add(d, DOCTOR_PASS, "accounts.json", "'%s' is private (0600)", p->accounts);
 	}
+	check_leftovers(d, "accounts.json", p->accounts);
+	check_leftovers(d, "store", p->accounts_lock);
+	check_leftovers(d, "store", p->usage_cache);
 	if (store_load(p, &s, err, sizeof(err)) != 0) {
 		doctor_hint(doctor_add(d, DOCTOR_FAIL, "accounts.json", "%s", err),
 		            "fix the file by hand or move it away and import the accounts again; "
@@ -212,6 +236,7 @@ void doctor_check_auth(struct doctor *d)
 	char err[1024];
 	int r;
 
+	check_leftovers(d, "auth.json", path);
 	if (stat(path, &st) != 0) {
 		doctor_hint(doctor_add(d, DOCTOR_WARN, "auth.json",
 		                       "'%s' does not exist: plain codex "

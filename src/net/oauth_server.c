@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
@@ -15,8 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define REQUEST_MAX     8192
-#define READ_TIMEOUT_MS 5000
+#define REQUEST_MAX 8192
 
 static int bind_one(int port)
 {
@@ -152,29 +152,6 @@ void oauth_server_reply(int client, bool ok, const char *message)
 	}
 }
 
-/* Reads the request head (up to the blank line) within the timeout. */
-static int read_head(int client, struct buf *b)
-{
-	char chunk[1024];
-	struct pollfd pfd = {.fd = client, .events = POLLIN};
-
-	while (!b->data || !strstr(b->data, "\r\n\r\n")) {
-		int r = poll(&pfd, 1, READ_TIMEOUT_MS);
-		ssize_t n;
-		if (r <= 0) {
-			return r == 0 ? -ETIMEDOUT : -errno;
-		}
-		n = recv(client, chunk, sizeof(chunk), 0);
-		if (n <= 0) {
-			return n == 0 ? -ECONNRESET : -errno;
-		}
-		if (buf_append(b, chunk, (size_t)n) < 0) {
-			return -E2BIG;
-		}
-	}
-	return 0;
-}
-
 struct callback {
 	const char *state;
 	char **code;
@@ -182,7 +159,42 @@ struct callback {
 	size_t errsz;
 };
 
-/* Handles one request: 0 = got the code, 1 = not a callback (keep waiting), < 0 = failure. */
+/* One accepted connection whose request head is still arriving. */
+struct pending {
+	int fd; /* -1: free slot */
+	int64_t deadline_ms;
+	struct buf head;
+};
+
+/* The connection table of one oauth_server_wait(). */
+struct waiter {
+	struct oauth_server *s;
+	struct callback cb;
+	struct pending conns[OAUTH_SERVER_MAX_CONNS];
+};
+
+static void drop(struct pending *c)
+{
+	if (c->fd >= 0) {
+		close(c->fd);
+	}
+	if (c->head.data) {
+		util_free_secret(buf_detach(&c->head)); /* it may hold an authorization code */
+	}
+	c->fd = -1;
+}
+
+/* Makes c's socket blocking again: the answers are small pages, written whole. */
+static void answer_mode(struct pending *c)
+{
+	int flags = fcntl(c->fd, F_GETFL);
+
+	if (flags >= 0) {
+		fcntl(c->fd, F_SETFL, flags & ~O_NONBLOCK);
+	}
+}
+
+/* Handles one request: 0 = got the code, 1 = not the callback (keep waiting), < 0 = failure. */
 static int handle_callback(int client, char *target, struct callback *cb)
 {
 	char *query = strchr(target, '?'), *state, *code, *error;
@@ -200,13 +212,12 @@ static int handle_callback(int client, char *target, struct callback *cb)
 	code = query_param(query, "code");
 	error = query_param(query, "error");
 	if (!state || !util_ct_equal(state, strlen(state), cb->state, strlen(cb->state))) {
-		snprintf(cb->err, cb->errsz,
-		         "the sign-in callback carried a wrong state; "
-		         "start 'codex-switch login' again");
+		/* Anyone on this machine can send this; only the issuer's redirect has the state.
+		 */
 		oauth_server_reply(client, false,
 		                   "State mismatch: this answer does not belong to "
 		                   "this sign-in. Start the login again.");
-		rc = -EPERM;
+		rc = 1;
 	} else if (error || !code || !*code) {
 		snprintf(cb->err, cb->errsz, "the sign-in was refused: %.100s",
 		         error ? error : "no authorization code");
@@ -223,67 +234,151 @@ static int handle_callback(int client, char *target, struct callback *cb)
 	return rc;
 }
 
-static int serve_one(int client, struct callback *cb)
+/* The head of c is complete: answers it. 0 = the code (c->fd is handed over), 1, or < 0. */
+static int serve(struct pending *c, struct callback *cb, int *client)
 {
-	struct buf b;
-	char *sp, *target;
-	int rc;
+	char *target = c->head.data + 4, *sp = strchr(target, ' ');
+	int fd = c->fd, rc;
 
-	buf_init(&b, REQUEST_MAX);
-	rc = read_head(client, &b);
-	if (rc < 0) {
-		close(client);
-		buf_release(&b);
-		return 1; /* a broken or slow client does not end the sign-in */
-	}
-	target = b.data + 4;
-	sp = strchr(target, ' ');
-	if (strncmp(b.data, "GET ", 4) != 0 || !sp) {
-		respond(client, 400, "Bad request", "Only GET is served here.");
-		buf_release(&b);
+	answer_mode(c);
+	c->fd = -1; /* respond() and oauth_server_reply() close it */
+	if (strncmp(c->head.data, "GET ", 4) != 0 || !sp) {
+		respond(fd, 400, "Bad request", "Only GET is served here.");
+		drop(c);
 		return 1;
 	}
 	*sp = '\0';
-	rc = handle_callback(client, target, cb);
-	if (rc != 0 && rc != 1) {
-		buf_release(&b);
+	rc = handle_callback(fd, target, cb);
+	if (rc == 0) {
+		*client = fd;
+	}
+	drop(c);
+	return rc;
+}
+
+/* Reads what c has sent. 1 = the head is complete, 0 = wait for more, < 0 = drop it. */
+static int receive(struct pending *c)
+{
+	char chunk[1024];
+	ssize_t n = recv(c->fd, chunk, sizeof(chunk), 0);
+
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+		return 0;
+	}
+	if (n <= 0 || buf_append(&c->head, chunk, (size_t)n) < 0) {
+		return -1;
+	}
+	return strstr(c->head.data, "\r\n\r\n") ? 1 : 0;
+}
+
+/* Takes every waiting connection; when the table is full the oldest makes room. */
+static void accept_all(struct waiter *w)
+{
+	int fd;
+
+	while ((fd = accept4(w->s->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0) {
+		struct pending *slot = NULL, *oldest = &w->conns[0];
+		for (size_t i = 0; i < OAUTH_SERVER_MAX_CONNS; i++) {
+			struct pending *c = &w->conns[i];
+			if (c->fd < 0 && !slot) {
+				slot = c;
+			} else if (c->fd >= 0 && c->deadline_ms < oldest->deadline_ms) {
+				oldest = c;
+			}
+		}
+		if (!slot) {
+			drop(oldest);
+			slot = oldest;
+		}
+		slot->fd = fd;
+		slot->deadline_ms = util_now_ms() + OAUTH_SERVER_REQUEST_MS;
+		buf_init(&slot->head, REQUEST_MAX);
+	}
+}
+
+/* Builds the poll set (listener first); the poll timeout honours every deadline. */
+static int poll_set(struct waiter *w, int64_t deadline_ms, struct pollfd *pfd, struct pending **who,
+                    nfds_t *n)
+{
+	int64_t next = deadline_ms, now = util_now_ms();
+
+	pfd[0] = (struct pollfd){.fd = w->s->fd, .events = POLLIN};
+	*n = 1;
+	for (size_t i = 0; i < OAUTH_SERVER_MAX_CONNS; i++) {
+		struct pending *c = &w->conns[i];
+		if (c->fd < 0) {
+			continue;
+		}
+		if (c->deadline_ms <= now) {
+			drop(c); /* a whole request gets this long, however it trickles in */
+			continue;
+		}
+		next = c->deadline_ms < next ? c->deadline_ms : next;
+		who[*n] = c;
+		pfd[(*n)++] = (struct pollfd){.fd = c->fd, .events = POLLIN};
+	}
+	return next - now > 60000 ? 60000 : (int)(next - now);
+}
+
+/* One round of waiting: 0 = the code, 1 = keep waiting, < 0 = failure. */
+static int wait_round(struct waiter *w, int64_t deadline_ms, int *client)
+{
+	struct pollfd pfd[OAUTH_SERVER_MAX_CONNS + 1];
+	struct pending *who[OAUTH_SERVER_MAX_CONNS + 1];
+	nfds_t n;
+	int timeout = poll_set(w, deadline_ms, pfd, who, &n), rc;
+
+	rc = poll(pfd, n, timeout > 0 ? timeout : 0);
+	if (rc < 0 && errno != EINTR) {
+		rc = -errno;
+		snprintf(w->cb.err, w->cb.errsz, "cannot wait for the sign-in callback: %s",
+		         strerror(-rc));
 		return rc;
 	}
-	util_free_secret(buf_detach(&b));
-	return rc;
+	for (nfds_t i = 1; rc > 0 && i < n; i++) {
+		int got;
+		if (!pfd[i].revents) {
+			continue;
+		}
+		got = receive(who[i]);
+		if (got < 0) {
+			drop(who[i]); /* a broken or slow client does not end the sign-in */
+		} else if (got > 0 && (got = serve(who[i], &w->cb, client)) != 1) {
+			return got;
+		}
+	}
+	if (rc > 0 && pfd[0].revents) {
+		accept_all(w);
+	}
+	return 1;
 }
 
 int oauth_server_wait(struct oauth_server *s, const char *state, int64_t deadline_ms, char **code,
                       int *client, char *err, size_t errsz)
 {
-	struct callback cb = {state, code, err, errsz};
-	struct pollfd pfd = {.fd = s->fd, .events = POLLIN};
-	int rc, c;
+	struct waiter w = {.s = s, .cb = {state, code, err, errsz}};
+	int rc = 1, flags = fcntl(s->fd, F_GETFL);
 
 	*code = NULL;
 	*client = -1;
-	for (;;) {
-		int64_t left = deadline_ms - util_now_ms();
-		if (left <= 0) {
-			snprintf(err, errsz, "no sign-in within 15 minutes; run the login again");
-			return -ETIMEDOUT;
-		}
-		rc = poll(&pfd, 1, left > 60000 ? 60000 : (int)left);
-		if (rc < 0 && errno != EINTR) {
-			snprintf(err, errsz, "cannot wait for the sign-in callback: %s",
-			         strerror(errno));
-			return -errno;
-		}
-		if (rc <= 0 || (c = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC)) < 0) {
-			continue;
-		}
-		rc = serve_one(c, &cb);
-		if (rc == 0) {
-			*client = c;
-			return 0;
-		}
-		if (rc < 0) {
-			return rc;
-		}
+	for (size_t i = 0; i < OAUTH_SERVER_MAX_CONNS; i++) {
+		w.conns[i].fd = -1;
 	}
+	if (flags < 0 || fcntl(s->fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+		rc = -errno;
+		snprintf(err, errsz, "cannot wait for the sign-in callback: %s", strerror(-rc));
+		return rc;
+	}
+	while (rc == 1) {
+		if (util_now_ms() >= deadline_ms) {
+			snprintf(err, errsz, "no sign-in within 15 minutes; run the login again");
+			rc = -ETIMEDOUT;
+			break;
+		}
+		rc = wait_round(&w, deadline_ms, client);
+	}
+	for (size_t i = 0; i < OAUTH_SERVER_MAX_CONNS; i++) {
+		drop(&w.conns[i]);
+	}
+	return rc;
 }

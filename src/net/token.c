@@ -66,10 +66,35 @@ static int replace_secret(char **dst, const cJSON *v)
 	if (!n) {
 		return -ENOMEM;
 	}
-	log_add_secret(n);
+	/* The tokens in use stay redacted however many others are registered after them. */
+	if (log_pin_secret(n) == -ENOSPC) {
+		log_debug("the redaction table has no room to pin another token");
+	}
+	log_unpin_secret(*dst);
 	util_free_secret(*dst);
 	*dst = n;
 	return 0;
+}
+
+/* A stored id and the same claim of a token conflict only when both are known. */
+static bool ids_conflict(const char *stored, const char *claim)
+{
+	return stored && stored[0] && claim && claim[0] && strcmp(stored, claim) != 0;
+}
+
+/* False when token (a JWT) names another user or workspace than the stored account a. */
+static bool same_owner(const struct account *a, const cJSON *token)
+{
+	struct jwt_claims c;
+	bool same;
+
+	if (!cJSON_IsString(token) || jwt_claims(token->valuestring, &c) < 0) {
+		return true; /* no readable claims: nothing says it is someone else's */
+	}
+	same = !ids_conflict(a->chatgpt_user_id, c.user_id) &&
+	       !ids_conflict(a->chatgpt_account_id, c.account_id);
+	jwt_claims_release(&c);
+	return same;
 }
 
 int token_apply_response(struct account *a, const char *body)
@@ -84,6 +109,11 @@ int token_apply_response(struct account *a, const char *body)
 	id = cJSON_GetObjectItemCaseSensitive(o, "id_token");
 	acc = cJSON_GetObjectItemCaseSensitive(o, "access_token");
 	if (!cJSON_IsString(id) && !cJSON_IsString(acc)) {
+		goto out;
+	}
+	/* Relabelling the stored account as another person would merge two accounts into one. */
+	if (!same_owner(a, id) || !same_owner(a, acc)) {
+		rc = -EXDEV;
 		goto out;
 	}
 	rc = replace_secret(&a->id_token, id);
@@ -410,7 +440,13 @@ static int refresh_now(struct account *a, char *err, size_t errsz)
 		rc = rc == -ETIMEDOUT ? -ETIMEDOUT : rc == -ENOMEM ? -ENOMEM : -EAGAIN;
 	} else if (at.resp.status < 200 || at.resp.status > 299) {
 		rc = describe_failure(a, at.resp.status, at.resp.body, NULL, err, errsz);
-	} else if (token_apply_response(a, at.resp.body) < 0) {
+	} else if ((rc = token_apply_response(a, at.resp.body)) == -EXDEV) {
+		snprintf(err, errsz,
+		         "the auth server answered the refresh of %s with the tokens of another "
+		         "account (another user or workspace id); the stored tokens are kept; if "
+		         "this repeats, run 'codex-switch login %s --replace'",
+		         label, a->name);
+	} else if (rc < 0) {
 		snprintf(err, errsz,
 		         "the auth server sent an unreadable token response for %s; "
 		         "try again later",

@@ -41,7 +41,8 @@ enum token_error_kind {
  * and copies the stored result into out (caller releases with account_release()).
  * Returns 0; -ENOENT (no such account); -EKEYREVOKED when the auth server rejected the
  * refresh token for good (the account is then marked relogin_reason in the store and needs
- * `codex-switch login <name> --replace`); -EAGAIN / -ETIMEDOUT for transient failures;
+ * `codex-switch login <name> --replace`); -EXDEV when the answer carried another account's
+ * tokens (nothing is stored); -EAGAIN / -ETIMEDOUT for transient failures;
  * other -errno. err receives a redacted, actionable message on failure.
  * API-key accounts are returned as they are.
  */
@@ -63,6 +64,8 @@ enum token_error_kind token_classify(long status, const char *body, const char *
  * Copies the fields present in a token response body (id_token, access_token,
  * refresh_token) into a, keeping absent ones, then applies the new id token's claims.
  * -EINVAL when body is not a JSON object or carries no access token and no id token.
+ * -EXDEV when the id token or access token names another user id or workspace (account) id
+ * than a holds: a is then left unchanged, never relabelled as someone else.
  */
 int token_apply_response(struct account *a, const char *body);
 

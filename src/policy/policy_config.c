@@ -141,7 +141,7 @@ int policy_config_load(const char *path, struct policy_config *c, char *err, siz
 	}
 	if (r) {
 		snprintf(err, errsz, "cannot read '%s': %s", path,
-		         r == -EFBIG ? "larger than 64 KiB" : strerror(-r));
+		         r == -EFBIG ? "larger than 64 KiB" : fileio_strerror(r));
 		return r;
 	}
 	r = apply(path, text, c, err, errsz);

@@ -139,9 +139,9 @@ struct proxy *proxy_create(const struct proxy_config *cfg)
 	        util_printf("Bearer %s", cfg->upstream_token ? cfg->upstream_token : cfg->token);
 	p->rxbuf = malloc(PROXY_RX_CHUNK);
 	if (p->bearer && p->rxbuf) {
-		log_add_secret(cfg->token);
+		log_pin_secret(cfg->token); /* never evicted, however many tokens follow */
 		if (cfg->upstream_token) {
-			log_add_secret(cfg->upstream_token);
+			log_pin_secret(cfg->upstream_token);
 		}
 		r = listen_loopback(p);
 	}

@@ -344,7 +344,7 @@ bool resubmit_filter(struct resubmit *r, struct proxy_conn *conn, const char *me
 		return false;
 	}
 	if (strcmp(method, "thread/reverted") == 0 || strcmp(method, "thread/rolledBack") == 0) {
-		return r->state != RESUBMIT_REVERTING && r->state != RESUBMIT_STARTING;
+		return r->state == RESUBMIT_HELD; /* ours, while the re-sent turn is under way */
 	}
 	if (strcmp(method, "turn/started") == 0 && r->state == RESUBMIT_STARTING &&
 	    !r->new_turn[0]) {

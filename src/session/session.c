@@ -437,7 +437,7 @@ static int make_tokens(struct session *s)
 	}
 	util_hex(raw, sizeof(raw), s->tui_token);
 	memset(raw, 0, sizeof(raw));
-	log_add_secret(s->tui_token);
+	log_pin_secret(s->tui_token); /* never evicted, however many tokens follow */
 	return 0;
 }
 

@@ -147,7 +147,7 @@ int authjson_read(const char *path, struct account *a, char *err, size_t errsz)
 	memset(a, 0, sizeof(*a));
 	r = fileio_read(path, FILEIO_MAX_JSON, &text, &len);
 	if (r) {
-		snprintf(err, errsz, "cannot read '%s': %s", path, strerror(-r));
+		snprintf(err, errsz, "cannot read '%s': %s", path, fileio_strerror(r));
 		return r;
 	}
 	top = cJSON_ParseWithLength(text, len);

@@ -1,12 +1,15 @@
 #define _GNU_SOURCE /* flock */
 #include "store/lockfile.h"
-#include "base/util.h"
 
+#include "base/fileio.h"
 #include "base/log.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,69 +19,148 @@
 #include <unistd.h>
 
 #define LOCKFILE_POLL_MS  25
-#define LOCKFILE_MAX_READ 512
+#define LOCKFILE_MAX_READ 1024
+#define HOST_MAX          256
+#define ID_MAX            64
+
+/* Where a process runs: a pid means something only on this host, boot and pid namespace. */
+struct lock_place {
+	char host[HOST_MAX + 1];
+	char boot_id[ID_MAX + 1];
+	char pid_ns[ID_MAX + 1];
+};
 
 struct lock_info {
 	char lock_id[UTIL_UUID_LEN + 1];
 	long pid;
-	bool parsed; /* both lock_id and pid were read */
+	bool parsed;             /* both lock_id and pid were read */
+	struct lock_place place; /* empty fields: written by an older version or the Rust one */
 	time_t mtime;
 };
 
-static int write_content(int fd, const char *lock_id)
+/* Keeps s to one line of printable bytes, so it can never forge another key. */
+static void one_line(char *s)
 {
-	char now[40], *text;
-	int r;
+	for (; *s; s++) {
+		if ((unsigned char)*s < 0x21 || *s == 0x7f) {
+			*s = '_';
+		}
+	}
+}
+
+static void read_boot_id(char *out)
+{
+	int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, out, ID_MAX);
+
+	if (fd >= 0) {
+		close(fd);
+	}
+	out[n > 0 ? n : 0] = '\0';
+	out[strcspn(out, "\n")] = '\0';
+}
+
+static struct lock_place ours;
+static pthread_once_t ours_once = PTHREAD_ONCE_INIT;
+
+static void read_place(void)
+{
+	ssize_t n;
+
+	if (gethostname(ours.host, HOST_MAX) < 0) {
+		ours.host[0] = '\0';
+	}
+	ours.host[HOST_MAX] = '\0';
+	read_boot_id(ours.boot_id);
+	n = readlink("/proc/self/ns/pid", ours.pid_ns, ID_MAX);
+	ours.pid_ns[n > 0 ? n : 0] = '\0';
+	one_line(ours.host);
+	one_line(ours.boot_id);
+	one_line(ours.pid_ns);
+}
+
+/* Ours, read once (locks are taken from several threads): none of it changes while we run. */
+static const struct lock_place *our_place(void)
+{
+	pthread_once(&ours_once, read_place);
+	return &ours;
+}
+
+static char *lock_text(const char *lock_id)
+{
+	const struct lock_place *me = our_place();
+	char now[40];
 
 	util_format_rfc3339(util_now_ms() * 1000, now, sizeof(now));
-	text = util_printf("lock_id=%s\npid=%ld\ncreated_at=%s\n", lock_id, (long)getpid(), now);
+	/* The Rust codex-switch reads lock_id and ignores the lines it does not know. */
+	return util_printf("lock_id=%s\npid=%ld\ncreated_at=%s\nhost=%s\nboot_id=%s\npid_ns=%s\n",
+	                   lock_id, (long)getpid(), now, me->host, me->boot_id, me->pid_ns);
+}
+
+/* Creates the lock file, content and all at once; -EEXIST when one is there. */
+static int create_lock(struct lockfile *l, const char *path)
+{
+	struct stat st;
+	char *text;
+	int r;
+
+	/* A held lock is the common case while waiting: skip writing and syncing a temp file. */
+	if (lstat(path, &st) == 0) {
+		return -EEXIST;
+	}
+	util_uuid(l->lock_id);
+	text = lock_text(l->lock_id);
 	if (!text) {
 		return -ENOMEM;
 	}
-	r = util_write_all(fd, text, strlen(text));
+	/* A temp file linked into place: a kill at any moment never leaves an empty lock. */
+	r = fileio_write_new(path, text, strlen(text));
 	free(text);
-	if (!r && fsync(fd) < 0) {
-		r = -errno;
+	if (r) {
+		return r;
 	}
-	return r;
+	l->path = strdup(path);
+	if (!l->path) {
+		unlink(path);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
-/* Creates the lock file; -EEXIST when one is there. */
-static int create_lock(struct lockfile *l, const char *path)
+static void copy_value(char *dst, size_t dstsz, const char *v, size_t len)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600), r;
-
-	if (fd < 0) {
-		return -errno;
+	if (len < dstsz) {
+		memcpy(dst, v, len);
+		dst[len] = '\0';
 	}
-	util_uuid(l->lock_id);
-	r = write_content(fd, l->lock_id);
-	if (close(fd) < 0 && !r) {
-		r = -errno;
-	}
-	if (!r) {
-		l->path = strdup(path);
-		r = l->path ? 0 : -ENOMEM;
-	}
-	if (r) {
-		unlink(path);
-	}
-	return r;
 }
 
 static void parse_line(const char *line, size_t len, struct lock_info *info)
 {
+	static const struct {
+		const char *key;
+		size_t off, size;
+	} places[] = {
+	        {"host=", offsetof(struct lock_place, host), HOST_MAX + 1},
+	        {"boot_id=", offsetof(struct lock_place, boot_id), ID_MAX + 1},
+	        {"pid_ns=", offsetof(struct lock_place, pid_ns), ID_MAX + 1},
+	};
 	long pid;
 	char num[24];
 
 	if (len == 8 + UTIL_UUID_LEN && strncmp(line, "lock_id=", 8) == 0) {
-		memcpy(info->lock_id, line + 8, UTIL_UUID_LEN);
-		info->lock_id[UTIL_UUID_LEN] = '\0';
+		copy_value(info->lock_id, sizeof(info->lock_id), line + 8, UTIL_UUID_LEN);
 	} else if (len > 4 && len - 4 < sizeof(num) && strncmp(line, "pid=", 4) == 0) {
-		memcpy(num, line + 4, len - 4);
-		num[len - 4] = '\0';
+		copy_value(num, sizeof(num), line + 4, len - 4);
 		if (util_parse_long(num, 1, INT32_MAX, &pid) == 0) {
 			info->pid = pid;
+		}
+	}
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(places); i++) {
+		size_t k = strlen(places[i].key);
+		if (len > k && strncmp(line, places[i].key, k) == 0) {
+			copy_value((char *)&info->place + places[i].off, places[i].size, line + k,
+			           len - k);
 		}
 	}
 }
@@ -100,13 +182,16 @@ static void parse_lock(const char *text, struct lock_info *info)
 static int read_lock(const char *path, struct lock_info *info)
 {
 	char text[LOCKFILE_MAX_READ + 1];
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = fileio_open_regular(path, O_NOFOLLOW);
 	struct stat st;
 	ssize_t n;
 
 	memset(info, 0, sizeof(*info));
+	if (fd == -ENOENT) {
+		return fd;
+	}
 	if (fd < 0) {
-		return -errno;
+		return -EIO; /* not a file we could have written: treat it as unreadable */
 	}
 	if (fstat(fd, &st) < 0) {
 		n = -1;
@@ -123,12 +208,35 @@ static int read_lock(const char *path, struct lock_info *info)
 	return 0;
 }
 
+static bool pid_dead(long pid)
+{
+	return kill((pid_t)pid, 0) == -1 && errno == ESRCH;
+}
+
+/*
+ * kill(pid, 0) only means something for a pid of our host, boot and pid namespace: another
+ * machine sharing the home directory, or a container, has its own pids. A lock from elsewhere
+ * is never reclaimed; one without a place (older versions, the Rust codex-switch) only when
+ * its pid is dead here and it is older than any real hold.
+ */
 static bool is_stale(const struct lock_info *info)
 {
-	if (info->parsed) {
-		return kill((pid_t)info->pid, 0) == -1 && errno == ESRCH;
+	const struct lock_place *me = our_place(), *it = &info->place;
+
+	if (!info->parsed) {
+		return util_now() - info->mtime > LOCKFILE_UNREADABLE_STALE_S;
 	}
-	return util_now() - info->mtime > LOCKFILE_UNREADABLE_STALE_S;
+	if (!it->host[0] && !it->boot_id[0]) {
+		return pid_dead(info->pid) && util_now() - info->mtime > LOCKFILE_LEGACY_STALE_S;
+	}
+	if (!me->boot_id[0] || strcmp(it->host, me->host) != 0 ||
+	    strcmp(it->boot_id, me->boot_id) != 0) {
+		return false;
+	}
+	if (it->pid_ns[0] && me->pid_ns[0] && strcmp(it->pid_ns, me->pid_ns) != 0) {
+		return false;
+	}
+	return pid_dead(info->pid);
 }
 
 /* Serialises reclaimers: each re-reads the lock under this flock before deleting it. */

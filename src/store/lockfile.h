@@ -1,10 +1,17 @@
 /*
  * Cross-process lock files, compatible with the Rust codex-switch's accounts.lock:
- * a file created with O_CREAT|O_EXCL holding "lock_id=<uuid>\npid=<pid>\ncreated_at=<rfc3339>\n".
+ * a file holding "lock_id=<uuid>\npid=<pid>\ncreated_at=<rfc3339>\n", to which we add
+ * "host=<hostname>\nboot_id=<kernel boot id>\npid_ns=<pid namespace>\n" (the Rust version
+ * ignores lines it does not know). The content is written to a temp file that is then
+ * link()ed into place, so the lock never exists empty or half written.
  *
- * A lock whose owner process is dead is reclaimed, and so is an unreadable lock file older than
- * a few seconds (its writer died between creating and writing it). Reclaiming is serialised with
- * flock() on "<path>.reclaim", so two reclaimers never delete each other's fresh lock.
+ * A lock is reclaimed only when its owner is surely dead: its host, boot id (and pid
+ * namespace, when recorded) are ours and kill(pid, 0) says the pid is gone. A lock from
+ * another host, boot or namespace is never reclaimed. A lock without a place (an older version,
+ * the Rust one) is reclaimed when its pid is dead here and it is older than
+ * LOCKFILE_LEGACY_STALE_S; an unreadable one when older than LOCKFILE_UNREADABLE_STALE_S.
+ * Reclaiming is serialised with flock() on "<path>.reclaim", so two reclaimers never delete
+ * each other's fresh lock.
  *
  * lockfile_acquire() sleeps between attempts: use it from commands, never on an event loop
  * (there, call lockfile_try() from a timer).
@@ -18,6 +25,9 @@
 
 /* Seconds after which a lock file without a readable pid counts as abandoned. */
 #define LOCKFILE_UNREADABLE_STALE_S 5
+/* Seconds after which a lock without host and boot id, whose pid is dead here, is abandoned:
+ * longer than any real hold, so a pid from another namespace is not trusted alone. */
+#define LOCKFILE_LEGACY_STALE_S 120
 
 struct lockfile {
 	char *path; /* owned; NULL when not held */

@@ -115,7 +115,7 @@ int store_load(const struct paths *p, struct store *s, char *err, size_t errsz)
 	}
 	if (r) {
 		snprintf(err, errsz, "cannot read '%s': %s", p->accounts,
-		         r == -EFBIG ? "larger than 16 MiB" : strerror(-r));
+		         r == -EFBIG ? "larger than 16 MiB" : fileio_strerror(r));
 		return r;
 	}
 	r = parse_store(p->accounts, text, len, s, err, errsz);

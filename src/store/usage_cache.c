@@ -35,7 +35,8 @@ static cJSON *cache_read(const struct paths *p)
 			root = NULL;
 		}
 	} else if (rc != -ENOENT) {
-		log_warn("cannot read the usage cache '%s': %s", p->usage_cache, strerror(-rc));
+		log_warn("cannot read the usage cache '%s': %s", p->usage_cache,
+		         fileio_strerror(rc));
 	}
 	free(text);
 	if (!root) {

@@ -73,35 +73,58 @@ done
 check "[ ! -e '$lock' ]" "no lock left behind"
 
 # --- a lock left by a dead process is reclaimed at once ----------------------------------
+# Where this process runs, as a lock records it: a pid means something only there.
+place=$(printf 'host=%s\nboot_id=%s\npid_ns=%s\n' "$(uname -n)" \
+	"$(cat /proc/sys/kernel/random/boot_id)" "$(readlink /proc/self/ns/pid)")
 sh -c 'exit 0' &
 dead=$!
 wait "$dead"
-printf 'lock_id=0b7c6ad2-7a0e-4f43-a1a4-3f3b1b0d2c11\npid=%s\ncreated_at=2026-05-01T00:00:00Z' \
-	"$dead" >"$lock"
+printf 'lock_id=0b7c6ad2-7a0e-4f43-a1a4-3f3b1b0d2c11\npid=%s\ncreated_at=2026-05-01T00:00:00Z\n%s\n' \
+	"$dead" "$place" >"$lock"
 timed 8000 "rename with a dead owner's lock" rename r0 s0
 check "[ ! -e '$lock' ]" "reclaimed lock released"
 : >"$lock"
 touch -d '1 minute ago' "$lock"
 timed 8000 "rename with an old empty lock" rename s0 r0
+# The Rust codex-switch's lock has no place: its dead pid is trusted only once it is old.
+printf 'lock_id=0b7c6ad2-7a0e-4f43-a1a4-3f3b1b0d2c11\npid=%s\ncreated_at=2026-05-01T00:00:00Z' \
+	"$dead" >"$lock"
+touch -d '10 minutes ago' "$lock"
+timed 8000 "rename with an old lock of the Rust version" rename r0 s0
+check "[ ! -e '$lock' ]" "old Rust lock reclaimed and released"
+"$bin" rename s0 r0 >/dev/null || bad "rename back"
 
-# --- a process really killed while it holds the lock -------------------------------------
-# accounts.json becomes a FIFO, so the writer blocks in its read, holding the lock.
-cp "$store" "$tmp/saved.json"
-rm "$store"
-mkfifo "$store"
-"$bin" enable r1 >/dev/null 2>&1 &
+# --- a process killed while it holds the lock -------------------------------------------
+# The victim writes a lock as codex-switch does, with its own pid, and is killed with it held.
+sh -c 'printf "lock_id=1b7c6ad2-7a0e-4f43-a1a4-3f3b1b0d2c11\npid=%s\ncreated_at=2026-05-01T00:00:00Z\n%s\n" \
+	"$$" "$1" >"$2" && exec sleep 60' victim "$place" "$lock" &
 victim=$!
 for _ in $(seq 1 200); do
 	grep -q "pid=$victim" "$lock" 2>/dev/null && break
 	sleep 0.02
 done
 check "grep -q 'pid=$victim' '$lock'" "the victim holds the lock"
-kill -9 "$victim"
-wait "$victim" 2>/dev/null
-rm "$store"
-cp "$tmp/saved.json" "$store"
+{
+	kill -9 "$victim"
+	wait "$victim"
+} 2>/dev/null
 timed 8000 "command after the lock owner was killed" enable r1
 check "[ ! -e '$lock' ]" "lock released after the reclaim"
+
+# --- an empty accounts.lock never appears, whenever a command is killed --------------------
+for i in $(seq 1 40); do
+	"$bin" disable n2 >/dev/null 2>&1 &
+	victim=$!
+	sleep "0.00$((RANDOM % 10))"
+	kill -9 "$victim" 2>/dev/null
+	wait "$victim" 2>/dev/null
+	if [ -e "$lock" ] && [ ! -s "$lock" ]; then
+		bad "an empty lock after kill $i"
+		break
+	fi
+	rm -f "$lock"
+done
+ok
 
 # --- crash safety: writers killed at random moments ---------------------------------------
 for i in $(seq 1 40); do
@@ -119,7 +142,12 @@ done
 ok
 check "[ \"\$(names)\" = 'n0 n1 n2 n3 n4 n5 n6 n7 n8 n9 r0 r1 r2 r3 r4' ]" \
 	"no account lost to a crash: $(names)"
+# Temp files the kills left are removed by the next write once past their grace period.
+for f in "$CODEX_SWITCH_HOME"/.accounts.*.tmp; do
+	[ -e "$f" ] && touch -d '1 minute ago' "$f"
+done
 timed 8000 "command after the crash loop" rename n3 n3-final
+check "! ls -A '$CODEX_SWITCH_HOME' | grep -q '\.tmp\$'" "no temp file of a killed writer is left: $(ls -A "$CODEX_SWITCH_HOME")"
 check "[ \"\$(stat -c %a '$store')\" = 600 ]" "accounts.json still 0600"
 
 finish

@@ -229,8 +229,10 @@ def test_disk_full(mb):
         auth_before = f.read()
     for argv, path, old in (([BIN, "rename", "acc0", "renamed"], acc, before),
                             ([BIN, "switch", "acc1"], auth, auth_before)):
+        # 400 bytes: room for the lock (about 230 with host, boot id and pid namespace), none
+        # for accounts.json or auth.json, which hold JWTs.
         p = subprocess.run(argv, env=home.env(), capture_output=True, timeout=60,
-                           preexec_fn=limited_fsize(100))
+                           preexec_fn=limited_fsize(400))
         err = p.stderr.decode(errors="replace")
         with open(path, "rb") as f:
             now = f.read()

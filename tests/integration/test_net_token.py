@@ -127,6 +127,26 @@ def test_absent_fields_kept(mb):
     home.cleanup()
 
 
+def test_other_account_refused(mb):
+    """A refresh answer carrying another user's tokens is refused: the stored account keeps
+    its identity and tokens, and the user is told what happened."""
+    now = int(time.time())
+    a = h.make_account(mb, "alice@example.com", "acct-A", access_exp=now + 30)
+    b = h.make_account(mb, "bob@example.com", "acct-B")
+    for other in ({"account_id": "acct-A", "user_id": "user-mallory"},
+                  {"account_id": "acct-M", "user_id": a["chatgpt_user_id"]}):
+        mb.add_refresh_token(a["refresh_token"], email="mallory@example.com", **other)
+        home = fresh_setup(mb, [a, b], current=a)
+        before = h.read_accounts(home.switch_home)
+        r = run(home, "usage", "alice")
+        expect(r.returncode == 1, "%r: refresh with another account's tokens accepted (%d)"
+               % (other, r.returncode))
+        expect("tokens of another account" in r.stderr, "no clear message: %r" % r.stderr)
+        expect(h.read_accounts(home.switch_home) == before, "%r: the store changed" % other)
+        no_secrets(r.stdout + r.stderr, a)
+        home.cleanup()
+
+
 def test_terminal_errors(mb):
     for code in ("invalid_grant", "refresh_token_expired", "refresh_token_reused",
                  "refresh_token_invalidated"):
@@ -253,7 +273,7 @@ def main():
     mb = h.start_mock()
     try:
         for t in (test_rotation_and_auth_json, test_switch_refreshes_first,
-                  test_absent_fields_kept, test_terminal_errors,
+                  test_absent_fields_kept, test_other_account_refused, test_terminal_errors,
                   test_transient_then_success, test_custody, test_two_processes,
                   test_usage_401_forces_refresh, test_timeout):
             t(mb)

@@ -2,13 +2,19 @@
 #include "base/util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <dirent.h>
 #include <cmocka.h>
@@ -112,6 +118,131 @@ static void test_read_missing(void **state)
 	assert_int_equal(fileio_read("/nonexistent/cs", 10, &data, NULL), -ENOENT);
 }
 
+/* A FIFO with no writer: the read fails at once instead of waiting in open() forever. */
+static void test_read_fifo(void **state)
+{
+	char *path = util_printf("%s/fifo.json", dir), *data = NULL;
+	int fd;
+
+	(void)state;
+	assert_int_equal(mkfifo(path, 0600), 0);
+	alarm(10); /* a hang fails the test instead of blocking the suite */
+	assert_int_equal(fileio_read(path, 100, &data, NULL), -FILEIO_ENOTREG);
+	assert_null(data);
+	fd = fileio_open_regular(path, 0);
+	assert_int_equal(fd, -FILEIO_ENOTREG);
+	alarm(0);
+	assert_non_null(strstr(fileio_strerror(fd), "not a regular file"));
+	unlink(path);
+	assert_int_equal(fileio_write_atomic(path, "{}", 2), 0);
+	fd = fileio_open_regular(path, O_NOFOLLOW);
+	assert_true(fd >= 0);
+	assert_int_equal(fcntl(fd, F_GETFL) & O_NONBLOCK, 0); /* cleared for the reads */
+	close(fd);
+	unlink(path);
+	free(path);
+}
+
+/* Plants a temp file like one a writer of dir/name leaves; aged by seconds. */
+static char *plant_temp(const char *name, const char *uuid, int seconds)
+{
+	char *path = util_printf("%s/.%s.%s.tmp", dir, name, uuid);
+	struct timeval old[2];
+
+	assert_int_equal(fileio_write_new(path, "secret", 6), 0);
+	gettimeofday(&old[0], NULL);
+	old[0].tv_sec -= seconds;
+	old[1] = old[0];
+	assert_int_equal(utimes(path, old), 0);
+	return path;
+}
+
+/* Only the temp files of dead writers go: unlocked and older than the grace period. */
+static void test_dead_temps_removed(void **state)
+{
+	char *target = util_printf("%s/accounts.json", dir), example[512];
+	char *dead = plant_temp("accounts.json", "11111111-1111-4111-8111-111111111111", 3600);
+	char *young = plant_temp("accounts.json", "22222222-2222-4222-8222-222222222222", 0);
+	char *live = plant_temp("accounts.json", "33333333-3333-4333-8333-333333333333", 3600);
+	char *other = plant_temp("auth.json", "44444444-4444-4444-8444-444444444444", 3600);
+	char *odd = util_printf("%s/.accounts.json.not-a-uuid.tmp", dir);
+	int held = open(live, O_RDONLY);
+
+	(void)state;
+	assert_int_equal(flock(held, LOCK_EX), 0); /* its writer is still writing */
+	assert_int_equal(fileio_write_new(odd, "x", 1), 0);
+	utimes(odd, NULL);
+	assert_int_equal(fileio_dead_temps(target, false, example, sizeof(example)), 1);
+	assert_string_equal(example, dead);
+	assert_int_equal(access(dead, F_OK), 0); /* counting removes nothing */
+	assert_int_equal(fileio_write_atomic(target, "{}", 2), 0);
+	assert_int_equal(access(dead, F_OK), -1);
+	assert_int_equal(access(young, F_OK), 0);
+	assert_int_equal(access(live, F_OK), 0);
+	assert_int_equal(access(other, F_OK), 0); /* another file's: its own writes clean it */
+	assert_int_equal(access(odd, F_OK), 0);
+	assert_int_equal(fileio_dead_temps(target, false, NULL, 0), 0);
+	close(held);
+	assert_int_equal(fileio_dead_temps(target, false, NULL, 0), 1); /* its writer died */
+	assert_int_equal(fileio_write_new(target, "{}", 2), -EEXIST);
+	assert_int_equal(access(live, F_OK), -1);
+	assert_int_equal(fileio_dead_temps(target, true, NULL, 0), 0);
+	for (char *p[] = {target, young, other, odd, dead, live}, **q = p; q < p + 6; q++) {
+		unlink(*q);
+		free(*q);
+	}
+}
+
+/* A writer killed in the middle of a write leaves a temp file the next write removes. */
+static void test_killed_writer_cleaned(void **state)
+{
+	char *target = util_printf("%s/big.json", dir), *tmp = NULL;
+	size_t len = 16u * 1024 * 1024;
+	char *data = calloc(1, len);
+	struct timeval old[2];
+	struct dirent *e;
+	pid_t pid;
+	DIR *d;
+
+	(void)state;
+	assert_non_null(data);
+	pid = fork();
+	if (pid == 0) {
+		for (;;) {
+			fileio_write_atomic(target, data, len);
+		}
+	}
+	/* Wait until its temp file exists, then kill it mid-write. */
+	for (int i = 0; i < 2000 && !tmp; i++) {
+		nanosleep(&(struct timespec){0, 2000000}, NULL);
+		d = opendir(dir);
+		while ((e = readdir(d)) && !tmp) {
+			if (strncmp(e->d_name, ".big.json.", 10) == 0) {
+				tmp = util_printf("%s/%s", dir, e->d_name);
+			}
+		}
+		closedir(d);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	free(data);
+	assert_non_null(tmp);
+	if (access(tmp, F_OK) != 0) {
+		/* it was renamed just before the kill: plant what the kill would have left */
+		assert_int_equal(fileio_write_new(tmp, "x", 1), 0);
+	}
+	gettimeofday(&old[0], NULL);
+	old[0].tv_sec -= 60;
+	old[1] = old[0];
+	assert_int_equal(utimes(tmp, old), 0);
+	assert_int_equal(fileio_dead_temps(target, false, NULL, 0), 1);
+	assert_int_equal(fileio_write_atomic(target, "{}", 2), 0);
+	assert_int_equal(access(tmp, F_OK), -1);
+	unlink(target);
+	free(tmp);
+	free(target);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -120,6 +251,9 @@ int main(void)
 	        cmocka_unit_test(test_symlink_not_followed),
 	        cmocka_unit_test(test_ensure_dir),
 	        cmocka_unit_test(test_read_missing),
+	        cmocka_unit_test(test_read_fifo),
+	        cmocka_unit_test(test_dead_temps_removed),
+	        cmocka_unit_test(test_killed_writer_cleaned),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -1,8 +1,11 @@
 #include "base/log.h"
 
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -93,6 +96,101 @@ static void test_file_size_limit(void **state)
 	log_set_file_max(LOG_FILE_MAX);
 }
 
+static bool redacted(const char *secret)
+{
+	char out[256];
+
+	log_redact(secret, out, sizeof(out));
+	return strcmp(out, "<redacted>") == 0;
+}
+
+/*
+ * A long session: thousands of refreshes register new tokens. The pinned capability token and
+ * the tokens in use stay redacted; old tokens make room; the table never grows past its limit.
+ */
+static void test_pinned_survive_long_session(void **state)
+{
+	char cap[] = "capability-token-0123456789", cur[3][64], old[64];
+
+	(void)state;
+	log_forget_secrets();
+	assert_int_equal(log_pin_secret(cap), 0);
+	snprintf(old, sizeof(old), "refresh-token-never-used-again");
+	log_add_secret(old);
+	for (int i = 0; i < 3; i++) {
+		snprintf(cur[i], sizeof(cur[i]), "account-%d-token-generation-0", i);
+		assert_int_equal(log_pin_secret(cur[i]), 0);
+	}
+	for (int gen = 1; gen <= 3 * LOG_MAX_SECRETS; gen++) {
+		int i = gen % 3;
+		char next[64], noise[64];
+		snprintf(next, sizeof(next), "account-%d-token-generation-%d", i, gen);
+		assert_int_equal(log_pin_secret(next), 0);
+		log_unpin_secret(cur[i]);
+		snprintf(cur[i], sizeof(cur[i]), "%s", next);
+		snprintf(noise, sizeof(noise), "usage-answer-secret-%d", gen);
+		log_add_secret(noise);
+		assert_true(redacted(cap));
+	}
+	assert_true(redacted(cap));
+	for (int i = 0; i < 3; i++) {
+		assert_true(redacted(cur[i]));
+	}
+	assert_false(redacted(old)); /* evicted, so memory stays bounded */
+	assert_false(redacted("account-1-token-generation-1"));
+	log_unpin_secret(cap);
+	for (int i = 0; i < 2 * LOG_MAX_SECRETS; i++) {
+		char noise[64];
+		snprintf(noise, sizeof(noise), "later-secret-%d", i);
+		log_add_secret(noise);
+	}
+	assert_false(redacted(cap)); /* unpinned, it is evictable again */
+	log_forget_secrets();
+}
+
+/* Pins are bounded; one over the limit is still redacted, only not pinned. */
+static void test_pin_limit(void **state)
+{
+	char s[64];
+
+	(void)state;
+	log_forget_secrets();
+	for (int i = 0; i < LOG_MAX_PINNED; i++) {
+		snprintf(s, sizeof(s), "pinned-secret-%d", i);
+		assert_int_equal(log_pin_secret(s), 0);
+	}
+	assert_int_equal(log_pin_secret("one-pin-too-many"), -ENOSPC);
+	assert_true(redacted("one-pin-too-many"));
+	assert_int_equal(log_pin_secret("pinned-secret-0"), 0); /* already pinned */
+	for (int i = 0; i < 2 * LOG_MAX_SECRETS; i++) {
+		snprintf(s, sizeof(s), "plain-secret-%d", i);
+		log_add_secret(s);
+	}
+	assert_true(redacted("pinned-secret-0"));
+	assert_true(redacted("pinned-secret-127"));
+	log_forget_secrets();
+}
+
+/* Registering a known secret again keeps it: it is still in use. */
+static void test_reregistered_kept(void **state)
+{
+	char s[64];
+
+	(void)state;
+	log_forget_secrets();
+	log_add_secret("token-read-from-the-store");
+	for (int i = 0; i < 3 * LOG_MAX_SECRETS; i++) {
+		snprintf(s, sizeof(s), "other-secret-%d", i);
+		log_add_secret(s);
+		if (i % 100 == 0) {
+			log_add_secret("token-read-from-the-store"); /* the store is read again */
+		}
+	}
+	assert_true(redacted("token-read-from-the-store"));
+	assert_false(redacted("other-secret-0"));
+	log_forget_secrets();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -101,6 +199,9 @@ int main(void)
 	        cmocka_unit_test(test_escapes_control_characters),
 	        cmocka_unit_test(test_short_secrets_ignored),
 	        cmocka_unit_test(test_file_size_limit),
+	        cmocka_unit_test(test_pinned_survive_long_session),
+	        cmocka_unit_test(test_pin_limit),
+	        cmocka_unit_test(test_reregistered_kept),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

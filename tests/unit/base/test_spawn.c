@@ -122,6 +122,52 @@ static void test_capture(void **state)
 	free(out);
 }
 
+/* A stream that cannot be set up is an error of spawn_start(), not a child with wrong fds. */
+static void test_bad_stream_reported(void **state)
+{
+	char *argv[] = {"true", NULL};
+	struct spawn_opts o = {.argv = argv, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1};
+	int fd = 900; /* not open: dup2() of it fails with EBADF */
+	pid_t pid = 0;
+
+	(void)state;
+	assert_int_equal(fcntl(fd, F_GETFD), -1);
+	o.stdout_fd = fd;
+	assert_int_equal(spawn_start(&o, &pid), -EBADF);
+	assert_int_equal(pid, 0);
+	o.stdout_fd = -1;
+	o.stdin_fd = fd;
+	assert_int_equal(spawn_start(&o, &pid), -EBADF);
+	assert_int_equal(pid, 0);
+	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1); /* no zombie left behind */
+	assert_int_equal(errno, ECHILD);
+}
+
+/* A stream passed at its own number keeps working even when it is close-on-exec here. */
+static void test_stream_at_own_number(void **state)
+{
+	char *argv[] = {"sh", "-c", "echo through", NULL};
+	struct spawn_opts o = {.argv = argv, .stdin_fd = -1, .stdout_fd = -2, .stderr_fd = -1};
+	int pipefd[2], saved = dup(STDOUT_FILENO), st = -1;
+	char out[32] = {0};
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(pipe(pipefd), 0);
+	assert_int_equal(dup2(pipefd[1], STDOUT_FILENO), STDOUT_FILENO);
+	close(pipefd[1]);
+	assert_int_equal(fcntl(STDOUT_FILENO, F_SETFD, FD_CLOEXEC), 0);
+	o.stdout_fd = STDOUT_FILENO;
+	assert_int_equal(spawn_start(&o, &pid), 0);
+	dup2(saved, STDOUT_FILENO);
+	close(saved);
+	assert_int_equal(spawn_wait(pid, &st), 0);
+	assert_int_equal(st, 0);
+	assert_true(read(pipefd[0], out, sizeof(out) - 1) > 0);
+	assert_string_equal(out, "through\n");
+	close(pipefd[0]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -131,6 +177,8 @@ int main(void)
 	        cmocka_unit_test(test_env_signals_and_fds),
 	        cmocka_unit_test(test_signal_status_and_poll),
 	        cmocka_unit_test(test_capture),
+	        cmocka_unit_test(test_bad_stream_reported),
+	        cmocka_unit_test(test_stream_at_own_number),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
