@@ -616,7 +616,8 @@ class RpcError(Exception):
 
 class RpcClient:
     """JSON-RPC peer on a WsClient. A reader thread collects every message in `messages` (and
-    its arrival, unix time, at the same index of `arrived`); server requests whose method is in `handlers` are answered from that thread
+    its arrival, unix time, at the same index of `arrived`); server requests whose method is in
+    `handlers` are answered from that thread
     (handler(params) -> result; raising RpcError answers with its error)."""
 
     def __init__(self, ws, handlers=None):
