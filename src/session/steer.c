@@ -321,10 +321,14 @@ static bool hold_turn(struct steer *s, struct proxy_conn *conn, const cJSON *par
 static enum proxy_verdict on_limit_error(struct steer *s, struct proxy_conn *conn,
                                          const cJSON *params, const struct trigger *t)
 {
+	const char *turn_id = str_at(params, "turnId", NULL);
 	struct turn *turn = turn_of(s, conn, params);
-	bool held = deciding(s) && turn && hold_turn(s, conn, params, turn);
+	bool held;
 	enum policy_action a;
 
+	/* scripts/bench's switch workload measures from this line to the turn sent again. */
+	log_info("usage-limit error on turn %s", turn_id ? turn_id : "?");
+	held = deciding(s) && turn && hold_turn(s, conn, params, turn);
 	/* The limit was the account's that ran the turn: when the session already moved on (a
 	 * rate-limit update came first), the turn just goes again on the new account. */
 	if (held && turn->account_id[0] && strcmp(turn->account_id, s->active.id) != 0) {

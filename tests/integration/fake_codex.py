@@ -10,8 +10,8 @@
   exits with the scenario's exit code.
   A JSON transcript goes to env CS_TUI_TRANSCRIPT (rewritten after every step):
   {"argv", "cwd", "remote", "token_env", "token_present", "steps": [{"op", "ok", "result" |
-  "error"}], "received": [every message from the server], "close_code", "error",
-  "exit_code"}.
+  "error"}], "received": [every message from the server], "received_at": [when each arrived,
+  unix time], "close_code", "error", "exit_code"}.
 
 Scenario::
 
@@ -80,13 +80,15 @@ class Tui:
         self.t = {"argv": ["codex"] + argv, "cwd": os.getcwd(),
                   "remote": arg_value(argv, "--remote"),
                   "token_env": arg_value(argv, "--remote-auth-token-env"),
-                  "token_present": False, "steps": [], "received": [], "close_code": None,
+                  "token_present": False, "steps": [], "received": [], "received_at": [],
+                  "close_code": None,
                   "error": None, "exit_code": None}
 
     def save(self):
         if self.rpc is not None:
             with self.rpc.cond:
                 self.t["received"] = list(self.rpc.messages)
+                self.t["received_at"] = list(self.rpc.arrived)
             self.t["close_code"] = self.rpc.ws.close_code
         if not self.path:
             return

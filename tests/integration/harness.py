@@ -615,14 +615,16 @@ class RpcError(Exception):
 
 
 class RpcClient:
-    """JSON-RPC peer on a WsClient. A reader thread collects every message in `messages`;
-    server requests whose method is in `handlers` are answered from that thread
+    """JSON-RPC peer on a WsClient. A reader thread collects every message in `messages` (and
+    its arrival, unix time, at the same index of `arrived`); server requests whose method is in
+    `handlers` are answered from that thread
     (handler(params) -> result; raising RpcError answers with its error)."""
 
     def __init__(self, ws, handlers=None):
         self.ws = ws
         self.handlers = dict(handlers or {})
         self.messages = []
+        self.arrived = []
         self.cond = threading.Condition()
         self.next_id = 1
         self.closed_error = None
@@ -644,6 +646,7 @@ class RpcClient:
                 msg = {"_raw": data.decode(errors="replace")}
             with self.cond:
                 self.messages.append(msg)
+                self.arrived.append(time.time())
                 self.cond.notify_all()
             if isinstance(msg, dict) and "method" in msg and "id" in msg \
                     and msg["method"] in self.handlers:
