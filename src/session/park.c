@@ -2,6 +2,7 @@
 
 #include "base/log.h"
 #include "base/worker.h"
+#include "net/credits.h"
 #include "net/usage_fetch.h"
 #include "store/usage_cache.h"
 
@@ -15,7 +16,9 @@ struct park_job {
 	struct park *p; /* NULL once cancelled: done() only frees */
 	const struct paths *paths;
 	char id[64];
+	bool spend; /* spend a reset credit instead of fetching the usage */
 	int err;
+	char msg[256];
 };
 
 void park_init(struct park *p, const struct session_env *env, void (*wake)(void *ctx), void *ctx)
@@ -26,9 +29,30 @@ void park_init(struct park *p, const struct session_env *env, void (*wake)(void 
 	p->ctx = ctx;
 }
 
+static void spend_run(struct park_job *j)
+{
+	struct credits_result res;
+	char err[256], what[160];
+
+	j->err = credits_consume(j->paths, j->id, &res, err, sizeof(err));
+	if (j->err) {
+		snprintf(j->msg, sizeof(j->msg), "%s", err);
+	} else if (res.code != CREDITS_RESET) {
+		j->err = -EAGAIN;
+		snprintf(j->msg, sizeof(j->msg), "%s", credits_describe(&res, what, sizeof(what)));
+	} else {
+		snprintf(j->msg, sizeof(j->msg), "%s", credits_describe(&res, what, sizeof(what)));
+	}
+}
+
 static void fetch_run(void *arg)
 {
 	struct park_job *j = arg;
+
+	if (j->spend) {
+		spend_run(j);
+		return;
+	}
 	const char *ids[1] = {j->id};
 	struct usage u;
 	char err[256];
@@ -47,6 +71,10 @@ static void fetch_done(void *arg)
 	struct park_job *j = arg;
 	struct park *p = j->p;
 
+	if (p && j->spend) {
+		p->spent_err = j->err;
+		snprintf(p->spent_msg, sizeof(p->spent_msg), "%s", j->msg);
+	}
 	free(j);
 	if (!p) {
 		return;
@@ -96,6 +124,32 @@ void park_until(struct park *p, const char *account_id, int64_t until)
 	p->until = until ? until : now + PARK_RETRY_S;
 	if (!p->job) {
 		ev_timer_start(p->env->ev, &p->tm, fire, delay * 1000000);
+	}
+}
+
+void park_spend_credit(struct park *p, const char *account_id)
+{
+	struct park_job *j;
+
+	if (p->job) {
+		return;
+	}
+	j = calloc(1, sizeof(*j));
+	if (!j) {
+		return;
+	}
+	ev_timer_stop(p->env->ev, &p->tm);
+	j->p = p;
+	j->paths = p->env->paths;
+	j->spend = true;
+	j->err = -ECANCELED;
+	snprintf(j->msg, sizeof(j->msg), "codex-switch is shutting down");
+	snprintf(j->id, sizeof(j->id), "%s", account_id);
+	p->job = j;
+	p->until = (int64_t)time(NULL);
+	if (worker_submit(p->env->worker, fetch_run, fetch_done, j)) {
+		p->job = NULL;
+		free(j);
 	}
 }
 

@@ -26,6 +26,9 @@ struct park {
 	int64_t until; /* Unix seconds; 0 = not parked */
 	struct ev_timer tm;
 	struct park_job *job; /* the fetch under way, or NULL */
+	/* The last park_spend_credit(): 0 or -errno, and what happened in plain words. */
+	int spent_err;
+	char spent_msg[256];
 };
 
 void park_init(struct park *p, const struct session_env *env, void (*wake)(void *ctx), void *ctx);
@@ -34,6 +37,11 @@ void park_release(struct park *p);
 /* Waits for account_id's reset at `until` (Unix seconds; 0 = unknown: PARK_RETRY_S). */
 void park_until(struct park *p, const char *account_id, int64_t until);
 void park_cancel(struct park *p);
+/*
+ * Spends one rate-limit reset credit of account_id now (config.json auto_reset_credits: the
+ * user asked for it), on the worker; wake() follows with spent_err and spent_msg set.
+ */
+void park_spend_credit(struct park *p, const char *account_id);
 bool park_active(const struct park *p);
 
 #endif

@@ -100,6 +100,10 @@ static int snapshot_load(const struct paths *paths, struct pool_snapshot *s, cha
 	if (credits_hint(paths, &s->store, s->credit_hint, sizeof(s->credit_hint)) < 0) {
 		s->credit_hint[0] = '\0';
 	}
+	r = (int)credits_pick_cached(paths, &s->store);
+	if (r >= 0) {
+		snprintf(s->credit_pick, sizeof(s->credit_pick), "%s", s->store.accounts[r].id);
+	}
 	return 0;
 }
 
@@ -284,6 +288,11 @@ void pool_note_limits(struct pool *p, const char *id, const struct usage *u)
 	if (i >= 0) {
 		struct usage copy;
 		if (usage_copy(&copy, u) == 0) {
+			/* The app-server's rate limits do not carry the reset credits: keep the known. */
+			if (copy.reset_credits_available < 0 && p->cur.in_cache[i]) {
+				copy.reset_credits_available = p->cur.cached[i].reset_credits_available;
+				copy.reset_credits_expire_at = p->cur.cached[i].reset_credits_expire_at;
+			}
 			usage_release(&p->cur.cached[i]);
 			p->cur.cached[i] = copy;
 			p->cur.in_cache[i] = true;
@@ -294,7 +303,7 @@ void pool_note_limits(struct pool *p, const char *id, const struct usage *u)
 		return;
 	}
 	snprintf(j->id, sizeof(j->id), "%s", id);
-	if (usage_copy(&j->usage, u)) {
+	if (usage_copy(&j->usage, i >= 0 ? &p->cur.cached[i] : u)) {
 		free(j);
 		return;
 	}

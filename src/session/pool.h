@@ -28,6 +28,7 @@ struct pool_snapshot {
 	char adopt_id[64];       /* ADOPT_ADDED: the new account's id */
 	char adopt_message[768]; /* for the user; "" when nothing to say */
 	char credit_hint[512];   /* an account with a reset credit and how to spend it; "" none */
+	char credit_pick[64];    /* that account's id; "" none */
 };
 
 struct pool {

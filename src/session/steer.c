@@ -156,6 +156,40 @@ static void park(struct steer *s)
 	if (prompt) {
 		resubmit_park(&s->resub);
 	}
+	if (s->chooser.policy.auto_reset_credits && s->pool.cur.credit_pick[0] &&
+	    (!s->credit_tried || s->park.job)) {
+		/* config.json asked for it: a credit instead of the wait. */
+		const struct account *c = pool_account(&s->pool, s->pool.cur.credit_pick);
+		char line[512];
+		bool spending = s->credit_tried;
+
+		s->credit_tried = true;
+		if (prompt) {
+			resubmit_park(&s->resub);
+		}
+		if (spending && (!prompt || !strcmp(s->park_told_turn, s->resub.failed_turn))) {
+			return; /* under way, and said for this prompt */
+		}
+		if (prompt) {
+			snprintf(s->park_told_turn, sizeof(s->park_told_turn), "%s",
+			         s->resub.failed_turn);
+		}
+		snprintf(
+		        line, sizeof(line),
+		        "All %zu accounts are at their limit; using a rate-limit reset credit of %s "
+		        "(auto_reset_credits in config.json)%s",
+		        chatgpt_accounts(s), c && c->name ? c->name : "an account",
+		        prompt ? "; your prompt will be sent then" : "");
+		if (prompt && s->resub.foreign) {
+			tell_in_turn_error(s, line);
+		} else {
+			tell(s, line);
+		}
+		if (!spending) {
+			park_spend_credit(&s->park, s->pool.cur.credit_pick);
+		}
+		return;
+	}
 	park_until(&s->park, a ? a->id : NULL, at);
 	/* Each waiting prompt is told once. Without one, once, and not during a turn of the
 	 * TUI's: its usage-limit error follows and names the prompt. */
@@ -484,7 +518,7 @@ static void switched(struct steer *s, const struct switch_result *r)
 	set_active(s, r->account);
 	who(&s->active, to, sizeof(to));
 	s->live_valid = false; /* the limits we saw were the previous account's */
-	s->all_exhausted_told = false;
+	s->all_exhausted_told = s->credit_tried = false;
 	s->park_told_turn[0] = '\0';
 	chooser_switched(&s->chooser, r->req->mode, now_s());
 	snprintf(msg, sizeof(msg), "Switched to %s: %s", to, r->req->reason);
@@ -733,6 +767,18 @@ static void resume(struct steer *s)
 static void parked_wake(void *ctx)
 {
 	struct steer *s = ctx;
+	char msg[512];
+
+	if (s->park.spent_msg[0]) {
+		const struct account *c = pool_account(&s->pool, s->pool.cur.credit_pick);
+		snprintf(msg, sizeof(msg), "Reset credit of %s: %s", c && c->name ? c->name : "?",
+		         s->park.spent_msg);
+		tell(s, msg);
+		if (!s->park.spent_err && c) {
+			chooser_mark(&s->chooser, c->id, now_s(), now_s()); /* free again now */
+		}
+		s->park.spent_msg[0] = '\0';
+	}
 
 	s->resume_after_load = true;
 	pool_reload(&s->pool);

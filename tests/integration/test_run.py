@@ -161,6 +161,38 @@ def test_all_exhausted(mb):
     home.cleanup()
 
 
+def test_auto_reset_credit(mb):
+    """config.json auto_reset_credits: when every account is spent, run spends a reset credit
+    instead of waiting, and the waiting prompt is answered on the account it reset."""
+    home, (a, b) = setup(mb)
+    with open(os.path.join(home.switch_home, "config.json"), "w") as f:
+        json.dump({"auto_reset_credits": True}, f)
+    mb.set_account("acct-0", responses=["usage_limit"], reset_credits=1,
+                   text="{account} answers: {prompt}")
+    mb.set_account("acct-1", responses_default="usage_limit")
+    scenario = {"exit_code": 0, "steps": [
+        {"op": "initialize"},
+        {"op": "thread_start", "params": {}},
+        {"op": "turn", "text": "one", "timeout": 60, "expect_status": "completed"},
+        {"op": "sleep", "seconds": 8},
+    ]}
+    p, t = run(home, scenario, "credit")
+    check(p.returncode == 0, "run with a reset credit exits 0 (%d, %r, %r)"
+          % (p.returncode, p.stderr[-300:], t.get("error")))
+    consumed = mb.requests(endpoint="reset_credits_consume")
+    check(len(consumed) == 1 and consumed[0]["account"] == "acct-0"
+          and consumed[0].get("outcome") == "reset",
+          "one credit of A was spent (%r)" % [(r["account"], r.get("outcome")) for r in consumed])
+    check(mb.answered_by("one") == ["acct-0"],
+          "the waiting prompt was answered on A after the reset (%r)" % mb.answered_by("one"))
+    texts = h.notice_texts(t.get("received", [])) + [
+        m["params"]["error"].get("message", "") for m in t.get("received", [])
+        if m.get("method") == "error" and isinstance(m.get("params"), dict)]
+    check(any("using a rate-limit reset credit of acc0" in x for x in texts),
+          "the user is told a credit is used (%r)" % texts)
+    home.cleanup()
+
+
 def test_refresh_answered(mb):
     home, (a, b) = setup(mb)
     mb.set_account("acct-0", responses=["unauthorized"])
@@ -376,7 +408,8 @@ def test_fd_limit_raised(mb):
 def main():
     tests = [
         test_refusals, test_too_old_codex, test_missing_codex, test_normal_turn,
-        test_usage_limit_switch, test_all_exhausted, test_refresh_answered, test_signals,
+        test_usage_limit_switch, test_all_exhausted, test_auto_reset_credit,
+        test_refresh_answered, test_signals,
         test_sigkill_and_stale_token, test_app_server_crash, test_never_ready,
         test_fd_limit_raised,
     ]
