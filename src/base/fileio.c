@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -279,7 +280,13 @@ static int finish(const char *path, char *tmp, int fd)
 	return r;
 }
 
-int fileio_write_atomic(const char *path, const void *data, size_t len)
+/*
+ * Writes data to a private temp file next to path and puts it in place: rename() when replace
+ * (it replaces a symlink at path itself, never writing through it), else link(), which fails
+ * with EEXIST instead of replacing, even against a racing writer. Returns 0 or -errno when path
+ * was not written; once it was, *sync_err gets the result of syncing its directory.
+ */
+static int place_temp(const char *path, const void *data, size_t len, bool replace, int *sync_err)
 {
 	char *tmp;
 	int fd, r;
@@ -289,42 +296,38 @@ int fileio_write_atomic(const char *path, const void *data, size_t len)
 	if (fd < 0) {
 		return fd;
 	}
-	/* rename() replaces a symlink at path itself; it never writes through it. */
-	if (rename(tmp, path) < 0) {
-		r = -errno;
+	r = (replace ? rename(tmp, path) : link(tmp, path)) < 0 ? -errno : 0;
+	if (r || !replace) {
 		unlink(tmp);
+	}
+	if (r) {
 		close(fd);
 		free(tmp);
 		return r;
 	}
-	r = finish(path, tmp, fd);
-	if (r) {
+	*sync_err = finish(path, tmp, fd);
+	return 0;
+}
+
+int fileio_write_atomic(const char *path, const void *data, size_t len)
+{
+	int sync_err = 0;
+	int r = place_temp(path, data, len, true, &sync_err);
+
+	if (!r && sync_err) {
 		log_warn("'%s' was written, but syncing its directory failed (%s): a crash now may "
 		         "lose the change",
-		         path, strerror(-r));
+		         path, strerror(-sync_err));
 	}
-	return 0;
+	return r;
 }
 
 int fileio_write_new(const char *path, const void *data, size_t len)
 {
-	char *tmp;
-	int fd, r;
+	int sync_err = 0;
+	int r = place_temp(path, data, len, false, &sync_err);
 
-	remove_dead_temps(path);
-	fd = write_temp(path, data, len, &tmp);
-	if (fd < 0) {
-		return fd;
-	}
-	/* link() fails with EEXIST instead of replacing, even against a racing writer. */
-	r = link(tmp, path) < 0 ? -errno : 0;
-	unlink(tmp);
-	if (r) {
-		close(fd);
-		free(tmp);
-		return r;
-	}
-	return finish(path, tmp, fd);
+	return r ? r : sync_err;
 }
 
 static int ensure_one(const char *dir, mode_t mode)

@@ -292,3 +292,15 @@ char *http_bearer_header(const char *token)
 {
 	return util_printf("Authorization: Bearer %s", token ? token : "");
 }
+
+long http_timeout_ms(long dflt)
+{
+	const char *v = getenv("CODEX_SWITCH_TEST_HTTP_TIMEOUT_MS");
+	long ms;
+
+	/* Tests shorten the timeout to exercise it; nothing else sets this. */
+	if (v && util_parse_long(v, 100, dflt, &ms) == 0) {
+		return ms;
+	}
+	return dflt;
+}

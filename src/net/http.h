@@ -59,4 +59,7 @@ char *http_redact_body(const char *body, const char *const *secrets, size_t nsec
  * caller frees it with util_free_secret(). NULL on -ENOMEM. */
 char *http_bearer_header(const char *token);
 
+/* The timeout of a request: dflt, or CODEX_SWITCH_TEST_HTTP_TIMEOUT_MS (100..dflt) when set. */
+long http_timeout_ms(long dflt);
+
 #endif

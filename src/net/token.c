@@ -300,18 +300,6 @@ static int save_fn(struct store *s, void *ctx)
 
 /* ---- the request ---- */
 
-static long http_timeout_ms(void)
-{
-	const char *v = getenv("CODEX_SWITCH_TEST_HTTP_TIMEOUT_MS");
-	long ms;
-
-	/* Tests shorten the timeout to exercise it; nothing else sets this. */
-	if (v && util_parse_long(v, 100, TOKEN_HTTP_TIMEOUT_MS, &ms) == 0) {
-		return ms;
-	}
-	return TOKEN_HTTP_TIMEOUT_MS;
-}
-
 static void sleep_ms(long ms)
 {
 	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -346,15 +334,15 @@ struct attempt {
 static int send_with_retries(struct attempt *at)
 {
 	int64_t deadline = util_now_ms() + TOTAL_BUDGET_MS;
+	long timeout = http_timeout_ms(TOKEN_HTTP_TIMEOUT_MS);
 	int rc = -EIO;
 
 	for (int i = 1; i <= TOKEN_MAX_ATTEMPTS; i++) {
 		long left = (long)(deadline - util_now_ms());
-		struct http_request req = {
-		        "POST",           at->url,
-		        at->headers,      at->body,
-		        strlen(at->body), left < http_timeout_ms() ? left : http_timeout_ms(),
-		        TOKEN_MAX_BODY};
+		struct http_request req = {"POST",           at->url,
+		                           at->headers,      at->body,
+		                           strlen(at->body), left < timeout ? left : timeout,
+		                           TOKEN_MAX_BODY};
 		if (left <= 0) {
 			break;
 		}

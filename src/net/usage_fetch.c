@@ -14,18 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static long http_timeout_ms(void)
-{
-	const char *v = getenv("CODEX_SWITCH_TEST_HTTP_TIMEOUT_MS");
-	long ms;
-
-	/* Tests shorten the timeout to exercise it; nothing else sets this. */
-	if (v && util_parse_long(v, 100, USAGE_HTTP_TIMEOUT_MS, &ms) == 0) {
-		return ms;
-	}
-	return USAGE_HTTP_TIMEOUT_MS;
-}
-
 void usage_fetch_free_headers(char **lines, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -164,7 +152,8 @@ static int fetch_once(const struct paths *p, const struct account *a, long timeo
 int usage_fetch(const struct paths *p, const char *account_id, struct usage *u, char *err,
                 size_t errsz)
 {
-	return usage_fetch_timeout(p, account_id, http_timeout_ms(), u, err, errsz);
+	return usage_fetch_timeout(p, account_id, http_timeout_ms(USAGE_HTTP_TIMEOUT_MS), u, err,
+	                           errsz);
 }
 
 int usage_fetch_timeout(const struct paths *p, const char *account_id, long timeout_ms,
@@ -258,7 +247,8 @@ static void wait_all(struct pool *pl, usage_progress_fn progress, void *ctx)
 int usage_fetch_all(const struct paths *p, const char *const *ids, size_t n, struct usage *out,
                     usage_progress_fn progress, void *ctx)
 {
-	return usage_fetch_all_timeout(p, ids, n, http_timeout_ms(), out, progress, ctx);
+	return usage_fetch_all_timeout(p, ids, n, http_timeout_ms(USAGE_HTTP_TIMEOUT_MS), out,
+	                               progress, ctx);
 }
 
 int usage_fetch_all_timeout(const struct paths *p, const char *const *ids, size_t n,

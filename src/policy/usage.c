@@ -324,25 +324,33 @@ int usage_parse(const char *body, struct usage *u)
 	return rc;
 }
 
-/* App-server window: {usedPercent, windowDurationMins, resetsAt}. */
-static void rpc_window(const cJSON *o, struct usage_window *w)
+/* A window whose percent used, length in minutes and reset time stand under the given keys;
+ * anything but an object (NULL too) is an absent window. */
+static void keyed_window(const cJSON *o, const char *pct_key, const char *minutes_key,
+                         const char *reset_key, struct usage_window *w)
 {
 	double d;
 
 	memset(w, 0, sizeof(*w));
-	if (!o) {
+	if (!cJSON_IsObject(o)) {
 		return;
 	}
 	w->present = true;
-	if (get_num(o, "usedPercent", &d)) {
+	if (get_num(o, pct_key, &d)) {
 		w->used_percent = d;
 	}
-	if (get_num(o, "windowDurationMins", &d)) {
+	if (get_num(o, minutes_key, &d)) {
 		w->window_minutes = clamp_long(d);
 	}
-	if (get_num(o, "resetsAt", &d)) {
+	if (get_num(o, reset_key, &d)) {
 		w->resets_at = (int64_t)clamp_long(d);
 	}
+}
+
+/* App-server window: {usedPercent, windowDurationMins, resetsAt}. */
+static void rpc_window(const cJSON *o, struct usage_window *w)
+{
+	keyed_window(o, "usedPercent", "windowDurationMins", "resetsAt", w);
 }
 
 static bool is_main_limit(const char *id)
@@ -499,24 +507,10 @@ cJSON *usage_to_json(const struct usage *u)
 	return o;
 }
 
+/* Cached window: {used_percent, window_minutes, resets_at}. */
 static void window_from_json(const cJSON *o, struct usage_window *w)
 {
-	double d;
-
-	memset(w, 0, sizeof(*w));
-	if (!cJSON_IsObject(o)) {
-		return;
-	}
-	w->present = true;
-	if (get_num(o, "used_percent", &d)) {
-		w->used_percent = d;
-	}
-	if (get_num(o, "window_minutes", &d)) {
-		w->window_minutes = clamp_long(d);
-	}
-	if (get_num(o, "resets_at", &d)) {
-		w->resets_at = (int64_t)clamp_long(d);
-	}
+	keyed_window(o, "used_percent", "window_minutes", "resets_at", w);
 }
 
 int usage_from_json(const cJSON *obj, struct usage *u)

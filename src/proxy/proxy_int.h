@@ -26,16 +26,6 @@ enum { SIDE_DOWN = 0, SIDE_UP = 1 };
  * peer is closed with 1009. Empty frames count, though they queue nothing. */
 #define PROXY_MAX_FRAMES 16384
 
-/* Close codes (RFC 6455 7.4.1) the proxy sends itself. */
-enum {
-	WS_CLOSE_NORMAL = 1000,
-	WS_CLOSE_GOING_AWAY = 1001,
-	WS_CLOSE_PROTOCOL = 1002,
-	WS_CLOSE_POLICY = 1008,
-	WS_CLOSE_TOO_LARGE = 1009,
-	WS_CLOSE_UNEXPECTED = 1011,
-};
-
 enum rx_mode {
 	RX_IDLE,     /* between messages */
 	RX_HEAD,     /* collecting the first bytes of a text message to classify it */

@@ -141,7 +141,7 @@ static void overflow(struct proxy_conn *c, int dst)
 	log_warn("closing the %s connection: it does not read (more than %zu bytes queued)",
 	         side_name(dst), c->p->cfg.max_queued);
 	wsq_release(&c->q[dst]);
-	proxy_relay_close_side(c, dst, WS_CLOSE_POLICY, "send queue overflow");
+	proxy_relay_close_side(c, dst, WSFRAME_CLOSE_POLICY, "send queue overflow");
 }
 
 static int after_push(struct proxy_conn *c, int dst)
@@ -170,8 +170,8 @@ void proxy_relay_flush(struct proxy_conn *c)
 static void out_of_memory(struct proxy_conn *c)
 {
 	log_error("out of memory relaying a message: closing the session");
-	proxy_relay_close_side(c, SIDE_DOWN, WS_CLOSE_UNEXPECTED, "out of memory");
-	proxy_relay_close_side(c, SIDE_UP, WS_CLOSE_UNEXPECTED, "out of memory");
+	proxy_relay_close_side(c, SIDE_DOWN, WSFRAME_CLOSE_UNEXPECTED, "out of memory");
+	proxy_relay_close_side(c, SIDE_UP, WSFRAME_CLOSE_UNEXPECTED, "out of memory");
 }
 
 /* Queues one fragment of the message being read from src toward the other side. */
@@ -394,12 +394,12 @@ static void too_large(struct proxy_conn *c, int src)
 
 	log_warn("closing the %s connection: a message is larger than %zu bytes", side_name(src),
 	         c->p->cfg.max_message);
-	set_info(&c->gone[src], WS_CLOSE_TOO_LARGE, reason, sizeof(reason) - 1);
+	set_info(&c->gone[src], WSFRAME_CLOSE_TOO_LARGE, reason, sizeof(reason) - 1);
 	rx_end(&c->rx[src]);
 	/* The close frames follow what is queued; the rest of the message is dropped. */
 	c->rx[src].discard = true;
-	proxy_relay_close_side(c, src, WS_CLOSE_TOO_LARGE, reason);
-	proxy_relay_close_side(c, !src, WS_CLOSE_TOO_LARGE, reason);
+	proxy_relay_close_side(c, src, WSFRAME_CLOSE_TOO_LARGE, reason);
+	proxy_relay_close_side(c, !src, WSFRAME_CLOSE_TOO_LARGE, reason);
 }
 
 void proxy_relay_fail(struct proxy_conn *c, int side, int code, const char *reason)
@@ -409,13 +409,13 @@ void proxy_relay_fail(struct proxy_conn *c, int side, int code, const char *reas
 
 	rx_end(&c->rx[side]);
 	c->rx[side].discard = true;
-	if (code == WS_CLOSE_TOO_LARGE) {
+	if (code == WSFRAME_CLOSE_TOO_LARGE) {
 		log_warn("closing the %s connection: %s", side_name(side), reason);
 		set_info(&c->gone[side], code, reason, strlen(reason)); /* as too_large() */
 	} else if (side == SIDE_DOWN) {
-		set_info(&c->gone[side], WS_CLOSE_GOING_AWAY, down, sizeof(down) - 1);
+		set_info(&c->gone[side], WSFRAME_CLOSE_GOING_AWAY, down, sizeof(down) - 1);
 	} else {
-		set_info(&c->gone[side], WS_CLOSE_UNEXPECTED, up, sizeof(up) - 1);
+		set_info(&c->gone[side], WSFRAME_CLOSE_UNEXPECTED, up, sizeof(up) - 1);
 	}
 	if (c->ws[side].close_sent) {
 		proxy_ws_kill(c, side, NULL);
@@ -469,11 +469,11 @@ void proxy_relay_wrote(struct proxy_conn *c, int side)
 static int map_close_code(int code)
 {
 	if (code == 1006 || code == 1015) {
-		return WS_CLOSE_UNEXPECTED;
+		return WSFRAME_CLOSE_UNEXPECTED;
 	}
 	if (code < 1000 || code == 1004 || code == 1005 || (code > 1014 && code < 3000) ||
 	    code > 4999) {
-		return WS_CLOSE_NORMAL;
+		return WSFRAME_CLOSE_NORMAL;
 	}
 	return code;
 }
@@ -510,10 +510,11 @@ void proxy_relay_side_gone(struct proxy_conn *c, int side)
 		if (g->set) {
 			proxy_relay_close_side(c, other, g->code, g->reason);
 		} else if (side == SIDE_UP) {
-			proxy_relay_close_side(c, other, WS_CLOSE_UNEXPECTED,
+			proxy_relay_close_side(c, other, WSFRAME_CLOSE_UNEXPECTED,
 			                       "app-server connection lost");
 		} else {
-			proxy_relay_close_side(c, other, WS_CLOSE_GOING_AWAY, "client went away");
+			proxy_relay_close_side(c, other, WSFRAME_CLOSE_GOING_AWAY,
+			                       "client went away");
 		}
 	}
 	proxy_relay_maybe_free(c);
@@ -557,8 +558,8 @@ void proxy_relay_up_error(struct proxy_conn *c, const char *why)
 		log_warn("cannot connect to the app-server: %s", why);
 	}
 	if (!c->gone[SIDE_UP].set) {
-		set_info(&c->gone[SIDE_UP], WS_CLOSE_UNEXPECTED, "cannot connect to app-server",
-		         28);
+		set_info(&c->gone[SIDE_UP], WSFRAME_CLOSE_UNEXPECTED,
+		         "cannot connect to app-server", 28);
 	}
 	proxy_relay_side_gone(c, SIDE_UP);
 }

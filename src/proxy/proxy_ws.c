@@ -420,7 +420,7 @@ void proxy_ws_flush(struct proxy_conn *c, int side)
 /* The peer broke the protocol: fail the connection (RFC 6455 7.1.7), reading nothing more. */
 static void fail(struct wsend *w, int code, const char *why)
 {
-	if (code != WS_CLOSE_TOO_LARGE) {
+	if (code != WSFRAME_CLOSE_TOO_LARGE) {
 		log_warn("closing the %s connection (%d): %s", side_name(w->side), code, why);
 	}
 	w->failed = true;
@@ -474,7 +474,7 @@ int proxy_ws_frames(struct wsend *w, unsigned char *in, size_t len)
 		long n = wsframe_parse(&w->fr, in, len, &ev, &have);
 
 		if (n < 0) {
-			fail(w, n == -EMSGSIZE ? WS_CLOSE_TOO_LARGE : WS_CLOSE_PROTOCOL,
+			fail(w, n == -EMSGSIZE ? WSFRAME_CLOSE_TOO_LARGE : WSFRAME_CLOSE_PROTOCOL,
 			     n == -EMSGSIZE ? "message too large" : "invalid WebSocket framing");
 			return 0;
 		}

@@ -129,8 +129,17 @@ bool wsframe_close_code_ok(int code);
 /* p[0..n) is valid UTF-8 (no overlong forms, surrogates or code points past U+10FFFF). */
 bool wsframe_utf8_ok(const unsigned char *p, size_t n);
 
-#define WSFRAME_CLOSE_PROTOCOL     1002
-#define WSFRAME_CLOSE_INVALID_DATA 1007
+/* Close codes (RFC 6455 7.4.1) this side sends. */
+enum wsframe_close_code {
+	WSFRAME_CLOSE_NORMAL = 1000,
+	WSFRAME_CLOSE_GOING_AWAY = 1001,
+	WSFRAME_CLOSE_PROTOCOL = 1002,
+	WSFRAME_CLOSE_INVALID_DATA = 1007,
+	WSFRAME_CLOSE_POLICY = 1008,
+	WSFRAME_CLOSE_TOO_LARGE = 1009,
+	WSFRAME_CLOSE_UNEXPECTED = 1011,
+};
+
 /* Checks a received close frame's payload: 0 when it may be answered with its own code,
  * WSFRAME_CLOSE_PROTOCOL for one byte or a code no peer may send, WSFRAME_CLOSE_INVALID_DATA
  * when the reason is not UTF-8. */

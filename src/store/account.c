@@ -229,21 +229,28 @@ int account_from_json(const cJSON *obj, struct account *a, const char **why)
 	return 0;
 }
 
-/* Sets obj[key] = item, in place when the key exists (so the field order survives). */
-static int set_item(cJSON *obj, const char *key, cJSON *item)
+int account_json_set(cJSON *obj, const char *key, cJSON *item)
 {
+	bool ok;
+
 	if (!item) {
 		return -ENOMEM;
 	}
 	if (cJSON_GetObjectItemCaseSensitive(obj, key)) {
-		return cJSON_ReplaceItemInObjectCaseSensitive(obj, key, item) ? 0 : -ENOMEM;
+		ok = cJSON_ReplaceItemInObjectCaseSensitive(obj, key, item);
+	} else {
+		ok = cJSON_AddItemToObject(obj, key, item);
 	}
-	return cJSON_AddItemToObject(obj, key, item) ? 0 : -ENOMEM;
+	if (!ok) {
+		cJSON_Delete(item); /* not attached */
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 static int set_string(cJSON *obj, const char *key, const char *s)
 {
-	return set_item(obj, key, s ? cJSON_CreateString(s) : cJSON_CreateNull());
+	return account_json_set(obj, key, s ? cJSON_CreateString(s) : cJSON_CreateNull());
 }
 
 static int set_time(cJSON *obj, const char *key, int64_t us)
@@ -251,10 +258,10 @@ static int set_time(cJSON *obj, const char *key, int64_t us)
 	char text[40];
 
 	if (!us) {
-		return set_item(obj, key, cJSON_CreateNull());
+		return account_json_set(obj, key, cJSON_CreateNull());
 	}
 	util_format_rfc3339(us, text, sizeof(text));
-	return set_item(obj, key, cJSON_CreateString(text));
+	return account_json_set(obj, key, cJSON_CreateString(text));
 }
 
 /* Starts from the auth_data as read when it is of the same kind, so its unknown keys stay. */
@@ -309,12 +316,12 @@ static int set_fields(cJSON *o, const struct account *a)
 	r = r ? r : set_string(o, "email", a->email);
 	r = r ? r : set_string(o, "plan_type", a->plan_type);
 	r = r ? r : set_string(o, "chatgpt_user_id", a->chatgpt_user_id);
-	r = r ? r : set_item(o, "chatgpt_account_is_fedramp", cJSON_CreateBool(a->fedramp));
+	r = r ? r : account_json_set(o, "chatgpt_account_is_fedramp", cJSON_CreateBool(a->fedramp));
 	r = r ? r : set_time(o, "token_last_refresh_at", a->token_last_refresh_at);
 	r = r ? r : set_time(o, "subscription_expires_at", a->subscription_expires_at);
 	r = r ? r : set_string(o, "auth_mode", mode);
-	r = r ? r : set_item(o, "auth_data", auth_data_json(a));
-	r = r ? r : set_item(o, "auto_switch_disabled", cJSON_CreateBool(a->disabled));
+	r = r ? r : account_json_set(o, "auth_data", auth_data_json(a));
+	r = r ? r : account_json_set(o, "auto_switch_disabled", cJSON_CreateBool(a->disabled));
 	r = r ? r : set_time(o, "created_at", a->created_at);
 	r = r ? r : set_time(o, "last_used_at", a->last_used_at);
 	if (!r && a->relogin_reason) {

@@ -52,6 +52,10 @@ int account_from_json(const cJSON *obj, struct account *a, const char **why);
 /* Builds the JSON object for a (unknown fields from a->json kept). NULL on -ENOMEM. */
 cJSON *account_to_json(const struct account *a);
 
+/* Sets obj[key] = item, in place when the key exists so a rewritten file keeps its field order.
+ * Always takes item (NULL, from a failed cJSON_Create*, is -ENOMEM). 0 or -ENOMEM. */
+int account_json_set(cJSON *obj, const char *key, cJSON *item);
+
 /* "name (id8)" with control characters replaced by '?'. out holds >= 256 bytes. */
 void account_label(const struct account *a, char *out, size_t outsz);
 

@@ -136,18 +136,6 @@ void store_release(struct store *s)
 	memset(s, 0, sizeof(*s));
 }
 
-/* Sets top[key] = item in place when present, so the file keeps its key order. */
-static int set_item(cJSON *top, const char *key, cJSON *item)
-{
-	if (!item) {
-		return -ENOMEM;
-	}
-	if (cJSON_GetObjectItemCaseSensitive(top, key)) {
-		return cJSON_ReplaceItemInObjectCaseSensitive(top, key, item) ? 0 : -ENOMEM;
-	}
-	return cJSON_AddItemToObject(top, key, item) ? 0 : -ENOMEM;
-}
-
 static cJSON *accounts_json(const struct store *s)
 {
 	cJSON *list = cJSON_CreateArray();
@@ -169,10 +157,10 @@ static cJSON *store_json(const struct store *s)
 	int r = top ? 0 : -ENOMEM;
 
 	if (!r) {
-		r = set_item(top, "version", cJSON_CreateNumber(STORE_VERSION));
+		r = account_json_set(top, "version", cJSON_CreateNumber(STORE_VERSION));
 	}
 	if (!r) {
-		r = set_item(top, "accounts", accounts_json(s));
+		r = account_json_set(top, "accounts", accounts_json(s));
 	}
 	if (!r && !cJSON_GetObjectItemCaseSensitive(top, "masked_account_ids")) {
 		r = cJSON_AddArrayToObject(top, "masked_account_ids") ? 0 : -ENOMEM;

@@ -2,7 +2,7 @@
  * What the `run` supervisor hands its parts, for tests: a real event loop, a real worker whose
  * completions wake the loop, and real paths in a temporary CODEX_SWITCH_HOME / CODEX_HOME.
  * Accounts carry JWTs that expire in 2100, so token_ensure_fresh() never needs the network.
- * nftw() (tmpdir.h) needs _GNU_SOURCE defined at the top of the including file.
+ * nftw() (tmpstore.h) needs _GNU_SOURCE defined at the top of the including file.
  */
 #ifndef CS_TEST_FAKE_SESSION_H
 #define CS_TEST_FAKE_SESSION_H
@@ -17,7 +17,7 @@
 #include <cjson/cJSON.h>
 
 #include "fake_jwt.h"
-#include "tmpdir.h"
+#include "tmpstore.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -49,23 +49,12 @@ static inline void fake_session_drain(void *ctx)
 /* A temporary home for the store and for codex, a loop and a worker. 0 or -1. */
 static inline int fake_session_setup(struct fake_session *f, const char *tag)
 {
-	char *v;
-
 	memset(f, 0, sizeof(*f));
 	snprintf(f->dir, sizeof(f->dir), "/tmp/cs-%s-XXXXXX", tag);
-	if (!mkdtemp(f->dir)) {
+	if (tmpstore_setup(f->dir, "codex", true, &f->paths)) {
 		return -1;
 	}
-	v = util_printf("%s/store", f->dir);
-	setenv("CODEX_SWITCH_HOME", v, 1);
-	free(v);
-	v = util_printf("%s/codex", f->dir);
-	setenv("CODEX_HOME", v, 1);
-	mkdir(v, 0700);
-	free(v);
-	if (paths_init(&f->paths) || paths_ensure_store(&f->paths)) {
-		return -1;
-	}
+	mkdir(f->paths.codex_home, 0700);
 	f->env.paths = &f->paths;
 	f->env.ev = ev_new();
 	f->env.worker = f->env.ev ? worker_create(8, fake_session_wake, f->env.ev) : NULL;
@@ -90,8 +79,7 @@ static inline void fake_session_teardown(struct fake_session *f)
 		fake_session_stop_worker(f);
 	}
 	ev_free(f->env.ev);
-	paths_release(&f->paths);
-	tmpdir_remove(f->dir);
+	tmpstore_teardown(f->dir, &f->paths);
 }
 
 static inline void fake_session_expire(struct ev_timer *t)

@@ -5,7 +5,7 @@
 #include "base/util.h"
 #include "store/usage_cache.h"
 
-#include "tmpdir.h"
+#include "tmpstore.h"
 
 #include <errno.h>
 #include <setjmp.h>
@@ -102,26 +102,14 @@ static struct paths paths;
 
 static int setup(void **state)
 {
-	char *home;
-
 	(void)state;
-	if (!mkdtemp(dir)) {
-		return -1;
-	}
-	home = util_printf("%s/store", dir);
-	setenv("CODEX_SWITCH_HOME", home, 1);
-	free(home);
-	home = util_printf("%s/codex", dir);
-	setenv("CODEX_HOME", home, 1);
-	free(home);
-	return paths_init(&paths) || paths_ensure_store(&paths);
+	return tmpstore_setup(dir, "codex", true, &paths);
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	paths_release(&paths);
-	tmpdir_remove(dir);
+	tmpstore_teardown(dir, &paths);
 	return 0;
 }
 

@@ -4,7 +4,7 @@
 #include "base/util.h"
 
 #include "fake_jwt.h"
-#include "tmpdir.h"
+#include "tmpstore.h"
 
 #include <errno.h>
 #include <setjmp.h>
@@ -22,24 +22,14 @@ static struct paths paths;
 
 static int setup(void **state)
 {
-	char *home;
-
 	(void)state;
-	if (!mkdtemp(dir)) {
-		return -1;
-	}
-	home = util_printf("%s/store", dir);
-	setenv("CODEX_SWITCH_HOME", home, 1);
-	free(home);
-	setenv("CODEX_HOME", dir, 1);
-	return paths_init(&paths);
+	return tmpstore_setup(dir, NULL, false, &paths);
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	paths_release(&paths);
-	tmpdir_remove(dir);
+	tmpstore_teardown(dir, &paths);
 	return 0;
 }
 

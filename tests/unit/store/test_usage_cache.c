@@ -4,7 +4,7 @@
 #include "store/usage_cache.h"
 #include "base/util.h"
 
-#include "tmpdir.h"
+#include "tmpstore.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,26 +21,14 @@ static const char *id = "11111111-2222-4333-8444-555555555555";
 
 static int setup(void **state)
 {
-	char *home;
-
 	(void)state;
-	if (!mkdtemp(dir)) {
-		return -1;
-	}
-	home = util_printf("%s/store", dir);
-	setenv("CODEX_SWITCH_HOME", home, 1);
-	free(home);
-	home = util_printf("%s/codex", dir);
-	setenv("CODEX_HOME", home, 1);
-	free(home);
-	return paths_init(&paths) || paths_ensure_store(&paths);
+	return tmpstore_setup(dir, "codex", true, &paths);
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	paths_release(&paths);
-	tmpdir_remove(dir);
+	tmpstore_teardown(dir, &paths);
 	return 0;
 }
 
