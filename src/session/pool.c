@@ -288,10 +288,13 @@ void pool_note_limits(struct pool *p, const char *id, const struct usage *u)
 	if (i >= 0) {
 		struct usage copy;
 		if (usage_copy(&copy, u) == 0) {
-			/* The app-server's rate limits do not carry the reset credits: keep the known. */
+			/* The app-server's rate limits do not carry the reset credits: keep the
+			 * known. */
 			if (copy.reset_credits_available < 0 && p->cur.in_cache[i]) {
-				copy.reset_credits_available = p->cur.cached[i].reset_credits_available;
-				copy.reset_credits_expire_at = p->cur.cached[i].reset_credits_expire_at;
+				copy.reset_credits_available =
+				        p->cur.cached[i].reset_credits_available;
+				copy.reset_credits_expire_at =
+				        p->cur.cached[i].reset_credits_expire_at;
 			}
 			usage_release(&p->cur.cached[i]);
 			p->cur.cached[i] = copy;

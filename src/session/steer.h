@@ -66,10 +66,10 @@ struct steer {
 	char park_told_turn[128]; /* the held turn the waiting line was told for */
 	bool in_error;
 	bool credit_tried;
-	        /* a reset credit was spent (or tried) since the last switch */ /* deciding on a
-	                                                                           usage-limit error
-	                                                                           (not a rate-limit
-	                                                                           update) */
+	/* a reset credit was spent (or tried) since the last switch */ /* deciding on a
+	                                                                   usage-limit error
+	                                                                   (not a rate-limit
+	                                                                   update) */
 	bool auth_write_pending; /* our own auth.json write is on the worker */
 	bool check_auth, consider_after_load;
 	bool unknown_current_told;
