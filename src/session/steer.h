@@ -64,10 +64,9 @@ struct steer {
 	int64_t last_reset_hint;
 	bool all_exhausted_told;
 	char park_told_turn[128]; /* the held turn the waiting line was told for */
-	bool in_error;
-	bool credit_tried;
-	/* a reset credit was spent (or tried) since the last switch */ /* deciding on a
-	                                                                   usage-limit error
+	bool in_error;            /* deciding on a usage-limit error (not a rate-limit update) */
+	bool credit_tried; /* a reset credit was spent (or tried) since the last switch */ /* deciding
+	                                                                   on a usage-limit error
 	                                                                   (not a rate-limit
 	                                                                   update) */
 	bool auth_write_pending; /* our own auth.json write is on the worker */
