@@ -65,11 +65,8 @@ struct steer {
 	bool all_exhausted_told;
 	char park_told_turn[128]; /* the held turn the waiting line was told for */
 	bool in_error;            /* deciding on a usage-limit error (not a rate-limit update) */
-	bool credit_tried; /* a reset credit was spent (or tried) since the last switch */ /* deciding
-	                                                                   on a usage-limit error
-	                                                                   (not a rate-limit
-	                                                                   update) */
-	bool auth_write_pending; /* our own auth.json write is on the worker */
+	bool credit_tried;        /* a reset credit was spent (or tried) since the last switch */
+	bool auth_write_pending;  /* our own auth.json write is on the worker */
 	bool check_auth, consider_after_load;
 	bool unknown_current_told;
 	int follow_attempts;
