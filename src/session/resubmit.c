@@ -23,7 +23,7 @@ static void clear(struct resubmit *r)
 	r->request = r->held = NULL;
 	r->state = RESUBMIT_IDLE;
 	r->conn = NULL;
-	r->completed = r->account_ready = r->produced = r->parked = false;
+	r->completed = r->account_ready = r->produced = r->parked = r->abandon = false;
 	r->req_id[0] = r->new_turn[0] = '\0';
 }
 
@@ -89,7 +89,7 @@ int resubmit_hold(struct resubmit *r, struct proxy_conn *conn, const char *threa
 	r->new_turn[0] = r->req_id[0] = '\0';
 	r->produced = produced || (same_turn && r->produced);
 	r->foreign = same_turn;
-	r->completed = r->account_ready = r->parked = false;
+	r->completed = r->account_ready = r->parked = r->abandon = false;
 	r->state = RESUBMIT_HELD;
 	return 0;
 }
@@ -246,6 +246,8 @@ bool resubmit_on_response(struct resubmit *r, const char *id, const cJSON *msg)
 		log_warn("the app-server refused to send the turn again: %s",
 		         cJSON_IsString(m) ? m->valuestring : "unknown error");
 		resubmit_cancel(r);
+	} else if (r->state == RESUBMIT_REVERTING && r->abandon) {
+		clear(r);
 	} else if (r->state == RESUBMIT_REVERTING) {
 		send_start(r);
 	} else if (r->state == RESUBMIT_STARTING) {
@@ -374,9 +376,16 @@ bool resubmit_owns(const struct resubmit *r, const char *turn_id)
 
 void resubmit_user_acted(struct resubmit *r, const char *thread_id)
 {
-	if (r->state == RESUBMIT_HELD && strcmp(thread_id, r->thread_id) == 0) {
+	if (strcmp(thread_id, r->thread_id) != 0) {
+		return;
+	}
+	if (r->state == RESUBMIT_HELD) {
 		log_info("the user acted: the held turn is not sent again");
 		resubmit_cancel(r);
+	} else if (r->state == RESUBMIT_REVERTING) {
+		/* The failed turn is being taken out; the user's new turn goes instead of it. */
+		log_info("the user acted: the turn is not sent again");
+		r->abandon = true;
 	}
 }
 

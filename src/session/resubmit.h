@@ -59,6 +59,7 @@ struct resubmit {
 	bool produced;      /* the failed turn had produced items: continue, not redo */
 	bool completed;     /* its turn/completed arrived (held in `held`) */
 	bool account_ready; /* the next account is logged in */
+	bool abandon;       /* the user sent a turn while the failed one was being taken out */
 	bool rollback;      /* this app-server has no thread/revert: thread/rollback instead */
 	bool parked;        /* every account is spent: the TUI gets the completion now */
 	bool foreign;       /* the failed turn was codex-switch's own re-sent turn */

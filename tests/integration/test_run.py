@@ -95,6 +95,9 @@ def test_usage_limit_switch(mb):
         {"op": "turn", "text": "first", "timeout": 60, "expect_status": "completed"},
         {"op": "expect_notification", "method": "notice", "contains": "Switched to",
          "timeout": 30},
+        # The turn sent again on B runs now; a user reads its answer before typing again.
+        {"op": "expect_notification", "method": "turn/completed", "since": "step",
+         "timeout": 30},
         {"op": "turn", "text": "second", "timeout": 60, "expect_status": "completed"},
     ]}
     p, t = run(home, scenario, "limit")
