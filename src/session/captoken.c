@@ -44,7 +44,7 @@ int captoken_create(struct captoken *t, const char *runtime_dir)
 	}
 	util_hex(raw, sizeof(raw), t->token);
 	explicit_bzero(raw, sizeof(raw));
-	log_add_secret(t->token);
+	log_pin_secret(t->token); /* never evicted, however many tokens follow */
 	util_uuid(id);
 	t->path = util_printf("%s/" PREFIX "%ld-%s", runtime_dir, (long)getpid(), id);
 	if (!t->path) {
