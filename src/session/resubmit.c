@@ -211,6 +211,12 @@ static void release_tui(struct resubmit *r)
 	r->held = NULL;
 }
 
+void resubmit_go_again(struct resubmit *r, const char *account_id)
+{
+	r->parked = true; /* the tried-accounts rule is about limits not yet reset */
+	resubmit_go(r, account_id);
+}
+
 void resubmit_park(struct resubmit *r)
 {
 	r->parked = true;

@@ -88,6 +88,9 @@ bool resubmit_held(const struct resubmit *r);
 
 /* The next account is logged in: send the turn again (now, or once the failed turn ended). */
 void resubmit_go(struct resubmit *r, const char *account_id);
+/* The same, on an account the turn already ran on but that the policy chose again since
+ * (its limit was reset meanwhile, by a credit or the clock). */
+void resubmit_go_again(struct resubmit *r, const char *account_id);
 /* Gives the plan up: the held completion goes to the TUI, which then is idle. */
 void resubmit_cancel(struct resubmit *r);
 /* Waits (every account spent): the held completion goes to the TUI (now, or when it comes)

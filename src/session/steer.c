@@ -367,7 +367,7 @@ static enum proxy_verdict on_limit_error(struct steer *s, struct proxy_conn *con
 	 * rate-limit update came first), the turn just goes again on the new account. */
 	if (held && turn->account_id[0] && strcmp(turn->account_id, s->active.id) != 0) {
 		if (!switcher_busy(&s->sw)) {
-			resubmit_go(&s->resub, s->active.id);
+			resubmit_go_again(&s->resub, s->active.id);
 		}
 		return PROXY_DROP;
 	}
