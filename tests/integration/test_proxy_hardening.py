@@ -382,8 +382,11 @@ def test_frame_shapes_memory():
             sent = push(s, data, 4)
             peak = vmhwm(proxy, 2)
             print(f"{name}: sent {sent // 1024} KiB, peak RSS {base} -> {peak} kB")
-            check(peak - base <= MAX_GROWTH_KB,
-                  f"{name}: the proxy grew by {peak - base} kB after {sent} bytes")
+            # AddressSanitizer adds redzones and a quarantine to every allocation: the bound
+            # is about our allocations and is checked in the normal build only.
+            if not os.environ.get("ASAN_OPTIONS"):
+                check(peak - base <= MAX_GROWTH_KB,
+                      f"{name}: the proxy grew by {peak - base} kB after {sent} bytes")
             s.close()
         finally:
             proxy.stop()

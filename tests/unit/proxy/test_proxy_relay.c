@@ -455,7 +455,7 @@ static void test_flow_control_pauses_and_resumes(void **state)
 	memcpy(m + sizeof(m) - 2, "\"}", 2);
 	while (!c->ws[SIDE_DOWN].paused) {
 		assert_true(sent < 64); /* 512 KiB: far past the watermark */
-		peer_text(f, SIDE_DOWN, m);
+		peer_send(f, SIDE_DOWN, WSFRAME_TEXT, true, m, sizeof(m)); /* m has no NUL */
 		sent++;
 		for (int i = 0; i < TICKS && unread(c, SIDE_DOWN) && !c->ws[SIDE_DOWN].paused;
 		     i++) {
@@ -464,7 +464,7 @@ static void test_flow_control_pauses_and_resumes(void **state)
 	}
 	assert_int_equal(c->ws[SIDE_DOWN].io.events & EPOLLIN, 0);
 	/* Paused: a message from the TUI stays in the socket. */
-	peer_text(f, SIDE_DOWN, m);
+	peer_send(f, SIDE_DOWN, WSFRAME_TEXT, true, m, sizeof(m)); /* m has no NUL */
 	sent++;
 	for (int i = 0; i < 20; i++) {
 		spin(f);
