@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 void children_init(struct children *c, const struct session_env *env,
-                   void (*exited)(void *ctx, enum child which, int status), void *ctx)
+                   void (*exited)(void *ctx, enum children_which which, int status), void *ctx)
 {
 	memset(c, 0, sizeof(*c));
 	c->env = env;
@@ -154,7 +154,7 @@ void children_reap(struct children *c)
 		c->tui_pid = 0;
 		ev_timer_stop(c->env->ev, &c->tui_tm);
 		log_info("tui exited with status %d", st);
-		c->exited(c->ctx, CHILD_TUI, st);
+		c->exited(c->ctx, CHILDREN_TUI, st);
 	}
 	if (c->app_pid > 0 && spawn_poll(c->app_pid, &st) == 1) {
 		kill(-c->app_pid, SIGKILL); /* whatever it left in its group */
@@ -164,7 +164,7 @@ void children_reap(struct children *c)
 			on_stderr(&c->err_io,
 			          EPOLLIN); /* its last words, before they are reported */
 		}
-		c->exited(c->ctx, CHILD_APP, st);
+		c->exited(c->ctx, CHILDREN_APP, st);
 	}
 }
 

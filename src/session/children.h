@@ -17,11 +17,12 @@
 #define CHILDREN_STDERR_TAIL   4096
 #define CHILDREN_TERM_GRACE_US (1500 * 1000)
 
-enum child { CHILD_APP, CHILD_TUI };
+enum children_which { CHILDREN_APP, CHILDREN_TUI };
 
 struct children {
-	const struct session_env *env;                           /* borrowed */
-	void (*exited)(void *ctx, enum child which, int status); /* status as spawn_poll's */
+	const struct session_env *env; /* borrowed */
+	void (*exited)(void *ctx, enum children_which which,
+	               int status); /* status as spawn_poll's */
 	void *ctx;
 	pid_t app_pid, tui_pid; /* 0 when not running */
 	struct ev_io err_io;    /* the app-server's stderr, fd -1 when closed */
@@ -32,7 +33,7 @@ struct children {
 };
 
 void children_init(struct children *c, const struct session_env *env,
-                   void (*exited)(void *ctx, enum child which, int status), void *ctx);
+                   void (*exited)(void *ctx, enum children_which which, int status), void *ctx);
 /* Last resort and clean-up: kills and waits for what still runs, closes the pipe. */
 void children_release(struct children *c);
 

@@ -215,11 +215,11 @@ static void begin_stop(struct session *s)
 	maybe_done(s);
 }
 
-static void child_exited(void *ctx, enum child which, int status)
+static void child_exited(void *ctx, enum children_which which, int status)
 {
 	struct session *s = ctx;
 
-	if (which == CHILD_TUI) {
+	if (which == CHILDREN_TUI) {
 		if (!s->fatal[0]) {
 			s->exit_status = status;
 		}
