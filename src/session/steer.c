@@ -402,6 +402,7 @@ static enum proxy_verdict on_notification(struct steer *s, struct proxy_conn *co
 		if (tid && turn) {
 			/* A turn codex-switch sent again is not the TUI's own. */
 			notice_turn_started(&s->notice, tid, turn, !resubmit_owns(&s->resub, turn));
+			s->limits_stale = false;
 			turns_on_started(&s->turns, tid, turn, s->active.id);
 			flush_notices(s);
 		}
@@ -423,6 +424,12 @@ static enum proxy_verdict on_notification(struct steer *s, struct proxy_conn *co
 			return on_limit_error(s, conn, params, &t);
 		}
 	} else if (strcmp(method, "account/rateLimits/updated") == 0) {
+		if (s->limits_stale) {
+			/* 0.117's thread/rollback replays the thread's last snapshot: the old
+			 * account's. The TUI already has the pool's view of the new one. */
+			log_debug("ignoring a rate-limit snapshot from before the switch");
+			return PROXY_DROP;
+		}
 		trigger_from_rate_limits(params, &t);
 		if (t.resets_at) {
 			s->last_reset_hint = t.resets_at;
@@ -518,6 +525,7 @@ static void switched(struct steer *s, const struct switch_result *r)
 	set_active(s, r->account);
 	who(&s->active, to, sizeof(to));
 	s->live_valid = false; /* the limits we saw were the previous account's */
+	s->limits_stale = true;
 	s->all_exhausted_told = s->credit_tried = false;
 	s->park_told_turn[0] = '\0';
 	chooser_switched(&s->chooser, r->req->mode, now_s());

@@ -61,6 +61,7 @@ struct steer {
 	struct account active; /* logged into the app-server (a copy of the stored one) */
 	struct usage live;     /* the active account's "codex" limits from the app-server */
 	bool live_valid;
+	bool limits_stale; /* switched: no turn has started on the new account yet */
 	int64_t last_reset_hint;
 	bool all_exhausted_told;
 	char park_told_turn[128]; /* the held turn the waiting line was told for */

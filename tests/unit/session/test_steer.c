@@ -604,6 +604,34 @@ static void test_rate_limit_at_100_switches_and_is_cached(void **state)
 	free(json);
 }
 
+/* 0.117 replays the thread's last snapshot (the old account's) on thread/rollback, after the
+ * switch: it is not the new account's, so it neither marks bob nor reaches the TUI. */
+static void test_snapshot_before_the_new_accounts_turn_is_stale(void **state)
+{
+	struct fixture *x = *state;
+	int64_t now = (int64_t)time(NULL);
+	char *spent = rate_limits(100, now);
+	size_t i, told;
+
+	start_session(x);
+	from_server(x, false, spent);
+	i = expect_login(x, 3, &x->b);
+	answer_control(x, i, "\"result\":{}");
+	expect_notice(x, "bob", "5-hour");
+	told = x->tui.n;
+	assert_int_equal(from_server(x, false, spent), PROXY_DROP);
+	assert_int_equal(x->tui.n, told);
+	assert_int_equal(chooser_marked_until(&x->s.chooser, x->b.id), 0);
+	assert_string_equal(x->s.active.id, x->b.id);
+	/* Once a turn runs on bob, what the app-server reports is bob's. */
+	from_server(x, false,
+	            "{\"method\":\"turn/started\",\"params\":{\"threadId\":\"th-1\",\"turn\":"
+	            "{\"id\":\"t-2\",\"items\":[],\"status\":\"inProgress\"}}}");
+	from_server(x, false, spent);
+	assert_true(chooser_marked_until(&x->s.chooser, x->b.id) > 0);
+	free(spent);
+}
+
 static void test_soft_limit_switches_to_a_clearly_better_account(void **state)
 {
 	struct fixture *x = *state;
@@ -759,6 +787,8 @@ int main(void)
 	                                        setup, teardown),
 	        cmocka_unit_test_setup_teardown(
 	                test_soft_limit_switches_to_a_clearly_better_account, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_snapshot_before_the_new_accounts_turn_is_stale,
+	                                        setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_refresh_request_is_answered, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_revoked_login_switches_away, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_control_reconnect_resends_login, setup,
