@@ -197,28 +197,40 @@ static void limit_id_of(size_t i, const char *name, char *out, size_t outsz)
 	out[n < outsz ? n : outsz - 1] = '\0';
 }
 
-/* One bucket per account: the active one as the app-server reported it (active_rl, before the
- * pool view), the others from what is known of them. */
+/* Account i's bucket, named after it: the active one as the app-server reported it
+ * (active_rl, before the pool view) when known, else from what is known of its limits. *b is
+ * NULL when nothing is known; -1 on -ENOMEM. */
+static int account_bucket(const struct poolview *pv, size_t i, const cJSON *active_rl, cJSON **b)
+{
+	const struct poolview_account *a = &pv->accounts[i];
+	char id[96], name[160];
+
+	limit_id_of(i, a->name, id, sizeof(id));
+	snprintf(name, sizeof(name), "%s%s", a->name ? a->name : "?", a->active ? " (active)" : "");
+	*b = NULL;
+	if (a->active && cJSON_IsObject(active_rl)) {
+		*b = cJSON_Duplicate(active_rl, true);
+		if (!*b || set_item(*b, "limitId", cJSON_CreateString(id)) ||
+		    set_item(*b, "limitName", cJSON_CreateString(name))) {
+			cJSON_Delete(*b);
+			*b = NULL;
+			return -1;
+		}
+	} else if (a->usage) {
+		*b = bucket_from_usage(a->usage, id, name, pv->now);
+	}
+	return 0;
+}
+
 static int add_accounts(const struct poolview *pv, cJSON *by_id, const cJSON *active_rl)
 {
 	for (size_t i = 0; i < pv->n; i++) {
-		const struct poolview_account *a = &pv->accounts[i];
-		char id[96], name[160];
-		cJSON *b = NULL;
-		limit_id_of(i, a->name, id, sizeof(id));
-		snprintf(name, sizeof(name), "%s%s", a->name ? a->name : "?",
-		         a->active ? " (active)" : "");
-		if (a->active && cJSON_IsObject(active_rl)) {
-			b = cJSON_Duplicate(active_rl, true);
-			if (b && (set_item(b, "limitId", cJSON_CreateString(id)) ||
-			          set_item(b, "limitName", cJSON_CreateString(name)))) {
-				cJSON_Delete(b);
-				return -1;
-			}
-		} else if (a->usage) {
-			b = bucket_from_usage(a->usage, id, name, pv->now);
+		cJSON *b;
+		if (account_bucket(pv, i, active_rl, &b)) {
+			return -1;
 		}
-		if (b && !cJSON_AddItemToObject(by_id, id, b)) {
+		if (b && !cJSON_AddItemToObject(
+		                 by_id, cJSON_GetObjectItem(b, "limitId")->valuestring, b)) {
 			cJSON_Delete(b);
 			return -1;
 		}
@@ -267,10 +279,10 @@ char *poolview_read_response(const struct poolview *pv, const char *json, size_t
 	return print_and_free(msg);
 }
 
-char *poolview_snapshot(const struct poolview *pv, const struct usage *u)
+/* { "method": "account/rateLimits/updated", "params": { "rateLimits": rl } }, taking rl. */
+static char *updated_message(cJSON *rl)
 {
 	cJSON *msg = cJSON_CreateObject(), *params = cJSON_CreateObject();
-	cJSON *rl = bucket_from_usage(u, "codex", NULL, pv->now);
 
 	if (!msg || !params || !rl ||
 	    !cJSON_AddStringToObject(msg, "method", "account/rateLimits/updated")) {
@@ -281,11 +293,28 @@ char *poolview_snapshot(const struct poolview *pv, const struct usage *u)
 	}
 	cJSON_AddItemToObject(msg, "params", params);
 	cJSON_AddItemToObject(params, "rateLimits", rl);
-	if (pv->spare && spare_bucket(pv, rl)) {
-		cJSON_Delete(msg);
+	return print_and_free(msg);
+}
+
+char *poolview_snapshot(const struct poolview *pv, const struct usage *u)
+{
+	cJSON *rl = bucket_from_usage(u, "codex", NULL, pv->now);
+
+	if (rl && pv->spare && spare_bucket(pv, rl)) {
+		cJSON_Delete(rl);
 		return NULL;
 	}
-	return print_and_free(msg);
+	return updated_message(rl);
+}
+
+char *poolview_account_update(const struct poolview *pv, size_t i)
+{
+	cJSON *b;
+
+	if (i >= pv->n || account_bucket(pv, i, NULL, &b) || !b) {
+		return NULL;
+	}
+	return updated_message(b);
 }
 
 char *poolview_thread_list(const char *json, size_t len)

@@ -57,6 +57,14 @@ char *poolview_read_response(const struct poolview *pv, const char *json, size_t
 char *poolview_snapshot(const struct poolview *pv, const struct usage *u);
 
 /*
+ * An `account/rateLimits/updated` notification of account i's own bucket (the one /status lists
+ * under its name; the TUI shows no warning for a bucket other than "codex"): owned, or NULL
+ * when nothing is known of its limits or on -ENOMEM. The 0.117 TUI reads the buckets once at
+ * start and keeps them up to date from these notifications alone (its /status reads nothing).
+ */
+char *poolview_account_update(const struct poolview *pv, size_t i);
+
+/*
  * The TUI's `thread/list` request: a copy asking for the threads of every account
  * (`currentAccountOnly` false), owned; NULL when it did not ask for the current account's only.
  */

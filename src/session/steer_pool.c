@@ -85,6 +85,14 @@ static void send_snapshot(struct steer *s, struct proxy_conn *conn)
 		s->ops->send_to_tui(s->ctx, conn, json);
 	}
 	free(json);
+	/* Every account's own bucket too: "(active)" moved, and a TUI that does not read them
+	 * again for /status learns it only this way. */
+	for (size_t i = 0; i < pv.n; i++) {
+		if ((json = poolview_account_update(&pv, i))) {
+			s->ops->send_to_tui(s->ctx, conn, json);
+		}
+		free(json);
+	}
 	free(a);
 }
 

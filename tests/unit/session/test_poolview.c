@@ -208,6 +208,37 @@ static void test_snapshot(void **state)
 	usage_release(&b);
 }
 
+/* After a switch each account's own bucket goes out: "(active)" moves to the new account. */
+static void test_account_update(void **state)
+{
+	struct usage al = bob_usage(100, NOW + 600), b = bob_usage(10, NOW + 3600);
+	struct poolview_account acc[] = {
+	        {"alice", &al, false}, {"bob", &b, true}, {"carol", NULL, false}};
+	struct poolview pv = {acc, 3, false, NOW};
+	cJSON *o = parse(poolview_account_update(&pv, 1));
+	const cJSON *rl = cJSON_GetObjectItemCaseSensitive(
+	        cJSON_GetObjectItemCaseSensitive(o, "params"), "rateLimits");
+
+	(void)state;
+	assert_string_equal(cJSON_GetObjectItemCaseSensitive(o, "method")->valuestring,
+	                    "account/rateLimits/updated");
+	assert_string_equal(cJSON_GetObjectItemCaseSensitive(rl, "limitId")->valuestring,
+	                    "codex_switch_1_bob");
+	assert_string_equal(cJSON_GetObjectItemCaseSensitive(rl, "limitName")->valuestring,
+	                    "bob (active)");
+	assert_true(num(rl, "primary", "usedPercent", NULL) == 10);
+	cJSON_Delete(o);
+	o = parse(poolview_account_update(&pv, 0));
+	rl = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(o, "params"),
+	                                      "rateLimits");
+	assert_string_equal(cJSON_GetObjectItemCaseSensitive(rl, "limitName")->valuestring,
+	                    "alice");
+	assert_true(num(rl, "primary", "usedPercent", NULL) == 100);
+	cJSON_Delete(o);
+	assert_null(poolview_account_update(&pv, 2)); /* nothing known of carol */
+	assert_null(poolview_account_update(&pv, 3));
+}
+
 static void test_thread_list(void **state)
 {
 	static const char scoped[] =
@@ -240,6 +271,7 @@ int main(void)
 	        cmocka_unit_test(test_read_without_spare_keeps_numbers),
 	        cmocka_unit_test(test_read_other_shapes_forwarded),
 	        cmocka_unit_test(test_snapshot),
+	        cmocka_unit_test(test_account_update),
 	        cmocka_unit_test(test_thread_list),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
