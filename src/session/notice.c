@@ -70,10 +70,13 @@ void notice_turn_ended(struct notice *n, const char *turn_id)
 
 bool notice_can_show(const struct notice *n)
 {
+	if (!n->thread_id[0]) {
+		return false; /* the 0.117 TUI drops what comes before its chat view exists */
+	}
 	if (n->style != NOTICE_AUTH_RECOVERY) {
 		return true; /* those show at any time */
 	}
-	return n->thread_id[0] && (n->turn_id[0] || !n->had_turn);
+	return n->turn_id[0] || !n->had_turn;
 }
 
 static char *older_style(const struct notice *n, const char *text)
