@@ -72,13 +72,23 @@ def test_normal_turn(mb):
               "the prompt is once in the request's input")
         t.command("/status")
         screen = t.wait_for(re.compile(r"Account:\s+alice@example\.com \(Plus\)"), 20)
-        check(re.search(r"ChatGPT workspace:\s+acct-A", screen) is not None,
+        check(re.search(r"ChatGPT workspace:\s+acct-A", screen) is not None or not shows_email(),
               "/status shows alice's email, plan and workspace")
         check_exit(t, home, "normal turn")
     home.cleanup()
 
 
-NOTICE = "✓ Switched to"
+# /status's account line. After a switch (account/updated) 0.117 shows the plan alone,
+# "Account: Plus", and never a workspace line.
+ACCOUNT_LINE = "Account: %s@example.com (Plus)"
+
+
+def shows_email():
+    return tui.tui_codex_version() >= (0, 122, 0)
+
+
+NOTICE = tui.notice_mark() + " Switched to"
+MARK = re.escape(tui.notice_mark())
 
 
 def prompt_once_in(turn, prompt):
@@ -103,7 +113,7 @@ def test_hard_switch(mb):
         t.start()
         t.submit("first prompt")
         t.wait_for("acct-B answers: first prompt", 45)
-        screen = t.wait_for(re.compile(r"✓ Switched to bob \(bob@example\.com\): alice's "
+        screen = t.wait_for(re.compile(MARK + r" Switched to bob \(bob@example\.com\): alice's "
                                        r"5-hour limit is at 100% \(resets \d\d:\d\d\)"), 10,
                             history=True, flat=True)
         check(LIMIT_CELL.search(t.screen(history=True)) is None,
@@ -125,7 +135,12 @@ def test_hard_switch(mb):
         check(prompt_once_in(last, "first prompt") and prompt_once_in(last, "second prompt"),
               "the next turn's context holds each prompt once (%r)" % last["user_texts"])
         t.command("/status")
-        t.wait_for(re.compile(r"Account:\s+bob@example\.com \(Plus\)"), 20)
+        screen = tui.flat(t.wait_for("bob (active) limit:", 20, history=True))
+        check(ACCOUNT_LINE % "bob" in screen or not shows_email(),
+              "/status names bob's email (%s)" % re.findall(r"Account:[^│]*", screen))
+        check(re.search(r"alice limit:[ │]*5h limit: \S+ 0% left", screen) is not None,
+              "/status lists alice with her 5-hour window used up (%s)"
+              % re.findall(r"alice limit:.{0,60}", screen))
         check_exit(t, home, "hard switch")
     home.cleanup()
 
@@ -145,7 +160,7 @@ def test_soft_switch_notice(mb):
         t.submit("two")
         screen = t.wait_for("acct-B answers: two", 45, history=True)
         flat = tui.flat(screen)
-        check(re.search(r"✓ Switched to bob \(bob@example\.com\): alice's 5-hour limit is at "
+        check(re.search(MARK + r" Switched to bob \(bob@example\.com\): alice's 5-hour limit is at "
                         r"96%", flat) is not None, "the notice says why in plain words")
         check(flat.index("Switched to bob") < flat.index("acct-B answers: two"),
               "the notice comes before bob's answer")
@@ -169,7 +184,7 @@ def test_external_switch_notice(mb):
         t.submit("two")
         screen = t.wait_for("acct-B answers: two", 45, history=True)
         flat = tui.flat(screen)
-        check("✓ Switched to bob (bob@example.com): you chose it with 'codex-switch switch'"
+        check(NOTICE + " bob (bob@example.com): you chose it with 'codex-switch switch'"
               in flat, "the notice names bob and the user's choice")
         check(mb.answered_by("two") == ["acct-B"], "bob answered the next prompt")
         check_exit(t, home, "external switch")

@@ -54,8 +54,10 @@ DEFAULT_ROWS = 40
 CODEX_TUI = os.path.join(h.SOURCE_ROOT, ".deps", "codex", "node_modules", ".bin", "codex")
 
 # The footer of an idle composer once the session is set up (0.169: "← for agents · ? for
-# shortcuts" under the model line); the loading screen shows a bare "? for shortcuts".
-READY = re.compile(r"· \? for shortcuts")
+# shortcuts" under the model line); the loading screen shows a bare "? for shortcuts". The
+# 0.117-0.15x TUIs have no such footer once the model is known: their status line reads
+# "gpt-5.4 default · 100% left · /work/dir" (0.117) or "gpt-5.5 default · /work/dir" (0.143).
+READY = re.compile(r"· \? for shortcuts|^  [\w.-]+ \w+ · (?:\d+% left · )?/", re.M)
 # Modals the TUI puts up by itself: (name, what identifies it, the keys that dismiss it
 # without changing anything). 0.169 shows "Folder access / Trust this folder? ... › 1. Trust
 # and continue" at start (older: "Do you trust the files in this folder?"), older TUIs an
@@ -76,7 +78,7 @@ INTERRUPTED_CELL = "■ Conversation interrupted"
 HEADS_UP = re.compile(r"⚠ Heads up, you have less than \d+% of your \S+ limit left")
 WARNING_COUNT = re.compile(r"⚠ (\d+) warnings? · f2 to view")
 
-__all__ = ["Tui", "TuiTimeout", "tui_codex_bin", "tmux_bin", "CODEX_TUI", "DEFAULT_COLS",
+__all__ = ["Tui", "TuiTimeout", "tui_codex_bin", "tui_codex_version", "notice_mark", "tmux_bin", "CODEX_TUI", "DEFAULT_COLS",
            "DEFAULT_ROWS", "MODALS", "READY", "USAGE_LIMIT_CELL", "INTERRUPTED_CELL", "HEADS_UP",
            "WARNING_COUNT", "trust_workdir", "flat"]
 
@@ -110,6 +112,28 @@ def tui_codex_bin():
         h.fail("codex %s not found at %s: run scripts/install-deps.sh --test (or set "
                "CS_TUI_CODEX_BIN)" % (h.CODEX_VERSION, path))
     return path
+
+
+_versions = {}
+
+
+def tui_codex_version():
+    """The version of the codex TUI `run` starts, as a tuple, e.g. (0, 117, 0)."""
+    path = tui_codex_bin()
+    if path not in _versions:
+        out = subprocess.run([path, "--version"], capture_output=True, timeout=30).stdout
+        m = re.search(rb"(\d+)\.(\d+)\.(\d+)", out)
+        if not m:
+            h.fail("cannot read the version of %s (%r)" % (path, out[-200:]))
+        _versions[path] = tuple(int(x) for x in m.groups())
+    return _versions[path]
+
+
+def notice_mark():
+    """How the TUI marks codex-switch's notice: 0.152 and later render
+    `modelProvider/authRecoveryCompleted` with a check mark; the older notices (`warning`,
+    `deprecationNotice`) with a warning sign."""
+    return "✓" if tui_codex_version() >= (0, 152, 0) else "⚠"
 
 
 def _describe(pattern):
