@@ -129,9 +129,9 @@ struct proxy_conn *proxy_relay_new(struct proxy *p, bool control);
 void proxy_relay_down_open(struct proxy_conn *c);
 void proxy_relay_up_open(struct proxy_conn *c);
 void proxy_relay_up_error(struct proxy_conn *c, const char *why);
-/* One slice of the message being read from side (final: its last). */
-void proxy_relay_receive(struct proxy_conn *c, int side, const void *in, size_t len, bool binary,
-                         bool final);
+/* One slice of the message being read from side (ev: a data event; ev->data is borrowed, still
+ * masked when ev->masked). */
+void proxy_relay_receive(struct proxy_conn *c, int side, const struct wsframe_event *ev);
 /* Writes what the current read queued, at once when the socket allows (end of every read). */
 void proxy_relay_flush(struct proxy_conn *c);
 /* Bytes toward side were written: the other side may read again. */
@@ -157,6 +157,14 @@ int proxy_ws_connect(struct proxy_conn *c);
 /* Something may be written toward side: write it now if the socket takes it, else on EPOLLOUT.
  * Never frees c: a failed socket is closed from a zero timer. */
 void proxy_ws_flush(struct proxy_conn *c, int side);
+/*
+ * Sends one large data frame of p[0..n) (borrowed: the receive buffer) toward side at once, when
+ * nothing waits to be written before it and its bytes go as they lie (plain toward the TUI,
+ * already masked toward the app-server): 1 when done (what the socket did not take is copied
+ * into the end's out buffer; a failed socket is killed), 0 when it must be queued instead.
+ */
+int proxy_ws_send_now(struct proxy_conn *c, int side, const unsigned char *p, size_t n,
+                      const struct wsq_frame *fr);
 void proxy_ws_pause(struct proxy_conn *c, int side, bool pause);
 /* Closes the socket soon (from a zero timer, never inside the caller), then reports it: the
  * relay's side_gone, or up_error when the upstream never opened. */
@@ -172,7 +180,7 @@ void proxy_ws_release(struct proxy_conn *c, int side);
 #define PROXY_HEAD_MAX (16 * 1024) /* a request or response head */
 /* Room for need more bytes in w's out buffer (allocated on first use); NULL when full. */
 unsigned char *proxy_ws_out_room(struct wsend *w, size_t need);
-/* Frames read from w's peer (payload from the TUI is unmasked in place). -1: framing error. */
+/* Frames read from w's peer (payload from the TUI stays masked). -1: framing error. */
 int proxy_ws_frames(struct wsend *w, unsigned char *in, size_t len);
 /* Wipes and empties w's handshake head (it may hold the token). */
 void proxy_ws_wipe_head(struct wsend *w);

@@ -2,8 +2,11 @@
  * One WebSocket end of a conn, over a socket we read and write ourselves: toward the TUI we are
  * the server (its upgrade request in, masked frames in), toward the app-server the client (our
  * request out, masked frames out); the handshakes are in proxy_hs.c. Every read lands in the
- * proxy's one receive buffer and is parsed where it lies (wsframe.c); writes go out with send()
- * from the end's out buffer, or straight from the queue for large frames toward the TUI.
+ * proxy's one receive buffer and is parsed where it lies (wsframe.c). The TUI's payload stays
+ * masked: it goes on toward the app-server in frames that carry the TUI's own masks, so its
+ * bytes are never transformed. Writes go out with send() from the end's out buffer, where small
+ * frames are coalesced, or, for a large frame whose bytes go as they lie, with one sendmsg()
+ * straight from the receive buffer (proxy_ws_send_now) or from the queue.
  *
  * A socket is never closed inside a callback that may still use its conn: proxy_ws_kill()
  * stops its events and closes it from a zero timer, which then tells the relay.
@@ -31,6 +34,8 @@
 #define CLOSE_REPLY_SECS 5
 /* A chunk of frames plus a control frame of each kind. */
 #define OUT_CAP (PROXY_TX_CHUNK + 2 * WSFRAME_HDR_MAX + 2 * (WSFRAME_HDR_MAX + WSFRAME_CTRL_MAX))
+/* Data frames fill out up to here: our close frame may follow them. */
+#define DATA_CAP (OUT_CAP - WSFRAME_HDR_MAX - WSFRAME_CTRL_MAX)
 
 static const char *side_name(int side)
 {
@@ -242,22 +247,23 @@ static int out_send(struct wsend *w)
 	return 0;
 }
 
-/* One frame into o: masked with a fresh mask toward the app-server, plain toward the TUI. */
-static size_t put_frame(struct wsend *w, unsigned char *o, enum wsframe_op op, bool fin,
+/* One frame into o: plain toward the TUI; toward the app-server with the mask its payload
+ * already has, or masked here with a fresh one. */
+static size_t put_frame(struct wsend *w, unsigned char *o, const struct wsq_frame *fr,
                         const unsigned char *p, size_t n)
 {
 	uint64_t r;
 	unsigned char mask[4];
 	size_t hl;
 
-	if (w->side == SIDE_DOWN) {
-		hl = wsframe_header(o, op, fin, n, NULL);
+	if (w->side == SIDE_DOWN || fr->masked) {
+		hl = wsframe_header(o, fr->op, fr->fin, n, w->side == SIDE_DOWN ? NULL : fr->mask);
 		memcpy(o + hl, p, n);
 		return hl + n;
 	}
 	r = next_rand(w);
 	memcpy(mask, &r, sizeof(mask));
-	hl = wsframe_header(o, op, fin, n, mask);
+	hl = wsframe_header(o, fr->op, fr->fin, n, mask);
 	memcpy(o + hl, p, n);
 	wsframe_mask(o + hl, n, mask);
 	return hl + n;
@@ -266,25 +272,35 @@ static size_t put_frame(struct wsend *w, unsigned char *o, enum wsframe_op op, b
 static int put_control(struct wsend *w, enum wsframe_op op, const void *payload, size_t len)
 {
 	unsigned char *o = proxy_ws_out_room(w, WSFRAME_HDR_MAX + WSFRAME_CTRL_MAX);
+	struct wsq_frame fr = {.op = op, .fin = true};
 
 	if (!o) {
 		return -1;
 	}
-	w->out_len += put_frame(w, o, op, true, payload, len < 125 ? len : 125);
+	w->out_len += put_frame(w, o, &fr, payload, len < 125 ? len : 125);
 	return 0;
 }
 
+/* A frame that goes on the wire as its bytes lie: plain toward the TUI, or already masked
+ * toward the app-server. */
+static bool as_is(const struct wsend *w, const struct wsq_frame *fr)
+{
+	return w->side == SIDE_DOWN || fr->masked;
+}
+
 /*
- * A large frame toward the TUI goes out from the queue itself, header and payload in one
- * sendmsg(); only what the socket does not take is copied into out. 0 or -1.
+ * What waits in out, then the header and payload of a frame that goes as it lies (as_is), in
+ * one sendmsg(), the payload from wherever it is (the queue, the receive buffer): only what the
+ * socket does not take is copied into out. Needs out allocated and
+ * out_len + WSFRAME_HDR_MAX + n <= DATA_CAP. 0 or -1.
  */
-static int send_in_place(struct wsend *w, struct wsq *q, unsigned char *p, size_t n,
-                         struct wsq_frame fr)
+static int send_as_is(struct wsend *w, const unsigned char *p, size_t n, const struct wsq_frame *fr)
 {
 	unsigned char hdr[WSFRAME_HDR_MAX];
-	size_t hl = wsframe_header(hdr, fr.op, fr.fin, n, NULL), sent;
-	struct iovec iov[2] = {{hdr, hl}, {p, n}};
-	struct msghdr m = {.msg_iov = iov, .msg_iovlen = 2};
+	size_t hl = wsframe_header(hdr, fr->op, fr->fin, n, w->side == SIDE_DOWN ? NULL : fr->mask);
+	size_t pend = w->out_len - w->out_off, sent;
+	struct iovec iov[3] = {{w->out + w->out_off, pend}, {hdr, hl}, {(void *)p, n}};
+	struct msghdr m = {.msg_iov = pend ? iov : iov + 1, .msg_iovlen = pend ? 3 : 2};
 	ssize_t s;
 
 	do {
@@ -294,49 +310,94 @@ static int send_in_place(struct wsend *w, struct wsq *q, unsigned char *p, size_
 		return -1;
 	}
 	sent = s < 0 ? 0 : (size_t)s;
-	if (sent == hl + n) {
-		wsq_consume(q, n);
-		return 0;
-	}
-	if (!proxy_ws_out_room(w, hl + n)) {
-		return -1;
-	}
+	w->out_off += sent < pend ? sent : pend;
+	sent = sent < pend ? 0 : sent - pend;
+	/* What is left of out moves to its start; the frame's rest follows it. */
+	pend = w->out_len - w->out_off;
+	memmove(w->out, w->out + w->out_off, pend);
+	w->out_off = 0;
+	w->out_len = pend;
 	if (sent < hl) {
-		memcpy(w->out, hdr + sent, hl - sent);
-		w->out_len = hl - sent;
+		memcpy(w->out + w->out_len, hdr + sent, hl - sent);
+		w->out_len += hl - sent;
 		sent = 0;
 	} else {
 		sent -= hl;
 	}
 	memcpy(w->out + w->out_len, p + sent, n - sent);
 	w->out_len += n - sent;
-	wsq_consume(q, n);
 	return 0;
 }
 
-/* Queued data into out: whole small frames, then at most what is left of a chunk. */
+/* Copies queued frames into out (masked when they must be) while they fit under limit. */
+static void coalesce(struct wsend *w, struct wsq *q, size_t limit)
+{
+	struct wsq_frame fr;
+	unsigned char *p;
+	size_t n;
+
+	while (limit > w->out_len + WSFRAME_HDR_MAX &&
+	       wsq_peek(q, limit - w->out_len - WSFRAME_HDR_MAX, &p, &n, &fr)) {
+		w->out_len += put_frame(w, w->out + w->out_len, &fr, p, n);
+		wsq_consume(q, n);
+	}
+}
+
+/* Queued data into out: small frames are copied there; a large one that goes as it lies is
+ * sent from the queue itself, behind them. At most a chunk of payload at a time. */
 static int write_data(struct wsend *w)
 {
 	struct wsq *q = &w->c->q[w->side];
 	struct wsq_frame fr;
 	unsigned char *p;
-	size_t n;
+	size_t n, room;
 
-	if (!wsq_peek(q, PROXY_TX_CHUNK, &p, &n, &fr)) {
-		return 0;
-	}
-	if (w->side == SIDE_DOWN && n > PROXY_COALESCE_MAX && !w->out_len) {
-		return send_in_place(w, q, p, n, fr);
-	}
 	if (!proxy_ws_out_room(w, 0)) {
 		return -1;
 	}
-	while (OUT_CAP - w->out_len > WSFRAME_HDR_MAX + 256 &&
-	       wsq_peek(q, OUT_CAP - w->out_len - WSFRAME_HDR_MAX, &p, &n, &fr)) {
-		w->out_len += put_frame(w, w->out + w->out_len, fr.op, fr.fin, p, n);
+	while ((room = DATA_CAP - w->out_len) > WSFRAME_HDR_MAX + 256) {
+		room -= WSFRAME_HDR_MAX;
+		if (!wsq_peek(q, room < PROXY_TX_CHUNK ? room : PROXY_TX_CHUNK, &p, &n, &fr)) {
+			break;
+		}
+		if (n > PROXY_COALESCE_MAX && as_is(w, &fr)) {
+			if (send_as_is(w, p, n, &fr) < 0) {
+				return -1;
+			}
+			wsq_consume(q, n);
+			break;
+		}
+		w->out_len += put_frame(w, w->out + w->out_len, &fr, p, n);
 		wsq_consume(q, n);
 	}
 	return 0;
+}
+
+int proxy_ws_send_now(struct proxy_conn *c, int side, const unsigned char *p, size_t n,
+                      const struct wsq_frame *fr)
+{
+	struct wsend *w = &c->ws[side];
+	struct wsq *q = &c->q[side];
+
+	/* out holds what the socket refused (it is full), or a handshake, or control frames. */
+	if (n <= PROXY_COALESCE_MAX || n > PROXY_TX_CHUNK || !as_is(w, fr) || w->state != WS_OPEN ||
+	    w->out_len || w->close_sent || w->close_echo || w->pong_pending || w->hangup ||
+	    w->failed || !proxy_ws_out_room(w, 0)) {
+		return 0;
+	}
+	/* What this read queued before goes first, in the same sendmsg(). */
+	coalesce(w, q, DATA_CAP - WSFRAME_HDR_MAX - n);
+	if (wsq_ready(q)) {
+		return 0;
+	}
+	if (send_as_is(w, p, n, fr) < 0) {
+		proxy_ws_kill(c, side, "write failed");
+		return 1;
+	}
+	if (w->out_len) {
+		update_interest(w);
+	}
+	return 1;
 }
 
 /* Our close frame, once everything queued before it is out. */
@@ -488,8 +549,7 @@ int proxy_ws_frames(struct wsend *w, unsigned char *in, size_t len)
 				return -1;
 			}
 		} else {
-			proxy_relay_receive(w->c, w->side, ev.data, ev.len, ev.op == WSFRAME_BINARY,
-			                    ev.final);
+			proxy_relay_receive(w->c, w->side, &ev);
 		}
 	}
 	return 0;
@@ -567,6 +627,9 @@ static void no_delay(int fd)
 static void rx_init(struct wsend *w)
 {
 	wsframe_rx_init(&w->fr, w->side == SIDE_DOWN);
+	/* What the TUI sends goes on to the app-server with its own masks: only the bytes the
+	 * relay reads are unmasked, in a copy. */
+	w->fr.keep_mask = true;
 	w->fr.max_frames = PROXY_MAX_FRAMES;
 	w->fr.max_len = w->c->p->cfg.max_message;
 }
