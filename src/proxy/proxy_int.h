@@ -44,6 +44,15 @@ struct rxstate {
 	struct buf acc; /* head prefix or reassembled message */
 };
 
+/* Frames toward a side in one read whose payload is sent from the read's buffer, at most. */
+#define PROXY_REFS_MAX 8
+
+/* Payload sent from where it lies (borrowed), after out's first at bytes. */
+struct wsref {
+	const unsigned char *p;
+	size_t n, at;
+};
+
 enum ws_state {
 	WS_CLOSED,     /* no socket */
 	WS_CONNECTING, /* up: the TCP connect is in progress */
@@ -77,7 +86,13 @@ struct wsend {
 	uint64_t rng;       /* frame masks toward the app-server */
 	unsigned char *out; /* PROXY_OUT_CAP bytes being sent: out_off of out_len sent */
 	size_t out_off, out_len;
-	char why[80]; /* why the handshake failed, for the log */
+	/* Borrowed payload in out's order, only while one read is handled (the read's buffer):
+	 * what the socket refuses is copied into out before the read ends. */
+	struct wsref ref[PROXY_REFS_MAX];
+	unsigned nref;
+	size_t ref_bytes;
+	bool gathering; /* this read put frames into out, sent when it ends */
+	char why[80];   /* why the handshake failed, for the log */
 };
 
 struct close_info {
@@ -158,13 +173,15 @@ int proxy_ws_connect(struct proxy_conn *c);
  * Never frees c: a failed socket is closed from a zero timer. */
 void proxy_ws_flush(struct proxy_conn *c, int side);
 /*
- * Sends one large data frame of p[0..n) (borrowed: the receive buffer) toward side at once, when
- * nothing waits to be written before it and its bytes go as they lie (plain toward the TUI,
- * already masked toward the app-server): 1 when done (what the socket did not take is copied
- * into the end's out buffer; a failed socket is killed), 0 when it must be queued instead.
+ * Takes one data frame of p[0..n) toward side during a read, when nothing queued must go before
+ * it: its header is written into the end's out buffer, its payload copied there, or, when large,
+ * goes as it lies (plain toward the TUI, still masked toward the app-server) and p is lent
+ * (p lives until the read ends), borrowed from where it is. Everything taken goes out in one
+ * sendmsg() when proxy_ws_frames() ends the read; only what the socket refuses is copied.
+ * 1 when taken, 0 when it must be queued instead.
  */
-int proxy_ws_send_now(struct proxy_conn *c, int side, const unsigned char *p, size_t n,
-                      const struct wsq_frame *fr);
+int proxy_ws_pass(struct proxy_conn *c, int side, const unsigned char *p, size_t n, bool lent,
+                  const struct wsq_frame *fr);
 void proxy_ws_pause(struct proxy_conn *c, int side, bool pause);
 /* Closes the socket soon (from a zero timer, never inside the caller), then reports it: the
  * relay's side_gone, or up_error when the upstream never opened. */

@@ -174,10 +174,11 @@ static void out_of_memory(struct proxy_conn *c)
 	proxy_relay_close_side(c, SIDE_UP, WSFRAME_CLOSE_UNEXPECTED, "out of memory");
 }
 
-/* Queues one fragment of the message being read from src toward the other side (mask: how
- * data is still masked, NULL when plain), or sends it at once when nothing waits before it. */
+/* Passes one fragment of the message being read from src toward the other side, or queues it
+ * when something waits before it. mask: how data is still masked, NULL when plain; lent: data
+ * is in the read's buffer (it may be sent from there), not in the reassembly buffer. */
 static void forward(struct proxy_conn *c, int src, const void *data, size_t len, bool final,
-                    const unsigned char *mask)
+                    const unsigned char *mask, bool lent)
 {
 	struct rxstate *rx = &c->rx[src];
 	int dst = !src, r;
@@ -199,7 +200,7 @@ static void forward(struct proxy_conn *c, int src, const void *data, size_t len,
 	if (mask) {
 		memcpy(fr.mask, mask, 4);
 	}
-	if (proxy_ws_send_now(c, dst, data, len, &fr)) {
+	if (proxy_ws_pass(c, dst, data, len, lent, &fr)) {
 		wsq_bypass(&c->q[dst], final);
 		c->flush[dst] = c->flush[dst] || wsq_ready(&c->q[dst]);
 		return;
@@ -325,7 +326,7 @@ static void deliver(struct proxy_conn *c, int src)
 		v = PROXY_FORWARD;
 	}
 	if (v == PROXY_FORWARD && !c->control) {
-		forward(c, src, rx->acc.data, rx->acc.len, true, NULL);
+		forward(c, src, rx->acc.data, rx->acc.len, true, NULL, false);
 	}
 	wsq_unhold(&c->q[dst]);
 	c->flush[dst] = true;
@@ -337,9 +338,9 @@ static void give_up(struct proxy_conn *c, int src, const struct wsframe_event *e
 	struct rxstate *rx = &c->rx[src];
 
 	rx->mode = RX_STREAM;
-	forward(c, src, rx->acc.data, rx->acc.len, false, NULL);
+	forward(c, src, rx->acc.data, rx->acc.len, false, NULL, false);
 	buf_reset(&rx->acc);
-	forward(c, src, ev->data, ev->len, ev->final, mask_of(ev));
+	forward(c, src, ev->data, ev->len, ev->final, mask_of(ev), true);
 }
 
 /* Bytes of a masked slice unmasked on the stack to classify it before anything is copied: the
@@ -376,7 +377,7 @@ static void on_head(struct proxy_conn *c, int src, const struct wsframe_event *e
 	/* Most messages are decided from their first slice: their bytes go on untouched. */
 	if (alone && streams_at_once(c, src, ev)) {
 		rx->mode = RX_STREAM;
-		forward(c, src, ev->data, ev->len, ev->final, mask_of(ev));
+		forward(c, src, ev->data, ev->len, ev->final, mask_of(ev), true);
 		return;
 	}
 	if (acc_append(rx, ev) < 0) {
@@ -396,9 +397,9 @@ static void on_head(struct proxy_conn *c, int src, const struct wsframe_event *e
 	}
 	rx->mode = RX_STREAM;
 	if (alone) {
-		forward(c, src, ev->data, ev->len, ev->final, mask_of(ev));
+		forward(c, src, ev->data, ev->len, ev->final, mask_of(ev), true);
 	} else {
-		forward(c, src, rx->acc.data, rx->acc.len, ev->final, NULL);
+		forward(c, src, rx->acc.data, rx->acc.len, ev->final, NULL, false);
 	}
 	buf_reset(&rx->acc);
 }
@@ -507,7 +508,7 @@ void proxy_relay_receive(struct proxy_conn *c, int src, const struct wsframe_eve
 	}
 	switch (rx->mode) {
 	case RX_STREAM:
-		forward(c, src, ev->data, ev->len, ev->final, mask_of(ev));
+		forward(c, src, ev->data, ev->len, ev->final, mask_of(ev), true);
 		break;
 	case RX_HEAD:
 		on_head(c, src, ev);

@@ -4,9 +4,10 @@
  * request out, masked frames out); the handshakes are in proxy_hs.c. Every read lands in the
  * proxy's one receive buffer and is parsed where it lies (wsframe.c). The TUI's payload stays
  * masked: it goes on toward the app-server in frames that carry the TUI's own masks, so its
- * bytes are never transformed. Writes go out with send() from the end's out buffer, where small
- * frames are coalesced, or, for a large frame whose bytes go as they lie, with one sendmsg()
- * straight from the receive buffer (proxy_ws_send_now) or from the queue.
+ * bytes are never transformed. What one read brings for the other side is gathered in that
+ * end's out buffer (headers, small frames copied) and sent in one sendmsg() when the read
+ * ends, large payloads straight from the receive buffer (proxy_ws_pass); what the socket
+ * refuses, and everything behind it, waits in out and then in the queue.
  *
  * A socket is never closed inside a callback that may still use its conn: proxy_ws_kill()
  * stops its events and closes it from a zero timer, which then tells the relay.
@@ -101,6 +102,9 @@ void proxy_ws_release(struct proxy_conn *c, int side)
 	free(w->out);
 	w->out = NULL;
 	w->out_off = w->out_len = 0;
+	w->nref = 0;
+	w->ref_bytes = 0;
+	w->gathering = false;
 	w->state = WS_CLOSED;
 	w->paused = w->hangup = w->wipe_out = false;
 	w->close_sent = w->close_echo = w->pong_pending = w->failed = false;
@@ -221,23 +225,103 @@ unsigned char *proxy_ws_out_room(struct wsend *w, size_t need)
 	return w->out_len + need <= OUT_CAP ? w->out + w->out_len : NULL;
 }
 
-/* 0: out is written, 1: the rest waits for EPOLLOUT, -1: the socket failed. */
+/* Entries of out's iovec: its own bytes around each borrowed payload. */
+#define OUT_IOV (2 * PROXY_REFS_MAX + 1)
+
+/* out from out_off as an iovec, borrowed payload in its place; own[i]: iov[i] is in out. */
+static int out_iov(const struct wsend *w, struct iovec *iov, bool *own)
+{
+	size_t at = w->out_off;
+	int k = 0;
+
+	for (unsigned i = 0; i < w->nref; i++) {
+		if (w->ref[i].at > at) {
+			own[k] = true;
+			iov[k++] = (struct iovec){w->out + at, w->ref[i].at - at};
+			at = w->ref[i].at;
+		}
+		own[k] = false;
+		iov[k++] = (struct iovec){(void *)w->ref[i].p, w->ref[i].n};
+	}
+	if (w->out_len > at) {
+		own[k] = true;
+		iov[k++] = (struct iovec){w->out + at, w->out_len - at};
+	}
+	return k;
+}
+
+/*
+ * What sendmsg() did not take of iov[0..k) (out_iov) moves to the start of out, borrowed
+ * payload copied in: nothing is borrowed any more. out's own pieces only move left, then
+ * right, by the borrowed bytes before them: the first pass goes forward, the second backward,
+ * so that none overwrites another before it moved; borrowed payload fills the gaps last.
+ */
+static void out_keep(struct wsend *w, struct iovec *iov, const bool *own, int k, size_t sent)
+{
+	size_t dst[OUT_IOV], pos = 0;
+	int i = 0;
+
+	for (; i < k && sent >= iov[i].iov_len; i++) {
+		sent -= iov[i].iov_len;
+	}
+	if (i < k) {
+		iov[i].iov_base = (unsigned char *)iov[i].iov_base + sent;
+		iov[i].iov_len -= sent;
+	}
+	for (int j = i; j < k; j++) {
+		dst[j] = pos;
+		pos += iov[j].iov_len;
+	}
+	for (int j = i; j < k; j++) {
+		if (own[j] && w->out + dst[j] <= (unsigned char *)iov[j].iov_base) {
+			memmove(w->out + dst[j], iov[j].iov_base, iov[j].iov_len);
+		}
+	}
+	for (int j = k - 1; j >= i; j--) {
+		if (own[j] && w->out + dst[j] > (unsigned char *)iov[j].iov_base) {
+			memmove(w->out + dst[j], iov[j].iov_base, iov[j].iov_len);
+		}
+	}
+	for (int j = i; j < k; j++) {
+		if (!own[j]) {
+			memcpy(w->out + dst[j], iov[j].iov_base, iov[j].iov_len);
+		}
+	}
+	w->out_off = 0;
+	w->out_len = pos;
+	w->nref = 0;
+	w->ref_bytes = 0;
+}
+
+/* 0: out is written, 1: the rest waits for EPOLLOUT (kept in out), -1: the socket failed. */
 static int out_send(struct wsend *w)
 {
-	while (w->out_off < w->out_len) {
-		ssize_t n = send(w->io.fd, w->out + w->out_off, w->out_len - w->out_off,
-		                 MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (w->out_off < w->out_len || w->nref) {
+		struct iovec iov[OUT_IOV];
+		bool own[OUT_IOV];
+		int k = out_iov(w, iov, own);
+		struct msghdr m = {.msg_iov = iov, .msg_iovlen = (size_t)k};
+		ssize_t n = sendmsg(w->io.fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
 
 		if (n < 0 && errno == EINTR) {
 			continue;
 		}
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (w->nref) {
+				out_keep(w, iov, own, k, 0);
+			}
 			return 1;
 		}
 		if (n <= 0) {
+			w->nref = 0;
+			w->ref_bytes = 0;
 			return -1;
 		}
-		w->out_off += (size_t)n;
+		if (w->nref) {
+			out_keep(w, iov, own, k, (size_t)n);
+		} else {
+			w->out_off += (size_t)n;
+		}
 	}
 	if (w->wipe_out) {
 		explicit_bzero(w->out, w->out_len);
@@ -245,6 +329,13 @@ static int out_send(struct wsend *w)
 	}
 	w->out_off = w->out_len = 0;
 	return 0;
+}
+
+/* Borrows n bytes at p as the payload after what out holds: sent from where they are. */
+static void borrow(struct wsend *w, const unsigned char *p, size_t n)
+{
+	w->ref[w->nref++] = (struct wsref){p, n, w->out_len};
+	w->ref_bytes += n;
 }
 
 /* One frame into o: plain toward the TUI; toward the app-server with the mask its payload
@@ -288,69 +379,23 @@ static bool as_is(const struct wsend *w, const struct wsq_frame *fr)
 	return w->side == SIDE_DOWN || fr->masked;
 }
 
-/*
- * What waits in out, then the header and payload of a frame that goes as it lies (as_is), in
- * one sendmsg(), the payload from wherever it is (the queue, the receive buffer): only what the
- * socket does not take is copied into out. Needs out allocated and
- * out_len + WSFRAME_HDR_MAX + n <= DATA_CAP. 0 or -1.
- */
-static int send_as_is(struct wsend *w, const unsigned char *p, size_t n, const struct wsq_frame *fr)
+/* The header of a frame that goes as it lies, into out. */
+static void put_header(struct wsend *w, const struct wsq_frame *fr, size_t n)
 {
-	unsigned char hdr[WSFRAME_HDR_MAX];
-	size_t hl = wsframe_header(hdr, fr->op, fr->fin, n, w->side == SIDE_DOWN ? NULL : fr->mask);
-	size_t pend = w->out_len - w->out_off, sent;
-	struct iovec iov[3] = {{w->out + w->out_off, pend}, {hdr, hl}, {(void *)p, n}};
-	struct msghdr m = {.msg_iov = pend ? iov : iov + 1, .msg_iovlen = pend ? 3 : 2};
-	ssize_t s;
-
-	do {
-		s = sendmsg(w->io.fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
-	} while (s < 0 && errno == EINTR);
-	if (s < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-		return -1;
-	}
-	sent = s < 0 ? 0 : (size_t)s;
-	w->out_off += sent < pend ? sent : pend;
-	sent = sent < pend ? 0 : sent - pend;
-	/* What is left of out moves to its start; the frame's rest follows it. */
-	pend = w->out_len - w->out_off;
-	memmove(w->out, w->out + w->out_off, pend);
-	w->out_off = 0;
-	w->out_len = pend;
-	if (sent < hl) {
-		memcpy(w->out + w->out_len, hdr + sent, hl - sent);
-		w->out_len += hl - sent;
-		sent = 0;
-	} else {
-		sent -= hl;
-	}
-	memcpy(w->out + w->out_len, p + sent, n - sent);
-	w->out_len += n - sent;
-	return 0;
-}
-
-/* Copies queued frames into out (masked when they must be) while they fit under limit. */
-static void coalesce(struct wsend *w, struct wsq *q, size_t limit)
-{
-	struct wsq_frame fr;
-	unsigned char *p;
-	size_t n;
-
-	while (limit > w->out_len + WSFRAME_HDR_MAX &&
-	       wsq_peek(q, limit - w->out_len - WSFRAME_HDR_MAX, &p, &n, &fr)) {
-		w->out_len += put_frame(w, w->out + w->out_len, &fr, p, n);
-		wsq_consume(q, n);
-	}
+	w->out_len += wsframe_header(w->out + w->out_len, fr->op, fr->fin, n,
+	                             w->side == SIDE_DOWN ? NULL : fr->mask);
 }
 
 /* Queued data into out: small frames are copied there; a large one that goes as it lies is
- * sent from the queue itself, behind them. At most a chunk of payload at a time. */
+ * sent from the queue itself, behind them, in the same sendmsg(). At most a chunk of payload
+ * at a time. */
 static int write_data(struct wsend *w)
 {
 	struct wsq *q = &w->c->q[w->side];
 	struct wsq_frame fr;
 	unsigned char *p;
 	size_t n, room;
+	int r;
 
 	if (!proxy_ws_out_room(w, 0)) {
 		return -1;
@@ -361,11 +406,12 @@ static int write_data(struct wsend *w)
 			break;
 		}
 		if (n > PROXY_COALESCE_MAX && as_is(w, &fr)) {
-			if (send_as_is(w, p, n, &fr) < 0) {
-				return -1;
-			}
+			put_header(w, &fr, n);
+			borrow(w, p, n);
+			r = out_send(
+			        w); /* copies what the socket refuses: the queue lets go of it */
 			wsq_consume(q, n);
-			break;
+			return r < 0 ? -1 : 0;
 		}
 		w->out_len += put_frame(w, w->out + w->out_len, &fr, p, n);
 		wsq_consume(q, n);
@@ -373,31 +419,43 @@ static int write_data(struct wsend *w)
 	return 0;
 }
 
-int proxy_ws_send_now(struct proxy_conn *c, int side, const unsigned char *p, size_t n,
-                      const struct wsq_frame *fr)
+int proxy_ws_pass(struct proxy_conn *c, int side, const unsigned char *p, size_t n, bool lent,
+                  const struct wsq_frame *fr)
 {
 	struct wsend *w = &c->ws[side];
-	struct wsq *q = &c->q[side];
+	bool lend = lent && n > PROXY_COALESCE_MAX && as_is(w, fr);
 
-	/* out holds what the socket refused (it is full), or a handshake, or control frames. */
-	if (n <= PROXY_COALESCE_MAX || n > PROXY_TX_CHUNK || !as_is(w, fr) || w->state != WS_OPEN ||
-	    w->out_len || w->close_sent || w->close_echo || w->pong_pending || w->hangup ||
-	    w->failed || !proxy_ws_out_room(w, 0)) {
+	/* out holding bytes from before this read means the socket is full (or a handshake or
+	 * control frame waits): the queue takes it. So it does when anything is queued. */
+	if (w->state != WS_OPEN || w->close_sent || w->close_echo || w->hangup || w->failed ||
+	    w->wipe_out || (w->out_len && !w->gathering) || wsq_ready(&c->q[side]) ||
+	    (lend && w->nref == PROXY_REFS_MAX) || !proxy_ws_out_room(w, 0) ||
+	    w->out_len + w->ref_bytes + WSFRAME_HDR_MAX + n > DATA_CAP) {
 		return 0;
 	}
-	/* What this read queued before goes first, in the same sendmsg(). */
-	coalesce(w, q, DATA_CAP - WSFRAME_HDR_MAX - n);
-	if (wsq_ready(q)) {
-		return 0;
+	if (lend) {
+		put_header(w, fr, n);
+		borrow(w, p, n);
+	} else {
+		w->out_len += put_frame(w, w->out + w->out_len, fr, p, n);
 	}
-	if (send_as_is(w, p, n, fr) < 0) {
-		proxy_ws_kill(c, side, "write failed");
-		return 1;
-	}
-	if (w->out_len) {
-		update_interest(w);
-	}
+	w->gathering = true;
 	return 1;
+}
+
+/* What the read gathered toward side goes out now: it may borrow from the read's buffer. */
+static void settle(struct proxy_conn *c, int side)
+{
+	struct wsend *w = &c->ws[side];
+
+	if (!w->gathering) {
+		return;
+	}
+	w->gathering = false;
+	proxy_ws_flush(c, side);
+	/* Nothing is borrowed past the read: a side no longer open sends nothing anyway. */
+	w->nref = 0;
+	w->ref_bytes = 0;
 }
 
 /* Our close frame, once everything queued before it is out. */
@@ -537,7 +595,7 @@ int proxy_ws_frames(struct wsend *w, unsigned char *in, size_t len)
 		if (n < 0) {
 			fail(w, n == -EMSGSIZE ? WSFRAME_CLOSE_TOO_LARGE : WSFRAME_CLOSE_PROTOCOL,
 			     n == -EMSGSIZE ? "message too large" : "invalid WebSocket framing");
-			return 0;
+			break;
 		}
 		in += n;
 		len -= (size_t)n;
@@ -552,6 +610,7 @@ int proxy_ws_frames(struct wsend *w, unsigned char *in, size_t len)
 			proxy_relay_receive(w->c, w->side, &ev);
 		}
 	}
+	settle(w->c, !w->side);
 	return 0;
 }
 
