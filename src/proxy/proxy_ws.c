@@ -406,10 +406,10 @@ static int write_data(struct wsend *w)
 			break;
 		}
 		if (n > PROXY_COALESCE_MAX && as_is(w, &fr)) {
+			/* out_send() copies what the socket refuses: the queue lets go of it. */
 			put_header(w, &fr, n);
 			borrow(w, p, n);
-			r = out_send(
-			        w); /* copies what the socket refuses: the queue lets go of it */
+			r = out_send(w);
 			wsq_consume(q, n);
 			return r < 0 ? -1 : 0;
 		}
@@ -588,8 +588,9 @@ int proxy_ws_frames(struct wsend *w, unsigned char *in, size_t len)
 {
 	struct wsframe_event ev;
 	bool have;
+	int r = 0;
 
-	while (len && w->state == WS_OPEN && !w->failed) {
+	while (len && w->state == WS_OPEN && !w->failed && r == 0) {
 		long n = wsframe_parse(&w->fr, in, len, &ev, &have);
 
 		if (n < 0) {
@@ -603,15 +604,14 @@ int proxy_ws_frames(struct wsend *w, unsigned char *in, size_t len)
 			continue;
 		}
 		if (ev.op >= WSFRAME_CLOSE) {
-			if (on_control(w, &ev) < 0) {
-				return -1;
-			}
+			r = on_control(w, &ev);
 		} else {
 			proxy_relay_receive(w->c, w->side, &ev);
 		}
 	}
+	/* Before the read's buffer is reused: what went toward the other side borrows from it. */
 	settle(w->c, !w->side);
-	return 0;
+	return r < 0 ? -1 : 0;
 }
 
 static void on_readable(struct wsend *w)
