@@ -44,6 +44,15 @@ struct rxstate {
 	struct buf acc; /* head prefix or reassembled message */
 };
 
+/* Frames toward a side in one read whose payload is sent from the read's buffer, at most. */
+#define PROXY_REFS_MAX 8
+
+/* Payload sent from where it lies (borrowed), after out's first at bytes. */
+struct wsref {
+	const unsigned char *p;
+	size_t n, at;
+};
+
 enum ws_state {
 	WS_CLOSED,     /* no socket */
 	WS_CONNECTING, /* up: the TCP connect is in progress */
@@ -77,7 +86,13 @@ struct wsend {
 	uint64_t rng;       /* frame masks toward the app-server */
 	unsigned char *out; /* PROXY_OUT_CAP bytes being sent: out_off of out_len sent */
 	size_t out_off, out_len;
-	char why[80]; /* why the handshake failed, for the log */
+	/* Borrowed payload in out's order, only while one read is handled (the read's buffer):
+	 * what the socket refuses is copied into out before the read ends. */
+	struct wsref ref[PROXY_REFS_MAX];
+	unsigned nref;
+	size_t ref_bytes;
+	bool gathering; /* this read put frames into out, sent when it ends */
+	char why[80];   /* why the handshake failed, for the log */
 };
 
 struct close_info {
@@ -129,9 +144,9 @@ struct proxy_conn *proxy_relay_new(struct proxy *p, bool control);
 void proxy_relay_down_open(struct proxy_conn *c);
 void proxy_relay_up_open(struct proxy_conn *c);
 void proxy_relay_up_error(struct proxy_conn *c, const char *why);
-/* One slice of the message being read from side (final: its last). */
-void proxy_relay_receive(struct proxy_conn *c, int side, const void *in, size_t len, bool binary,
-                         bool final);
+/* One slice of the message being read from side (ev: a data event; ev->data is borrowed, still
+ * masked when ev->masked). */
+void proxy_relay_receive(struct proxy_conn *c, int side, const struct wsframe_event *ev);
 /* Writes what the current read queued, at once when the socket allows (end of every read). */
 void proxy_relay_flush(struct proxy_conn *c);
 /* Bytes toward side were written: the other side may read again. */
@@ -157,6 +172,16 @@ int proxy_ws_connect(struct proxy_conn *c);
 /* Something may be written toward side: write it now if the socket takes it, else on EPOLLOUT.
  * Never frees c: a failed socket is closed from a zero timer. */
 void proxy_ws_flush(struct proxy_conn *c, int side);
+/*
+ * Takes one data frame of p[0..n) toward side during a read, when nothing queued must go before
+ * it: its header is written into the end's out buffer, its payload copied there, or, when large,
+ * goes as it lies (plain toward the TUI, still masked toward the app-server) and p is lent
+ * (p lives until the read ends), borrowed from where it is. Everything taken goes out in one
+ * sendmsg() when proxy_ws_frames() ends the read; only what the socket refuses is copied.
+ * 1 when taken, 0 when it must be queued instead.
+ */
+int proxy_ws_pass(struct proxy_conn *c, int side, const unsigned char *p, size_t n, bool lent,
+                  const struct wsq_frame *fr);
 void proxy_ws_pause(struct proxy_conn *c, int side, bool pause);
 /* Closes the socket soon (from a zero timer, never inside the caller), then reports it: the
  * relay's side_gone, or up_error when the upstream never opened. */
@@ -172,7 +197,7 @@ void proxy_ws_release(struct proxy_conn *c, int side);
 #define PROXY_HEAD_MAX (16 * 1024) /* a request or response head */
 /* Room for need more bytes in w's out buffer (allocated on first use); NULL when full. */
 unsigned char *proxy_ws_out_room(struct wsend *w, size_t need);
-/* Frames read from w's peer (payload from the TUI is unmasked in place). -1: framing error. */
+/* Frames read from w's peer (payload from the TUI stays masked). -1: framing error. */
 int proxy_ws_frames(struct wsend *w, unsigned char *in, size_t len);
 /* Wipes and empties w's handshake head (it may hold the token). */
 void proxy_ws_wipe_head(struct wsend *w);

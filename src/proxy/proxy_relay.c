@@ -174,12 +174,20 @@ static void out_of_memory(struct proxy_conn *c)
 	proxy_relay_close_side(c, SIDE_UP, WSFRAME_CLOSE_UNEXPECTED, "out of memory");
 }
 
-/* Queues one fragment of the message being read from src toward the other side. */
-static void forward(struct proxy_conn *c, int src, const void *data, size_t len, bool final)
+/* Passes one fragment of the message being read from src toward the other side, or queues it
+ * when something waits before it. mask: how data is still masked, NULL when plain; lent: data
+ * is in the read's buffer (it may be sent from there), not in the reassembly buffer. */
+static void forward(struct proxy_conn *c, int src, const void *data, size_t len, bool final,
+                    const unsigned char *mask, bool lent)
 {
 	struct rxstate *rx = &c->rx[src];
-	int dst = !src;
+	int dst = !src, r;
 	bool first = !rx->started;
+	struct wsq_frame fr = {.op = !first       ? WSFRAME_CONT
+	                             : rx->binary ? WSFRAME_BINARY
+	                                          : WSFRAME_TEXT,
+	                       .fin = final,
+	                       .masked = mask != NULL};
 
 	/* An empty slice that does not end its message carries nothing: nothing to queue. */
 	if (!len && !final) {
@@ -189,11 +197,39 @@ static void forward(struct proxy_conn *c, int src, const void *data, size_t len,
 	if (!proxy_ws_live(c, dst) || c->closing[dst].set) {
 		return; /* nobody will read it */
 	}
-	if (wsq_push_fragment(&c->q[dst], data, len, rx->binary, first, final) < 0) {
+	if (mask) {
+		memcpy(fr.mask, mask, 4);
+	}
+	if (proxy_ws_pass(c, dst, data, len, lent, &fr)) {
+		wsq_bypass(&c->q[dst], final);
+		c->flush[dst] = c->flush[dst] || wsq_ready(&c->q[dst]);
+		return;
+	}
+	r = mask ? wsq_push_masked(&c->q[dst], data, len, mask, rx->binary, first, final)
+	         : wsq_push_fragment(&c->q[dst], data, len, rx->binary, first, final);
+	if (r < 0) {
 		out_of_memory(c);
 		return;
 	}
 	after_push(c, dst);
+}
+
+/* The mask of a slice, NULL when it is plain. */
+static const unsigned char *mask_of(const struct wsframe_event *ev)
+{
+	return ev->masked ? ev->mask : NULL;
+}
+
+/* Appends a slice to the reassembly buffer, unmasked there (the slice itself is left as is). */
+static int acc_append(struct rxstate *rx, const struct wsframe_event *ev)
+{
+	size_t at = rx->acc.len;
+	int r = buf_append(&rx->acc, ev->data, ev->len);
+
+	if (r == 0 && ev->masked) {
+		wsframe_mask((unsigned char *)rx->acc.data + at, ev->len, ev->mask);
+	}
+	return r;
 }
 
 static bool in_list(const char *const *list, const char *s)
@@ -290,61 +326,90 @@ static void deliver(struct proxy_conn *c, int src)
 		v = PROXY_FORWARD;
 	}
 	if (v == PROXY_FORWARD && !c->control) {
-		forward(c, src, rx->acc.data, rx->acc.len, true);
+		forward(c, src, rx->acc.data, rx->acc.len, true, NULL, false);
 	}
 	wsq_unhold(&c->q[dst]);
 	c->flush[dst] = true;
 }
 
 /* Streams what was collected so far and the current chunk: the message is not intercepted. */
-static void give_up(struct proxy_conn *c, int src, const void *in, size_t len, bool final)
+static void give_up(struct proxy_conn *c, int src, const struct wsframe_event *ev)
 {
 	struct rxstate *rx = &c->rx[src];
 
 	rx->mode = RX_STREAM;
-	forward(c, src, rx->acc.data, rx->acc.len, false);
+	forward(c, src, rx->acc.data, rx->acc.len, false, NULL, false);
 	buf_reset(&rx->acc);
-	forward(c, src, in, len, final);
+	forward(c, src, ev->data, ev->len, ev->final, mask_of(ev), true);
 }
 
-static void on_head(struct proxy_conn *c, int src, const void *in, size_t len, bool final)
+/* Bytes of a masked slice unmasked on the stack to classify it before anything is copied: the
+ * ids and methods codex writes first fit. */
+#define HEAD_PEEK 512
+
+/* Whether the message is decided, and not intercepted, from its first slice alone: classified
+ * where it lies when plain, from an unmasked copy of its first bytes when masked. */
+static bool streams_at_once(struct proxy_conn *c, int src, const struct wsframe_event *ev)
+{
+	unsigned char tmp[HEAD_PEEK];
+	const unsigned char *p = ev->data;
+	size_t n = ev->len;
+	bool final = ev->final;
+	struct jsonrpc_head h;
+
+	if (ev->masked) {
+		n = n < HEAD_PEEK ? n : HEAD_PEEK;
+		final = final && n == ev->len;
+		memcpy(tmp, p, n);
+		wsframe_mask(tmp, n, ev->mask);
+		p = tmp;
+	}
+	return jsonrpc_scan((const char *)p, n, final, &h) == 0 && !intercepted(c, src, &h);
+}
+
+static void on_head(struct proxy_conn *c, int src, const struct wsframe_event *ev)
 {
 	struct rxstate *rx = &c->rx[src];
+	bool alone = !rx->acc.len;
 	struct jsonrpc_head h;
 	int r;
 
-	/* Most messages are decided from their first slice: classify it where it lies. */
-	if (!rx->acc.len && jsonrpc_scan(in, len, final, &h) == 0 && !intercepted(c, src, &h)) {
+	/* Most messages are decided from their first slice: their bytes go on untouched. */
+	if (alone && streams_at_once(c, src, ev)) {
 		rx->mode = RX_STREAM;
-		forward(c, src, in, len, final);
+		forward(c, src, ev->data, ev->len, ev->final, mask_of(ev), true);
 		return;
 	}
-	if (buf_append(&rx->acc, in, len) < 0) {
-		give_up(c, src, in, len, final);
+	if (acc_append(rx, ev) < 0) {
+		give_up(c, src, ev);
 		return;
 	}
-	r = jsonrpc_scan(rx->acc.data, rx->acc.len, final, &h);
+	r = jsonrpc_scan(rx->acc.data, rx->acc.len, ev->final, &h);
 	if (r == -EAGAIN && rx->acc.len < JSONRPC_SCAN_MAX) {
 		return;
 	}
 	if (r == 0 && intercepted(c, src, &h)) {
 		rx->mode = RX_ASSEMBLE;
-		if (final) {
+		if (ev->final) {
 			deliver(c, src);
 		}
 		return;
 	}
 	rx->mode = RX_STREAM;
-	forward(c, src, rx->acc.data, rx->acc.len, final);
+	if (alone) {
+		forward(c, src, ev->data, ev->len, ev->final, mask_of(ev), true);
+	} else {
+		forward(c, src, rx->acc.data, rx->acc.len, ev->final, NULL, false);
+	}
 	buf_reset(&rx->acc);
 }
 
-static void on_assemble(struct proxy_conn *c, int src, const void *in, size_t len, bool final)
+static void on_assemble(struct proxy_conn *c, int src, const struct wsframe_event *ev)
 {
 	struct rxstate *rx = &c->rx[src];
 
-	if (rx->acc.len + len <= PROXY_INTERCEPT_MAX && buf_append(&rx->acc, in, len) == 0) {
-		if (final) {
+	if (rx->acc.len + ev->len <= PROXY_INTERCEPT_MAX && acc_append(rx, ev) == 0) {
+		if (ev->final) {
 			deliver(c, src);
 		}
 		return;
@@ -358,7 +423,7 @@ static void on_assemble(struct proxy_conn *c, int src, const void *in, size_t le
 	}
 	log_info("forwarding an intercepted message unmodified: larger than %d bytes",
 	         PROXY_INTERCEPT_MAX);
-	give_up(c, src, in, len, final);
+	give_up(c, src, ev);
 }
 
 static void rx_start(struct proxy_conn *c, int src, bool binary)
@@ -426,8 +491,7 @@ void proxy_relay_fail(struct proxy_conn *c, int side, int code, const char *reas
 	proxy_relay_close_side(c, side, code, reason);
 }
 
-void proxy_relay_receive(struct proxy_conn *c, int src, const void *in, size_t len, bool binary,
-                         bool final)
+void proxy_relay_receive(struct proxy_conn *c, int src, const struct wsframe_event *ev)
 {
 	struct rxstate *rx = &c->rx[src];
 
@@ -435,27 +499,27 @@ void proxy_relay_receive(struct proxy_conn *c, int src, const void *in, size_t l
 		return;
 	}
 	if (rx->mode == RX_IDLE) {
-		rx_start(c, src, binary);
+		rx_start(c, src, ev->op == WSFRAME_BINARY);
 	}
-	rx->total += len;
+	rx->total += ev->len;
 	if (rx->total > c->p->cfg.max_message) {
 		too_large(c, src);
 		return;
 	}
 	switch (rx->mode) {
 	case RX_STREAM:
-		forward(c, src, in, len, final);
+		forward(c, src, ev->data, ev->len, ev->final, mask_of(ev), true);
 		break;
 	case RX_HEAD:
-		on_head(c, src, in, len, final);
+		on_head(c, src, ev);
 		break;
 	case RX_ASSEMBLE:
-		on_assemble(c, src, in, len, final);
+		on_assemble(c, src, ev);
 		break;
 	default:
 		break;
 	}
-	if (final) {
+	if (ev->final) {
 		rx_end(rx);
 	}
 }

@@ -2,8 +2,12 @@
  * One WebSocket end of a conn, over a socket we read and write ourselves: toward the TUI we are
  * the server (its upgrade request in, masked frames in), toward the app-server the client (our
  * request out, masked frames out); the handshakes are in proxy_hs.c. Every read lands in the
- * proxy's one receive buffer and is parsed where it lies (wsframe.c); writes go out with send()
- * from the end's out buffer, or straight from the queue for large frames toward the TUI.
+ * proxy's one receive buffer and is parsed where it lies (wsframe.c). The TUI's payload stays
+ * masked: it goes on toward the app-server in frames that carry the TUI's own masks, so its
+ * bytes are never transformed. What one read brings for the other side is gathered in that
+ * end's out buffer (headers, small frames copied) and sent in one sendmsg() when the read
+ * ends, large payloads straight from the receive buffer (proxy_ws_pass); what the socket
+ * refuses, and everything behind it, waits in out and then in the queue.
  *
  * A socket is never closed inside a callback that may still use its conn: proxy_ws_kill()
  * stops its events and closes it from a zero timer, which then tells the relay.
@@ -31,6 +35,8 @@
 #define CLOSE_REPLY_SECS 5
 /* A chunk of frames plus a control frame of each kind. */
 #define OUT_CAP (PROXY_TX_CHUNK + 2 * WSFRAME_HDR_MAX + 2 * (WSFRAME_HDR_MAX + WSFRAME_CTRL_MAX))
+/* Data frames fill out up to here: our close frame may follow them. */
+#define DATA_CAP (OUT_CAP - WSFRAME_HDR_MAX - WSFRAME_CTRL_MAX)
 
 static const char *side_name(int side)
 {
@@ -96,6 +102,9 @@ void proxy_ws_release(struct proxy_conn *c, int side)
 	free(w->out);
 	w->out = NULL;
 	w->out_off = w->out_len = 0;
+	w->nref = 0;
+	w->ref_bytes = 0;
+	w->gathering = false;
 	w->state = WS_CLOSED;
 	w->paused = w->hangup = w->wipe_out = false;
 	w->close_sent = w->close_echo = w->pong_pending = w->failed = false;
@@ -216,23 +225,103 @@ unsigned char *proxy_ws_out_room(struct wsend *w, size_t need)
 	return w->out_len + need <= OUT_CAP ? w->out + w->out_len : NULL;
 }
 
-/* 0: out is written, 1: the rest waits for EPOLLOUT, -1: the socket failed. */
+/* Entries of out's iovec: its own bytes around each borrowed payload. */
+#define OUT_IOV (2 * PROXY_REFS_MAX + 1)
+
+/* out from out_off as an iovec, borrowed payload in its place; own[i]: iov[i] is in out. */
+static int out_iov(const struct wsend *w, struct iovec *iov, bool *own)
+{
+	size_t at = w->out_off;
+	int k = 0;
+
+	for (unsigned i = 0; i < w->nref; i++) {
+		if (w->ref[i].at > at) {
+			own[k] = true;
+			iov[k++] = (struct iovec){w->out + at, w->ref[i].at - at};
+			at = w->ref[i].at;
+		}
+		own[k] = false;
+		iov[k++] = (struct iovec){(void *)w->ref[i].p, w->ref[i].n};
+	}
+	if (w->out_len > at) {
+		own[k] = true;
+		iov[k++] = (struct iovec){w->out + at, w->out_len - at};
+	}
+	return k;
+}
+
+/*
+ * What sendmsg() did not take of iov[0..k) (out_iov) moves to the start of out, borrowed
+ * payload copied in: nothing is borrowed any more. out's own pieces only move left, then
+ * right, by the borrowed bytes before them: the first pass goes forward, the second backward,
+ * so that none overwrites another before it moved; borrowed payload fills the gaps last.
+ */
+static void out_keep(struct wsend *w, struct iovec *iov, const bool *own, int k, size_t sent)
+{
+	size_t dst[OUT_IOV], pos = 0;
+	int i = 0;
+
+	for (; i < k && sent >= iov[i].iov_len; i++) {
+		sent -= iov[i].iov_len;
+	}
+	if (i < k) {
+		iov[i].iov_base = (unsigned char *)iov[i].iov_base + sent;
+		iov[i].iov_len -= sent;
+	}
+	for (int j = i; j < k; j++) {
+		dst[j] = pos;
+		pos += iov[j].iov_len;
+	}
+	for (int j = i; j < k; j++) {
+		if (own[j] && w->out + dst[j] <= (unsigned char *)iov[j].iov_base) {
+			memmove(w->out + dst[j], iov[j].iov_base, iov[j].iov_len);
+		}
+	}
+	for (int j = k - 1; j >= i; j--) {
+		if (own[j] && w->out + dst[j] > (unsigned char *)iov[j].iov_base) {
+			memmove(w->out + dst[j], iov[j].iov_base, iov[j].iov_len);
+		}
+	}
+	for (int j = i; j < k; j++) {
+		if (!own[j]) {
+			memcpy(w->out + dst[j], iov[j].iov_base, iov[j].iov_len);
+		}
+	}
+	w->out_off = 0;
+	w->out_len = pos;
+	w->nref = 0;
+	w->ref_bytes = 0;
+}
+
+/* 0: out is written, 1: the rest waits for EPOLLOUT (kept in out), -1: the socket failed. */
 static int out_send(struct wsend *w)
 {
-	while (w->out_off < w->out_len) {
-		ssize_t n = send(w->io.fd, w->out + w->out_off, w->out_len - w->out_off,
-		                 MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (w->out_off < w->out_len || w->nref) {
+		struct iovec iov[OUT_IOV];
+		bool own[OUT_IOV];
+		int k = out_iov(w, iov, own);
+		struct msghdr m = {.msg_iov = iov, .msg_iovlen = (size_t)k};
+		ssize_t n = sendmsg(w->io.fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
 
 		if (n < 0 && errno == EINTR) {
 			continue;
 		}
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (w->nref) {
+				out_keep(w, iov, own, k, 0);
+			}
 			return 1;
 		}
 		if (n <= 0) {
+			w->nref = 0;
+			w->ref_bytes = 0;
 			return -1;
 		}
-		w->out_off += (size_t)n;
+		if (w->nref) {
+			out_keep(w, iov, own, k, (size_t)n);
+		} else {
+			w->out_off += (size_t)n;
+		}
 	}
 	if (w->wipe_out) {
 		explicit_bzero(w->out, w->out_len);
@@ -242,22 +331,30 @@ static int out_send(struct wsend *w)
 	return 0;
 }
 
-/* One frame into o: masked with a fresh mask toward the app-server, plain toward the TUI. */
-static size_t put_frame(struct wsend *w, unsigned char *o, enum wsframe_op op, bool fin,
+/* Borrows n bytes at p as the payload after what out holds: sent from where they are. */
+static void borrow(struct wsend *w, const unsigned char *p, size_t n)
+{
+	w->ref[w->nref++] = (struct wsref){p, n, w->out_len};
+	w->ref_bytes += n;
+}
+
+/* One frame into o: plain toward the TUI; toward the app-server with the mask its payload
+ * already has, or masked here with a fresh one. */
+static size_t put_frame(struct wsend *w, unsigned char *o, const struct wsq_frame *fr,
                         const unsigned char *p, size_t n)
 {
 	uint64_t r;
 	unsigned char mask[4];
 	size_t hl;
 
-	if (w->side == SIDE_DOWN) {
-		hl = wsframe_header(o, op, fin, n, NULL);
+	if (w->side == SIDE_DOWN || fr->masked) {
+		hl = wsframe_header(o, fr->op, fr->fin, n, w->side == SIDE_DOWN ? NULL : fr->mask);
 		memcpy(o + hl, p, n);
 		return hl + n;
 	}
 	r = next_rand(w);
 	memcpy(mask, &r, sizeof(mask));
-	hl = wsframe_header(o, op, fin, n, mask);
+	hl = wsframe_header(o, fr->op, fr->fin, n, mask);
 	memcpy(o + hl, p, n);
 	wsframe_mask(o + hl, n, mask);
 	return hl + n;
@@ -266,77 +363,99 @@ static size_t put_frame(struct wsend *w, unsigned char *o, enum wsframe_op op, b
 static int put_control(struct wsend *w, enum wsframe_op op, const void *payload, size_t len)
 {
 	unsigned char *o = proxy_ws_out_room(w, WSFRAME_HDR_MAX + WSFRAME_CTRL_MAX);
+	struct wsq_frame fr = {.op = op, .fin = true};
 
 	if (!o) {
 		return -1;
 	}
-	w->out_len += put_frame(w, o, op, true, payload, len < 125 ? len : 125);
+	w->out_len += put_frame(w, o, &fr, payload, len < 125 ? len : 125);
 	return 0;
 }
 
-/*
- * A large frame toward the TUI goes out from the queue itself, header and payload in one
- * sendmsg(); only what the socket does not take is copied into out. 0 or -1.
- */
-static int send_in_place(struct wsend *w, struct wsq *q, unsigned char *p, size_t n,
-                         struct wsq_frame fr)
+/* A frame that goes on the wire as its bytes lie: plain toward the TUI, or already masked
+ * toward the app-server. */
+static bool as_is(const struct wsend *w, const struct wsq_frame *fr)
 {
-	unsigned char hdr[WSFRAME_HDR_MAX];
-	size_t hl = wsframe_header(hdr, fr.op, fr.fin, n, NULL), sent;
-	struct iovec iov[2] = {{hdr, hl}, {p, n}};
-	struct msghdr m = {.msg_iov = iov, .msg_iovlen = 2};
-	ssize_t s;
-
-	do {
-		s = sendmsg(w->io.fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
-	} while (s < 0 && errno == EINTR);
-	if (s < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-		return -1;
-	}
-	sent = s < 0 ? 0 : (size_t)s;
-	if (sent == hl + n) {
-		wsq_consume(q, n);
-		return 0;
-	}
-	if (!proxy_ws_out_room(w, hl + n)) {
-		return -1;
-	}
-	if (sent < hl) {
-		memcpy(w->out, hdr + sent, hl - sent);
-		w->out_len = hl - sent;
-		sent = 0;
-	} else {
-		sent -= hl;
-	}
-	memcpy(w->out + w->out_len, p + sent, n - sent);
-	w->out_len += n - sent;
-	wsq_consume(q, n);
-	return 0;
+	return w->side == SIDE_DOWN || fr->masked;
 }
 
-/* Queued data into out: whole small frames, then at most what is left of a chunk. */
+/* The header of a frame that goes as it lies, into out. */
+static void put_header(struct wsend *w, const struct wsq_frame *fr, size_t n)
+{
+	w->out_len += wsframe_header(w->out + w->out_len, fr->op, fr->fin, n,
+	                             w->side == SIDE_DOWN ? NULL : fr->mask);
+}
+
+/* Queued data into out: small frames are copied there; a large one that goes as it lies is
+ * sent from the queue itself, behind them, in the same sendmsg(). At most a chunk of payload
+ * at a time. */
 static int write_data(struct wsend *w)
 {
 	struct wsq *q = &w->c->q[w->side];
 	struct wsq_frame fr;
 	unsigned char *p;
-	size_t n;
+	size_t n, room;
+	int r;
 
-	if (!wsq_peek(q, PROXY_TX_CHUNK, &p, &n, &fr)) {
-		return 0;
-	}
-	if (w->side == SIDE_DOWN && n > PROXY_COALESCE_MAX && !w->out_len) {
-		return send_in_place(w, q, p, n, fr);
-	}
 	if (!proxy_ws_out_room(w, 0)) {
 		return -1;
 	}
-	while (OUT_CAP - w->out_len > WSFRAME_HDR_MAX + 256 &&
-	       wsq_peek(q, OUT_CAP - w->out_len - WSFRAME_HDR_MAX, &p, &n, &fr)) {
-		w->out_len += put_frame(w, w->out + w->out_len, fr.op, fr.fin, p, n);
+	while ((room = DATA_CAP - w->out_len) > WSFRAME_HDR_MAX + 256) {
+		room -= WSFRAME_HDR_MAX;
+		if (!wsq_peek(q, room < PROXY_TX_CHUNK ? room : PROXY_TX_CHUNK, &p, &n, &fr)) {
+			break;
+		}
+		if (n > PROXY_COALESCE_MAX && as_is(w, &fr)) {
+			/* out_send() copies what the socket refuses: the queue lets go of it. */
+			put_header(w, &fr, n);
+			borrow(w, p, n);
+			r = out_send(w);
+			wsq_consume(q, n);
+			return r < 0 ? -1 : 0;
+		}
+		w->out_len += put_frame(w, w->out + w->out_len, &fr, p, n);
 		wsq_consume(q, n);
 	}
 	return 0;
+}
+
+int proxy_ws_pass(struct proxy_conn *c, int side, const unsigned char *p, size_t n, bool lent,
+                  const struct wsq_frame *fr)
+{
+	struct wsend *w = &c->ws[side];
+	bool lend = lent && n > PROXY_COALESCE_MAX && as_is(w, fr);
+
+	/* out holding bytes from before this read means the socket is full (or a handshake or
+	 * control frame waits): the queue takes it. So it does when anything is queued. */
+	if (w->state != WS_OPEN || w->close_sent || w->close_echo || w->hangup || w->failed ||
+	    w->wipe_out || (w->out_len && !w->gathering) || wsq_ready(&c->q[side]) ||
+	    (lend && w->nref == PROXY_REFS_MAX) || !proxy_ws_out_room(w, 0) ||
+	    w->out_len + w->ref_bytes + WSFRAME_HDR_MAX + n > DATA_CAP) {
+		return 0;
+	}
+	if (lend) {
+		put_header(w, fr, n);
+		borrow(w, p, n);
+	} else {
+		w->out_len += put_frame(w, w->out + w->out_len, fr, p, n);
+	}
+	w->gathering = true;
+	return 1;
+}
+
+/* What the read gathered toward side goes out now: it may borrow from the read's buffer. */
+static void settle(struct proxy_conn *c, int side)
+{
+	struct wsend *w = &c->ws[side];
+
+	if (!w->gathering) {
+		return;
+	}
+	w->gathering = false;
+	proxy_ws_flush(c, side);
+	/* Nothing is borrowed past the read: a side no longer open sends nothing anyway. */
+	w->nref = 0;
+	w->ref_bytes = 0;
 }
 
 /* Our close frame, once everything queued before it is out. */
@@ -469,14 +588,15 @@ int proxy_ws_frames(struct wsend *w, unsigned char *in, size_t len)
 {
 	struct wsframe_event ev;
 	bool have;
+	int r = 0;
 
-	while (len && w->state == WS_OPEN && !w->failed) {
+	while (len && w->state == WS_OPEN && !w->failed && r == 0) {
 		long n = wsframe_parse(&w->fr, in, len, &ev, &have);
 
 		if (n < 0) {
 			fail(w, n == -EMSGSIZE ? WSFRAME_CLOSE_TOO_LARGE : WSFRAME_CLOSE_PROTOCOL,
 			     n == -EMSGSIZE ? "message too large" : "invalid WebSocket framing");
-			return 0;
+			break;
 		}
 		in += n;
 		len -= (size_t)n;
@@ -484,15 +604,14 @@ int proxy_ws_frames(struct wsend *w, unsigned char *in, size_t len)
 			continue;
 		}
 		if (ev.op >= WSFRAME_CLOSE) {
-			if (on_control(w, &ev) < 0) {
-				return -1;
-			}
+			r = on_control(w, &ev);
 		} else {
-			proxy_relay_receive(w->c, w->side, ev.data, ev.len, ev.op == WSFRAME_BINARY,
-			                    ev.final);
+			proxy_relay_receive(w->c, w->side, &ev);
 		}
 	}
-	return 0;
+	/* Before the read's buffer is reused: what went toward the other side borrows from it. */
+	settle(w->c, !w->side);
+	return r < 0 ? -1 : 0;
 }
 
 static void on_readable(struct wsend *w)
@@ -567,6 +686,9 @@ static void no_delay(int fd)
 static void rx_init(struct wsend *w)
 {
 	wsframe_rx_init(&w->fr, w->side == SIDE_DOWN);
+	/* What the TUI sends goes on to the app-server with its own masks: only the bytes the
+	 * relay reads are unmasked, in a copy. */
+	w->fr.keep_mask = true;
 	w->fr.max_frames = PROXY_MAX_FRAMES;
 	w->fr.max_len = w->c->p->cfg.max_message;
 }

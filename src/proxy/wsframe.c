@@ -440,7 +440,13 @@ static void unmask(struct wsframe_rx *rx, unsigned char *p, size_t n)
 /* A slice of data payload (possibly empty, for an empty frame). */
 static void data_slice(struct wsframe_rx *rx, unsigned char *p, size_t n, struct wsframe_event *ev)
 {
-	unmask(rx, p, n);
+	ev->masked = rx->from_client && rx->keep_mask;
+	if (ev->masked) {
+		wsframe_mask_shift(ev->mask, rx->key, rx->moff);
+		rx->moff += n;
+	} else {
+		unmask(rx, p, n);
+	}
 	rx->left -= n;
 	ev->op = rx->msg_binary ? WSFRAME_BINARY : WSFRAME_TEXT;
 	ev->data = p;
@@ -472,6 +478,7 @@ static bool ctrl_bytes(struct wsframe_rx *rx, const unsigned char *p, size_t n,
 	ev->data = rx->ctrl;
 	ev->len = rx->clen;
 	ev->first = ev->final = true;
+	ev->masked = false;
 	return true;
 }
 
@@ -634,6 +641,13 @@ void wsframe_mask_at(unsigned char *p, size_t n, const unsigned char mask[4], si
 	}
 	for (; i < n; i++) {
 		p[i] ^= m[i & 3];
+	}
+}
+
+void wsframe_mask_shift(unsigned char out[4], const unsigned char mask[4], size_t off)
+{
+	for (size_t k = 0; k < 4; k++) {
+		out[k] = mask[(off + k) & 3];
 	}
 }
 

@@ -94,20 +94,25 @@ struct wsframe_rx {
 	unsigned char ctrl[WSFRAME_CTRL_MAX];
 	size_t clen;
 	bool from_client;     /* frames must be masked */
+	bool keep_mask;       /* data payload from a client stays masked: events carry the mask */
 	unsigned char key[4]; /* mask of the current frame */
-	size_t moff;          /* payload bytes of the current frame unmasked so far */
+	size_t moff;          /* payload bytes of the current frame handed out so far */
 };
 
 struct wsframe_event {
 	enum wsframe_op op;        /* WSFRAME_TEXT/BINARY for data, else the control opcode */
 	const unsigned char *data; /* borrowed: into the input (data) or into rx (control) */
 	size_t len;
-	bool first; /* data: the first slice of its message */
-	bool final; /* data: the last slice of its message */
+	bool first;            /* data: the first slice of its message */
+	bool final;            /* data: the last slice of its message */
+	bool masked;           /* data read with keep_mask: still masked, with mask */
+	unsigned char mask[4]; /* the mask of data[0..len), as if data[0] were at offset 0 */
 };
 
 /* from_client: the frames come from a client, so every one must be masked (a server's never
- * are); their payload is unmasked in place. No limits: set max_frames and max_len after. */
+ * are); their payload is unmasked in place, unless keep_mask is set after (then each data event
+ * says how its bytes are masked: a relay can pass them on masked, unread). No limits: set
+ * max_frames and max_len after. */
 void wsframe_rx_init(struct wsframe_rx *rx, bool from_client);
 
 /*
@@ -119,7 +124,8 @@ void wsframe_rx_init(struct wsframe_rx *rx, bool from_client);
  * with close 1002; -EMSGSIZE for a 64-bit length with its top bit set, a data frame over
  * max_len or a message of more than max_frames frames, answered with close 1009.
  * Call it in a loop until the input is used up; a slice never spans two reads. Payload from a
- * client is unmasked in place in in[].
+ * client is unmasked in place in in[] (data payload left masked with keep_mask; control payload
+ * is always unmasked, in rx's copy).
  */
 long wsframe_parse(struct wsframe_rx *rx, unsigned char *in, size_t len, struct wsframe_event *ev,
                    bool *have);
@@ -157,5 +163,8 @@ size_t wsframe_header(unsigned char *out, enum wsframe_op op, bool fin, uint64_t
 void wsframe_mask(unsigned char *p, size_t n, const unsigned char mask[4]);
 /* The same for bytes that start at payload offset off (the mask rotates by off % 4). */
 void wsframe_mask_at(unsigned char *p, size_t n, const unsigned char mask[4], size_t off);
+/* The mask of the payload bytes that start off bytes into a payload masked with mask: the mask
+ * of a frame that carries only those bytes, unchanged on the wire. */
+void wsframe_mask_shift(unsigned char out[4], const unsigned char mask[4], size_t off);
 
 #endif

@@ -19,6 +19,8 @@ struct wsq_frag {
 	bool binary;
 	bool first; /* starts its message */
 	bool final; /* ends its message */
+	bool masked;
+	unsigned char mask[4]; /* of buf[0], when masked */
 	unsigned char buf[];
 };
 
@@ -137,6 +139,7 @@ static struct wsq_frag *frag_new(struct wsq *q, const void *data, size_t len, bo
 	f->binary = binary;
 	f->first = first;
 	f->final = final;
+	f->masked = false;
 	if (len) {
 		memcpy(f->buf, data, len);
 	}
@@ -168,6 +171,14 @@ static void flush_deferred(struct wsq *q)
 	q->dhead = q->dtail = NULL;
 }
 
+static void push_ready(struct wsq *q, struct wsq_frag *f)
+{
+	append(&q->head, &q->tail, f);
+	q->bytes += f->len + entry_overhead(f->len);
+	q->stream_open = !f->final;
+	flush_deferred(q);
+}
+
 int wsq_push_fragment(struct wsq *q, const void *data, size_t len, bool binary, bool first,
                       bool final)
 {
@@ -176,11 +187,28 @@ int wsq_push_fragment(struct wsq *q, const void *data, size_t len, bool binary, 
 	if (!f) {
 		return -ENOMEM;
 	}
-	append(&q->head, &q->tail, f);
-	q->bytes += len + entry_overhead(len);
+	push_ready(q, f);
+	return 0;
+}
+
+int wsq_push_masked(struct wsq *q, const void *data, size_t len, const unsigned char mask[4],
+                    bool binary, bool first, bool final)
+{
+	struct wsq_frag *f = frag_new(q, data, len, binary, first, final);
+
+	if (!f) {
+		return -ENOMEM;
+	}
+	f->masked = true;
+	memcpy(f->mask, mask, 4);
+	push_ready(q, f);
+	return 0;
+}
+
+void wsq_bypass(struct wsq *q, bool final)
+{
 	q->stream_open = !final;
 	flush_deferred(q);
-	return 0;
 }
 
 int wsq_push_message(struct wsq *q, const void *data, size_t len, bool binary)
@@ -248,6 +276,10 @@ bool wsq_peek(struct wsq *q, size_t max, unsigned char **p, size_t *n, struct ws
 	         : f->binary                ? WSFRAME_BINARY
 	                                    : WSFRAME_TEXT;
 	fr->fin = f->final && f->off + *n == f->len;
+	fr->masked = f->masked;
+	if (f->masked) {
+		wsframe_mask_shift(fr->mask, f->mask, f->off);
+	}
 	return true;
 }
 

@@ -43,6 +43,14 @@ void wsq_release(struct wsq *q);
  * binary only matters on the first). -ENOMEM. */
 int wsq_push_fragment(struct wsq *q, const void *data, size_t len, bool binary, bool first,
                       bool final);
+/* The same for a fragment still masked as a client sent it, with mask as if data[0] were at
+ * payload offset 0: its frames go toward a server with their mask shifted to match, the bytes
+ * unchanged (only a client's frames are masked, so only a server may be their destination). */
+int wsq_push_masked(struct wsq *q, const void *data, size_t len, const unsigned char mask[4],
+                    bool binary, bool first, bool final);
+/* A fragment of a streamed message went out around the queue, which was empty: the queue's
+ * order continues after it (whole messages still wait for the stream's end). */
+void wsq_bypass(struct wsq *q, bool final);
 /* Appends a copy of a whole message, deferred while a stream is open or the queue is held. */
 int wsq_push_message(struct wsq *q, const void *data, size_t len, bool binary);
 
@@ -59,8 +67,10 @@ size_t wsq_blocks(const struct wsq *q);
 
 /* How the bytes wsq_peek() hands out go on the wire. */
 struct wsq_frame {
-	enum wsframe_op op; /* WSFRAME_TEXT / BINARY, or CONT inside a message */
-	bool fin;           /* the last frame of its message */
+	enum wsframe_op op;    /* WSFRAME_TEXT / BINARY, or CONT inside a message */
+	bool fin;              /* the last frame of its message */
+	bool masked;           /* the payload is still masked (wsq_push_masked) ... */
+	unsigned char mask[4]; /* ... with this mask, from its first byte: the frame's mask */
 };
 
 /*

@@ -30,6 +30,7 @@
 struct frame {
 	unsigned op;
 	bool fin, masked;
+	unsigned char key[4]; /* when masked */
 	size_t len;
 	unsigned char data[PAYLOAD_MAX + 1]; /* NUL-terminated */
 };
@@ -187,10 +188,12 @@ static void peer_write(struct fx *f, int side, const unsigned char *p, size_t n)
 	}
 }
 
-/* One frame from the peer on side: masked from the TUI, plain from the app-server. */
-static void peer_send(struct fx *f, int side, unsigned op, bool fin, const void *data, size_t n)
+static const unsigned char tui_mask[4] = {0x5a, 0xc3, 0x0f, 0x96};
+
+/* One frame from the peer on side: masked with mask from the TUI, plain from the app-server. */
+static void peer_send_mask(struct fx *f, int side, unsigned op, bool fin, const void *data,
+                           size_t n, const unsigned char mask[4])
 {
-	static const unsigned char mask[4] = {0x5a, 0xc3, 0x0f, 0x96};
 	unsigned char b[WSFRAME_HDR_MAX + PAYLOAD_MAX];
 	const unsigned char *p = data;
 	bool masked = side == SIDE_DOWN;
@@ -213,6 +216,11 @@ static void peer_send(struct fx *f, int side, unsigned op, bool fin, const void 
 		b[h + i] = p[i] ^ (masked ? mask[i & 3] : 0);
 	}
 	peer_write(f, side, b, h + n);
+}
+
+static void peer_send(struct fx *f, int side, unsigned op, bool fin, const void *data, size_t n)
+{
+	peer_send_mask(f, side, op, fin, data, n, tui_mask);
 }
 
 static void peer_text(struct fx *f, int side, const char *s)
@@ -244,6 +252,9 @@ static bool decode(struct fx *f, int side, struct frame *fr)
 	h += fr->masked ? 4 : 0;
 	if (have < h || have - h < n) {
 		return false;
+	}
+	if (fr->masked) {
+		memcpy(fr->key, b + h - 4, 4);
 	}
 	assert_int_equal(b[0] & 0x70, 0); /* no reserved bits */
 	assert_true(n <= PAYLOAD_MAX);
@@ -510,6 +521,190 @@ static void test_app_server_lost_closes_tui_1011(void **state)
 	expect_close(f, SIDE_DOWN, 1011, "app-server connection lost");
 }
 
+/* ---- the TUI's frames pass masked (issue #18) ---- */
+
+/* A message of n bytes: {"method":"<method>","id":<id>,"params":"xyz..."} in varied letters. */
+static void make_message(char *m, size_t n, const char *method, int id)
+{
+	int h = snprintf(m, n, "{\"method\":\"%s\",\"id\":%d,\"params\":\"", method, id);
+
+	assert_true(h > 0 && (size_t)h + 2 < n);
+	for (size_t i = (size_t)h; i < n - 2; i++) {
+		m[i] = (char)('a' + (i * 7) % 26);
+	}
+	memcpy(m + n - 2, "\"}", 2);
+}
+
+/* A large frame and a small one cross as they came: each carries the TUI's own mask toward the
+ * app-server, and unmasks there to what the TUI sent. */
+static void test_tui_frame_keeps_its_mask(void **state)
+{
+	static const unsigned char k1[4] = {0x01, 0x80, 0xfe, 0x37}, k2[4] = {0xa5, 0, 0x5a, 0xff};
+	static char big[12 * 1024 + 3];
+	static const char small[] = "{\"method\":\"thread/list\",\"id\":4}";
+	struct fx *f = *state;
+	struct frame fr;
+
+	start(f, 1 << 20, 4 << 20);
+	make_message(big, sizeof(big), "thread/read", 3);
+	peer_send_mask(f, SIDE_DOWN, WSFRAME_TEXT, true, big, sizeof(big), k1);
+	peer_read(f, SIDE_UP, &fr);
+	assert_int_equal(fr.op, WSFRAME_TEXT);
+	assert_true(fr.fin);
+	assert_int_equal(fr.len, sizeof(big));
+	assert_memory_equal(fr.key, k1, 4);
+	assert_memory_equal(fr.data, big, sizeof(big));
+	peer_send_mask(f, SIDE_DOWN, WSFRAME_TEXT, true, small, strlen(small), k2);
+	peer_read(f, SIDE_UP, &fr);
+	assert_memory_equal(fr.key, k2, 4);
+	assert_int_equal(fr.len, strlen(small));
+	assert_memory_equal(fr.data, small, strlen(small));
+	assert_int_equal(f->calls[SIDE_DOWN], 0);
+}
+
+/* A fragmented message whose frames have their own masks and odd sizes, sent together so that
+ * one read holds several of them and ends inside one: the app-server gets it whole, in order,
+ * its opcodes intact, even though its socket takes only part of each write. */
+static void test_fragmented_tui_message_crosses_whole(void **state)
+{
+	static const size_t sizes[] = {9001, 16001, 3, 12345, 16000, 1, 8192, 16001};
+	static char m[9001 + 16001 + 3 + 12345 + 16000 + 1 + 8192 + 16001], got[sizeof(m)];
+	struct fx *f = *state;
+	size_t off = 0;
+
+	start(f, 1 << 20, 4 << 20);
+	make_message(m, sizeof(m), "thread/resume", 8);
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		unsigned char k[4] = {(unsigned char)(i * 31 + 1), (unsigned char)(i * 17), 0x33,
+		                      (unsigned char)(0xc0 ^ i)};
+		bool last = i + 1 == sizeof(sizes) / sizeof(sizes[0]);
+
+		peer_send_mask(f, SIDE_DOWN, i ? WSFRAME_CONT : WSFRAME_TEXT, last, m + off,
+		               sizes[i], k);
+		off += sizes[i];
+	}
+	assert_int_equal(off, sizeof(m));
+	assert_int_equal(read_message(f, SIDE_UP, got, sizeof(got)), sizeof(m));
+	assert_memory_equal(got, m, sizeof(m));
+	assert_int_equal(f->calls[SIDE_DOWN], 0);
+}
+
+/* A watched method in a large fragmented masked message: the hook gets it whole and unmasked,
+ * and the app-server gets it intact after the hook let it through. */
+static void test_intercepted_tui_message_unmasked_for_hook(void **state)
+{
+	static char m[30000], got[sizeof(m)];
+	static const unsigned char k[4] = {0xde, 0xad, 0xbe, 0xef};
+	struct fx *f = *state;
+
+	start(f, 1 << 20, 4 << 20);
+	make_message(m, PAYLOAD_MAX - 1, "turn/start", 12); /* the hook's record holds < 16 KiB */
+	peer_send_mask(f, SIDE_DOWN, WSFRAME_TEXT, false, m, 10001, tui_mask);
+	peer_send_mask(f, SIDE_DOWN, WSFRAME_CONT, true, m + 10001, PAYLOAD_MAX - 1 - 10001, k);
+	assert_int_equal(read_message(f, SIDE_UP, got, sizeof(got)), PAYLOAD_MAX - 1);
+	assert_memory_equal(got, m, PAYLOAD_MAX - 1);
+	assert_int_equal(f->calls[SIDE_DOWN], 1);
+	assert_string_equal(f->method[SIDE_DOWN], "turn/start");
+	assert_int_equal(strlen(f->seen[SIDE_DOWN]), PAYLOAD_MAX - 1);
+	assert_memory_equal(f->seen[SIDE_DOWN], m, PAYLOAD_MAX - 1);
+}
+
+/* The method name split across frames with different masks: a watched one is still seen and
+ * reassembled for its hook, another one streams through intact. */
+#define W1 "{\"meth"
+#define W2 "od\":\"turn/st"
+#define W3 "art\",\"id\":21,\"params\":{}}"
+#define O1 "{\"id\":22,\"me"
+#define O2 "thod\":\"thread/list\""
+#define O3 ",\"params\":{}}"
+
+static void test_head_split_across_frames(void **state)
+{
+	static const unsigned char k1[4] = {1, 2, 3, 4}, k2[4] = {0xff, 0x10, 0x20, 0x30};
+	char got[256];
+	struct fx *f = *state;
+
+	start(f, 1 << 20, 4 << 20);
+	peer_send_mask(f, SIDE_DOWN, WSFRAME_TEXT, false, W1, strlen(W1), k1);
+	peer_send_mask(f, SIDE_DOWN, WSFRAME_CONT, false, W2, strlen(W2), k2);
+	peer_send_mask(f, SIDE_DOWN, WSFRAME_CONT, true, W3, strlen(W3), k1);
+	assert_int_equal(read_message(f, SIDE_UP, got, sizeof(got)), strlen(W1 W2 W3));
+	assert_memory_equal(got, W1 W2 W3, strlen(W1 W2 W3));
+	assert_int_equal(f->calls[SIDE_DOWN], 1);
+	assert_string_equal(f->seen[SIDE_DOWN], W1 W2 W3);
+	peer_send_mask(f, SIDE_DOWN, WSFRAME_TEXT, false, O1, strlen(O1), k2);
+	peer_send_mask(f, SIDE_DOWN, WSFRAME_CONT, false, O2, strlen(O2), k1);
+	peer_send_mask(f, SIDE_DOWN, WSFRAME_CONT, true, O3, strlen(O3), k2);
+	assert_int_equal(read_message(f, SIDE_UP, got, sizeof(got)), strlen(O1 O2 O3));
+	assert_memory_equal(got, O1 O2 O3, strlen(O1 O2 O3));
+	assert_int_equal(f->calls[SIDE_DOWN], 1);
+}
+
+/* Pings from both peers between the fragments of a large message from the TUI: each is
+ * answered with its payload, between whole frames, and the message arrives intact. */
+static void test_control_frames_between_fragments(void **state)
+{
+	static char m[3 * 12000], got[sizeof(m)];
+	static const unsigned char k[4] = {9, 8, 7, 6};
+	struct fx *f = *state;
+	struct frame fr;
+	size_t len = 0;
+	bool pong_up = false;
+
+	start(f, 1 << 20, 4 << 20);
+	make_message(m, sizeof(m), "thread/read", 30);
+	peer_send_mask(f, SIDE_DOWN, WSFRAME_TEXT, false, m, 12000, k);
+	peer_send(f, SIDE_DOWN, WSFRAME_PING, true, "tui", 3);
+	peer_send_mask(f, SIDE_DOWN, WSFRAME_CONT, false, m + 12000, 12000, tui_mask);
+	peer_send(f, SIDE_UP, WSFRAME_PING, true, "server", 6);
+	peer_send_mask(f, SIDE_DOWN, WSFRAME_CONT, true, m + 24000, 12000, k);
+	expect_frame(f, SIDE_DOWN, WSFRAME_PONG, true, "tui", 3);
+	/* Toward the app-server: the message's frames with the pong somewhere between them. */
+	do {
+		peer_read(f, SIDE_UP, &fr);
+		if (fr.op == WSFRAME_PONG) {
+			assert_false(pong_up);
+			assert_int_equal(fr.len, 6);
+			assert_memory_equal(fr.data, "server", 6);
+			pong_up = true;
+			continue;
+		}
+		assert_int_equal(fr.op, len ? WSFRAME_CONT : WSFRAME_TEXT);
+		memcpy(got + len, fr.data, fr.len);
+		len += fr.len;
+	} while (fr.op == WSFRAME_PONG || !fr.fin);
+	if (!pong_up) {
+		expect_frame(f, SIDE_UP, WSFRAME_PONG, true, "server", 6);
+	}
+	assert_int_equal(len, sizeof(m));
+	assert_memory_equal(got, m, sizeof(m));
+}
+
+/* Half a megabyte each way at once, in frames that fill the relay's reads, toward peers whose
+ * sockets take a little at a time: both messages arrive byte for byte. */
+static void test_large_messages_both_ways(void **state)
+{
+	static char up[512 * 1024], down[512 * 1024], got[512 * 1024];
+	struct fx *f = *state;
+
+	start(f, 1 << 20, 4 << 20);
+	make_message(up, sizeof(up), "bench/echo", 1);
+	make_message(down, sizeof(down), "item/agentMessage/delta", 2);
+	for (size_t off = 0, i = 0; off < sizeof(up); off += 16001, i++) {
+		size_t n = sizeof(up) - off < 16001 ? sizeof(up) - off : 16001;
+		unsigned char k[4] = {(unsigned char)i, 0x5a, (unsigned char)(i * 3), 0xa5};
+		unsigned op = off ? WSFRAME_CONT : WSFRAME_TEXT;
+
+		peer_send_mask(f, SIDE_DOWN, op, off + n == sizeof(up), up + off, n, k);
+		peer_send(f, SIDE_UP, op, off + n == sizeof(down), down + off, n);
+	}
+	assert_int_equal(read_message(f, SIDE_UP, got, sizeof(got)), sizeof(up));
+	assert_memory_equal(got, up, sizeof(up));
+	assert_int_equal(read_message(f, SIDE_DOWN, got, sizeof(got)), sizeof(down));
+	assert_memory_equal(got, down, sizeof(down));
+	assert_false(f->p.conns->closing[SIDE_UP].set || f->p.conns->closing[SIDE_DOWN].set);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -525,6 +720,12 @@ int main(void)
 	        T(test_flow_control_pauses_and_resumes),
 	        T(test_close_code_travels),
 	        T(test_app_server_lost_closes_tui_1011),
+	        T(test_tui_frame_keeps_its_mask),
+	        T(test_fragmented_tui_message_crosses_whole),
+	        T(test_intercepted_tui_message_unmasked_for_hook),
+	        T(test_head_split_across_frames),
+	        T(test_control_frames_between_fragments),
+	        T(test_large_messages_both_ways),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

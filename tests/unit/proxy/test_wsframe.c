@@ -696,6 +696,94 @@ static void test_mask_at(void **state)
 	}
 }
 
+/* With keep_mask, a client's data payload stays masked where it lies: every slice, whatever
+ * read it came in, carries the mask that unmasks it from its first byte; control payload is
+ * still unmasked (in rx's copy). */
+static void test_keep_mask(void **state)
+{
+	const unsigned char mask[4] = {0x9c, 0x01, 0xe7, 0x42};
+	const char text[] = "{\"method\":\"thread/list\",\"id\":7}";
+	unsigned char in[3 * (WSFRAME_HDR_MAX + sizeof(text))], orig[sizeof(in)];
+	size_t n = 0, tl = sizeof(text) - 1;
+
+	(void)state;
+	/* A text frame, a ping, then a continuation that ends the message: all masked. */
+	n += wsframe_header(in + n, WSFRAME_TEXT, false, tl, mask);
+	memcpy(in + n, text, tl);
+	wsframe_mask(in + n, tl, mask);
+	n += tl;
+	n += wsframe_header(in + n, WSFRAME_PING, true, 2, mask);
+	memcpy(in + n, "hi", 2);
+	wsframe_mask(in + n, 2, mask);
+	n += 2;
+	n += wsframe_header(in + n, WSFRAME_CONT, true, tl, mask);
+	memcpy(in + n, text, tl);
+	wsframe_mask(in + n, tl, mask);
+	n += tl;
+	memcpy(orig, in, n);
+	for (size_t step = 1; step <= n; step++) {
+		struct wsframe_rx rx;
+		char data[2 * sizeof(text)];
+		size_t len = 0, pings = 0;
+
+		wsframe_rx_init(&rx, true);
+		rx.keep_mask = true;
+		memcpy(in, orig, n);
+		for (size_t off = 0; off < n;) {
+			size_t chunk = n - off < step ? n - off : step, used = 0;
+
+			while (used < chunk) {
+				struct wsframe_event ev;
+				bool have;
+				long r = wsframe_parse(&rx, in + off + used, chunk - used, &ev,
+				                       &have);
+
+				assert_true(r >= 0);
+				used += (size_t)r;
+				if (!have) {
+					continue;
+				}
+				if (ev.op == WSFRAME_PING) {
+					assert_false(ev.masked);
+					assert_int_equal(ev.len, 2);
+					assert_memory_equal(ev.data, "hi", 2);
+					pings++;
+					continue;
+				}
+				assert_true(ev.masked);
+				memcpy(data + len, ev.data, ev.len);
+				wsframe_mask((unsigned char *)data + len, ev.len, ev.mask);
+				len += ev.len;
+			}
+			off += chunk;
+		}
+		/* The input is as it came: nothing was unmasked in place. */
+		assert_memory_equal(in, orig, n);
+		assert_int_equal(pings, 1);
+		assert_int_equal(len, 2 * tl);
+		assert_memory_equal(data, text, tl);
+		assert_memory_equal(data + tl, text, tl);
+	}
+}
+
+static void test_mask_shift(void **state)
+{
+	const unsigned char mask[4] = {1, 2, 3, 4};
+	unsigned char out[4], p[9] = "abcdefgh", q[9];
+
+	(void)state;
+	for (size_t off = 0; off < 9; off++) {
+		wsframe_mask_shift(out, mask, off);
+		memcpy(q, p, 8);
+		wsframe_mask_at(q, 8, mask, off);
+		wsframe_mask(q, 8, out);
+		assert_memory_equal(q, p, 8); /* the shifted mask undoes masking at offset off */
+	}
+	wsframe_mask_shift(out, mask, 6);
+	assert_int_equal(out[0], 3);
+	assert_int_equal(out[3], 2);
+}
+
 /* Parses the NUL-terminated head with room for 8 KiB; its whole length must be taken. */
 static void parse_ok(const char *req, struct wsframe_upgrade *u)
 {
@@ -931,6 +1019,8 @@ int main(void)
 	        cmocka_unit_test(test_server_reads_client_writer),
 	        cmocka_unit_test(test_mask_rules),
 	        cmocka_unit_test(test_mask_at),
+	        cmocka_unit_test(test_keep_mask),
+	        cmocka_unit_test(test_mask_shift),
 	        cmocka_unit_test(test_upgrade_valid),
 	        cmocka_unit_test(test_upgrade_not),
 	        cmocka_unit_test(test_upgrade_limits),

@@ -213,6 +213,64 @@ static void test_bytes_cover_memory_for_every_size(void **state)
 	}
 }
 
+/* A still-masked fragment comes out with its mask, shifted to the first byte of each frame it
+ * is cut into; plain ones say they are plain. */
+static void test_masked_fragment_keeps_its_mask(void **state)
+{
+	static const unsigned char mask[4] = {0x10, 0x20, 0x30, 0x40};
+	struct wsq q;
+	struct wsq_frame fr;
+	unsigned char *p;
+	size_t n;
+
+	(void)state;
+	wsq_init(&q);
+	assert_int_equal(wsq_push_masked(&q, "0123456789", 10, mask, false, true, false), 0);
+	assert_int_equal(wsq_push_fragment(&q, "!", 1, false, false, true), 0);
+	assert_true(wsq_peek(&q, 3, &p, &n, &fr));
+	assert_int_equal(n, 3);
+	assert_true(fr.masked);
+	assert_memory_equal(fr.mask, mask, 4);
+	assert_int_equal(FR(fr.op, fr.fin), FR(WSFRAME_TEXT, false));
+	wsq_consume(&q, n);
+	assert_true(wsq_peek(&q, 100, &p, &n, &fr));
+	assert_int_equal(n, 7);
+	assert_memory_equal(p, "3456789", 7);
+	assert_true(fr.masked);
+	assert_int_equal(fr.mask[0], 0x40); /* offset 3 */
+	assert_int_equal(fr.mask[1], 0x10);
+	assert_int_equal(FR(fr.op, fr.fin), FR(WSFRAME_CONT, false));
+	wsq_consume(&q, n);
+	assert_true(wsq_peek(&q, 100, &p, &n, &fr));
+	assert_false(fr.masked);
+	assert_int_equal(FR(fr.op, fr.fin), FR(WSFRAME_CONT, true));
+	wsq_consume(&q, n);
+	assert_int_equal(wsq_bytes(&q), 0);
+	wsq_release(&q);
+}
+
+/* Fragments that went out around the queue still hold injected messages back until the last
+ * one of their message went. */
+static void test_bypass_keeps_injection_out_of_the_stream(void **state)
+{
+	struct wsq q;
+	char out[64];
+	size_t n;
+
+	(void)state;
+	wsq_init(&q);
+	wsq_bypass(&q, false);
+	assert_int_equal(wsq_push_message(&q, "INJ", 3, false), 0);
+	assert_false(wsq_ready(&q));
+	wsq_bypass(&q, false);
+	assert_false(wsq_ready(&q));
+	wsq_bypass(&q, true);
+	assert_true(wsq_ready(&q));
+	assert_int_equal(next_frame(&q, 100, out, &n), FR(WSFRAME_TEXT, true));
+	assert_string_equal(out, "INJ");
+	wsq_release(&q);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -222,6 +280,8 @@ int main(void)
 	        cmocka_unit_test(test_small_fragments_reuse_blocks),
 	        cmocka_unit_test(test_old_block_freed_when_its_last_fragment_goes),
 	        cmocka_unit_test(test_bytes_cover_memory_for_every_size),
+	        cmocka_unit_test(test_masked_fragment_keeps_its_mask),
+	        cmocka_unit_test(test_bypass_keeps_injection_out_of_the_stream),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
