@@ -107,8 +107,8 @@ static struct curl_slist *build_headers(const struct curlso *C, const char *cons
 	return list;
 }
 
-static void set_options(const struct curlso *C, CURL *c, const struct http_request *req, struct sink *s,
-                        struct curl_slist *hdrs, char *errbuf)
+static void set_options(const struct curlso *C, CURL *c, const struct http_request *req,
+                        struct sink *s, struct curl_slist *hdrs, char *errbuf)
 {
 	const char *ca = getenv("CODEX_CA_CERTIFICATE");
 
@@ -118,8 +118,7 @@ static void set_options(const struct curlso *C, CURL *c, const struct http_reque
 	C->easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
 	C->easy_setopt(c, CURLOPT_TIMEOUT_MS, req->timeout_ms);
 	C->easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
-	                 req->timeout_ms < CONNECT_TIMEOUT_MS ? req->timeout_ms
-	                                                      : CONNECT_TIMEOUT_MS);
+	               req->timeout_ms < CONNECT_TIMEOUT_MS ? req->timeout_ms : CONNECT_TIMEOUT_MS);
 	C->easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
 	C->easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	C->easy_setopt(c, CURLOPT_WRITEDATA, s);
@@ -140,8 +139,8 @@ static void set_options(const struct curlso *C, CURL *c, const struct http_reque
 	}
 }
 
-static int finish(const struct curlso *C, CURL *c, CURLcode rc, struct sink *s, struct http_response *resp,
-                  const char *errbuf, char *err, size_t errsz)
+static int finish(const struct curlso *C, CURL *c, CURLcode rc, struct sink *s,
+                  struct http_response *resp, const char *errbuf, char *err, size_t errsz)
 {
 	int ret;
 

@@ -894,17 +894,13 @@ void steer_release(struct steer *s)
 	usage_release(&s->live);
 }
 
-int steer_load(struct steer *s, const char *start_id, const char *start_note, char *err,
-               size_t errsz)
+int steer_load(struct steer *s, const char *start_id, char *err, size_t errsz)
 {
-	snprintf(s->start_id, sizeof(s->start_id), "%s", start_id);
-	if (start_note && *start_note) {
-		tell(s, start_note);
-	}
+	snprintf(s->start_id, sizeof(s->start_id), "%s", start_id ? start_id : "");
 	if (pool_load_now(&s->pool, err, errsz)) {
 		return -EINVAL;
 	}
-	if (!pool_account(&s->pool, start_id)) {
+	if (start_id && !pool_account(&s->pool, start_id)) {
 		snprintf(err, errsz,
 		         "the start account is no longer stored; run 'codex-switch list'");
 		return -ENOENT;
@@ -918,11 +914,25 @@ int steer_control_opened(struct steer *s)
 	const struct account *a;
 	int r = switcher_connected(&s->sw);
 
-	if (r < 0 || s->active.id || switcher_busy(&s->sw)) {
-		return r; /* a reconnect: a pending login is sent again once initialized */
+	if (r < 0 || s->active.id || switcher_busy(&s->sw) || !s->start_id[0]) {
+		/* a reconnect: a pending login is sent again once initialized; or the start
+		 * account is still being chosen: steer_start() logs it in */
+		return r;
 	}
 	a = pool_account(&s->pool, s->start_id);
 	return a ? switcher_start(&s->sw, a, &req) : -ENOENT;
+}
+
+int steer_start(struct steer *s, const struct account *a, const char *note)
+{
+	struct switch_request req = {.kind = SWITCH_INITIAL};
+
+	snprintf(s->start_id, sizeof(s->start_id), "%s", a->id);
+	if (note && *note) {
+		tell(s, note);
+	}
+	/* Before the control connection is ready the switcher holds the login until it is. */
+	return switcher_start(&s->sw, a, &req);
 }
 
 void steer_conn_closed(struct steer *s, struct proxy_conn *conn, bool control)

@@ -80,13 +80,20 @@ void steer_init(struct steer *s, const struct session_env *env, const struct ste
 void steer_release(struct steer *s);
 
 /*
- * Loads the accounts (blocking: before the loop runs); start_id is the start account;
- * start_note (may be NULL) is shown to the user once the TUI is there (why this account).
+ * Loads the accounts (blocking: before the loop runs); start_id is the start account, or
+ * NULL while it is being chosen (steer_start() then names it).
  */
-int steer_load(struct steer *s, const char *start_id, const char *start_note, char *err,
-               size_t errsz);
+int steer_load(struct steer *s, const char *start_id, char *err, size_t errsz);
 
-/* The control connection opened: initialize, then the start account (or the next login). */
+/*
+ * The start account was chosen while the app-server started: a (borrowed; tokens fresh) is
+ * logged in as soon as the control connection is initialized, and ops->logged_in follows.
+ * note (may be NULL) is shown to the user once the TUI is there (why this account).
+ */
+int steer_start(struct steer *s, const struct account *a, const char *note);
+
+/* The control connection opened: initialize, then the start account once it is known (or
+ * the next login). */
 int steer_control_opened(struct steer *s);
 void steer_conn_closed(struct steer *s, struct proxy_conn *conn, bool control);
 

@@ -1,0 +1,193 @@
+#define _GNU_SOURCE /* pipe2 */
+#include "session/startusage.h"
+
+#include "base/buf.h"
+#include "base/log.h"
+#include "net/usage_fetch.h"
+#include "store/usage_cache.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR) {
+			continue;
+		}
+		if (w <= 0) {
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* The child: never returns. Its answer is one JSON array, out[i] for ids[i]. */
+static void child_main(int fd, const struct paths *p, const char *const *ids, size_t n,
+                       long timeout_ms)
+{
+	struct usage *u = calloc(n, sizeof(*u));
+	cJSON *arr = cJSON_CreateArray();
+	char *text = NULL;
+	int st = 1;
+
+	if (u && arr && usage_fetch_all_timeout(p, ids, n, timeout_ms, u, NULL, NULL) == 0) {
+		usage_cache_store(p, ids, u, n);
+		for (size_t i = 0; i < n; i++) {
+			cJSON_AddItemToArray(arr, usage_to_json(&u[i]));
+		}
+		text = cJSON_PrintUnformatted(arr);
+	}
+	if (text && write_all(fd, text, strlen(text)) == 0) {
+		st = 0;
+	}
+	/* No exit(): the parent's stdio buffers and atexit handlers are not the child's. */
+	_exit(st);
+}
+
+int startusage_spawn(struct startusage *su, const struct paths *p, const char *const *ids, size_t n,
+                     long timeout_ms)
+{
+	int fds[2];
+	pid_t pid;
+
+	su->pid = -1;
+	su->fd = -1;
+	su->n = n;
+	atomic_init(&su->cancelled, false);
+	pthread_mutex_init(&su->mu, NULL);
+	if (pipe2(fds, O_CLOEXEC) < 0) {
+		return -errno;
+	}
+	pid = fork();
+	if (pid < 0) {
+		int e = errno;
+		close(fds[0]);
+		close(fds[1]);
+		return -e;
+	}
+	if (pid == 0) {
+		close(fds[0]);
+		child_main(fds[1], p, ids, n, timeout_ms);
+	}
+	close(fds[1]);
+	su->pid = pid;
+	su->fd = fds[0];
+	return 0;
+}
+
+static int read_answer(int fd, struct buf *b)
+{
+	char chunk[4096];
+
+	for (;;) {
+		ssize_t r = read(fd, chunk, sizeof(chunk));
+		if (r < 0 && errno == EINTR) {
+			continue;
+		}
+		if (r < 0) {
+			return -errno;
+		}
+		if (r == 0) {
+			return 0;
+		}
+		if (buf_append(b, chunk, (size_t)r) < 0) {
+			return -E2BIG;
+		}
+	}
+}
+
+static int parse_answer(const char *text, struct usage *out, size_t n)
+{
+	cJSON *arr = cJSON_Parse(text);
+	size_t i = 0;
+	int r = cJSON_IsArray(arr) && (size_t)cJSON_GetArraySize(arr) == n ? 0 : -EPROTO;
+	const cJSON *list = r == 0 ? arr : NULL, *it;
+
+	cJSON_ArrayForEach(it, list)
+	{
+		usage_release(&out[i]);
+		if (usage_from_json(it, &out[i]) < 0) {
+			usage_init(&out[i]);
+			r = -EPROTO;
+		}
+		i++;
+	}
+	cJSON_Delete(arr);
+	return r;
+}
+
+static void reap(struct startusage *su)
+{
+	pthread_mutex_lock(&su->mu);
+	if (su->pid > 0) {
+		while (waitpid(su->pid, NULL, 0) < 0 && errno == EINTR) {
+		}
+		su->pid = -1;
+	}
+	pthread_mutex_unlock(&su->mu);
+}
+
+int startusage_collect(struct startusage *su, struct usage *out)
+{
+	struct buf b;
+	int r;
+
+	for (size_t i = 0; i < su->n; i++) {
+		usage_init(&out[i]);
+	}
+	if (su->fd < 0) {
+		return -ECHILD;
+	}
+	buf_init(&b, su->n * STARTUSAGE_MAX_PER_ACCOUNT);
+	r = read_answer(su->fd, &b);
+	close(su->fd);
+	su->fd = -1;
+	reap(su);
+	if (r == 0) {
+		r = parse_answer(b.data ? b.data : "", out, su->n);
+	}
+	if (atomic_load(&su->cancelled)) {
+		r = -ECANCELED;
+	} else if (r < 0) {
+		log_warn("the usage queries at start gave no answer (%s); choosing from the usage "
+		         "cache",
+		         strerror(-r));
+		for (size_t i = 0; i < su->n; i++) {
+			usage_release(&out[i]);
+			usage_init(&out[i]);
+		}
+	}
+	buf_release(&b);
+	return r;
+}
+
+void startusage_cancel(struct startusage *su)
+{
+	pthread_mutex_lock(&su->mu);
+	atomic_store(&su->cancelled, true);
+	if (su->pid > 0) {
+		kill(su->pid, SIGTERM);
+	}
+	pthread_mutex_unlock(&su->mu);
+}
+
+void startusage_release(struct startusage *su)
+{
+	if (su->fd >= 0) {
+		close(su->fd);
+		su->fd = -1;
+	}
+	startusage_cancel(su);
+	reap(su);
+	pthread_mutex_destroy(&su->mu);
+}
