@@ -46,6 +46,8 @@ static void load(void)
 	LOAD(easy_strerror, "curl_easy_strerror");
 	LOAD(slist_append, "curl_slist_append");
 	LOAD(slist_free_all, "curl_slist_free_all");
+	LOAD(share_init, "curl_share_init");
+	LOAD(share_setopt, "curl_share_setopt");
 	*(void **)&global_init = sym(h, "curl_global_init", &missing);
 	if (missing) {
 		return;

@@ -20,6 +20,8 @@ struct curlso {
 	const char *(*easy_strerror)(CURLcode rc);
 	struct curl_slist *(*slist_append)(struct curl_slist *l, const char *s);
 	void (*slist_free_all)(struct curl_slist *l);
+	CURLSH *(*share_init)(void);
+	CURLSHcode (*share_setopt)(CURLSH *sh, CURLSHoption opt, ...);
 };
 
 /*

@@ -6,6 +6,7 @@
 #include "net/curlso.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,52 @@ struct sink {
 	long retry_after_s;
 	bool too_big;
 };
+
+/* http_share_connections(): set once, before the requests it serves. */
+static CURLSH *share;
+static pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
+
+static void share_lock(CURL *c, curl_lock_data data, curl_lock_access access, void *ctx)
+{
+	(void)c;
+	(void)access;
+	(void)ctx;
+	pthread_mutex_lock(&share_locks[data]);
+}
+
+static void share_unlock(CURL *c, curl_lock_data data, void *ctx)
+{
+	(void)c;
+	(void)ctx;
+	pthread_mutex_unlock(&share_locks[data]);
+}
+
+int http_share_connections(void)
+{
+	const struct curlso *C = curlso_get(NULL, 0);
+	CURLSH *sh;
+
+	if (!C) {
+		return -ENOSYS;
+	}
+	if (share) {
+		return 0;
+	}
+	sh = C->share_init();
+	if (!sh) {
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < CURL_LOCK_DATA_LAST; i++) {
+		pthread_mutex_init(&share_locks[i], NULL);
+	}
+	C->share_setopt(sh, CURLSHOPT_LOCKFUNC, share_lock);
+	C->share_setopt(sh, CURLSHOPT_UNLOCKFUNC, share_unlock);
+	C->share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+	C->share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+	C->share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+	share = sh;
+	return 0;
+}
 
 bool http_url_allowed(const char *url)
 {
@@ -126,6 +173,9 @@ static void set_options(const struct curlso *C, CURL *c, const struct http_reque
 	C->easy_setopt(c, CURLOPT_HEADERDATA, s);
 	C->easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 	C->easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
+	if (share) {
+		C->easy_setopt(c, CURLOPT_SHARE, share);
+	}
 	if (ca && *ca) {
 		/* Replaces the bundle file; the system CA directory (CAPATH) stays trusted. */
 		C->easy_setopt(c, CURLOPT_CAINFO, ca);

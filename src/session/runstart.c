@@ -3,6 +3,7 @@
 #include "store/adopt.h"
 #include "store/authjson.h"
 #include "cli/commands.h"
+#include "base/fileio.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "policy/policy_inputs.h"
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static bool wanted(const struct account *a)
 {
@@ -244,6 +246,22 @@ int runstart_begin(const struct paths *p, struct runstart *rs)
 	return st;
 }
 
+/* auth.json holds a already, byte for byte and private: writing it again would only cost
+ * its fsyncs. */
+static bool authjson_holds(const char *path, const struct account *a)
+{
+	char *want = authjson_to_string(a), *have = NULL;
+	struct stat st;
+	size_t len = 0;
+	bool same = want && stat(path, &st) == 0 && (st.st_mode & 077) == 0 &&
+	            fileio_read(path, FILEIO_MAX_JSON, &have, &len) == 0 && len == strlen(want) &&
+	            memcmp(have, want, len) == 0;
+
+	util_free_secret(want);
+	util_free_secret(have);
+	return same;
+}
+
 int runstart_tokens(const struct paths *p, const char *id, struct account *out)
 {
 	struct account a = {0};
@@ -261,7 +279,7 @@ int runstart_tokens(const struct paths *p, const char *id, struct account *out)
 		account_release(&a);
 		return EXIT_FAIL;
 	}
-	r = authjson_write(p->auth_json, &a);
+	r = authjson_holds(p->auth_json, &a) ? 0 : authjson_write(p->auth_json, &a);
 	if (r) {
 		log_error("cannot write '%s': %s; the file was left as it was; check that its "
 		          "directory is yours and writable",
@@ -282,6 +300,13 @@ void runstart_current_tokens(const struct paths *p, const struct runstart *rs)
 	if (rs->pending && a && wanted(a) && a->chatgpt_account_id &&
 	    token_needs_refresh(a, util_now())) {
 		runstart_tokens(p, a->id, NULL); /* logged; the chosen account's turn comes next */
+	}
+}
+
+void runstart_settle(struct runstart *rs)
+{
+	if (rs->child) {
+		startusage_settle(&rs->usage);
 	}
 }
 

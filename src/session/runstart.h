@@ -72,6 +72,12 @@ int runstart_tokens(const struct paths *p, const char *id, struct account *out);
  */
 void runstart_current_tokens(const struct paths *p, const struct runstart *rs);
 
+/*
+ * Blocking: once runstart_finish() has chosen, the usage child still stores what it fetched
+ * in the usage cache; this waits for that, so what reads the cache next sees it.
+ */
+void runstart_settle(struct runstart *rs);
+
 /* Ends the usage queries early (the session is stopping). Any thread. */
 void runstart_cancel(struct runstart *rs);
 void runstart_release(struct runstart *rs);

@@ -439,6 +439,18 @@ static void choice_run(void *arg)
 	}
 }
 
+static void settle_run(void *arg)
+{
+	struct session *s = arg;
+
+	runstart_settle(s->cfg->start);
+}
+
+static void settle_done(void *arg)
+{
+	(void)arg;
+}
+
 static void choice_done(void *arg)
 {
 	struct choice_job *j = arg;
@@ -455,6 +467,11 @@ static void choice_done(void *arg)
 		if (why[0]) {
 			/* Before the TUI owns the terminal: the user's choice was not followed. */
 			fprintf(stderr, "codex-switch: %s\n", why);
+		}
+		/* Queued before any pool load: that one then reads the fresh usage cache. */
+		if (worker_submit(s->env.worker, settle_run, settle_done, s)) {
+			log_warn("the worker is busy; the usage of the start is read on the next "
+			         "load");
 		}
 		if (steer_start(&s->steer, &j->account, why) < 0) {
 			fail(s, "cannot log in the start account: out of memory");

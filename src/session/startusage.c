@@ -3,6 +3,7 @@
 
 #include "base/buf.h"
 #include "base/log.h"
+#include "net/http.h"
 #include "net/usage_fetch.h"
 #include "store/usage_cache.h"
 
@@ -40,8 +41,9 @@ static void child_main(int fd, const struct paths *p, const char *const *ids, si
 	char *text = NULL;
 	int st = 1;
 
+	/* One host for every query: reused connections save most TLS handshakes. */
+	http_share_connections();
 	if (u && arr && usage_fetch_all_timeout(p, ids, n, timeout_ms, u, NULL, NULL) == 0) {
-		usage_cache_store(p, ids, u, n);
 		for (size_t i = 0; i < n; i++) {
 			cJSON_AddItemToArray(arr, usage_to_json(&u[i]));
 		}
@@ -49,6 +51,11 @@ static void child_main(int fd, const struct paths *p, const char *const *ids, si
 	}
 	if (text && write_all(fd, text, strlen(text)) == 0) {
 		st = 0;
+	}
+	/* The session decides from the answer: the cache's locked, synced write comes after. */
+	close(fd);
+	if (text) {
+		usage_cache_store(p, ids, u, n);
 	}
 	/* No exit(): the parent's stdio buffers and atexit handlers are not the child's. */
 	_exit(st);
@@ -63,6 +70,7 @@ int startusage_spawn(struct startusage *su, const struct paths *p, const char *c
 	su->pid = -1;
 	su->fd = -1;
 	su->n = n;
+	su->collected = false;
 	atomic_init(&su->cancelled, false);
 	pthread_mutex_init(&su->mu, NULL);
 	if (pipe2(fds, O_CLOEXEC) < 0) {
@@ -126,13 +134,17 @@ static int parse_answer(const char *text, struct usage *out, size_t n)
 	return r;
 }
 
-static void reap(struct startusage *su)
+static void reap(struct startusage *su, int flags)
 {
+	pid_t r;
+
 	pthread_mutex_lock(&su->mu);
 	if (su->pid > 0) {
-		while (waitpid(su->pid, NULL, 0) < 0 && errno == EINTR) {
+		while ((r = waitpid(su->pid, NULL, flags)) < 0 && errno == EINTR) {
 		}
-		su->pid = -1;
+		if (r != 0) {
+			su->pid = -1; /* reaped, or not ours to wait for */
+		}
 	}
 	pthread_mutex_unlock(&su->mu);
 }
@@ -148,11 +160,12 @@ int startusage_collect(struct startusage *su, struct usage *out)
 	if (su->fd < 0) {
 		return -ECHILD;
 	}
+	su->collected = true;
 	buf_init(&b, su->n * STARTUSAGE_MAX_PER_ACCOUNT);
 	r = read_answer(su->fd, &b);
 	close(su->fd);
 	su->fd = -1;
-	reap(su);
+	reap(su, WNOHANG); /* it may still be writing the cache: then release() reaps it */
 	if (r == 0) {
 		r = parse_answer(b.data ? b.data : "", out, su->n);
 	}
@@ -171,6 +184,11 @@ int startusage_collect(struct startusage *su, struct usage *out)
 	return r;
 }
 
+void startusage_settle(struct startusage *su)
+{
+	reap(su, 0);
+}
+
 void startusage_cancel(struct startusage *su)
 {
 	pthread_mutex_lock(&su->mu);
@@ -187,7 +205,9 @@ void startusage_release(struct startusage *su)
 		close(su->fd);
 		su->fd = -1;
 	}
-	startusage_cancel(su);
-	reap(su);
+	if (!su->collected) {
+		startusage_cancel(su);
+	}
+	reap(su, 0);
 	pthread_mutex_destroy(&su->mu);
 }

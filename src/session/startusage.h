@@ -24,6 +24,7 @@ struct startusage {
 	pid_t pid; /* the child until it is reaped, else -1 */
 	int fd;    /* the read end of its pipe, else -1 */
 	size_t n;
+	bool collected;     /* collect ran: the child may still store the cache, left to end */
 	pthread_mutex_t mu; /* pid: collect (worker) against cancel (loop) */
 	atomic_bool cancelled;
 };
@@ -37,17 +38,21 @@ int startusage_spawn(struct startusage *su, const struct paths *p, const char *c
                      long timeout_ms);
 
 /*
- * Blocking (worker or before the loop): waits for the child's answer and reaps it. out[0..n)
+ * Blocking (worker or before the loop): waits for the child's answer. out[0..n)
  * is initialised by the call; a failed query has its error set. 0, or a negative errno when
  * the child gave no usable answer (out is then all unknown: the cache alone decides), or
  * -ECANCELED after startusage_cancel().
  */
 int startusage_collect(struct startusage *su, struct usage *out);
 
+/* Blocking: after collect, waits until the child has stored the usage cache and reaps it. */
+void startusage_settle(struct startusage *su);
+
 /* Ends a child still at work (SIGTERM); collect then returns soon. Any thread. */
 void startusage_cancel(struct startusage *su);
 
-/* Closes what is left; a child not yet collected is ended and reaped. */
+/* Closes what is left; a child not yet collected is ended; the child is reaped (a collected
+ * one stores the usage cache after its answer: this waits for that). */
 void startusage_release(struct startusage *su);
 
 #endif
