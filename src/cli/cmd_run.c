@@ -181,11 +181,14 @@ int cmd_run(int argc, char **argv)
 	} else {
 		/* First: the usage queries run while codex is asked its version and started. */
 		rs.pin = o.account;
-		r = runstart_begin(&p, &rs);
+		r = runstart_begin(&p, &policy, &rs);
 	}
 	r = r == EXIT_OK ? check_codex(o.bin) : r;
 	if (r == EXIT_OK && !rs.pending) {
 		r = runstart_tokens(&p, rs.id, NULL);
+	} else if (r == EXIT_OK && rs.provisional[0]) {
+		/* The TUI starts at once on it; its turns wait for the fresh usage. */
+		r = runstart_tokens(&p, rs.provisional, NULL);
 	} else if (r == EXIT_OK) {
 		runstart_current_tokens(&p, &rs);
 	}
@@ -195,7 +198,9 @@ int cmd_run(int argc, char **argv)
 		                              .argc = argc - first,
 		                              .argv = argv + first,
 		                              .cwd = cwd,
-		                              .account_id = rs.pending ? NULL : rs.id,
+		                              .account_id = !rs.pending         ? rs.id
+		                                            : rs.provisional[0] ? rs.provisional
+		                                                                : NULL,
 		                              .start = rs.pending ? &rs : NULL,
 		                              .policy = &policy};
 		r = session_run(&cfg);

@@ -193,6 +193,29 @@ int runstart_finish(const struct paths *p, const struct policy_config *c, struct
 	return st;
 }
 
+/* rs->provisional: see runstart.h. */
+static bool provisional(const struct paths *p, const struct policy_config *c, struct runstart *rs)
+{
+	const struct account *a = rs->cur >= 0 ? &rs->store.accounts[rs->cur] : NULL;
+	struct policy_inputs v = {0};
+	char why[384];
+	bool ok;
+
+	rs->provisional[0] = '\0';
+	if (!a || !wanted(a) || !a->chatgpt_account_id ||
+	    policy_inputs_init(&v, p, &rs->store, NULL, NULL, 0)) {
+		return false;
+	}
+	ok = v.e[rs->cur].from_cache &&
+	     util_now() - v.e[rs->cur].cached.fetched_at <= RUNSTART_PROVISIONAL_MAX_AGE_S &&
+	     !current_blocked(c, &rs->store, &v, rs->cur, why, sizeof(why));
+	policy_inputs_release(&v);
+	if (ok) {
+		snprintf(rs->provisional, sizeof(rs->provisional), "%s", a->id);
+	}
+	return ok;
+}
+
 /* Starts the usage queries of every ChatGPT account that does not need a new login. */
 static void start_queries(const struct paths *p, struct runstart *rs)
 {
@@ -208,7 +231,8 @@ static void start_queries(const struct paths *p, struct runstart *rs)
 	if (!rs->nids) {
 		return; /* the cache alone */
 	}
-	r = startusage_spawn(&rs->usage, p, rs->ids, rs->nids, RUNSTART_USAGE_TIMEOUT_MS);
+	r = startusage_spawn(&rs->usage, p, rs->ids, rs->nids, RUNSTART_USAGE_TIMEOUT_MS,
+	                     rs->provisional[0] != '\0');
 	if (r) {
 		log_warn("cannot start the usage queries: %s; choosing from the usage cache",
 		         strerror(-r));
@@ -218,13 +242,13 @@ static void start_queries(const struct paths *p, struct runstart *rs)
 	rs->child = true;
 }
 
-int runstart_begin(const struct paths *p, struct runstart *rs)
+int runstart_begin(const struct paths *p, const struct policy_config *c, struct runstart *rs)
 {
 	struct adopt_result res;
 	char err[512];
 	int st;
 
-	rs->id[0] = rs->why[0] = rs->adopted[0] = '\0';
+	rs->id[0] = rs->why[0] = rs->adopted[0] = rs->provisional[0] = '\0';
 	rs->cur = -1;
 	if (adopt_authjson(p, &res)) {
 		return EXIT_FAIL;
@@ -241,6 +265,7 @@ int runstart_begin(const struct paths *p, struct runstart *rs)
 	st = check_current(p, &rs->store, rs->cur);
 	if (st == EXIT_OK) {
 		rs->pending = true;
+		provisional(p, c, rs);
 		start_queries(p, rs);
 	}
 	return st;
@@ -262,7 +287,7 @@ static bool authjson_holds(const char *path, const struct account *a)
 	return same;
 }
 
-int runstart_tokens(const struct paths *p, const char *id, struct account *out)
+static int tokens(const struct paths *p, const char *id, bool write, struct account *out)
 {
 	struct account a = {0};
 	char err[512];
@@ -279,7 +304,7 @@ int runstart_tokens(const struct paths *p, const char *id, struct account *out)
 		account_release(&a);
 		return EXIT_FAIL;
 	}
-	r = authjson_holds(p->auth_json, &a) ? 0 : authjson_write(p->auth_json, &a);
+	r = !write || authjson_holds(p->auth_json, &a) ? 0 : authjson_write(p->auth_json, &a);
 	if (r) {
 		log_error("cannot write '%s': %s; the file was left as it was; check that its "
 		          "directory is yours and writable",
@@ -293,6 +318,16 @@ int runstart_tokens(const struct paths *p, const char *id, struct account *out)
 	return r ? EXIT_FAIL : EXIT_OK;
 }
 
+int runstart_tokens(const struct paths *p, const char *id, struct account *out)
+{
+	return tokens(p, id, true, out);
+}
+
+int runstart_fresh(const struct paths *p, const char *id, struct account *out)
+{
+	return tokens(p, id, false, out);
+}
+
 void runstart_current_tokens(const struct paths *p, const struct runstart *rs)
 {
 	const struct account *a = rs->cur >= 0 ? &rs->store.accounts[rs->cur] : NULL;
@@ -300,6 +335,13 @@ void runstart_current_tokens(const struct paths *p, const struct runstart *rs)
 	if (rs->pending && a && wanted(a) && a->chatgpt_account_id &&
 	    token_needs_refresh(a, util_now())) {
 		runstart_tokens(p, a->id, NULL); /* logged; the chosen account's turn comes next */
+	}
+}
+
+void runstart_go(struct runstart *rs)
+{
+	if (rs->child) {
+		startusage_go(&rs->usage);
 	}
 }
 

@@ -13,6 +13,8 @@
 
 /* Each usage request at start-up waits at most this long; the cache fills in the rest. */
 #define RUNSTART_USAGE_TIMEOUT_MS 5000L
+/* A usage cache entry at most this old may start the session before the fresh usage. */
+#define RUNSTART_PROVISIONAL_MAX_AGE_S (10 * 60)
 
 struct runstart {
 	const char *pin; /* in: `run --account` selector (borrowed), or NULL */
@@ -28,6 +30,13 @@ struct runstart {
 	char adopted[768];
 	/* out: a choice is left for runstart_finish() (no --account) */
 	bool pending;
+	/*
+	 * out: while the choice is pending, the account auth.json holds when the usage cache (at
+	 * most RUNSTART_PROVISIONAL_MAX_AGE_S old) says it can be used now: the session may start
+	 * on it and let the fresh usage confirm or correct it (steer_settle); the queries then
+	 * wait for runstart_go(). "" otherwise.
+	 */
+	char provisional[64];
 
 	/* private: between runstart_begin() and runstart_release() */
 	struct store store;
@@ -44,10 +53,13 @@ struct runstart {
  * login` is stored, so a first run with an empty store starts on it). Then the user's choice
  * wins: with rs->pin, rs->id is the pinned account at once. Otherwise it checks that there is
  * something to start on, starts the usage queries in a child process (startusage.h; call it
- * while the process has one thread) and sets rs->pending. Errors are logged with what to do
- * next. Returns an exit status; call runstart_release() in every case.
+ * while the process has one thread), sets rs->pending and maybe rs->provisional. Errors are logged
+ * with what to do next. Returns an exit status; call runstart_release() in every case.
  */
-int runstart_begin(const struct paths *p, struct runstart *rs);
+int runstart_begin(const struct paths *p, const struct policy_config *c, struct runstart *rs);
+
+/* With rs->provisional: the session has started, the usage queries may begin. */
+void runstart_go(struct runstart *rs);
 
 /*
  * Blocking (the worker, or before the loop): the choice left pending. The account auth.json
@@ -65,6 +77,8 @@ int runstart_finish(const struct paths *p, const struct policy_config *c, struct
  * account with those tokens (the caller releases it). Blocking. An exit status, logged.
  */
 int runstart_tokens(const struct paths *p, const char *id, struct account *out);
+/* The same without writing auth.json (the switch to it writes it). */
+int runstart_fresh(const struct paths *p, const char *id, struct account *out);
 
 /*
  * While the choice is pending the app-server already runs, and reads auth.json: the tokens

@@ -193,6 +193,9 @@ static void start_tui(struct session *s)
 	s->phase = RUNNING;
 	log_info("tui started (pid %ld) on proxy port %d", (long)s->kids.tui_pid,
 	         proxy_port(s->proxy));
+	if (s->cfg->start && s->cfg->account_id) {
+		runstart_go(s->cfg->start); /* provisional: the usage queries waited until now */
+	}
 	steer_running(&s->steer);
 }
 
@@ -434,7 +437,10 @@ static void choice_run(void *arg)
 	const struct session_config *cfg = j->s->cfg;
 
 	j->status = runstart_finish(cfg->paths, cfg->policy, cfg->start);
-	if (j->status == EXIT_SUCCESS) {
+	if (j->status == EXIT_SUCCESS && cfg->account_id) {
+		/* A provisional start: a switch to another account writes auth.json itself. */
+		j->status = runstart_fresh(cfg->paths, cfg->start->id, &j->account);
+	} else if (j->status == EXIT_SUCCESS) {
 		j->status = runstart_tokens(cfg->paths, cfg->start->id, &j->account);
 	}
 }
@@ -451,6 +457,21 @@ static void settle_done(void *arg)
 	(void)arg;
 }
 
+/* After a provisional start: the choice confirms the account, or the session switches. */
+static void settle(struct session *s, struct choice_job *j, const char *why)
+{
+	if (worker_submit(s->env.worker, settle_run, settle_done, s)) {
+		log_warn("the worker is busy; the usage of the start is read on the next load");
+	}
+	if (j->status != EXIT_SUCCESS) {
+		log_warn("the start account could not be checked with fresh usage; the session "
+		         "stays on it");
+		steer_settle(&s->steer, NULL, NULL);
+	} else if (steer_settle(&s->steer, &j->account, why) < 0) {
+		fail(s, "cannot switch to the start account: out of memory");
+	}
+}
+
 static void choice_done(void *arg)
 {
 	struct choice_job *j = arg;
@@ -460,6 +481,8 @@ static void choice_done(void *arg)
 	s->choosing = false;
 	if (j->status == -ECANCELED || s->phase == STOPPING || s->phase == DONE) {
 		/* stopping already */
+	} else if (s->cfg->account_id) {
+		settle(s, j, why);
 	} else if (j->status != EXIT_SUCCESS) {
 		s->exit_status = j->status; /* runstart said why */
 		begin_stop(s);
@@ -544,6 +567,9 @@ static int start(struct session *s, const sigset_t *mask)
 	if (steer_load(&s->steer, s->cfg->account_id, err, sizeof(err))) {
 		log_error("%s", err);
 		return -EINVAL;
+	}
+	if (s->cfg->start && s->cfg->account_id) {
+		steer_provisional(&s->steer);
 	}
 	r = s->cfg->start ? start_choice(s) : 0;
 	if (r) {

@@ -20,7 +20,9 @@ struct session_config {
 	 * while the choice is pending */
 	const char *account_id;
 	/* the pending choice (runstart.h; borrowed, rs->pending), finished on the worker while
-	 * the app-server starts; the start account is logged in once it is made; or NULL */
+	 * the app-server starts; or NULL. Without account_id the start account is logged in once
+	 * it is made; with one (rs->provisional) that one starts at once, the TUI's turns wait
+	 * for the choice, and the session switches if it differs (steer_settle). */
 	struct runstart *start;
 	const struct policy_config *policy; /* borrowed */
 };

@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -61,14 +62,31 @@ static void child_main(int fd, const struct paths *p, const char *const *ids, si
 	_exit(st);
 }
 
-int startusage_spawn(struct startusage *su, const struct paths *p, const char *const *ids, size_t n,
-                     long timeout_ms)
+/* A child told to wait: until the session says go (EOF alone means it ended: no queries). */
+static void wait_go(int go)
 {
-	int fds[2];
+	char c;
+	ssize_t r;
+
+	while ((r = read(go, &c, 1)) < 0 && errno == EINTR) {
+	}
+	if (r != 1) {
+		_exit(1);
+	}
+	close(go);
+	/* Nobody waits on the answer now: the relay and the TUI go first. */
+	setpriority(PRIO_PROCESS, 0, 10);
+}
+
+int startusage_spawn(struct startusage *su, const struct paths *p, const char *const *ids, size_t n,
+                     long timeout_ms, bool later)
+{
+	int fds[2], go[2] = {-1, -1};
 	pid_t pid;
 
 	su->pid = -1;
 	su->fd = -1;
+	su->go = -1;
 	su->n = n;
 	su->collected = false;
 	atomic_init(&su->cancelled, false);
@@ -76,20 +94,38 @@ int startusage_spawn(struct startusage *su, const struct paths *p, const char *c
 	if (pipe2(fds, O_CLOEXEC) < 0) {
 		return -errno;
 	}
-	pid = fork();
-	if (pid < 0) {
+	if (later && pipe2(go, O_CLOEXEC) < 0) {
 		int e = errno;
 		close(fds[0]);
 		close(fds[1]);
 		return -e;
 	}
+	pid = fork();
+	if (pid < 0) {
+		int e = errno;
+		close(fds[0]);
+		close(fds[1]);
+		if (later) {
+			close(go[0]);
+			close(go[1]);
+		}
+		return -e;
+	}
 	if (pid == 0) {
 		close(fds[0]);
+		if (later) {
+			close(go[1]);
+			wait_go(go[0]);
+		}
 		child_main(fds[1], p, ids, n, timeout_ms);
 	}
 	close(fds[1]);
+	if (later) {
+		close(go[0]);
+	}
 	su->pid = pid;
 	su->fd = fds[0];
+	su->go = go[1];
 	return 0;
 }
 
@@ -184,6 +220,19 @@ int startusage_collect(struct startusage *su, struct usage *out)
 	return r;
 }
 
+void startusage_go(struct startusage *su)
+{
+	if (su->go >= 0) {
+		if (write(su->go, "g", 1) != 1) {
+			log_warn(
+			        "cannot start the usage queries: %s; choosing from the usage cache",
+			        strerror(errno));
+		}
+		close(su->go);
+		su->go = -1;
+	}
+}
+
 void startusage_settle(struct startusage *su)
 {
 	reap(su, 0);
@@ -201,6 +250,10 @@ void startusage_cancel(struct startusage *su)
 
 void startusage_release(struct startusage *su)
 {
+	if (su->go >= 0) {
+		close(su->go); /* a child still waiting ends */
+		su->go = -1;
+	}
 	if (su->fd >= 0) {
 		close(su->fd);
 		su->fd = -1;

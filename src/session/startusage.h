@@ -23,6 +23,7 @@
 struct startusage {
 	pid_t pid; /* the child until it is reaped, else -1 */
 	int fd;    /* the read end of its pipe, else -1 */
+	int go;    /* spawned "later": startusage_go() writes here; else -1 */
 	size_t n;
 	bool collected;     /* collect ran: the child may still store the cache, left to end */
 	pthread_mutex_t mu; /* pid: collect (worker) against cancel (loop) */
@@ -31,11 +32,16 @@ struct startusage {
 
 /*
  * Forks the child that fetches the usage of ids[0..n) (borrowed for the call), each request
- * bounded by timeout_ms. Call it while the process has one thread. 0 or a negative errno
- * (no child then; the caller goes on with the cache).
+ * bounded by timeout_ms. Call it while the process has one thread. With later, the child
+ * waits for startusage_go() and then runs at a lower priority: for a start that does not
+ * wait on the answer, whose own work should have the CPUs first. 0 or a negative errno (no
+ * child then; the caller goes on with the cache).
  */
 int startusage_spawn(struct startusage *su, const struct paths *p, const char *const *ids, size_t n,
-                     long timeout_ms);
+                     long timeout_ms, bool later);
+
+/* A child spawned later begins its queries. Loop thread. */
+void startusage_go(struct startusage *su);
 
 /*
  * Blocking (worker or before the loop): waits for the child's answer. out[0..n)

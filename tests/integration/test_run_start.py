@@ -150,6 +150,44 @@ def test_app_server_starts_during_usage_queries(mb):
     home.cleanup()
 
 
+def test_provisional_start_is_corrected(mb):
+    """A recent usage cache says A can be used: the TUI starts on A at once, before the usage
+    queries answer (issue #18). The fresh usage says A is spent: the session switches to B
+    before the TUI's first turn, which the backend sees on B, never on A."""
+    delay = 1.5
+    home, (a, b) = tr.setup(mb)
+    p, t = tr.run(home, READ_ACCOUNT, "warm")  # fills the usage cache: both usable
+    check(p.returncode == 0 and started_email(t) == a["email"], "a first run on A (%r)"
+          % p.stderr[-300:])
+    for path in glob.glob(os.path.join(home.switch_home, "logs", "*")):
+        os.unlink(path)
+    mb.set_account("acct-0", usage=dict(FULL_5H, delay=delay))
+    mb.set_account("acct-1", usage=dict(HALF_5H, delay=delay))
+    before = len(mb.requests(endpoint="responses"))
+    scenario = {"exit_code": 0, "steps": [
+        {"op": "initialize"},
+        {"op": "thread_start", "params": {}},
+        {"op": "turn", "text": "hi", "timeout": 60, "expect_status": "completed"},
+    ]}
+    p, t = tr.run(home, scenario, "provisional")
+    reqs = mb.requests(endpoint="responses")[before:]
+    check(p.returncode == 0 and reqs and all(r["account"] == "acct-1" for r in reqs),
+          "the first turn went to B only (%d, %r, %r)"
+          % (p.returncode, [r["account"] for r in reqs], p.stderr[-300:]))
+    t0, at = log_times(home, ["tui started", "the fresh usage chose acc1", "logged in acc0"])
+    tui, chose = at.get("tui started"), at.get("the fresh usage chose acc1")
+    check(at.get("logged in acc0") is not None and tui is not None and tui - t0 < delay / 2,
+          "the TUI started on A before the usage answered (%r s after the start)"
+          % (tui - t0 if tui and t0 else None))
+    check(chose is not None and chose - t0 >= delay - 0.1,
+          "the switch to B came with the usage (%r s after the start)"
+          % (chose - t0 if chose and t0 else None))
+    check(auth_account(home) == "acct-1", "auth.json follows B")
+    mb.set_account("acct-0", usage={"mode": "ok"})
+    mb.set_account("acct-1", usage={"mode": "ok"})
+    home.cleanup()
+
+
 def test_disabled_choice_explained(mb):
     home, (a, b) = tr.setup(mb)
     a["auto_switch_disabled"] = True
@@ -257,6 +295,7 @@ def main():
     tests = [
         test_first_run, test_nothing_to_adopt, test_users_choice_wins,
         test_unusable_choice_explained, test_app_server_starts_during_usage_queries,
+        test_provisional_start_is_corrected,
         test_disabled_choice_explained, test_pinned_account, test_unknown_login_at_start,
         test_api_key_copied, test_first_prompt,
     ]

@@ -771,6 +771,59 @@ static void test_start_chosen_before_control(void **state)
 	assert_string_equal(x->s.active.id, x->a.id);
 }
 
+/* A provisional start (alice, from a recent cache): the TUI runs, its turn waits; the fresh
+ * usage names bob: the session switches, and only then the turn goes. */
+static void test_provisional_start_switches_before_the_turn(void **state)
+{
+	struct fixture *x = *state;
+	const char *turn = "{\"id\":7,\"method\":\"turn/start\",\"params\":{\"threadId\":"
+	                   "\"th-1\",\"input\":[]}}";
+	size_t i;
+
+	steer_provisional(&x->s);
+	assert_int_equal(steer_control_opened(&x->s), 0);
+	answer_control(x, 0, "\"result\":{}");
+	i = expect_login(x, 2, &x->a);
+	answer_control(x, i, "\"result\":{}");
+	assert_int_equal(x->logged_in, 1); /* the TUI starts on alice */
+	assert_int_equal(from_tui(x, turn), PROXY_DROP);
+	assert_int_equal(x->server.n, 0); /* held */
+	assert_int_equal(steer_settle(&x->s, &x->b, "starting on bob: alice is spent"), 0);
+	i = expect_login(x, i + 1, &x->b);
+	assert_int_equal(x->server.n, 0); /* still held while the switch is under way */
+	answer_control(x, i, "\"result\":{}");
+	assert_string_equal(x->s.active.id, x->b.id);
+	assert_int_equal(x->server.n, 1);
+	assert_ptr_equal(x->server_conn[0], TUI);
+	assert_string_equal(fake_sent_str(&x->server, 0, "method", NULL), "turn/start");
+	/* Later turns pass at once. */
+	assert_int_equal(from_tui(x, turn), PROXY_FORWARD);
+	assert_int_equal(x->logged_in, 1);
+	assert_int_equal(x->failed, 0);
+}
+
+/* The fresh usage confirms the provisional account (here before its login was answered):
+ * no second login, the held turn goes once it is in. */
+static void test_provisional_start_confirmed(void **state)
+{
+	struct fixture *x = *state;
+	const char *turn = "{\"id\":7,\"method\":\"turn/start\",\"params\":{\"threadId\":"
+	                   "\"th-1\",\"input\":[]}}";
+	size_t i;
+
+	steer_provisional(&x->s);
+	assert_int_equal(steer_control_opened(&x->s), 0);
+	answer_control(x, 0, "\"result\":{}");
+	i = expect_login(x, 2, &x->a);
+	assert_int_equal(steer_settle(&x->s, &x->a, NULL), 0);
+	answer_control(x, i, "\"result\":{}");
+	assert_int_equal(x->logged_in, 1);
+	fake_session_run_for(&x->f, 100000);
+	assert_int_equal(fake_sent_find(&x->control, "account/login/start"), (long)i);
+	assert_int_equal(from_tui(x, turn), PROXY_FORWARD); /* the gate is open */
+	assert_string_equal(x->s.active.id, x->a.id);
+}
+
 static void test_messages_not_ours_pass(void **state)
 {
 	struct fixture *x = *state;
@@ -800,6 +853,9 @@ int main(void)
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_start_chosen_before_control, setup_pending,
 	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_provisional_start_switches_before_the_turn,
+	                                        setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_provisional_start_confirmed, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_follows_after_a_failed_reread, setup,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_refused_external_switch_is_tried_again, setup,
