@@ -10,6 +10,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,8 +75,13 @@ static void wait_go(int go)
 		_exit(1);
 	}
 	close(go);
-	/* Nobody waits on the answer now: the relay and the TUI go first. */
-	setpriority(PRIO_PROCESS, 0, 10);
+	/* Nobody waits on the answer now, unless the first turn comes very soon: the relay, the
+	 * TUI and codex go first. SCHED_IDLE: any of their wake-ups preempts the queries at once,
+	 * and Linux still gives an idle-class task a small share of a busy CPU. */
+	struct sched_param sp = {.sched_priority = 0};
+	if (sched_setscheduler(0, SCHED_IDLE, &sp) < 0) {
+		setpriority(PRIO_PROCESS, 0, 19);
+	}
 }
 
 int startusage_spawn(struct startusage *su, const struct paths *p, const char *const *ids, size_t n,
