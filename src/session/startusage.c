@@ -75,6 +75,8 @@ static void wait_go(int go)
 		_exit(1);
 	}
 	close(go);
+	/* The TUI owns the terminal now: what the queries have to say goes to the run log. */
+	log_set_stderr_level(LOG_OFF);
 	/* Nobody waits on the answer now, unless the first turn comes very soon: the relay, the
 	 * TUI and codex go first. SCHED_IDLE: any of their wake-ups preempts the queries at once,
 	 * and Linux still gives an idle-class task a small share of a busy CPU. */
