@@ -1,5 +1,4 @@
 /* `codex-switch run`: parse the command line, choose the start account, hand over to runtime.c. */
-#include "store/authjson.h"
 #include "cli/commands.h"
 #include "base/codexver.h"
 #include "base/log.h"
@@ -9,8 +8,6 @@
 #include "session/runstart.h"
 #include "store/runlog.h"
 #include "session/session.h"
-#include "store/store.h"
-#include "net/token.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -99,38 +96,6 @@ static int parse(int argc, char **argv, struct run_opts *o)
 	return 0;
 }
 
-/*
- * The app-server refreshes auth.json by itself when its token is about to expire, which would
- * rotate the refresh token behind the store's back: so make the tokens fresh and auth.json
- * current before it starts.
- */
-static int prepare_tokens(const struct paths *p, const char *id)
-{
-	struct account a = {0};
-	char err[512];
-	int r = token_ensure_fresh(p, id, false, &a, err, sizeof(err));
-
-	if (r) {
-		log_error("%s", err);
-		return EXIT_FAIL;
-	}
-	if (!a.chatgpt_account_id) {
-		log_error("account '%s' has no ChatGPT account id; run 'codex-switch login %s "
-		          "--replace'",
-		          a.name, a.name);
-		account_release(&a);
-		return EXIT_FAIL;
-	}
-	r = authjson_write(p->auth_json, &a);
-	if (r) {
-		log_error(
-		        "cannot write '%s': %s; the file was left as it was; check that its directory is yours and writable",
-		        p->auth_json, strerror(-r));
-	}
-	account_release(&a);
-	return r ? EXIT_FAIL : EXIT_OK;
-}
-
 /* A session without its log still runs: the log is for looking back, not needed to work. */
 static void open_run_log(const struct paths *p, int argc, char **argv)
 {
@@ -210,20 +175,22 @@ int cmd_run(int argc, char **argv)
 	open_run_log(&p, argc - first, argv + first);
 	/* A flood of connections to the proxy must not leave the store without descriptors. */
 	proxy_raise_fd_limit();
-	r = check_codex(o.bin);
-	if (r == EXIT_OK && policy_config_load(p.config, &policy, err, sizeof(err))) {
+	if (policy_config_load(p.config, &policy, err, sizeof(err))) {
 		log_error("%s", err);
 		r = EXIT_FAIL;
-	} else if (r == EXIT_OK) {
+	} else {
+		/* First: the usage queries run while codex is asked its version and started. */
 		rs.pin = o.account;
-		r = runstart_choose(&p, &policy, &rs);
+		r = runstart_begin(&p, &policy, &rs);
 	}
-	if (r == EXIT_OK && rs.why[0]) {
-		/* Before the TUI owns the terminal: the user's choice was not followed, say why. */
-		fprintf(stderr, "codex-switch: %s\n", rs.why);
-	}
-	if (r == EXIT_OK) {
-		r = prepare_tokens(&p, rs.id);
+	r = r == EXIT_OK ? check_codex(o.bin) : r;
+	if (r == EXIT_OK && !rs.pending) {
+		r = runstart_tokens(&p, rs.id, NULL);
+	} else if (r == EXIT_OK && rs.provisional[0]) {
+		/* The TUI starts at once on it; its turns wait for the fresh usage. */
+		r = runstart_tokens(&p, rs.provisional, NULL);
+	} else if (r == EXIT_OK) {
+		runstart_current_tokens(&p, &rs);
 	}
 	if (r == EXIT_OK) {
 		cfg = (struct session_config){.paths = &p,
@@ -231,11 +198,14 @@ int cmd_run(int argc, char **argv)
 		                              .argc = argc - first,
 		                              .argv = argv + first,
 		                              .cwd = cwd,
-		                              .account_id = rs.id,
-		                              .start_note = rs.why,
+		                              .account_id = !rs.pending         ? rs.id
+		                                            : rs.provisional[0] ? rs.provisional
+		                                                                : NULL,
+		                              .start = rs.pending ? &rs : NULL,
 		                              .policy = &policy};
 		r = session_run(&cfg);
 	}
+	runstart_release(&rs);
 	runlog_close();
 	paths_release(&p);
 	return r;

@@ -2,7 +2,6 @@
 #include "cli/commands.h"
 #include "base/log.h"
 
-#include <curl/curl.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,10 +75,7 @@ int main(int argc, char **argv)
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (strcmp(argv[1], commands[i].name) == 0) {
-			/* Before any thread exists: curl's resolver threads come later. */
-			curl_global_init(CURL_GLOBAL_DEFAULT);
 			status = commands[i].fn(argc - 1, argv + 1);
-			curl_global_cleanup();
 			log_forget_secrets();
 			return status;
 		}

@@ -3,9 +3,10 @@
 #include "base/buf.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "net/curlso.h"
 
 #include <ctype.h>
-#include <curl/curl.h>
+#include <pthread.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,52 @@ struct sink {
 	long retry_after_s;
 	bool too_big;
 };
+
+/* http_share_connections(): set once, before the requests it serves. */
+static CURLSH *share;
+static pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
+
+static void share_lock(CURL *c, curl_lock_data data, curl_lock_access access, void *ctx)
+{
+	(void)c;
+	(void)access;
+	(void)ctx;
+	pthread_mutex_lock(&share_locks[data]);
+}
+
+static void share_unlock(CURL *c, curl_lock_data data, void *ctx)
+{
+	(void)c;
+	(void)ctx;
+	pthread_mutex_unlock(&share_locks[data]);
+}
+
+int http_share_connections(void)
+{
+	const struct curlso *C = curlso_get(NULL, 0);
+	CURLSH *sh;
+
+	if (!C) {
+		return -ENOSYS;
+	}
+	if (share) {
+		return 0;
+	}
+	sh = C->share_init();
+	if (!sh) {
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < CURL_LOCK_DATA_LAST; i++) {
+		pthread_mutex_init(&share_locks[i], NULL);
+	}
+	C->share_setopt(sh, CURLSHOPT_LOCKFUNC, share_lock);
+	C->share_setopt(sh, CURLSHOPT_UNLOCKFUNC, share_unlock);
+	C->share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+	C->share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+	C->share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+	share = sh;
+	return 0;
+}
 
 bool http_url_allowed(const char *url)
 {
@@ -90,16 +137,16 @@ static int map_curl_error(CURLcode rc, const struct sink *s)
 	}
 }
 
-static struct curl_slist *build_headers(const char *const *headers)
+static struct curl_slist *build_headers(const struct curlso *C, const char *const *headers)
 {
 	struct curl_slist *list = NULL, *next;
 
 	/* curl would otherwise send "Expect: 100-continue" and wait for it on larger bodies. */
-	list = curl_slist_append(list, "Expect:");
+	list = C->slist_append(list, "Expect:");
 	for (size_t i = 0; list && headers && headers[i]; i++) {
-		next = curl_slist_append(list, headers[i]);
+		next = C->slist_append(list, headers[i]);
 		if (!next) {
-			curl_slist_free_all(list);
+			C->slist_free_all(list);
 			return NULL;
 		}
 		list = next;
@@ -107,41 +154,43 @@ static struct curl_slist *build_headers(const char *const *headers)
 	return list;
 }
 
-static void set_options(CURL *c, const struct http_request *req, struct sink *s,
-                        struct curl_slist *hdrs, char *errbuf)
+static void set_options(const struct curlso *C, CURL *c, const struct http_request *req,
+                        struct sink *s, struct curl_slist *hdrs, char *errbuf)
 {
 	const char *ca = getenv("CODEX_CA_CERTIFICATE");
 
-	curl_easy_setopt(c, CURLOPT_URL, req->url);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, req->timeout_ms);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
-	                 req->timeout_ms < CONNECT_TIMEOUT_MS ? req->timeout_ms
-	                                                      : CONNECT_TIMEOUT_MS);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, s);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, s);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
+	C->easy_setopt(c, CURLOPT_URL, req->url);
+	C->easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	C->easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	C->easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	C->easy_setopt(c, CURLOPT_TIMEOUT_MS, req->timeout_ms);
+	C->easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+	               req->timeout_ms < CONNECT_TIMEOUT_MS ? req->timeout_ms : CONNECT_TIMEOUT_MS);
+	C->easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+	C->easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	C->easy_setopt(c, CURLOPT_WRITEDATA, s);
+	C->easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	C->easy_setopt(c, CURLOPT_HEADERDATA, s);
+	C->easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	C->easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
+	if (share) {
+		C->easy_setopt(c, CURLOPT_SHARE, share);
+	}
 	if (ca && *ca) {
 		/* Replaces the bundle file; the system CA directory (CAPATH) stays trusted. */
-		curl_easy_setopt(c, CURLOPT_CAINFO, ca);
+		C->easy_setopt(c, CURLOPT_CAINFO, ca);
 	}
 	if (strcmp(req->method, "POST") == 0) {
-		curl_easy_setopt(c, CURLOPT_POST, 1L);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body ? req->body : "");
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+		C->easy_setopt(c, CURLOPT_POST, 1L);
+		C->easy_setopt(c, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+		C->easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
 	} else if (strcmp(req->method, "GET") != 0) {
-		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method);
+		C->easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method);
 	}
 }
 
-static int finish(CURL *c, CURLcode rc, struct sink *s, struct http_response *resp,
-                  const char *errbuf, char *err, size_t errsz)
+static int finish(const struct curlso *C, CURL *c, CURLcode rc, struct sink *s,
+                  struct http_response *resp, const char *errbuf, char *err, size_t errsz)
 {
 	int ret;
 
@@ -150,7 +199,7 @@ static int finish(CURL *c, CURLcode rc, struct sink *s, struct http_response *re
 		if (ret == -E2BIG) {
 			snprintf(err, errsz, "response body is larger than %zu bytes", s->body.max);
 		} else {
-			snprintf(err, errsz, "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
+			snprintf(err, errsz, "%s", errbuf[0] ? errbuf : C->easy_strerror(rc));
 		}
 		buf_release(&s->body);
 		return ret;
@@ -159,7 +208,7 @@ static int finish(CURL *c, CURLcode rc, struct sink *s, struct http_response *re
 		buf_release(&s->body);
 		return -ENOMEM;
 	}
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
+	C->easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
 	resp->body_len = s->body.len;
 	resp->body = s->body.data ? buf_detach(&s->body) : strdup("");
 	resp->retry_after_s = s->retry_after_s;
@@ -170,6 +219,7 @@ int http_perform(const struct http_request *req, struct http_response *resp, cha
                  size_t errsz)
 {
 	char errbuf[CURL_ERROR_SIZE] = "";
+	const struct curlso *C;
 	struct sink s = {.retry_after_s = -1};
 	struct curl_slist *hdrs;
 	CURL *c;
@@ -182,20 +232,24 @@ int http_perform(const struct http_request *req, struct http_response *resp, cha
 		snprintf(err, errsz, "refusing a non-https URL");
 		return -EINVAL;
 	}
+	C = curlso_get(err, errsz);
+	if (!C) {
+		return -ENOSYS;
+	}
 	buf_init(&s.body, req->max_body);
-	hdrs = build_headers(req->headers);
-	c = curl_easy_init();
+	hdrs = build_headers(C, req->headers);
+	c = C->easy_init();
 	if (!hdrs || !c) {
-		curl_slist_free_all(hdrs);
-		curl_easy_cleanup(c);
+		C->slist_free_all(hdrs);
+		C->easy_cleanup(c);
 		snprintf(err, errsz, "out of memory");
 		return -ENOMEM;
 	}
-	set_options(c, req, &s, hdrs, errbuf);
-	rc = curl_easy_perform(c);
-	ret = finish(c, rc, &s, resp, errbuf, err, errsz);
-	curl_easy_cleanup(c);
-	curl_slist_free_all(hdrs);
+	set_options(C, c, req, &s, hdrs, errbuf);
+	rc = C->easy_perform(c);
+	ret = finish(C, c, rc, &s, resp, errbuf, err, errsz);
+	C->easy_cleanup(c);
+	C->slist_free_all(hdrs);
 	return ret;
 }
 

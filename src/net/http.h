@@ -1,7 +1,7 @@
 /*
  * A small blocking HTTP client on libcurl, for CLI commands and the runtime's worker thread
  * (never the event loop). Each call uses its own easy handle, so calls from several threads
- * are safe once curl_global_init() has run (main does it before any thread exists).
+ * are safe; libcurl is loaded at the first call (curlso.h).
  *
  * Only https:// URLs are accepted, plus http://127.0.0.1 for tests. $CODEX_CA_CERTIFICATE
  * (a PEM file, the variable codex uses) is trusted in addition to the system roots.
@@ -35,11 +35,21 @@ struct http_response {
 /*
  * Performs req. Returns 0 when a response arrived (any status), else -ETIMEDOUT,
  * -ECONNREFUSED (cannot connect or resolve), -EPROTO (TLS or protocol failure), -E2BIG (body
- * over max_body), -EINVAL (URL not allowed), -ENOMEM, -EIO; err then says why (no secrets:
- * only curl's text, never headers or bodies). resp is initialised in every case.
+ * over max_body), -EINVAL (URL not allowed), -ENOSYS (libcurl cannot be loaded), -ENOMEM,
+ * -EIO; err then says why (no secrets: only curl's text, never headers or bodies). resp is
+ * initialised in every case.
  */
 int http_perform(const struct http_request *req, struct http_response *resp, char *err,
                  size_t errsz);
+
+/*
+ * From now on the requests of this process, from any thread, share their connections, TLS
+ * sessions and DNS answers: a request to a host another request has left an idle connection
+ * to reuses it instead of a new TCP and TLS handshake. For a process that sends a batch to
+ * one host and exits (the usage queries at `run`'s start); the share lives as long as the
+ * process. 0, -ENOSYS (no libcurl) or -ENOMEM.
+ */
+int http_share_connections(void);
 
 /* Frees the body; a zeroed response is fine. */
 void http_response_release(struct http_response *r);

@@ -7,6 +7,7 @@
 
 #include <openssl/evp.h>
 
+#include "base/sha1.h"
 #include "base/util.h"
 
 #define RESPONSE_MAX (16 * 1024)
@@ -76,19 +77,16 @@ static bool header_value(const char *head, size_t len, const char *name, char *o
 /* Sec-WebSocket-Accept for the key's klen bytes: base64(SHA-1(key GUID)), NUL-terminated. */
 static bool accept_value(const char *key, size_t klen, char out[ACCEPT_LEN + 1])
 {
-	unsigned char sha[EVP_MAX_MD_SIZE];
+	unsigned char sha[SHA1_LEN];
 	char in[64 + sizeof(ws_guid)];
-	unsigned int n = 0;
 
 	if (klen > 64) {
 		return false;
 	}
 	memcpy(in, key, klen);
 	memcpy(in + klen, ws_guid, sizeof(ws_guid) - 1);
-	if (!EVP_Digest(in, klen + sizeof(ws_guid) - 1, sha, &n, EVP_sha1(), NULL) || n != 20) {
-		return false;
-	}
-	EVP_EncodeBlock((unsigned char *)out, sha, (int)n);
+	sha1_digest(in, klen + sizeof(ws_guid) - 1, sha);
+	EVP_EncodeBlock((unsigned char *)out, sha, SHA1_LEN);
 	return true;
 }
 

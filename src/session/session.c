@@ -19,6 +19,7 @@
 #include "session/children.h"
 #include "session/rpcmsg.h"
 #include "session/runargs.h"
+#include "session/runstart.h"
 #include "session/steer.h"
 
 #include <arpa/inet.h>
@@ -82,6 +83,7 @@ struct session {
 	struct steer steer;
 	struct termios term; /* the terminal's modes at start, restored after the TUI */
 	bool term_saved;
+	bool choosing; /* the start account is being chosen on the worker */
 };
 
 static void begin_stop(struct session *s);
@@ -191,6 +193,9 @@ static void start_tui(struct session *s)
 	s->phase = RUNNING;
 	log_info("tui started (pid %ld) on proxy port %d", (long)s->kids.tui_pid,
 	         proxy_port(s->proxy));
+	if (s->cfg->start && s->cfg->account_id) {
+		runstart_go(s->cfg->start); /* provisional: the usage queries waited until now */
+	}
 	steer_running(&s->steer);
 }
 
@@ -418,6 +423,106 @@ static int spawn_app_server(struct session *s)
 	return children_start_app(&s->kids, argv);
 }
 
+/* ---- the start account, chosen on the worker while the app-server starts ---- */
+
+struct choice_job {
+	struct session *s;
+	int status; /* an exit status, or -ECANCELED until run */
+	struct account account;
+};
+
+static void choice_run(void *arg)
+{
+	struct choice_job *j = arg;
+	const struct session_config *cfg = j->s->cfg;
+
+	j->status = runstart_finish(cfg->paths, cfg->policy, cfg->start);
+	if (j->status == EXIT_SUCCESS && cfg->account_id) {
+		/* A provisional start: a switch to another account writes auth.json itself. */
+		j->status = runstart_fresh(cfg->paths, cfg->start->id, &j->account);
+	} else if (j->status == EXIT_SUCCESS) {
+		j->status = runstart_tokens(cfg->paths, cfg->start->id, &j->account);
+	}
+}
+
+static void settle_run(void *arg)
+{
+	struct session *s = arg;
+
+	runstart_settle(s->cfg->start);
+}
+
+static void settle_done(void *arg)
+{
+	(void)arg;
+}
+
+/* After a provisional start: the choice confirms the account, or the session switches. */
+static void settle(struct session *s, struct choice_job *j, const char *why)
+{
+	if (worker_submit(s->env.worker, settle_run, settle_done, s)) {
+		log_warn("the worker is busy; the usage of the start is read on the next load");
+	}
+	if (j->status != EXIT_SUCCESS) {
+		log_warn("the start account could not be checked with fresh usage; the session "
+		         "stays on it");
+		steer_settle(&s->steer, NULL, NULL);
+	} else if (steer_settle(&s->steer, &j->account, why) < 0) {
+		fail(s, "cannot switch to the start account: out of memory");
+	}
+}
+
+static void choice_done(void *arg)
+{
+	struct choice_job *j = arg;
+	struct session *s = j->s;
+	const char *why = s->cfg->start->why;
+
+	s->choosing = false;
+	if (j->status == -ECANCELED || s->phase == STOPPING || s->phase == DONE) {
+		/* stopping already */
+	} else if (s->cfg->account_id) {
+		settle(s, j, why);
+	} else if (j->status != EXIT_SUCCESS) {
+		s->exit_status = j->status; /* runstart said why */
+		begin_stop(s);
+	} else {
+		if (why[0]) {
+			/* Before the TUI owns the terminal: the user's choice was not followed. */
+			fprintf(stderr, "codex-switch: %s\n", why);
+		}
+		/* Queued before any pool load: that one then reads the fresh usage cache. */
+		if (worker_submit(s->env.worker, settle_run, settle_done, s)) {
+			log_warn("the worker is busy; the usage of the start is read on the next "
+			         "load");
+		}
+		if (steer_start(&s->steer, &j->account, why) < 0) {
+			fail(s, "cannot log in the start account: out of memory");
+		}
+	}
+	account_release(&j->account);
+	free(j);
+}
+
+static int start_choice(struct session *s)
+{
+	struct choice_job *j = calloc(1, sizeof(*j));
+	int r;
+
+	if (!j) {
+		return -ENOMEM;
+	}
+	j->s = s;
+	j->status = -ECANCELED;
+	r = worker_submit(s->env.worker, choice_run, choice_done, j);
+	if (r) {
+		free(j);
+		return r;
+	}
+	s->choosing = true;
+	return 0;
+}
+
 static int make_tokens(struct session *s)
 {
 	const struct paths *p = s->cfg->paths;
@@ -459,9 +564,17 @@ static int start(struct session *s, const sigset_t *mask)
 		log_error("cannot start the proxy: %s", strerror(-r));
 		return r;
 	}
-	if (steer_load(&s->steer, s->cfg->account_id, s->cfg->start_note, err, sizeof(err))) {
+	if (steer_load(&s->steer, s->cfg->account_id, err, sizeof(err))) {
 		log_error("%s", err);
 		return -EINVAL;
+	}
+	if (s->cfg->start && s->cfg->account_id) {
+		steer_provisional(&s->steer);
+	}
+	r = s->cfg->start ? start_choice(s) : 0;
+	if (r) {
+		log_error("cannot choose the start account: %s", strerror(-r));
+		return r;
 	}
 	r = spawn_app_server(s);
 	if (r) {
@@ -513,6 +626,9 @@ static void print_fatal(char *msg)
 static void finish(struct session *s)
 {
 	children_release(&s->kids);
+	if (s->choosing) {
+		runstart_cancel(s->cfg->start); /* no waiting for usage nobody needs */
+	}
 	/* Queued jobs end (cancelled) here, while the parts they report to still exist. */
 	s->phase = DONE;
 	worker_destroy(s->env.worker);

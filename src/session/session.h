@@ -8,14 +8,22 @@
 #include "store/paths.h"
 #include "policy/policy.h"
 
+struct runstart;
+
 struct session_config {
 	const struct paths *paths; /* borrowed */
 	const char *codex_bin;
 	int argc; /* codex arguments (checked by runargs_check) */
 	char *const *argv;
 	const char *cwd;
-	const char *account_id;             /* the account to start on (a ChatGPT account) */
-	const char *start_note;             /* why that account, for the user; may be NULL */
+	/* the account to start on (a ChatGPT account; its tokens fresh in auth.json), or NULL
+	 * while the choice is pending */
+	const char *account_id;
+	/* the pending choice (runstart.h; borrowed, rs->pending), finished on the worker while
+	 * the app-server starts; or NULL. Without account_id the start account is logged in once
+	 * it is made; with one (rs->provisional) that one starts at once, the TUI's turns wait
+	 * for the choice, and the session switches if it differs (steer_settle). */
+	struct runstart *start;
 	const struct policy_config *policy; /* borrowed */
 };
 

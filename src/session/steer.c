@@ -490,6 +490,13 @@ enum proxy_verdict steer_client_message(struct steer *s, struct proxy_conn *conn
 	if (h->kind != JSONRPC_REQUEST) {
 		return PROXY_FORWARD;
 	}
+	if (strcmp(h->method, "turn/start") == 0 && startgate_closed(&s->gate)) {
+		if (startgate_hold(&s->gate, conn, json, len)) {
+			log_warn(
+			        "too many turns while the start account is chosen; one is dropped");
+		}
+		return PROXY_DROP; /* sent once the start account is settled */
+	}
 	if (strcmp(h->method, "turn/start") == 0) {
 		maintain_activity(&s->maint, now_s());
 		turns_on_start(&s->turns, conn, json, len);
@@ -502,6 +509,73 @@ enum proxy_verdict steer_client_message(struct steer *s, struct proxy_conn *conn
 	}
 	cJSON_Delete(msg);
 	return steer_pool_client(s, conn, h, json, len); /* poolview */
+}
+
+/* ---- the provisional start ---- */
+
+/* A held turn goes its normal way now (the gate is open). */
+static void send_held(void *ctx, struct proxy_conn *conn, char *json)
+{
+	struct steer *s = ctx;
+	struct jsonrpc_head h;
+	size_t len = strlen(json);
+
+	if (jsonrpc_scan(json, len, true, &h) == 0 &&
+	    steer_client_message(s, conn, &h, json, len) == PROXY_FORWARD) {
+		s->ops->send_to_server(s->ctx, conn, json);
+		return;
+	}
+	util_free_secret(json);
+}
+
+static void open_gate(struct steer *s)
+{
+	if (startgate_closed(&s->gate)) {
+		startgate_open(&s->gate, send_held, s);
+	}
+}
+
+static void apply_settle(struct steer *s, const struct account *a, const char *note)
+{
+	struct switch_request req = {.kind = SWITCH_POLICY, .mode = POLICY_HARD};
+
+	if (strcmp(a->id, s->active.id) == 0) {
+		open_gate(s);
+		return;
+	}
+	snprintf(req.reason, sizeof(req.reason), "%s", note && *note ? note : "the start policy");
+	log_info("the fresh usage chose %s at start: switching from %s", a->name, s->active.name);
+	if (switcher_start(&s->sw, a, &req) < 0) {
+		log_warn("cannot switch to %s; the session stays on %s", a->name, s->active.name);
+		open_gate(s);
+	}
+}
+
+void steer_provisional(struct steer *s)
+{
+	startgate_close(&s->gate);
+}
+
+int steer_settle(struct steer *s, const struct account *a, const char *note)
+{
+	if (!startgate_closed(&s->gate)) {
+		return 0;
+	}
+	if (!a && s->active.id) {
+		open_gate(s);
+		return 0;
+	}
+	if (!a) {
+		s->settle_keep = true;
+		return 0;
+	}
+	if (!s->active.id) { /* the provisional login is still under way */
+		account_release(&s->settle);
+		snprintf(s->settle_note, sizeof(s->settle_note), "%s", note ? note : "");
+		return account_copy(&s->settle, a);
+	}
+	apply_settle(s, a, note);
+	return 0;
 }
 
 /* ---- what the parts report ---- */
@@ -589,6 +663,16 @@ static void switch_done(void *ctx, const struct switch_result *r)
 		set_active(s, r->account);
 		log_info("logged in %s", s->active.name);
 		s->ops->logged_in(s->ctx);
+		if (s->settle_keep) {
+			s->settle_keep = false;
+			open_gate(s);
+		}
+		if (s->settle.id) {
+			struct account a = s->settle;
+			memset(&s->settle, 0, sizeof(s->settle));
+			apply_settle(s, &a, s->settle_note);
+			account_release(&a);
+		}
 		return;
 	}
 	if (r->err) {
@@ -604,6 +688,9 @@ static void switch_done(void *ctx, const struct switch_result *r)
 	}
 	s->check_auth = true; /* auth.json may have changed while the login was pending */
 	pool_reload(&s->pool);
+	if (!switcher_busy(&s->sw)) {
+		open_gate(s); /* a provisional start is settled: its held turns go now */
+	}
 }
 
 static void control_ready(void *ctx, int err)
@@ -880,6 +967,7 @@ void steer_init(struct steer *s, const struct session_env *env, const struct ste
 	notice_init(&s->notice);
 	notice_set_codex(&s->notice, codexver_for_agent());
 	turns_init(&s->turns);
+	startgate_init(&s->gate);
 	resubmit_init(&s->resub, &ro, run_id);
 	park_init(&s->park, env, parked_wake, s);
 	usage_init(&s->live);
@@ -899,20 +987,18 @@ void steer_release(struct steer *s)
 	}
 	pool_release(&s->pool);
 	account_release(&s->active);
+	account_release(&s->settle);
+	startgate_release(&s->gate);
 	usage_release(&s->live);
 }
 
-int steer_load(struct steer *s, const char *start_id, const char *start_note, char *err,
-               size_t errsz)
+int steer_load(struct steer *s, const char *start_id, char *err, size_t errsz)
 {
-	snprintf(s->start_id, sizeof(s->start_id), "%s", start_id);
-	if (start_note && *start_note) {
-		tell(s, start_note);
-	}
+	snprintf(s->start_id, sizeof(s->start_id), "%s", start_id ? start_id : "");
 	if (pool_load_now(&s->pool, err, errsz)) {
 		return -EINVAL;
 	}
-	if (!pool_account(&s->pool, start_id)) {
+	if (start_id && !pool_account(&s->pool, start_id)) {
 		snprintf(err, errsz,
 		         "the start account is no longer stored; run 'codex-switch list'");
 		return -ENOENT;
@@ -926,15 +1012,30 @@ int steer_control_opened(struct steer *s)
 	const struct account *a;
 	int r = switcher_connected(&s->sw);
 
-	if (r < 0 || s->active.id || switcher_busy(&s->sw)) {
-		return r; /* a reconnect: a pending login is sent again once initialized */
+	if (r < 0 || s->active.id || switcher_busy(&s->sw) || !s->start_id[0]) {
+		/* a reconnect: a pending login is sent again once initialized; or the start
+		 * account is still being chosen: steer_start() logs it in */
+		return r;
 	}
 	a = pool_account(&s->pool, s->start_id);
 	return a ? switcher_start(&s->sw, a, &req) : -ENOENT;
 }
 
+int steer_start(struct steer *s, const struct account *a, const char *note)
+{
+	struct switch_request req = {.kind = SWITCH_INITIAL};
+
+	snprintf(s->start_id, sizeof(s->start_id), "%s", a->id);
+	if (note && *note) {
+		tell(s, note);
+	}
+	/* Before the control connection is ready the switcher holds the login until it is. */
+	return switcher_start(&s->sw, a, &req);
+}
+
 void steer_conn_closed(struct steer *s, struct proxy_conn *conn, bool control)
 {
+	startgate_conn_closed(&s->gate, conn);
 	tokenreq_conn_closed(&s->tokens, conn);
 	turns_conn_closed(&s->turns, conn);
 	resubmit_conn_closed(&s->resub, conn);

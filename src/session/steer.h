@@ -19,6 +19,7 @@
 #include "session/pool.h"
 #include "session/reconcile.h"
 #include "session/resubmit.h"
+#include "session/startgate.h"
 #include "session/switcher.h"
 #include "session/tokenreq.h"
 #include "session/turns.h"
@@ -73,6 +74,10 @@ struct steer {
 	int follow_attempts;
 	struct ev_timer follow_tm;
 	bool resume_after_load; /* parked: the reset passed, decide again */
+	struct startgate gate;  /* turns wait while the start account is provisional */
+	struct account settle;  /* the start choice, come before the provisional login ended */
+	char settle_note[768];
+	bool settle_keep; /* the choice failed: the provisional account stays */
 };
 
 /* Nothing runs yet; ops and policy (may be NULL: defaults) are borrowed for s's lifetime. */
@@ -81,13 +86,34 @@ void steer_init(struct steer *s, const struct session_env *env, const struct ste
 void steer_release(struct steer *s);
 
 /*
- * Loads the accounts (blocking: before the loop runs); start_id is the start account;
- * start_note (may be NULL) is shown to the user once the TUI is there (why this account).
+ * Loads the accounts (blocking: before the loop runs); start_id is the start account, or
+ * NULL while it is being chosen (steer_start() then names it).
  */
-int steer_load(struct steer *s, const char *start_id, const char *start_note, char *err,
-               size_t errsz);
+int steer_load(struct steer *s, const char *start_id, char *err, size_t errsz);
 
-/* The control connection opened: initialize, then the start account (or the next login). */
+/*
+ * The start account was chosen while the app-server started: a (borrowed; tokens fresh) is
+ * logged in as soon as the control connection is initialized, and ops->logged_in follows.
+ * note (may be NULL) is shown to the user once the TUI is there (why this account).
+ */
+int steer_start(struct steer *s, const struct account *a, const char *note);
+
+/*
+ * The start account given to steer_load() is provisional: the TUI's turns are held until
+ * steer_settle() confirms it or the switch to the account it names is done.
+ */
+void steer_provisional(struct steer *s);
+
+/*
+ * The start choice made with fresh usage, after a provisional start: a (borrowed; tokens
+ * fresh) stays if it is the active account, else the session switches to it, note (may be
+ * NULL) being the reason the TUI is told; a NULL a keeps the provisional account. Then the
+ * held turns go.
+ */
+int steer_settle(struct steer *s, const struct account *a, const char *note);
+
+/* The control connection opened: initialize, then the start account once it is known (or
+ * the next login). */
 int steer_control_opened(struct steer *s);
 void steer_conn_closed(struct steer *s, struct proxy_conn *conn, bool control);
 

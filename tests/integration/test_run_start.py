@@ -6,6 +6,7 @@ auth.json is started on unless it cannot be used (and then the reason is said in
 `--account` pins the start account, and a first prompt reaches codex in an argv the real codex
 parses."""
 
+import datetime
 import glob
 import json
 import os
@@ -94,6 +95,96 @@ def test_unusable_choice_explained(mb):
           "the reason is said in plain words (%r)" % err[-400:])
     for jargon in ("headroom", "bottleneck"):
         check(jargon not in err, "no '%s' in the message" % jargon)
+    home.cleanup()
+
+
+def log_times(home, texts):
+    """Unix time of the first run log line containing each of texts (None when absent), and
+    of the log's first line."""
+    out = {}
+    first = None
+    for path in sorted(glob.glob(os.path.join(home.switch_home, "logs", "*"))):
+        with open(path, errors="replace") as f:
+            for line in f:
+                stamp = line.split(" ", 1)[0]
+                try:
+                    when = datetime.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+                        tzinfo=datetime.timezone.utc).timestamp()
+                except ValueError:
+                    continue
+                first = when if first is None else first
+                for text in texts:
+                    if text in line and text not in out:
+                        out[text] = when
+    return first, out
+
+
+def test_app_server_starts_during_usage_queries(mb):
+    """The app-server starts while the usage queries are out (issue #18); the start account is
+    still the one the fresh usage makes the policy choose, and the TUI starts after its
+    login."""
+    delay = 2.0
+    home, (a, b) = tr.setup(mb)
+    mb.set_account("acct-0", usage=dict(FULL_5H, delay=delay))
+    mb.set_account("acct-1", usage=dict(HALF_5H, delay=delay))
+    p, t = tr.run(home, READ_ACCOUNT, "early")
+    err = p.stderr.decode(errors="replace")
+    check(p.returncode == 0 and started_email(t) == b["email"],
+          "usage answered after %.0f s: A's full window still makes run start on B (%r)"
+          % (delay, err[-300:]))
+    check("starting on acc1 (" in err and "its 5-hour window is used up" in err,
+          "and says why (%r)" % err[-300:])
+    check(auth_account(home) == "acct-1", "auth.json holds the chosen account")
+    t0, at = log_times(home, ["app-server started", "logged in acc1", "tui started"])
+    app, login, tui = (at.get(k) for k in ("app-server started", "logged in acc1",
+                                           "tui started"))
+    check(t0 is not None and app is not None and app - t0 < delay / 2,
+          "the app-server started before the usage answered (%r s after the start)"
+          % (app - t0 if app and t0 else None))
+    check(login is not None and login - t0 >= delay - 0.1,
+          "the start account was logged in once the usage came (%r s after the start)"
+          % (login - t0 if login and t0 else None))
+    check(tui is not None and tui >= login, "the TUI started after that login")
+    mb.set_account("acct-0", usage={"mode": "ok"})
+    mb.set_account("acct-1", usage={"mode": "ok"})
+    home.cleanup()
+
+
+def test_provisional_start_is_corrected(mb):
+    """A recent usage cache says A can be used: the TUI starts on A at once, before the usage
+    queries answer (issue #18). The fresh usage says A is spent: the session switches to B
+    before the TUI's first turn, which the backend sees on B, never on A."""
+    delay = 1.5
+    home, (a, b) = tr.setup(mb)
+    p, t = tr.run(home, READ_ACCOUNT, "warm")  # fills the usage cache: both usable
+    check(p.returncode == 0 and started_email(t) == a["email"], "a first run on A (%r)"
+          % p.stderr[-300:])
+    for path in glob.glob(os.path.join(home.switch_home, "logs", "*")):
+        os.unlink(path)
+    mb.set_account("acct-0", usage=dict(FULL_5H, delay=delay))
+    mb.set_account("acct-1", usage=dict(HALF_5H, delay=delay))
+    before = len(mb.requests(endpoint="responses"))
+    scenario = {"exit_code": 0, "steps": [
+        {"op": "initialize"},
+        {"op": "thread_start", "params": {}},
+        {"op": "turn", "text": "hi", "timeout": 60, "expect_status": "completed"},
+    ]}
+    p, t = tr.run(home, scenario, "provisional")
+    reqs = mb.requests(endpoint="responses")[before:]
+    check(p.returncode == 0 and reqs and all(r["account"] == "acct-1" for r in reqs),
+          "the first turn went to B only (%d, %r, %r)"
+          % (p.returncode, [r["account"] for r in reqs], p.stderr[-300:]))
+    t0, at = log_times(home, ["tui started", "the fresh usage chose acc1", "logged in acc0"])
+    tui, chose = at.get("tui started"), at.get("the fresh usage chose acc1")
+    check(at.get("logged in acc0") is not None and tui is not None and tui - t0 < delay / 2,
+          "the TUI started on A before the usage answered (%r s after the start)"
+          % (tui - t0 if tui and t0 else None))
+    check(chose is not None and chose - t0 >= delay - 0.1,
+          "the switch to B came with the usage (%r s after the start)"
+          % (chose - t0 if chose and t0 else None))
+    check(auth_account(home) == "acct-1", "auth.json follows B")
+    mb.set_account("acct-0", usage={"mode": "ok"})
+    mb.set_account("acct-1", usage={"mode": "ok"})
     home.cleanup()
 
 
@@ -203,7 +294,9 @@ def test_first_prompt(mb):
 def main():
     tests = [
         test_first_run, test_nothing_to_adopt, test_users_choice_wins,
-        test_unusable_choice_explained, test_disabled_choice_explained, test_pinned_account, test_unknown_login_at_start,
+        test_unusable_choice_explained, test_app_server_starts_during_usage_queries,
+        test_provisional_start_is_corrected,
+        test_disabled_choice_explained, test_pinned_account, test_unknown_login_at_start,
         test_api_key_copied, test_first_prompt,
     ]
     return h.run_suite(tests, check, failures)

@@ -86,8 +86,9 @@ static const struct steer_ops fake_ops = {
         .fail = fake_fail,
 };
 
-/* Two stored accounts, alice in auth.json; steer loaded with alice as the start account. */
-static int setup(void **state)
+/* Two stored accounts, alice in auth.json; steer loaded with alice as the start account, or
+ * with none yet (the choice pending, as while the usage queries of `run` are out). */
+static int setup_with(void **state, bool pending)
 {
 	struct fixture *x = calloc(1, sizeof(*x));
 	char err[256];
@@ -102,12 +103,22 @@ static int setup(void **state)
 		return -1;
 	}
 	steer_init(&x->s, &x->f.env, &fake_ops, x, "run-1", NULL);
-	if (steer_load(&x->s, x->a.id, NULL, err, sizeof(err))) {
+	if (steer_load(&x->s, pending ? NULL : x->a.id, err, sizeof(err))) {
 		fprintf(stderr, "%s\n", err);
 		return -1;
 	}
 	*state = x;
 	return 0;
+}
+
+static int setup(void **state)
+{
+	return setup_with(state, false);
+}
+
+static int setup_pending(void **state)
+{
+	return setup_with(state, true);
 }
 
 static int teardown(void **state)
@@ -746,6 +757,101 @@ static void test_initial_login_refused_fails(void **state)
 	assert_non_null(strstr(x->fail_msg, "bad token"));
 }
 
+/* The app-server started before the start account was chosen: the control connection is
+ * initialized, and nobody is logged in until the choice comes. */
+static void test_start_chosen_after_initialize(void **state)
+{
+	struct fixture *x = *state;
+	size_t i;
+
+	assert_int_equal(steer_control_opened(&x->s), 0);
+	answer_control(x, 0, "\"result\":{}");
+	assert_string_equal(fake_sent_str(&x->control, 1, "method", NULL), "initialized");
+	fake_session_run_for(&x->f, 100000);
+	assert_int_equal(x->control.n, 2); /* no login yet: the TUI cannot start */
+	assert_int_equal(x->logged_in, 0);
+	assert_int_equal(steer_start(&x->s, &x->b, "starting on bob: alice is spent"), 0);
+	i = expect_login(x, 2, &x->b);
+	assert_int_equal(i, 2);
+	answer_control(x, i, "\"result\":{}");
+	assert_int_equal(x->logged_in, 1);
+	assert_string_equal(x->s.active.id, x->b.id);
+	assert_int_equal(x->failed, 0);
+}
+
+/* The choice came before the control connection: the login waits for initialize. */
+static void test_start_chosen_before_control(void **state)
+{
+	struct fixture *x = *state;
+	size_t i;
+
+	assert_int_equal(steer_start(&x->s, &x->a, NULL), 0);
+	fake_session_run_for(&x->f, 100000);
+	assert_int_equal(x->control.n, 0);
+	assert_int_equal(steer_control_opened(&x->s), 0);
+	assert_int_equal(x->control.n, 1);
+	assert_string_equal(fake_sent_str(&x->control, 0, "method", NULL), "initialize");
+	answer_control(x, 0, "\"result\":{}");
+	i = expect_login(x, 2, &x->a);
+	assert_int_equal(i, 2);
+	answer_control(x, i, "\"result\":{}");
+	assert_int_equal(x->logged_in, 1);
+	assert_string_equal(x->s.active.id, x->a.id);
+}
+
+/* A provisional start (alice, from a recent cache): the TUI runs, its turn waits; the fresh
+ * usage names bob: the session switches, and only then the turn goes. */
+static void test_provisional_start_switches_before_the_turn(void **state)
+{
+	struct fixture *x = *state;
+	const char *turn = "{\"id\":7,\"method\":\"turn/start\",\"params\":{\"threadId\":"
+	                   "\"th-1\",\"input\":[]}}";
+	size_t i;
+
+	steer_provisional(&x->s);
+	assert_int_equal(steer_control_opened(&x->s), 0);
+	answer_control(x, 0, "\"result\":{}");
+	i = expect_login(x, 2, &x->a);
+	answer_control(x, i, "\"result\":{}");
+	assert_int_equal(x->logged_in, 1); /* the TUI starts on alice */
+	assert_int_equal(from_tui(x, turn), PROXY_DROP);
+	assert_int_equal(x->server.n, 0); /* held */
+	assert_int_equal(steer_settle(&x->s, &x->b, "starting on bob: alice is spent"), 0);
+	i = expect_login(x, i + 1, &x->b);
+	assert_int_equal(x->server.n, 0); /* still held while the switch is under way */
+	answer_control(x, i, "\"result\":{}");
+	assert_string_equal(x->s.active.id, x->b.id);
+	assert_int_equal(x->server.n, 1);
+	assert_ptr_equal(x->server_conn[0], TUI);
+	assert_string_equal(fake_sent_str(&x->server, 0, "method", NULL), "turn/start");
+	/* Later turns pass at once. */
+	assert_int_equal(from_tui(x, turn), PROXY_FORWARD);
+	assert_int_equal(x->logged_in, 1);
+	assert_int_equal(x->failed, 0);
+}
+
+/* The fresh usage confirms the provisional account (here before its login was answered):
+ * no second login, the held turn goes once it is in. */
+static void test_provisional_start_confirmed(void **state)
+{
+	struct fixture *x = *state;
+	const char *turn = "{\"id\":7,\"method\":\"turn/start\",\"params\":{\"threadId\":"
+	                   "\"th-1\",\"input\":[]}}";
+	size_t i;
+
+	steer_provisional(&x->s);
+	assert_int_equal(steer_control_opened(&x->s), 0);
+	answer_control(x, 0, "\"result\":{}");
+	i = expect_login(x, 2, &x->a);
+	assert_int_equal(steer_settle(&x->s, &x->a, NULL), 0);
+	answer_control(x, i, "\"result\":{}");
+	assert_int_equal(x->logged_in, 1);
+	fake_session_run_for(&x->f, 100000);
+	assert_int_equal(fake_sent_find(&x->control, "account/login/start"), (long)i);
+	assert_int_equal(from_tui(x, turn), PROXY_FORWARD); /* the gate is open */
+	assert_string_equal(x->s.active.id, x->a.id);
+}
+
 static void test_messages_not_ours_pass(void **state)
 {
 	struct fixture *x = *state;
@@ -771,6 +877,13 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test_setup_teardown(test_followed_external_switch, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_start_chosen_after_initialize, setup_pending,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_start_chosen_before_control, setup_pending,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_provisional_start_switches_before_the_turn,
+	                                        setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_provisional_start_confirmed, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_follows_after_a_failed_reread, setup,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_refused_external_switch_is_tried_again, setup,

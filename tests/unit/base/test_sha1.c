@@ -1,0 +1,86 @@
+#include "base/sha1.h"
+
+#include <openssl/evp.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+static void hex(const unsigned char *d, char out[2 * SHA1_LEN + 1])
+{
+	for (int i = 0; i < SHA1_LEN; i++) {
+		snprintf(out + 2 * i, 3, "%02x", d[i]);
+	}
+}
+
+/* FIPS 180 examples and the RFC 6455 handshake's. */
+static void test_known_vectors(void **state)
+{
+	static const struct {
+		const char *in, *want;
+	} v[] = {
+	        {"", "da39a3ee5e6b4b0d3255bfef95601890afd80709"},
+	        {"abc", "a9993e364706816aba3e25717850c26c9cd0d89d"},
+	        {"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+	         "84983e441c3bd26ebaae4aa1f95129e5e54670f1"},
+	        {"dGhlIHNhbXBsZSBub25jZQ==258EAFA5-E914-47DA-95CA-C5AB0DC85B11",
+	         "b37a4f2cc0624f1690f64606cf385945b2bec4ea"},
+	};
+	unsigned char d[SHA1_LEN];
+	char h[2 * SHA1_LEN + 1];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		sha1_digest(v[i].in, strlen(v[i].in), d);
+		hex(d, h);
+		assert_string_equal(h, v[i].want);
+	}
+}
+
+static void test_million_a(void **state)
+{
+	size_t n = 1000000;
+	char *a = malloc(n);
+	unsigned char d[SHA1_LEN];
+	char h[2 * SHA1_LEN + 1];
+
+	(void)state;
+	assert_non_null(a);
+	memset(a, 'a', n);
+	sha1_digest(a, n, d);
+	hex(d, h);
+	assert_string_equal(h, "34aa973cd4c4daa4f61eeb2bdbad27316534016f");
+	free(a);
+}
+
+/* Every length around the padding's block boundaries, against OpenSSL. */
+static void test_matches_openssl(void **state)
+{
+	unsigned char in[300], mine[SHA1_LEN], theirs[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(in); i++) {
+		in[i] = (unsigned char)(i * 131 + 7);
+	}
+	for (size_t len = 0; len <= sizeof(in); len++) {
+		sha1_digest(in, len, mine);
+		assert_true(EVP_Digest(in, len, theirs, &n, EVP_sha1(), NULL));
+		assert_int_equal(n, SHA1_LEN);
+		assert_memory_equal(mine, theirs, SHA1_LEN);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_known_vectors),
+	        cmocka_unit_test(test_million_a),
+	        cmocka_unit_test(test_matches_openssl),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
