@@ -78,13 +78,13 @@ def test_normal_turn(mb):
     home.cleanup()
 
 
-# /status's account line. After a switch (account/updated) 0.117 shows the plan alone,
-# "Account: Plus", and never a workspace line.
+# /status's account line. Seen on 0.117 and 0.143: no workspace line, and after a switch
+# (account/updated) the plan alone, "Account: Plus"; 0.169 and 0.171 show both.
 ACCOUNT_LINE = "Account: %s@example.com (Plus)"
 
 
 def shows_email():
-    return tui.tui_codex_version() >= (0, 122, 0)
+    return tui.tui_codex_version() >= (0, 169, 0)
 
 
 NOTICE = tui.notice_mark() + " Switched to"

@@ -135,6 +135,13 @@ def scripted_run(home, scenario, name):
     return p, (h.read_json(transcript) if os.path.exists(transcript) else {})
 
 
+def codex_bucket(m):
+    """A rate-limit notification of the "codex" bucket: the one the TUI warns about (each
+    account's own bucket, for /status, carries another limitId)."""
+    return (m.get("method") == "account/rateLimits/updated"
+            and m["params"]["rateLimits"].get("limitId") in (None, "codex"))
+
+
 def test_messages_after_a_switch(mb):
     """The messages themselves, with a scripted TUI: alice reports 96 % and codex-switch moves
     to bob; after `account/updated` the TUI gets a fresh snapshot with the pool's numbers,
@@ -161,7 +168,7 @@ def test_messages_after_a_switch(mb):
               default=None)
     turn = next((i for i, m in enumerate(got) if m.get("method") == "turn/started"), 0)
     snaps = [m["params"]["rateLimits"] for m in got[(upd or 0) + 1:]
-             if upd is not None and m.get("method") == "account/rateLimits/updated"]
+             if upd is not None and codex_bucket(m)]
     check(upd is not None and upd > turn, "the app-server's account/updated for the switch "
           "reaches the TUI after the turn")
     check(bool(snaps), "a rate-limit snapshot follows account/updated")
@@ -170,7 +177,11 @@ def test_messages_after_a_switch(mb):
           and snaps[0]["secondary"]["usedPercent"] == 37,
           "the snapshot holds the pool's numbers (%r)" % (snaps[:1],))
     before = [m["params"]["rateLimits"]["primary"]["usedPercent"] for m in got[turn:upd or 0]
-              if m.get("method") == "account/rateLimits/updated"]
+              if codex_bucket(m)]
+    accounts = {m["params"]["rateLimits"]["limitName"] for m in got[turn:]
+                if m.get("method") == "account/rateLimits/updated" and not codex_bucket(m)}
+    check({"alice", "bob (active)"} <= accounts,
+          "after the switch each account's own bucket names bob as active (%r)" % accounts)
     check(before and max(before) <= 49, "alice's 96 %% reached the TUI as the pool's (%r)"
           % before)
     steps = t.get("steps", [])
