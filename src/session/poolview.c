@@ -197,9 +197,10 @@ static void limit_id_of(size_t i, const char *name, char *out, size_t outsz)
 	out[n < outsz ? n : outsz - 1] = '\0';
 }
 
-/* Account i's bucket, named after it: the active one as the app-server reported it
- * (active_rl, before the pool view) when known, else from what is known of its limits. *b is
- * NULL when nothing is known; -1 on -ENOMEM. */
+/* Account i's bucket, named after it: from what the app-server last reported of the active
+ * one in this session (the headers of its latest answer), else as its read answered it
+ * (active_rl, before the pool view), else from what is known of its limits. *b is NULL when
+ * nothing is known; -1 on -ENOMEM. */
 static int account_bucket(const struct poolview *pv, size_t i, const cJSON *active_rl, cJSON **b)
 {
 	const struct poolview_account *a = &pv->accounts[i];
@@ -208,7 +209,7 @@ static int account_bucket(const struct poolview *pv, size_t i, const cJSON *acti
 	limit_id_of(i, a->name, id, sizeof(id));
 	snprintf(name, sizeof(name), "%s%s", a->name ? a->name : "?", a->active ? " (active)" : "");
 	*b = NULL;
-	if (a->active && cJSON_IsObject(active_rl)) {
+	if (a->active && !(a->live && a->usage) && cJSON_IsObject(active_rl)) {
 		*b = cJSON_Duplicate(active_rl, true);
 		if (!*b || set_item(*b, "limitId", cJSON_CreateString(id)) ||
 		    set_item(*b, "limitName", cJSON_CreateString(name))) {

@@ -26,6 +26,7 @@ struct poolview_account {
 	const char *name;          /* borrowed */
 	const struct usage *usage; /* what is known of its limits; NULL = unknown; borrowed */
 	bool active;               /* the account the app-server holds */
+	bool live;                 /* usage is what the app-server reported during this session */
 };
 
 struct poolview {

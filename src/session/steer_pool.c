@@ -41,6 +41,7 @@ static int view_of(const struct steer *s, struct poolview *pv, struct poolview_a
 		}
 		a[n].name = acc->name;
 		a[n].active = active;
+		a[n].live = active && s->live_valid;
 		a[n].usage = active && s->live_valid ? &s->live
 		             : snap->in_cache[i]     ? &snap->cached[i]
 		                                     : NULL;
@@ -65,6 +66,20 @@ static enum proxy_verdict instead(struct steer *s, struct proxy_conn *conn, char
 	r = s->ops->send_to_tui(s->ctx, conn, json);
 	free(json);
 	return r < 0 ? PROXY_FORWARD : PROXY_DROP;
+}
+
+/* The active account's own bucket, as just reported: a TUI that reads the buckets only at
+ * start (0.117) shows the active account's current numbers in /status this way. */
+static void send_active_bucket(struct steer *s, struct proxy_conn *conn, const struct poolview *pv)
+{
+	char *json;
+
+	for (size_t i = 0; i < pv->n; i++) {
+		if (pv->accounts[i].active && (json = poolview_account_update(pv, i))) {
+			s->ops->send_to_tui(s->ctx, conn, json);
+			free(json);
+		}
+	}
 }
 
 static void send_snapshot(struct steer *s, struct proxy_conn *conn)
@@ -132,6 +147,7 @@ enum proxy_verdict steer_pool_notified(struct steer *s, struct proxy_conn *conn,
 		return v;
 	}
 	v = instead(s, conn, poolview_updated(&pv, json, len));
+	send_active_bucket(s, conn, &pv);
 	free(a);
 	return v;
 }

@@ -35,8 +35,8 @@ Each Tui gets its own tmux server (socket under home.root), so tests never see o
 sessions or the user's. Every wait has a timeout; a timeout raises TuiTimeout whose message
 holds the screen (and <home.root>/<name>-screens.log collects the screens of timeouts and
 dismissed modals). Environment: CS_TUI_CODEX_BIN overrides the codex given to `run` (default:
-the pinned .deps/codex/node_modules/.bin/codex), CS_TUI_KEEP=1 keeps the tmux server of a
-with-block that raised (e.g. a TuiTimeout) alive for a look (`tmux -S <sock> attach`).
+the npm entry point of the codex the suite runs, CS_CODEX_VERSION), CS_TUI_KEEP=1 keeps the
+tmux server of a with-block that raised (e.g. a TuiTimeout) alive for a look (`tmux -S <sock> attach`).
 """
 
 import os
@@ -51,7 +51,9 @@ import harness as h
 
 DEFAULT_COLS = 120
 DEFAULT_ROWS = 40
-CODEX_TUI = os.path.join(h.SOURCE_ROOT, ".deps", "codex", "node_modules", ".bin", "codex")
+# The npm entry point of the codex the suite runs (CS_CODEX_VERSION, else the pinned one).
+CODEX_TUI = os.path.join(h.SOURCE_ROOT, ".deps", "codex" if h.CODEX_VERSION == h.CODEX_PINNED
+                         else "codex-" + h.CODEX_VERSION, "node_modules", ".bin", "codex")
 
 # The footer of an idle composer once the session is set up (0.169: "← for agents · ? for
 # shortcuts" under the model line); the loading screen shows a bare "? for shortcuts". The
@@ -106,7 +108,7 @@ def tmux_bin():
 
 
 def tui_codex_bin():
-    """The codex TUI `run` starts: CS_TUI_CODEX_BIN, else the pinned npm entry point."""
+    """The codex TUI `run` starts: CS_TUI_CODEX_BIN, else CODEX_TUI."""
     path = os.environ.get("CS_TUI_CODEX_BIN") or CODEX_TUI
     if not (os.path.isfile(path) and os.access(path, os.X_OK)):
         h.fail("codex %s not found at %s: run scripts/install-deps.sh --test (or set "

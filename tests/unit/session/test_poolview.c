@@ -50,7 +50,7 @@ static const char updated[] =
 static void test_updated_shows_the_pool_capped(void **state)
 {
 	struct usage b = bob_usage(10, NOW + 3600);
-	struct poolview_account acc[] = {{"alice", NULL, true}, {"bob", &b, false}};
+	struct poolview_account acc[] = {{"alice", NULL, true, false}, {"bob", &b, false, false}};
 	struct poolview pv = {acc, 2, true, NOW};
 	cJSON *o = parse(poolview_updated(&pv, updated, strlen(updated)));
 	const cJSON *rl = cJSON_GetObjectItemCaseSensitive(
@@ -68,7 +68,7 @@ static void test_updated_shows_the_pool_capped(void **state)
 
 static void test_updated_untouched_without_a_spare(void **state)
 {
-	struct poolview_account acc[] = {{"alice", NULL, true}};
+	struct poolview_account acc[] = {{"alice", NULL, true, false}};
 	struct poolview pv = {acc, 1, false, NOW};
 
 	(void)state;
@@ -79,7 +79,7 @@ static void test_reset_window_counts_as_unused(void **state)
 {
 	/* bob's cached 5-hour window at 100 % reset an hour ago. */
 	struct usage b = bob_usage(100, NOW - 3600);
-	struct poolview_account acc[] = {{"alice", NULL, true}, {"bob", &b, false}};
+	struct poolview_account acc[] = {{"alice", NULL, true, false}, {"bob", &b, false, false}};
 	struct poolview pv = {acc, 2, true, NOW};
 	static const char low[] =
 	        "{\"method\":\"account/rateLimits/updated\",\"params\":{\"rateLimits\":{\"primary\":"
@@ -97,7 +97,7 @@ static void test_reset_window_counts_as_unused(void **state)
 static void test_other_buckets_only_capped(void **state)
 {
 	struct usage b = bob_usage(0, NOW + 3600);
-	struct poolview_account acc[] = {{"alice", NULL, true}, {"bob", &b, false}};
+	struct poolview_account acc[] = {{"alice", NULL, true, false}, {"bob", &b, false, false}};
 	struct poolview pv = {acc, 2, true, NOW};
 	static const char other[] =
 	        "{\"method\":\"account/rateLimits/updated\",\"params\":{\"rateLimits\":{\"limitId\":"
@@ -125,8 +125,9 @@ static const char read_resp[] =
 static void test_read_adds_a_bucket_per_account(void **state)
 {
 	struct usage b = bob_usage(12, NOW + 1800);
-	struct poolview_account acc[] = {
-	        {"alice", NULL, true}, {"Bob Smith", &b, false}, {"carol", NULL, false}};
+	struct poolview_account acc[] = {{"alice", NULL, true, false},
+	                                 {"Bob Smith", &b, false, false},
+	                                 {"carol", NULL, false, false}};
 	struct poolview pv = {acc, 3, true, NOW};
 	cJSON *o = parse(poolview_read_response(&pv, read_resp, strlen(read_resp)));
 	const cJSON *res = cJSON_GetObjectItemCaseSensitive(o, "result");
@@ -155,9 +156,27 @@ static void test_read_adds_a_bucket_per_account(void **state)
 	usage_release(&b);
 }
 
+/* What the session saw of the active account this session (its latest answer's headers) is
+ * newer than the app-server's read: /status shows that. */
+static void test_read_prefers_the_live_numbers(void **state)
+{
+	struct usage live = bob_usage(92, NOW + 1800);
+	struct poolview_account acc[] = {{"alice", &live, true, true}};
+	struct poolview pv = {acc, 1, false, NOW};
+	cJSON *o = parse(poolview_read_response(&pv, read_resp, strlen(read_resp)));
+	const cJSON *by = cJSON_GetObjectItemCaseSensitive(
+	        cJSON_GetObjectItemCaseSensitive(o, "result"), "rateLimitsByLimitId");
+
+	(void)state;
+	assert_int_equal((int)num(by, "codex_switch_0_alice", "primary", "usedPercent"), 92);
+	assert_int_equal((int)num(by, "codex", "primary", "usedPercent"), 96);
+	cJSON_Delete(o);
+	usage_release(&live);
+}
+
 static void test_read_without_spare_keeps_numbers(void **state)
 {
-	struct poolview_account acc[] = {{"alice", NULL, true}};
+	struct poolview_account acc[] = {{"alice", NULL, true, false}};
 	struct poolview pv = {acc, 1, false, NOW};
 	static const char bare[] = "{\"id\":\"r\",\"result\":{\"rateLimits\":{\"primary\":{"
 	                           "\"usedPercent\":96,\"windowDurationMins\":300}},"
@@ -187,7 +206,7 @@ static void test_read_other_shapes_forwarded(void **state)
 static void test_snapshot(void **state)
 {
 	struct usage b = bob_usage(12, NOW + 1800), a = bob_usage(80, NOW + 600);
-	struct poolview_account acc[] = {{"alice", &a, false}, {"bob", &b, true}};
+	struct poolview_account acc[] = {{"alice", &a, false, false}, {"bob", &b, true, false}};
 	struct poolview pv = {acc, 2, true, NOW};
 	cJSON *o = parse(poolview_snapshot(&pv, &b));
 	const cJSON *rl = cJSON_GetObjectItemCaseSensitive(
@@ -212,8 +231,9 @@ static void test_snapshot(void **state)
 static void test_account_update(void **state)
 {
 	struct usage al = bob_usage(100, NOW + 600), b = bob_usage(10, NOW + 3600);
-	struct poolview_account acc[] = {
-	        {"alice", &al, false}, {"bob", &b, true}, {"carol", NULL, false}};
+	struct poolview_account acc[] = {{"alice", &al, false, false},
+	                                 {"bob", &b, true, false},
+	                                 {"carol", NULL, false, false}};
 	struct poolview pv = {acc, 3, false, NOW};
 	cJSON *o = parse(poolview_account_update(&pv, 1));
 	const cJSON *rl = cJSON_GetObjectItemCaseSensitive(
@@ -268,6 +288,7 @@ int main(void)
 	        cmocka_unit_test(test_reset_window_counts_as_unused),
 	        cmocka_unit_test(test_other_buckets_only_capped),
 	        cmocka_unit_test(test_read_adds_a_bucket_per_account),
+	        cmocka_unit_test(test_read_prefers_the_live_numbers),
 	        cmocka_unit_test(test_read_without_spare_keeps_numbers),
 	        cmocka_unit_test(test_read_other_shapes_forwarded),
 	        cmocka_unit_test(test_snapshot),
