@@ -17,8 +17,9 @@ failures = []
 check = h.checker(failures)
 
 ANSWER = "{account} answers: {prompt}"
-# A row of the resume picker: "› 4s ago ..." (0.169), "> 4 seconds ago ..." (0.117).
-SESSION_ROW = re.compile(r"^\s*(?:[›>] )?\s*\d+ ?\w* ago\s+\S")
+# A row of the resume picker: "› 4s ago ..." (0.169), "> 4 seconds ago ..." (0.117). Its title
+# may be blank for a moment while the TUI makes it.
+SESSION_ROW = re.compile(r"^\s*(?:[›>] )?\s*\d+ ?\w* ago\b")
 POPUP = re.compile(r"Approaching rate limits|lower credit usage")
 
 
