@@ -163,6 +163,21 @@ def test_not_counted(mb, home, a, b, other_home):
             p.stop()
 
 
+def kill_left_under(root):
+    """The real codex TUI starts an app-server daemon of its own (in its own session, from
+    its CODEX_HOME): it outlives the test unless killed."""
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            exe = os.readlink("/proc/%s/exe" % pid)
+        except OSError:
+            continue
+        if exe.startswith(root + os.sep):
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except OSError:
+                pass
+
+
 def main():
     mb = h.start_mock()
     home = h.TestHome(mb, prefix="cs-plain-")
@@ -177,8 +192,9 @@ def main():
         test_not_counted(mb, home, a, b, other.codex_home)
         print("ok not counted")
     finally:
-        home.cleanup()
-        other.cleanup()
+        for t in (home, other):
+            kill_left_under(t.root)
+            t.cleanup()
         mb.stop()
     print("1 passed, 0 failed")
 
