@@ -19,7 +19,8 @@ check = h.checker(failures)
 ANSWER = "{account} answers: {prompt}"
 # A row of the resume picker: "› 4s ago ..." (0.169), "> 4 seconds ago ..." (0.117). Its title
 # may be blank for a moment while the TUI makes it.
-SESSION_ROW = re.compile(r"^\s*(?:[›>] )?\s*\d+ ?\w* ago\b")
+# A row's age: "3s ago", "2 minutes ago", or "just now" for the newest while it is fresh.
+SESSION_ROW = re.compile(r"^\s*(?:[›>] )?\s*(?:\d+ ?\w* ago|just now)\b")
 POPUP = re.compile(r"Approaching rate limits|lower credit usage")
 
 
@@ -236,7 +237,8 @@ def test_resume_lists_every_account(mb):
         t.dismiss_until("Resume a previous session", 60)
         try:
             # The footer once the listing is in: "1 / 2 · ..." (0.169); 0.117 has no count.
-            t.wait_any([re.compile(r"\d+ / 2 · "), re.compile(r"^\s*> .* ago", re.M)], 15)
+            t.wait_any([re.compile(r"\d+ / 2 · "),
+                        re.compile(r"^\s*> .*(?: ago|just now)", re.M)], 15)
             screen = t.wait_stable()
         except tui.TuiTimeout as e:
             screen = str(e)
