@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -219,50 +220,112 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Reads fd into out until EOF or max bytes; false when the deadline passed first. */
-static bool read_until(int fd, char *out, size_t max, size_t *len, int timeout_ms)
+/* The two pipes of spawn_exchange(): what is left to send, what came back. */
+struct xfer {
+	int in; /* our end of the child's stdin, -1 once all is sent or it is gone */
+	const char *data;
+	size_t left;
+	int out; /* the read end of the child's stdout */
+	char *got;
+	size_t len, max;
+};
+
+/* Sends what the socket takes now; a child that closed its stdin just gets no more. */
+static void send_some(struct xfer *x)
+{
+	ssize_t w = send(x->in, x->data, x->left, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+	if (w > 0) {
+		x->data += w;
+		x->left -= (size_t)w;
+	}
+	if (x->left == 0 || (w < 0 && errno != EINTR && errno != EAGAIN)) {
+		close(x->in); /* EOF for the child */
+		x->in = -1;
+	}
+}
+
+/* Feeds stdin and reads stdout until EOF or max bytes; false when the deadline passed first. */
+static bool pump(struct xfer *x, int timeout_ms)
 {
 	int64_t deadline = now_ms() + timeout_ms;
-	struct pollfd pfd = {.fd = fd, .events = POLLIN};
-	ssize_t got;
 
-	while (*len < max) {
+	while (x->len < x->max) {
+		struct pollfd p[2] = {{.fd = x->out, .events = POLLIN},
+		                      {.fd = x->in, .events = POLLOUT}};
 		int64_t left = deadline - now_ms();
-		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0) {
+		ssize_t got;
+		int n;
+
+		if (left <= 0) {
 			return false;
 		}
-		got = read(fd, out + *len, max - *len);
+		n = poll(p, x->in >= 0 ? 2 : 1, (int)left);
+		if (n < 0 && errno != EINTR) {
+			return false;
+		}
+		if (n > 0 && x->in >= 0 && p[1].revents) {
+			send_some(x);
+		}
+		if (n <= 0 || !p[0].revents) {
+			continue;
+		}
+		got = read(x->out, x->got + x->len, x->max - x->len);
 		if (got < 0 && errno == EINTR) {
 			continue;
 		}
 		if (got <= 0) {
 			break;
 		}
-		*len += (size_t)got;
+		x->len += (size_t)got;
 	}
 	return true;
 }
 
-int spawn_capture(char *const *argv, size_t max, int timeout_ms, char **out, int *status)
+/* Our end of the child's stdin: a socket, so a child gone before reading costs no SIGPIPE. */
+static int stdin_socket(const void *in, int fds[2])
+{
+	if (!in) {
+		fds[0] = fds[1] = -1;
+		return 0;
+	}
+	return socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) ? -errno : 0;
+}
+
+int spawn_exchange(char *const *argv, const void *in, size_t inlen, size_t max, int timeout_ms,
+                   char **out, size_t *outlen, int *status)
 {
 	struct spawn_opts o = {.argv = argv, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1};
-	size_t len = 0;
-	int fds[2], r, ignored;
+	struct xfer x = {.data = in, .left = inlen, .max = max};
+	int fds[2], ins[2], r, ignored;
 	pid_t pid;
 
 	*status = -1;
-	*out = calloc(1, max + 1);
-	if (!*out) {
+	*outlen = 0;
+	*out = x.got = calloc(1, max + 1);
+	if (!x.got) {
 		return -ENOMEM;
 	}
-	if (pipe2(fds, O_CLOEXEC) != 0) {
-		return -errno;
+	if ((r = stdin_socket(in, ins)) < 0) {
+		return r;
 	}
+	if (pipe2(fds, O_CLOEXEC) != 0) {
+		r = -errno;
+		close(ins[0]);
+		close(ins[1]);
+		return r;
+	}
+	o.stdin_fd = ins[1];
 	o.stdout_fd = fds[1];
 	r = spawn_start(&o, &pid);
 	close(fds[1]);
+	if (ins[1] >= 0) {
+		close(ins[1]);
+	}
+	x.in = ins[0];
+	x.out = fds[0];
 	if (r == 0) {
-		bool done = read_until(fds[0], *out, max, &len, timeout_ms);
+		bool done = pump(&x, timeout_ms);
 		/* Closed first: a child with more to say than max gets EPIPE, not blocked. */
 		close(fds[0]);
 		if (!done) {
@@ -272,6 +335,16 @@ int spawn_capture(char *const *argv, size_t max, int timeout_ms, char **out, int
 	} else {
 		close(fds[0]);
 	}
-	(*out)[len] = '\0';
+	if (x.in >= 0) {
+		close(x.in);
+	}
+	*outlen = x.len;
 	return r;
+}
+
+int spawn_capture(char *const *argv, size_t max, int timeout_ms, char **out, int *status)
+{
+	size_t len;
+
+	return spawn_exchange(argv, NULL, 0, max, timeout_ms, out, &len, status);
 }

@@ -41,4 +41,13 @@ int spawn_wait(pid_t pid, int *status);
  */
 int spawn_capture(char *const *argv, size_t max, int timeout_ms, char **out, int *status);
 
+/*
+ * spawn_capture() with in[0..inlen) written to the child's stdin (through a socket, so a
+ * child that exits without reading it costs no SIGPIPE; in NULL: /dev/null) while its stdout
+ * is read. *outlen is how much it printed; *out is NUL-terminated after it (caller frees, also
+ * on error). For a child that reads all its input before it answers.
+ */
+int spawn_exchange(char *const *argv, const void *in, size_t inlen, size_t max, int timeout_ms,
+                   char **out, size_t *outlen, int *status);
+
 #endif

@@ -122,6 +122,37 @@ static void test_capture(void **state)
 	free(out);
 }
 
+static void test_exchange(void **state)
+{
+	char *cat[] = {"cat", NULL};
+	char *deaf[] = {"sh", "-c", "exit 3", NULL};
+	char *slow[] = {"sh", "-c", "head -c 5; exec sleep 30", NULL};
+	size_t n = 300000, len; /* more than a socket takes at once: sent while reading */
+	char *in = malloc(n), *out;
+	int st;
+
+	(void)state;
+	assert_non_null(in);
+	for (size_t i = 0; i < n; i++) {
+		in[i] = (char)('a' + i % 26);
+	}
+	assert_int_equal(spawn_exchange(cat, in, n, n + 1, 10000, &out, &len, &st), 0);
+	assert_int_equal(st, 0);
+	assert_int_equal(len, n);
+	assert_memory_equal(out, in, n);
+	free(out);
+	/* A child that never reads its stdin: no SIGPIPE here, just its status. */
+	assert_int_equal(spawn_exchange(deaf, in, n, 64, 10000, &out, &len, &st), 0);
+	assert_int_equal(st, 3);
+	assert_int_equal(len, 0);
+	free(out);
+	assert_int_equal(spawn_exchange(slow, in, n, 64, 300, &out, &len, &st), 0);
+	assert_int_equal(st, -1); /* killed at the deadline */
+	assert_string_equal(out, "abcde");
+	free(out);
+	free(in);
+}
+
 /* A stream that cannot be set up is an error of spawn_start(), not a child with wrong fds. */
 static void test_bad_stream_reported(void **state)
 {
@@ -177,6 +208,7 @@ int main(void)
 	        cmocka_unit_test(test_env_signals_and_fds),
 	        cmocka_unit_test(test_signal_status_and_poll),
 	        cmocka_unit_test(test_capture),
+	        cmocka_unit_test(test_exchange),
 	        cmocka_unit_test(test_bad_stream_reported),
 	        cmocka_unit_test(test_stream_at_own_number),
 	};
