@@ -1,17 +1,28 @@
 /* codex-switch: run Codex across several ChatGPT accounts without stopping at a usage limit. */
 #include "cli/commands.h"
 #include "base/log.h"
+#include "net/httpchild.h"
 
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct command {
 	const char *name;
 	int (*fn)(int argc, char **argv);
 	const char *summary;
 };
+
+static int cmd_http(int argc, char **argv)
+{
+	(void)argv;
+	if (argc != 1) {
+		return EXIT_USAGE;
+	}
+	return httpchild_serve(STDIN_FILENO, STDOUT_FILENO) ? EXIT_FAIL : EXIT_OK;
+}
 
 static const struct command commands[] = {
         {"run", cmd_run, "run Codex, switching accounts when one hits its usage limit"},
@@ -31,6 +42,8 @@ static const struct command commands[] = {
         {"logs", cmd_logs, "show or prune the logs of 'run'"},
         /* Hidden (no summary): account names for the shell completions. */
         {"__complete", cmd_complete, NULL},
+        /* Hidden: one HTTP request from stdin, for `run`'s relay (httpchild.h). */
+        {"__http", cmd_http, NULL},
 };
 
 static void usage(FILE *out)

@@ -22,6 +22,9 @@ struct sink {
 	bool too_big;
 };
 
+/* http_set_transport(): set before threads exist. */
+static http_transport transport;
+
 /* http_share_connections(): set once, before the requests it serves. */
 static CURLSH *share;
 static pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
@@ -39,6 +42,11 @@ static void share_unlock(CURL *c, curl_lock_data data, void *ctx)
 	(void)c;
 	(void)ctx;
 	pthread_mutex_unlock(&share_locks[data]);
+}
+
+void http_set_transport(http_transport t)
+{
+	transport = t;
 }
 
 int http_share_connections(void)
@@ -231,6 +239,9 @@ int http_perform(const struct http_request *req, struct http_response *resp, cha
 	if (!http_url_allowed(req->url)) {
 		snprintf(err, errsz, "refusing a non-https URL");
 		return -EINVAL;
+	}
+	if (transport) {
+		return transport(req, resp, err, errsz);
 	}
 	C = curlso_get(err, errsz);
 	if (!C) {

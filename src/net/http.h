@@ -42,6 +42,16 @@ struct http_response {
 int http_perform(const struct http_request *req, struct http_response *resp, char *err,
                  size_t errsz);
 
+/* What performs a request instead of libcurl in this process (httpchild.h). */
+typedef int (*http_transport)(const struct http_request *req, struct http_response *resp, char *err,
+                              size_t errsz);
+
+/*
+ * From now on http_perform() hands every request to t (NULL: libcurl in this process again).
+ * Set it before the process has threads: it is read without a lock.
+ */
+void http_set_transport(http_transport t);
+
 /*
  * From now on the requests of this process, from any thread, share their connections, TLS
  * sessions and DNS answers: a request to a host another request has left an idle connection

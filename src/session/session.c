@@ -14,6 +14,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "base/worker.h"
+#include "net/httpchild.h"
 #include "proxy/proxy.h"
 #include "session/captoken.h"
 #include "session/children.h"
@@ -674,6 +675,9 @@ int session_run(const struct session_config *cfg)
 	/* A peer gone mid-write is an error to handle, not a reason to die (sockets use
 	 * MSG_NOSIGNAL; this covers every other write, ours and the libraries'). */
 	signal(SIGPIPE, SIG_IGN);
+	/* Hours of usage re-checks and token renewals would each leave libcurl's and OpenSSL's
+	 * memory in the relay: every request runs in a child of its own instead. */
+	httpchild_enable();
 	if (start(s, &mask) == 0) {
 		while (s->phase != DONE && ev_run_once(s->env.ev) >= 0) {
 		}

@@ -43,6 +43,8 @@ static void child_main(int fd, const struct paths *p, const char *const *ids, si
 	char *text = NULL;
 	int st = 1;
 
+	/* A fork, not a new program: the queries run here, not in yet another child each. */
+	http_set_transport(NULL);
 	/* One host for every query: reused connections save most TLS handshakes. */
 	http_share_connections();
 	if (u && arr && usage_fetch_all_timeout(p, ids, n, timeout_ms, u, NULL, NULL) == 0) {

@@ -37,6 +37,7 @@ Scenario::
        {"op": "send_raw", "text": "not json"},    # or "hex": "c328" (any bytes); a
                                                   # "text" with "fragments": n goes as n frames
        {"op": "sleep", "seconds": 1},
+       {"op": "parent_libraries"},    # the shared objects mapped in `run`'s process
        {"op": "wait_close", "timeout": 10},                # server/proxy closes the socket
        {"op": "exit", "code": 3}]}
 
@@ -214,6 +215,16 @@ class Tui:
         else:
             self.rpc.ws.send_text(bytes.fromhex(step["hex"]) if "hex" in step
                                   else step["text"])
+
+    def op_parent_libraries(self, step):
+        """The shared objects mapped into the parent, `run`'s relay process, by file name."""
+        names = set()
+        with open("/proc/%d/maps" % os.getppid()) as f:
+            for line in f:
+                path = line.split()[-1]
+                if ".so" in path:
+                    names.add(os.path.basename(path))
+        return sorted(names)
 
     def op_sleep(self, step):
         time.sleep(float(step.get("seconds", 1)))

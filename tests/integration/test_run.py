@@ -203,6 +203,7 @@ def test_refresh_answered(mb):
         {"op": "initialize"},
         {"op": "thread_start", "params": {}},
         {"op": "turn", "text": "needs refresh", "timeout": 60, "expect_status": "completed"},
+        {"op": "parent_libraries"},
     ]}
     p, t = run(home, scenario, "refresh")
     check(p.returncode == 0, "a 401 is answered and the turn completes (got %d; stderr %r; %r)"
@@ -214,6 +215,9 @@ def test_refresh_answered(mb):
     methods = [m.get("method") for m in t.get("received", [])]
     check("account/chatgptAuthTokens/refresh" not in methods,
           "the refresh request never reaches the TUI")
+    libs = t["steps"][3].get("result") or [] if len(t.get("steps", [])) > 3 else []
+    check(libs and not [n for n in libs if "libcurl" in n or "libssl" in n],
+          "the refresh ran in a child: no libcurl or libssl in the relay (%r)" % libs)
     stored = {x["id"]: x for x in h.read_accounts(home.switch_home)["accounts"]}
     check(stored[a["id"]]["auth_data"]["access_token"] == new,
           "the store holds the refreshed token")
