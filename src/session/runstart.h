@@ -13,8 +13,12 @@
 
 /* Each usage request at start-up waits at most this long; the cache fills in the rest. */
 #define RUNSTART_USAGE_TIMEOUT_MS 5000L
-/* A usage cache entry at most this old may start the session before the fresh usage. */
-#define RUNSTART_PROVISIONAL_MAX_AGE_S (10 * 60)
+/*
+ * A usage cache entry at most this old may start the session before the fresh usage: a week,
+ * the longest window, so every run but the first starts at once. An older entry says nothing
+ * of any window. A wrong guess costs no turn (the gate holds it), only a switch line.
+ */
+#define RUNSTART_PROVISIONAL_MAX_AGE_S (7 * 86400)
 
 struct runstart {
 	const char *pin; /* in: `run --account` selector (borrowed), or NULL */

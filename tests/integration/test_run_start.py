@@ -188,6 +188,55 @@ def test_provisional_start_is_corrected(mb):
     home.cleanup()
 
 
+def age_usage_cache(home, seconds):
+    """Moves every fetch time in the usage cache that many seconds into the past."""
+    path = os.path.join(home.switch_home, "usage-cache.json")
+
+    def walk(o):
+        if isinstance(o, dict):
+            for k, v in o.items():
+                if k == "fetched_at" and isinstance(v, (int, float)):
+                    o[k] = v - seconds
+                else:
+                    walk(v)
+        elif isinstance(o, list):
+            for v in o:
+                walk(v)
+    doc = h.read_json(path)
+    walk(doc)
+    with open(path, "w") as f:
+        json.dump(doc, f)
+
+
+def test_provisional_start_from_an_older_cache(mb):
+    """The cache of a session hours ago still lets the TUI start at once (issue #18: start-up
+    without waiting for the usage queries); one older than a week, the longest window, does
+    not."""
+    delay = 1.5
+    home, (a, b) = tr.setup(mb)
+    p, t = tr.run(home, READ_ACCOUNT, "warm")
+    check(p.returncode == 0 and started_email(t) == a["email"], "a first run on A (%r)"
+          % p.stderr[-300:])
+    for age, at_once in ((3 * 3600, True), (8 * 86400, False)):
+        age_usage_cache(home, age)
+        for path in glob.glob(os.path.join(home.switch_home, "logs", "*")):
+            os.unlink(path)
+        mb.set_account("acct-0", usage={"mode": "ok", "delay": delay})
+        mb.set_account("acct-1", usage={"mode": "ok", "delay": delay})
+        p, t = tr.run(home, READ_ACCOUNT, "aged-%d" % age)
+        t0, at = log_times(home, ["tui started"])
+        tui = at.get("tui started")
+        check(p.returncode == 0 and started_email(t) == a["email"] and tui is not None,
+              "a cache %d s old: the session starts on A (%r)" % (age, p.stderr[-300:]))
+        if tui is not None:
+            waited = tui - t0 >= delay - 0.1
+            check(waited != at_once, "a cache %d s old: the TUI %s the usage (%.2f s after the "
+                  "start)" % (age, "starts before" if at_once else "waits for", tui - t0))
+    mb.set_account("acct-0", usage={"mode": "ok"})
+    mb.set_account("acct-1", usage={"mode": "ok"})
+    home.cleanup()
+
+
 def test_disabled_choice_explained(mb):
     home, (a, b) = tr.setup(mb)
     a["auto_switch_disabled"] = True
@@ -295,7 +344,7 @@ def main():
     tests = [
         test_first_run, test_nothing_to_adopt, test_users_choice_wins,
         test_unusable_choice_explained, test_app_server_starts_during_usage_queries,
-        test_provisional_start_is_corrected,
+        test_provisional_start_is_corrected, test_provisional_start_from_an_older_cache,
         test_disabled_choice_explained, test_pinned_account, test_unknown_login_at_start,
         test_api_key_copied, test_first_prompt,
     ]
