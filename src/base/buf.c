@@ -6,8 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-#define MIN_CAP 256
+#define MIN_CAP   256
+#define READ_STEP 4096
 
 void buf_init(struct buf *b, size_t max)
 {
@@ -120,4 +122,32 @@ char *buf_detach(struct buf *b)
 	b->len = 0;
 	b->cap = 0;
 	return p;
+}
+
+int buf_read_fd(struct buf *b, int fd)
+{
+	char probe;
+
+	for (;;) {
+		size_t want = b->max - b->len < READ_STEP ? b->max - b->len : READ_STEP;
+		int r = want && b->len + want + 1 > b->cap ? grow(b, b->len + want) : 0;
+		ssize_t n;
+
+		if (r) {
+			return r;
+		}
+		/* Full: one byte more tells a body of exactly max from a longer one. */
+		n = read(fd, want ? b->data + b->len : &probe, want ? want : 1);
+		if (n < 0 && errno == EINTR) {
+			continue;
+		}
+		if (n <= 0) {
+			return n < 0 ? -errno : 0;
+		}
+		if (!want) {
+			return -E2BIG;
+		}
+		b->len += (size_t)n;
+		b->data[b->len] = '\0';
+	}
 }

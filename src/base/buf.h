@@ -21,6 +21,12 @@ int buf_append(struct buf *b, const void *p, size_t n);
 int buf_append_str(struct buf *b, const char *s);
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/*
+ * Appends what fd gives until end of file (blocking; EINTR is retried). 0, -E2BIG when fd
+ * has more than max (what fits is kept), -ENOMEM, or -errno of read().
+ */
+int buf_read_fd(struct buf *b, int fd);
+
 /* Empties the buffer, keeping its memory. */
 void buf_reset(struct buf *b);
 

@@ -252,26 +252,6 @@ static int decode_request(const char *data, size_t len, struct wire_request *w)
 	return rd.bad || rd.left || w->req.timeout_ms <= 0 ? -EPROTO : 0;
 }
 
-static int read_request(int fd, struct buf *b)
-{
-	char chunk[4096];
-
-	for (;;) {
-		ssize_t n = read(fd, chunk, sizeof(chunk));
-		if (n < 0 && errno == EINTR) {
-			continue;
-		}
-		if (n <= 0) {
-			explicit_bzero(chunk, sizeof(chunk));
-			return n < 0 ? -errno : 0;
-		}
-		if (buf_append(b, chunk, (size_t)n) < 0) {
-			explicit_bzero(chunk, sizeof(chunk));
-			return -E2BIG;
-		}
-	}
-}
-
 static int write_answer(int fd, int rc, const struct http_response *resp, const char *err)
 {
 	struct buf b;
@@ -305,7 +285,7 @@ int httpchild_serve(int in_fd, int out_fd)
 	int r;
 
 	buf_init(&b, HTTPCHILD_MAX_REQUEST);
-	r = read_request(in_fd, &b);
+	r = buf_read_fd(&b, in_fd);
 	r = r ? r : decode_request(b.data ? b.data : "", b.len, &w);
 	if (b.data) {
 		explicit_bzero(b.data, b.len);

@@ -139,27 +139,6 @@ int startusage_spawn(struct startusage *su, const struct paths *p, const char *c
 	return 0;
 }
 
-static int read_answer(int fd, struct buf *b)
-{
-	char chunk[4096];
-
-	for (;;) {
-		ssize_t r = read(fd, chunk, sizeof(chunk));
-		if (r < 0 && errno == EINTR) {
-			continue;
-		}
-		if (r < 0) {
-			return -errno;
-		}
-		if (r == 0) {
-			return 0;
-		}
-		if (buf_append(b, chunk, (size_t)r) < 0) {
-			return -E2BIG;
-		}
-	}
-}
-
 static int parse_answer(const char *text, struct usage *out, size_t n)
 {
 	cJSON *arr = cJSON_Parse(text);
@@ -208,7 +187,7 @@ int startusage_collect(struct startusage *su, struct usage *out)
 	}
 	su->collected = true;
 	buf_init(&b, su->n * STARTUSAGE_MAX_PER_ACCOUNT);
-	r = read_answer(su->fd, &b);
+	r = buf_read_fd(&b, su->fd);
 	close(su->fd);
 	su->fd = -1;
 	reap(su, WNOHANG); /* it may still be writing the cache: then release() reaps it */

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 static void test_limit(void **state)
@@ -46,11 +47,46 @@ static void test_printf_large(void **state)
 	buf_release(&b);
 }
 
+/* fd holding n bytes, then end of file. */
+static int pipe_with(size_t n)
+{
+	char data[10000];
+	int fds[2];
+
+	memset(data, 'x', sizeof(data));
+	assert_true(n <= sizeof(data));
+	assert_int_equal(pipe(fds), 0);
+	assert_int_equal(write(fds[1], data, n), (ssize_t)n);
+	close(fds[1]);
+	return fds[0];
+}
+
+static void test_read_fd(void **state)
+{
+	size_t maxes[] = {20000, 10000, 9999, 0};
+	int want[] = {0, 0, -E2BIG, -E2BIG};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(maxes) / sizeof(maxes[0]); i++) {
+		struct buf b;
+		int fd = pipe_with(10000);
+
+		buf_init(&b, maxes[i]);
+		assert_int_equal(buf_read_fd(&b, fd), want[i]);
+		assert_int_equal(b.len, maxes[i] < 10000 ? maxes[i] : 10000);
+		assert_true(b.len == 0 || (b.data[0] == 'x' && b.data[b.len] == '\0'));
+		buf_release(&b);
+		close(fd);
+	}
+	assert_int_equal(buf_read_fd(&(struct buf){0}, -1), -EBADF);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_limit),
 	        cmocka_unit_test(test_printf_large),
+	        cmocka_unit_test(test_read_fd),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
