@@ -11,22 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define FOLLOW_ATTEMPTS 5
 #define REVOKED_FOR_S   (365 * 86400) /* until a new login */
 
 static const int follow_delay_s[] = {1, 2, 5, 10};
-
-static int64_t now_s(void)
-{
-	return (int64_t)time(NULL);
-}
-
-static bool deciding(const struct steer *s)
-{
-	return s->running && !s->stopping;
-}
 
 /* "name (email)", or "name" without one; sanitised for the terminal by account_label's rules. */
 static void who(const struct account *a, char *out, size_t outsz)
@@ -44,7 +33,7 @@ static void clock_time(int64_t t, char *out, size_t outsz)
 	struct tm tm;
 
 	localtime_r(&tt, &tm);
-	strftime(out, outsz, t - now_s() < 20 * 3600 ? "%H:%M" : "%b %d %H:%M", &tm);
+	strftime(out, outsz, t - steer_now() < 20 * 3600 ? "%H:%M" : "%b %d %H:%M", &tm);
 }
 
 static void send_notice(struct steer *s, const char *text)
@@ -147,7 +136,7 @@ static void tell_in_turn_error(struct steer *s, const char *text)
 static void park(struct steer *s)
 {
 	char why[160], what[256], when[64], in[32], msg[1200];
-	int64_t at = 0, now = now_s();
+	int64_t at = 0, now = steer_now();
 	long i = chooser_first_free(&s->chooser, &s->pool.cur, s->active.id,
 	                            s->live_valid ? &s->live : NULL, now, &at, why, sizeof(why));
 	const struct account *a = i >= 0 ? &s->pool.cur.store.accounts[i] : NULL;
@@ -237,14 +226,14 @@ static enum policy_action consider_or(struct steer *s, enum policy_mode mode, co
 {
 	struct policy_decision d;
 
-	if (!deciding(s) || !s->pool.loaded) {
+	if (!steer_deciding(s) || !s->pool.loaded) {
 		return POLICY_KEEP;
 	}
 	if (switcher_busy(&s->sw)) {
 		return POLICY_SWITCH; /* one login at a time; its end looks again */
 	}
 	if (chooser_decide(&s->chooser, &s->pool.cur, s->active.id, s->live_valid ? &s->live : NULL,
-	                   mode, now_s(), &d)) {
+	                   mode, steer_now(), &d)) {
 		return POLICY_KEEP;
 	}
 	if (d.action == POLICY_SWITCH && d.index >= 0 &&
@@ -280,7 +269,7 @@ static enum policy_action on_trigger(struct steer *s, const struct trigger *t)
 	int64_t until = t->resets_at ? t->resets_at : s->last_reset_hint;
 	char reason[320], when[64];
 
-	if (!deciding(s) || t->kind == TRIGGER_NONE) {
+	if (!steer_deciding(s) || t->kind == TRIGGER_NONE) {
 		return POLICY_KEEP;
 	}
 	snprintf(reason, sizeof(reason), "%s's %s", s->active.name, t->reason);
@@ -293,10 +282,10 @@ static enum policy_action on_trigger(struct steer *s, const struct trigger *t)
 		return consider(s, POLICY_SOFT, reason);
 	}
 	log_info("account %s cannot go on: %s", s->active.name, t->reason);
-	chooser_mark(&s->chooser, s->active.id, until, now_s());
+	chooser_mark(&s->chooser, s->active.id, until, steer_now());
 	if (t->workspace_wide) {
 		chooser_mark_workspace(&s->chooser, &s->pool.cur, s->active.chatgpt_account_id,
-		                       until, now_s());
+		                       until, steer_now());
 	}
 	return consider(s, POLICY_HARD, reason);
 }
@@ -312,7 +301,7 @@ static void remember_limits(struct steer *s, const struct trigger *t, const cJSO
 	}
 	usage_release(&s->live);
 	s->live_valid = usage_from_rate_limits(rl, &s->live) == 0;
-	s->live.fetched_at = now_s();
+	s->live.fetched_at = steer_now();
 	if (s->live_valid) {
 		pool_note_limits(&s->pool, s->active.id, &s->live);
 	}
@@ -362,7 +351,7 @@ static enum proxy_verdict on_limit_error(struct steer *s, struct proxy_conn *con
 
 	/* scripts/bench's switch workload measures from this line to the turn sent again. */
 	log_info("usage-limit error on turn %s", turn_id ? turn_id : "?");
-	held = deciding(s) && turn && hold_turn(s, conn, params, turn);
+	held = steer_deciding(s) && turn && hold_turn(s, conn, params, turn);
 	/* The limit was the account's that ran the turn: when the session already moved on (a
 	 * rate-limit update came first), the turn just goes again on the new account. */
 	if (held && turn->account_id[0] && strcmp(turn->account_id, s->active.id) != 0) {
@@ -498,7 +487,7 @@ enum proxy_verdict steer_client_message(struct steer *s, struct proxy_conn *conn
 		return PROXY_DROP; /* sent once the start account is settled */
 	}
 	if (strcmp(h->method, "turn/start") == 0) {
-		maintain_activity(&s->maint, now_s());
+		maintain_activity(&s->maint, steer_now());
 		turns_on_start(&s->turns, conn, json, len);
 	}
 	/* The user's own prompt or Esc wins over a turn held for sending again. */
@@ -602,7 +591,7 @@ static void switched(struct steer *s, const struct switch_result *r)
 	s->limits_stale = true;
 	s->all_exhausted_told = s->credit_tried = false;
 	s->park_told_turn[0] = '\0';
-	chooser_switched(&s->chooser, r->req->mode, now_s());
+	chooser_switched(&s->chooser, r->req->mode, steer_now());
 	snprintf(msg, sizeof(msg), "Switched to %s: %s", to, r->req->reason);
 	if (r->req->kind != SWITCH_EXTERNAL) { /* an outside choice is in auth.json already */
 		s->auth_write_pending = pool_commit(&s->pool, &s->active) == 0;
@@ -640,7 +629,7 @@ static void switch_failed(struct steer *s, const struct switch_result *r)
 	if (r->req->kind == SWITCH_EXTERNAL) {
 		follow_later(s);
 	} else if (r->req->kind == SWITCH_POLICY) {
-		chooser_mark(&s->chooser, a->id, 0, now_s());
+		chooser_mark(&s->chooser, a->id, 0, steer_now());
 		consider(s, POLICY_HARD, r->req->reason);
 	}
 }
@@ -717,12 +706,12 @@ static void tokens_revoked(void *ctx, const char *account_id, const char *msg)
 	struct steer *s = ctx;
 	char reason[512], stuck[640];
 
-	if (strcmp(account_id, s->active.id) != 0 || !deciding(s)) {
+	if (strcmp(account_id, s->active.id) != 0 || !steer_deciding(s)) {
 		return;
 	}
 	log_warn("%s: %s", s->active.name, msg);
 	/* Until a new login: the store marks it too, but the session must not wait for that. */
-	chooser_mark(&s->chooser, s->active.id, now_s() + REVOKED_FOR_S, now_s());
+	chooser_mark(&s->chooser, s->active.id, steer_now() + REVOKED_FOR_S, steer_now());
 	snprintf(reason, sizeof(reason),
 	         "%s's login is no longer valid (run 'codex-switch login %s --replace')",
 	         s->active.name, s->active.name);
@@ -737,7 +726,7 @@ static void renewed(void *ctx, const struct account *fresh)
 {
 	struct steer *s = ctx;
 
-	if (deciding(s) && !switcher_busy(&s->sw)) {
+	if (steer_deciding(s) && !switcher_busy(&s->sw)) {
 		start_switch(s, fresh, SWITCH_RENEW, POLICY_SOFT, "its token was renewed");
 	}
 }
@@ -771,7 +760,7 @@ static void check_auth(struct steer *s)
 	const struct pool_snapshot *snap = &s->pool.cur;
 	const struct account *target = switcher_target(&s->sw), *a;
 
-	if (!deciding(s) || s->auth_write_pending || switcher_busy(&s->sw)) {
+	if (!steer_deciding(s) || s->auth_write_pending || switcher_busy(&s->sw)) {
 		return; /* the end of that write or login looks again */
 	}
 	if (snap->auth_current < 0) {
@@ -834,9 +823,9 @@ static void resume(struct steer *s)
 	struct policy_decision d;
 	char msg[512], to[320];
 
-	if (!deciding(s) || switcher_busy(&s->sw) ||
-	    chooser_decide(&s->chooser, &s->pool.cur, s->active.id, NULL, POLICY_INITIAL, now_s(),
-	                   &d)) {
+	if (!steer_deciding(s) || switcher_busy(&s->sw) ||
+	    chooser_decide(&s->chooser, &s->pool.cur, s->active.id, NULL, POLICY_INITIAL,
+	                   steer_now(), &d)) {
 		return;
 	}
 	if (d.action == POLICY_NONE_USABLE || d.index < 0) {
@@ -870,7 +859,8 @@ static void parked_wake(void *ctx)
 		         s->park.spent_msg);
 		tell(s, msg);
 		if (!s->park.spent_err && c) {
-			chooser_mark(&s->chooser, c->id, now_s(), now_s()); /* free again now */
+			chooser_mark(&s->chooser, c->id, steer_now(),
+			             steer_now()); /* free again now */
 		}
 		s->park.spent_msg[0] = '\0';
 	}
@@ -1049,8 +1039,8 @@ static void start_spent_check(struct steer *s)
 {
 	struct policy_decision d;
 
-	if (chooser_decide(&s->chooser, &s->pool.cur, s->active.id, NULL, POLICY_INITIAL, now_s(),
-	                   &d) == 0 &&
+	if (chooser_decide(&s->chooser, &s->pool.cur, s->active.id, NULL, POLICY_INITIAL,
+	                   steer_now(), &d) == 0 &&
 	    d.action == POLICY_NONE_USABLE) {
 		const char *const *lines;
 		notice_take(&s->notice, &lines); /* the waiting line says it all */

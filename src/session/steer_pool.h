@@ -7,7 +7,7 @@
 #ifndef CS_SESSION_STEER_POOL_H
 #define CS_SESSION_STEER_POOL_H
 
-#include "session/steer.h"
+#include "session/steer_int.h"
 
 #include <stdbool.h>
 
