@@ -4,6 +4,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "session/steer_pool.h"
+#include "session/steer_tell.h"
 #include "session/trigger.h"
 #include "store/adopt.h"
 
@@ -16,61 +17,6 @@
 #define REVOKED_FOR_S   (365 * 86400) /* until a new login */
 
 static const int follow_delay_s[] = {1, 2, 5, 10};
-
-/* "name (email)", or "name" without one; sanitised for the terminal by account_label's rules. */
-static void who(const struct account *a, char *out, size_t outsz)
-{
-	if (a->email && *a->email) {
-		snprintf(out, outsz, "%s (%s)", a->name ? a->name : "?", a->email);
-	} else {
-		snprintf(out, outsz, "%s", a->name ? a->name : "?");
-	}
-}
-
-static void clock_time(int64_t t, char *out, size_t outsz)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	localtime_r(&tt, &tm);
-	strftime(out, outsz, t - steer_now() < 20 * 3600 ? "%H:%M" : "%b %d %H:%M", &tm);
-}
-
-static void send_notice(struct steer *s, const char *text)
-{
-	char *json = notice_message(&s->notice, text);
-
-	if (json) {
-		s->ops->send_to_tui(s->ctx, NULL, json);
-	}
-	free(json);
-}
-
-/* Shows text as one line in every TUI's transcript, now or at the next moment the TUI can
- * show it (notice.h), and logs it. */
-static void tell(struct steer *s, const char *text)
-{
-	log_info("notice: %s", text);
-	if (notice_can_show(&s->notice)) {
-		send_notice(s, text);
-	} else {
-		notice_defer(&s->notice, text);
-	}
-}
-
-static void flush_notices(struct steer *s)
-{
-	const char *const *lines;
-	int n;
-
-	if (!notice_can_show(&s->notice)) {
-		return;
-	}
-	n = notice_take(&s->notice, &lines);
-	for (int i = 0; i < n; i++) {
-		send_notice(s, lines[i]);
-	}
-}
 
 /* ---- deciding ---- */
 
@@ -85,57 +31,37 @@ static void start_switch(struct steer *s, const struct account *to, enum switch_
 	}
 }
 
-static size_t chatgpt_accounts(const struct steer *s)
+/* config.json asked for it: a credit instead of the wait. */
+static bool credit_instead(const struct steer *s)
 {
-	size_t n = 0;
-
-	for (size_t i = 0; i < s->pool.cur.store.n; i++) {
-		n += s->pool.cur.store.accounts[i].kind == ACCOUNT_CHATGPT;
-	}
-	return n;
+	return s->chooser.policy.auto_reset_credits && s->pool.cur.credit_pick[0] &&
+	       (!s->credit_tried || s->park.job);
 }
 
-/* "bob's 5-hour window", from the policy's "its 5-hour window is used up". */
-static void what_resets(const struct account *a, const char *why, char *out, size_t outsz)
+static void spend_credit(struct steer *s, bool prompt)
 {
-	const char *w =
-	        strncmp(why, "its ", 4) == 0 && strstr(why, " is used up") ? why + 4 : "limit";
-	const char *end = strstr(w, " is used up");
-	int len = end ? (int)(end - w) : (int)strlen(w);
+	bool spending = s->credit_tried;
 
-	snprintf(out, outsz, "%s's %.*s", a->name ? a->name : "?", len, w);
-}
-
-/* The TUI shows no notice during a turn it did not start (notice.h), but it shows that
- * turn's error: the waiting line goes there, in place of the usage-limit text. */
-static void tell_in_turn_error(struct steer *s, const char *text)
-{
-	cJSON *o = cJSON_CreateObject(), *p = o ? cJSON_AddObjectToObject(o, "params") : NULL;
-	cJSON *e = p ? cJSON_AddObjectToObject(p, "error") : NULL;
-	char *json;
-
-	log_info("notice: %s", text);
-	if (!e) {
-		cJSON_Delete(o);
-		return;
+	s->credit_tried = true;
+	if (prompt) {
+		resubmit_park(&s->resub);
 	}
-	cJSON_AddStringToObject(o, "method", "error");
-	cJSON_AddStringToObject(p, "threadId", s->resub.thread_id);
-	cJSON_AddStringToObject(p, "turnId", s->resub.failed_turn);
-	cJSON_AddBoolToObject(p, "willRetry", 0);
-	cJSON_AddStringToObject(e, "message", text);
-	json = cJSON_PrintUnformatted(o);
-	cJSON_Delete(o);
-	if (json && s->resub.conn) {
-		s->ops->send_to_tui(s->ctx, s->resub.conn, json);
+	if (spending && (!prompt || !strcmp(s->park_told_turn, s->resub.failed_turn))) {
+		return; /* under way, and said for this prompt */
 	}
-	free(json);
+	if (prompt) {
+		snprintf(s->park_told_turn, sizeof(s->park_told_turn), "%s", s->resub.failed_turn);
+	}
+	steer_tell_credit(s, prompt);
+	if (!spending) {
+		park_spend_credit(&s->park, s->pool.cur.credit_pick);
+	}
 }
 
 /* Every account is spent: wait for the first reset, saying so once. */
 static void park(struct steer *s)
 {
-	char why[160], what[256], when[64], in[32], msg[1200];
+	char why[160];
 	int64_t at = 0, now = steer_now();
 	long i = chooser_first_free(&s->chooser, &s->pool.cur, s->active.id,
 	                            s->live_valid ? &s->live : NULL, now, &at, why, sizeof(why));
@@ -145,38 +71,8 @@ static void park(struct steer *s)
 	if (prompt) {
 		resubmit_park(&s->resub);
 	}
-	if (s->chooser.policy.auto_reset_credits && s->pool.cur.credit_pick[0] &&
-	    (!s->credit_tried || s->park.job)) {
-		/* config.json asked for it: a credit instead of the wait. */
-		const struct account *c = pool_account(&s->pool, s->pool.cur.credit_pick);
-		char line[512];
-		bool spending = s->credit_tried;
-
-		s->credit_tried = true;
-		if (prompt) {
-			resubmit_park(&s->resub);
-		}
-		if (spending && (!prompt || !strcmp(s->park_told_turn, s->resub.failed_turn))) {
-			return; /* under way, and said for this prompt */
-		}
-		if (prompt) {
-			snprintf(s->park_told_turn, sizeof(s->park_told_turn), "%s",
-			         s->resub.failed_turn);
-		}
-		snprintf(
-		        line, sizeof(line),
-		        "All %zu accounts are at their limit; using a rate-limit reset credit of %s "
-		        "(auto_reset_credits in config.json)%s",
-		        chatgpt_accounts(s), c && c->name ? c->name : "an account",
-		        prompt ? "; your prompt will be sent then" : "");
-		if (prompt && s->resub.foreign) {
-			tell_in_turn_error(s, line);
-		} else {
-			tell(s, line);
-		}
-		if (!spending) {
-			park_spend_credit(&s->park, s->pool.cur.credit_pick);
-		}
+	if (credit_instead(s)) {
+		spend_credit(s, prompt);
 		return;
 	}
 	park_until(&s->park, a ? a->id : NULL, at);
@@ -191,31 +87,7 @@ static void park(struct steer *s)
 	if (prompt) {
 		snprintf(s->park_told_turn, sizeof(s->park_told_turn), "%s", s->resub.failed_turn);
 	}
-	if (a && at > now) {
-		what_resets(a, why, what, sizeof(what));
-		clock_time(at, when, sizeof(when));
-		util_format_countdown(at - now, in, sizeof(in));
-		snprintf(msg, sizeof(msg),
-		         "All %zu accounts are at their limit; waiting for %s to reset at %s (in "
-		         "%s). %s",
-		         chatgpt_accounts(s), what, when, in,
-		         prompt ? "Your prompt will be sent then; type anything to cancel."
-		                : "codex-switch goes on by itself then.");
-	} else {
-		snprintf(msg, sizeof(msg),
-		         "All %zu accounts are at their limit and no reset time is known; "
-		         "codex-switch checks again every minute.",
-		         chatgpt_accounts(s));
-	}
-	if (s->pool.cur.credit_hint[0]) { /* a way out before the reset: the user's to take */
-		snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg), " %s.",
-		         s->pool.cur.credit_hint);
-	}
-	if (prompt && s->resub.foreign) {
-		tell_in_turn_error(s, msg); /* the turn that failed was codex-switch's own */
-	} else {
-		tell(s, msg);
-	}
+	steer_tell_waiting(s, a, why, at, now, prompt);
 }
 
 /* Asks the policy what next and acts on it; reason says why, in plain words. When no other
@@ -247,7 +119,7 @@ static enum policy_action consider_or(struct steer *s, enum policy_mode mode, co
 	if (d.action == POLICY_NONE_USABLE || mode == POLICY_HARD) {
 		log_info("no account to switch to: %s", d.reason);
 		if (stuck) {
-			tell(s, stuck);
+			steer_tell(s, stuck);
 		} else {
 			park(s);
 		}
@@ -274,7 +146,7 @@ static enum policy_action on_trigger(struct steer *s, const struct trigger *t)
 	}
 	snprintf(reason, sizeof(reason), "%s's %s", s->active.name, t->reason);
 	if (until) {
-		clock_time(until, when, sizeof(when));
+		steer_tell_clock(until, when, sizeof(when));
 		snprintf(reason + strlen(reason), sizeof(reason) - strlen(reason), " (resets %s)",
 		         when);
 	}
@@ -393,7 +265,7 @@ static enum proxy_verdict on_notification(struct steer *s, struct proxy_conn *co
 			notice_turn_started(&s->notice, tid, turn, !resubmit_owns(&s->resub, turn));
 			s->limits_stale = false;
 			turns_on_started(&s->turns, tid, turn, s->active.id);
-			flush_notices(s);
+			steer_tell_flush(s);
 		}
 	} else if (strcmp(method, "item/started") == 0) {
 		const char *tid = str_at(params, "threadId", NULL);
@@ -406,7 +278,7 @@ static enum proxy_verdict on_notification(struct steer *s, struct proxy_conn *co
 		const cJSON *th = cJSON_GetObjectItemCaseSensitive(params, "thread");
 		notice_thread(&s->notice, str_at(params, "thread", "id"),
 		              cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(th, "ephemeral")));
-		flush_notices(s);
+		steer_tell_flush(s);
 	} else if (strcmp(method, "error") == 0) {
 		trigger_from_error(params, &t);
 		if (t.kind == TRIGGER_HARD) {
@@ -586,7 +458,7 @@ static void switched(struct steer *s, const struct switch_result *r)
 	char to[320], msg[640];
 
 	set_active(s, r->account);
-	who(&s->active, to, sizeof(to));
+	steer_tell_who(&s->active, to, sizeof(to));
 	s->live_valid = false; /* the limits we saw were the previous account's */
 	s->limits_stale = true;
 	s->all_exhausted_told = s->credit_tried = false;
@@ -596,7 +468,7 @@ static void switched(struct steer *s, const struct switch_result *r)
 	if (r->req->kind != SWITCH_EXTERNAL) { /* an outside choice is in auth.json already */
 		s->auth_write_pending = pool_commit(&s->pool, &s->active) == 0;
 	}
-	tell(s, msg);
+	steer_tell(s, msg);
 	steer_pool_switched(s); /* poolview */
 	park_cancel(&s->park);
 	resubmit_go(&s->resub, s->active.id);
@@ -801,7 +673,8 @@ static void pool_loaded(void *ctx, int err, const char *msg)
 		return; /* the next change or check tries again: nothing is stuck */
 	}
 	if (s->pool.cur.adopt_message[0] && s->pool.cur.adopt_kind != ADOPT_REFRESHED) {
-		tell(s, s->pool.cur.adopt_message); /* a login taken in, or a file saved aside */
+		steer_tell(s,
+		           s->pool.cur.adopt_message); /* a login taken in, or a file saved aside */
 	}
 	if (s->check_auth) {
 		s->check_auth = false;
@@ -840,10 +713,10 @@ static void resume(struct steer *s)
 		             "its limit has reset");
 		return;
 	}
-	who(&s->active, to, sizeof(to));
+	steer_tell_who(&s->active, to, sizeof(to));
 	snprintf(msg, sizeof(msg), "The limit of %s has reset; going on%s", to,
 	         resubmit_active(&s->resub) ? " with your prompt" : "");
-	tell(s, msg);
+	steer_tell(s, msg);
 	s->live_valid = false; /* what the app-server said was before the reset */
 	resubmit_go(&s->resub, s->active.id);
 }
@@ -857,7 +730,7 @@ static void parked_wake(void *ctx)
 		const struct account *c = pool_account(&s->pool, s->pool.cur.credit_pick);
 		snprintf(msg, sizeof(msg), "Reset credit of %s: %s", c && c->name ? c->name : "?",
 		         s->park.spent_msg);
-		tell(s, msg);
+		steer_tell(s, msg);
 		if (!s->park.spent_err && c) {
 			chooser_mark(&s->chooser, c->id, steer_now(),
 			             steer_now()); /* free again now */
@@ -1017,7 +890,7 @@ int steer_start(struct steer *s, const struct account *a, const char *note)
 
 	snprintf(s->start_id, sizeof(s->start_id), "%s", a->id);
 	if (note && *note) {
-		tell(s, note);
+		steer_tell(s, note);
 	}
 	/* Before the control connection is ready the switcher holds the login until it is. */
 	return switcher_start(&s->sw, a, &req);
