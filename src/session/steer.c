@@ -3,6 +3,7 @@
 #include "base/codexver.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "session/steer_decide.h"
 #include "session/steer_pool.h"
 #include "session/steer_tell.h"
 #include "session/trigger.h"
@@ -18,149 +19,7 @@
 
 static const int follow_delay_s[] = {1, 2, 5, 10};
 
-/* ---- deciding ---- */
-
-static void start_switch(struct steer *s, const struct account *to, enum switch_kind kind,
-                         enum policy_mode mode, const char *reason)
-{
-	struct switch_request req = {.kind = kind, .mode = mode};
-
-	snprintf(req.reason, sizeof(req.reason), "%s", reason);
-	if (switcher_start(&s->sw, to, &req) < 0) {
-		log_warn("cannot start the login of %s now", to->name);
-	}
-}
-
-/* config.json asked for it: a credit instead of the wait. */
-static bool credit_instead(const struct steer *s)
-{
-	return s->chooser.policy.auto_reset_credits && s->pool.cur.credit_pick[0] &&
-	       (!s->credit_tried || s->park.job);
-}
-
-static void spend_credit(struct steer *s, bool prompt)
-{
-	bool spending = s->credit_tried;
-
-	s->credit_tried = true;
-	if (prompt) {
-		resubmit_park(&s->resub);
-	}
-	if (spending && (!prompt || !strcmp(s->park_told_turn, s->resub.failed_turn))) {
-		return; /* under way, and said for this prompt */
-	}
-	if (prompt) {
-		snprintf(s->park_told_turn, sizeof(s->park_told_turn), "%s", s->resub.failed_turn);
-	}
-	steer_tell_credit(s, prompt);
-	if (!spending) {
-		park_spend_credit(&s->park, s->pool.cur.credit_pick);
-	}
-}
-
-/* Every account is spent: wait for the first reset, saying so once. */
-static void park(struct steer *s)
-{
-	char why[160];
-	int64_t at = 0, now = steer_now();
-	long i = chooser_first_free(&s->chooser, &s->pool.cur, s->active.id,
-	                            s->live_valid ? &s->live : NULL, now, &at, why, sizeof(why));
-	const struct account *a = i >= 0 ? &s->pool.cur.store.accounts[i] : NULL;
-	bool prompt = resubmit_held(&s->resub);
-
-	if (prompt) {
-		resubmit_park(&s->resub);
-	}
-	if (credit_instead(s)) {
-		spend_credit(s, prompt);
-		return;
-	}
-	park_until(&s->park, a ? a->id : NULL, at);
-	/* Each waiting prompt is told once. Without one, once, and not during a turn of the
-	 * TUI's: its usage-limit error follows and names the prompt. */
-	if (prompt ? strcmp(s->park_told_turn, s->resub.failed_turn) == 0
-	           : s->all_exhausted_told || (s->notice.turn_id[0] && !s->in_error) ||
-	                     resubmit_active(&s->resub)) {
-		return;
-	}
-	s->all_exhausted_told = true;
-	if (prompt) {
-		snprintf(s->park_told_turn, sizeof(s->park_told_turn), "%s", s->resub.failed_turn);
-	}
-	steer_tell_waiting(s, a, why, at, now, prompt);
-}
-
-/* Asks the policy what next and acts on it; reason says why, in plain words. When no other
- * account can serve: stuck (may be NULL) is told, else the session parks. Returns what it
- * did: POLICY_SWITCH (a login started or is pending), POLICY_NONE_USABLE, POLICY_KEEP. */
-static enum policy_action consider_or(struct steer *s, enum policy_mode mode, const char *reason,
-                                      const char *stuck)
-{
-	struct policy_decision d;
-
-	if (!steer_deciding(s) || !s->pool.loaded) {
-		return POLICY_KEEP;
-	}
-	if (switcher_busy(&s->sw)) {
-		return POLICY_SWITCH; /* one login at a time; its end looks again */
-	}
-	if (chooser_decide(&s->chooser, &s->pool.cur, s->active.id, s->live_valid ? &s->live : NULL,
-	                   mode, steer_now(), &d)) {
-		return POLICY_KEEP;
-	}
-	if (d.action == POLICY_SWITCH && d.index >= 0 &&
-	    strcmp(s->pool.cur.store.accounts[d.index].id, s->active.id) != 0) {
-		log_info("switching from %s: %s (policy: %s)", s->active.name, reason ? reason : "",
-		         d.reason);
-		start_switch(s, &s->pool.cur.store.accounts[d.index], SWITCH_POLICY, mode,
-		             reason ? reason : d.reason);
-		return switcher_busy(&s->sw) ? POLICY_SWITCH : POLICY_KEEP;
-	}
-	if (d.action == POLICY_NONE_USABLE || mode == POLICY_HARD) {
-		log_info("no account to switch to: %s", d.reason);
-		if (stuck) {
-			steer_tell(s, stuck);
-		} else {
-			park(s);
-		}
-		return POLICY_NONE_USABLE;
-	}
-	log_debug("keeping %s: %s", s->active.name, d.reason);
-	return POLICY_KEEP;
-}
-
-static enum policy_action consider(struct steer *s, enum policy_mode mode, const char *reason)
-{
-	return consider_or(s, mode, reason, NULL);
-}
-
 /* ---- what the app-server reports ---- */
-
-static enum policy_action on_trigger(struct steer *s, const struct trigger *t)
-{
-	int64_t until = t->resets_at ? t->resets_at : s->last_reset_hint;
-	char reason[320], when[64];
-
-	if (!steer_deciding(s) || t->kind == TRIGGER_NONE) {
-		return POLICY_KEEP;
-	}
-	snprintf(reason, sizeof(reason), "%s's %s", s->active.name, t->reason);
-	if (until) {
-		steer_tell_clock(until, when, sizeof(when));
-		snprintf(reason + strlen(reason), sizeof(reason) - strlen(reason), " (resets %s)",
-		         when);
-	}
-	if (t->kind == TRIGGER_SOFT) {
-		return consider(s, POLICY_SOFT, reason);
-	}
-	log_info("account %s cannot go on: %s", s->active.name, t->reason);
-	chooser_mark(&s->chooser, s->active.id, until, steer_now());
-	if (t->workspace_wide) {
-		chooser_mark_workspace(&s->chooser, &s->pool.cur, s->active.chatgpt_account_id,
-		                       until, steer_now());
-	}
-	return consider(s, POLICY_HARD, reason);
-}
 
 /* The policy judges the active account by what the app-server just reported, and the cache
  * learns it too, so `list` and `usage` show what the session saw. */
@@ -233,7 +92,7 @@ static enum proxy_verdict on_limit_error(struct steer *s, struct proxy_conn *con
 		return PROXY_DROP;
 	}
 	s->in_error = true;
-	a = on_trigger(s, t);
+	a = steer_decide_trigger(s, t);
 	s->in_error = false;
 	if (!held) {
 		return PROXY_FORWARD;
@@ -296,7 +155,7 @@ static enum proxy_verdict on_notification(struct steer *s, struct proxy_conn *co
 			s->last_reset_hint = t.resets_at;
 		}
 		remember_limits(s, &t, params);
-		on_trigger(s, &t);
+		steer_decide_trigger(s, &t);
 	}
 	return PROXY_FORWARD;
 }
@@ -502,7 +361,7 @@ static void switch_failed(struct steer *s, const struct switch_result *r)
 		follow_later(s);
 	} else if (r->req->kind == SWITCH_POLICY) {
 		chooser_mark(&s->chooser, a->id, 0, steer_now());
-		consider(s, POLICY_HARD, r->req->reason);
+		steer_decide_consider(s, POLICY_HARD, r->req->reason);
 	}
 }
 
@@ -591,7 +450,7 @@ static void tokens_revoked(void *ctx, const char *account_id, const char *msg)
 	         "The login of %s is no longer valid and no other account can take over; run "
 	         "'codex-switch login %s --replace'",
 	         s->active.name, s->active.name);
-	consider_or(s, POLICY_HARD, reason, stuck);
+	steer_decide_consider_or(s, POLICY_HARD, reason, stuck);
 }
 
 static void renewed(void *ctx, const struct account *fresh)
@@ -599,7 +458,7 @@ static void renewed(void *ctx, const struct account *fresh)
 	struct steer *s = ctx;
 
 	if (steer_deciding(s) && !switcher_busy(&s->sw)) {
-		start_switch(s, fresh, SWITCH_RENEW, POLICY_SOFT, "its token was renewed");
+		steer_decide_switch(s, fresh, SWITCH_RENEW, POLICY_SOFT, "its token was renewed");
 	}
 }
 
@@ -654,13 +513,11 @@ static void check_auth(struct steer *s)
 	}
 	s->follow_attempts++;
 	log_info("following the account chosen outside the session: %s", a->name);
-	start_switch(s, a, SWITCH_EXTERNAL, POLICY_HARD,
-	             strcmp(a->id, snap->adopt_id) == 0
-	                     ? "you logged in to it with 'codex login' (it is stored now)"
-	                     : "you chose it with 'codex-switch switch'");
+	steer_decide_switch(s, a, SWITCH_EXTERNAL, POLICY_HARD,
+	                    strcmp(a->id, snap->adopt_id) == 0
+	                            ? "you logged in to it with 'codex login' (it is stored now)"
+	                            : "you chose it with 'codex-switch switch'");
 }
-
-static void resume(struct steer *s);
 
 static void pool_loaded(void *ctx, int err, const char *msg)
 {
@@ -682,43 +539,13 @@ static void pool_loaded(void *ctx, int err, const char *msg)
 	}
 	if (s->resume_after_load) {
 		s->resume_after_load = false;
-		resume(s);
+		steer_decide_resume(s);
 	}
 	if (s->consider_after_load) {
 		s->consider_after_load = false;
-		consider(s, POLICY_SOFT, NULL); /* the policy's reason says what the check found */
+		steer_decide_consider(s, POLICY_SOFT,
+		                      NULL); /* the policy's reason says what the check found */
 	}
-}
-
-/* Parked, and the first reset has passed: go on on whichever account serves best now. */
-static void resume(struct steer *s)
-{
-	struct policy_decision d;
-	char msg[512], to[320];
-
-	if (!steer_deciding(s) || switcher_busy(&s->sw) ||
-	    chooser_decide(&s->chooser, &s->pool.cur, s->active.id, NULL, POLICY_INITIAL,
-	                   steer_now(), &d)) {
-		return;
-	}
-	if (d.action == POLICY_NONE_USABLE || d.index < 0) {
-		s->all_exhausted_told = true; /* said already; wait again quietly */
-		park(s);
-		return;
-	}
-	s->all_exhausted_told = false;
-	s->park_told_turn[0] = '\0';
-	if (strcmp(s->pool.cur.store.accounts[d.index].id, s->active.id) != 0) {
-		start_switch(s, &s->pool.cur.store.accounts[d.index], SWITCH_POLICY, POLICY_HARD,
-		             "its limit has reset");
-		return;
-	}
-	steer_tell_who(&s->active, to, sizeof(to));
-	snprintf(msg, sizeof(msg), "The limit of %s has reset; going on%s", to,
-	         resubmit_active(&s->resub) ? " with your prompt" : "");
-	steer_tell(s, msg);
-	s->live_valid = false; /* what the app-server said was before the reset */
-	resubmit_go(&s->resub, s->active.id);
 }
 
 static void parked_wake(void *ctx)
@@ -917,7 +744,7 @@ static void start_spent_check(struct steer *s)
 	    d.action == POLICY_NONE_USABLE) {
 		const char *const *lines;
 		notice_take(&s->notice, &lines); /* the waiting line says it all */
-		park(s);
+		steer_decide_park(s);
 	}
 }
 
