@@ -9,6 +9,7 @@
 #define CS_SESSION_STEER_H
 
 #include "session/steer_int.h"
+#include "session/steer_server.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -54,11 +55,5 @@ void steer_conn_closed(struct steer *s, struct proxy_conn *conn, bool control);
 void steer_running(struct steer *s);
 /* The session is ending: decide nothing more. */
 void steer_stopping(struct steer *s);
-
-/* The proxy's intercepted messages (proxy.h rules); the verdict is the proxy's. */
-enum proxy_verdict steer_server_message(struct steer *s, struct proxy_conn *conn, bool control,
-                                        const struct jsonrpc_head *h, const char *json, size_t len);
-enum proxy_verdict steer_client_message(struct steer *s, struct proxy_conn *conn,
-                                        const struct jsonrpc_head *h, const char *json, size_t len);
 
 #endif

@@ -1,8 +1,8 @@
 /*
  * The steering hub's side of the pool view (poolview.h): which messages of a TUI connection
- * are rewritten, from the session's state. Kept apart from steer.c, which calls these at three
- * points: steer_server_message (before and after its own handling), steer_client_message, and
- * after a switch.
+ * are rewritten, from the session's state. Kept apart from steer_server.c and steer.c, which call
+ * these at three points: steer_server_message (before and after its own handling),
+ * steer_client_message, and after a switch (the hub).
  */
 #ifndef CS_SESSION_STEER_POOL_H
 #define CS_SESSION_STEER_POOL_H
