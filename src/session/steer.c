@@ -5,6 +5,7 @@
 #include "base/util.h"
 #include "session/steer_decide.h"
 #include "session/steer_pool.h"
+#include "session/steer_start.h"
 #include "session/steer_tell.h"
 #include "store/adopt.h"
 
@@ -17,73 +18,6 @@
 #define REVOKED_FOR_S   (365 * 86400) /* until a new login */
 
 static const int follow_delay_s[] = {1, 2, 5, 10};
-
-/* ---- the provisional start ---- */
-
-/* A held turn goes its normal way now (the gate is open). */
-static void send_held(void *ctx, struct proxy_conn *conn, char *json)
-{
-	struct steer *s = ctx;
-	struct jsonrpc_head h;
-	size_t len = strlen(json);
-
-	if (jsonrpc_scan(json, len, true, &h) == 0 &&
-	    steer_client_message(s, conn, &h, json, len) == PROXY_FORWARD) {
-		s->ops->send_to_server(s->ctx, conn, json);
-		return;
-	}
-	util_free_secret(json);
-}
-
-static void open_gate(struct steer *s)
-{
-	if (startgate_closed(&s->gate)) {
-		startgate_open(&s->gate, send_held, s);
-	}
-}
-
-static void apply_settle(struct steer *s, const struct account *a, const char *note)
-{
-	struct switch_request req = {.kind = SWITCH_POLICY, .mode = POLICY_HARD};
-
-	if (strcmp(a->id, s->active.id) == 0) {
-		open_gate(s);
-		return;
-	}
-	snprintf(req.reason, sizeof(req.reason), "%s", note && *note ? note : "the start policy");
-	log_info("the fresh usage chose %s at start: switching from %s", a->name, s->active.name);
-	if (switcher_start(&s->sw, a, &req) < 0) {
-		log_warn("cannot switch to %s; the session stays on %s", a->name, s->active.name);
-		open_gate(s);
-	}
-}
-
-void steer_provisional(struct steer *s)
-{
-	startgate_close(&s->gate);
-}
-
-int steer_settle(struct steer *s, const struct account *a, const char *note)
-{
-	if (!startgate_closed(&s->gate)) {
-		return 0;
-	}
-	if (!a && s->active.id) {
-		open_gate(s);
-		return 0;
-	}
-	if (!a) {
-		s->settle_keep = true;
-		return 0;
-	}
-	if (!s->active.id) { /* the provisional login is still under way */
-		account_release(&s->settle);
-		snprintf(s->settle_note, sizeof(s->settle_note), "%s", note ? note : "");
-		return account_copy(&s->settle, a);
-	}
-	apply_settle(s, a, note);
-	return 0;
-}
 
 /* ---- what the parts report ---- */
 
@@ -152,6 +86,21 @@ static void switch_failed(struct steer *s, const struct switch_result *r)
 	}
 }
 
+/* Without the start account the session cannot go on: nothing to fall back on yet. */
+static void initial_done(struct steer *s, const struct switch_result *r)
+{
+	if (r->err) {
+		char msg[512];
+		snprintf(msg, sizeof(msg), "the codex app-server refused the account: %s", r->msg);
+		s->ops->fail(s->ctx, msg);
+		return;
+	}
+	set_active(s, r->account);
+	log_info("logged in %s", s->active.name);
+	s->ops->logged_in(s->ctx);
+	steer_start_logged_in(s);
+}
+
 static void switch_done(void *ctx, const struct switch_result *r)
 {
 	struct steer *s = ctx;
@@ -160,26 +109,7 @@ static void switch_done(void *ctx, const struct switch_result *r)
 		return;
 	}
 	if (r->req->kind == SWITCH_INITIAL) {
-		if (r->err) {
-			char msg[512];
-			snprintf(msg, sizeof(msg), "the codex app-server refused the account: %s",
-			         r->msg);
-			s->ops->fail(s->ctx, msg);
-			return;
-		}
-		set_active(s, r->account);
-		log_info("logged in %s", s->active.name);
-		s->ops->logged_in(s->ctx);
-		if (s->settle_keep) {
-			s->settle_keep = false;
-			open_gate(s);
-		}
-		if (s->settle.id) {
-			struct account a = s->settle;
-			memset(&s->settle, 0, sizeof(s->settle));
-			apply_settle(s, &a, s->settle_note);
-			account_release(&a);
-		}
+		initial_done(s, r);
 		return;
 	}
 	if (r->err) {
@@ -196,7 +126,8 @@ static void switch_done(void *ctx, const struct switch_result *r)
 	s->check_auth = true; /* auth.json may have changed while the login was pending */
 	pool_reload(&s->pool);
 	if (!switcher_busy(&s->sw)) {
-		open_gate(s); /* a provisional start is settled: its held turns go now */
+		/* a provisional start is settled: its held turns go now */
+		steer_start_open_gate(s);
 	}
 }
 
@@ -317,8 +248,8 @@ static void pool_loaded(void *ctx, int err, const char *msg)
 		return; /* the next change or check tries again: nothing is stuck */
 	}
 	if (s->pool.cur.adopt_message[0] && s->pool.cur.adopt_kind != ADOPT_REFRESHED) {
-		steer_tell(s,
-		           s->pool.cur.adopt_message); /* a login taken in, or a file saved aside */
+		/* a login taken in, or a file saved aside */
+		steer_tell(s, s->pool.cur.adopt_message);
 	}
 	if (s->check_auth) {
 		s->check_auth = false;
@@ -330,8 +261,8 @@ static void pool_loaded(void *ctx, int err, const char *msg)
 	}
 	if (s->consider_after_load) {
 		s->consider_after_load = false;
-		steer_decide_consider(s, POLICY_SOFT,
-		                      NULL); /* the policy's reason says what the check found */
+		/* the policy's reason says what the check found */
+		steer_decide_consider(s, POLICY_SOFT, NULL);
 	}
 }
 
@@ -346,8 +277,8 @@ static void parked_wake(void *ctx)
 		         s->park.spent_msg);
 		steer_tell(s, msg);
 		if (!s->park.spent_err && c) {
-			chooser_mark(&s->chooser, c->id, steer_now(),
-			             steer_now()); /* free again now */
+			/* free again now */
+			chooser_mark(&s->chooser, c->id, steer_now(), steer_now());
 		}
 		s->park.spent_msg[0] = '\0';
 	}
@@ -469,47 +400,6 @@ void steer_release(struct steer *s)
 	usage_release(&s->live);
 }
 
-int steer_load(struct steer *s, const char *start_id, char *err, size_t errsz)
-{
-	snprintf(s->start_id, sizeof(s->start_id), "%s", start_id ? start_id : "");
-	if (pool_load_now(&s->pool, err, errsz)) {
-		return -EINVAL;
-	}
-	if (start_id && !pool_account(&s->pool, start_id)) {
-		snprintf(err, errsz,
-		         "the start account is no longer stored; run 'codex-switch list'");
-		return -ENOENT;
-	}
-	return 0;
-}
-
-int steer_control_opened(struct steer *s)
-{
-	struct switch_request req = {.kind = SWITCH_INITIAL};
-	const struct account *a;
-	int r = switcher_connected(&s->sw);
-
-	if (r < 0 || s->active.id || switcher_busy(&s->sw) || !s->start_id[0]) {
-		/* a reconnect: a pending login is sent again once initialized; or the start
-		 * account is still being chosen: steer_start() logs it in */
-		return r;
-	}
-	a = pool_account(&s->pool, s->start_id);
-	return a ? switcher_start(&s->sw, a, &req) : -ENOENT;
-}
-
-int steer_start(struct steer *s, const struct account *a, const char *note)
-{
-	struct switch_request req = {.kind = SWITCH_INITIAL};
-
-	snprintf(s->start_id, sizeof(s->start_id), "%s", a->id);
-	if (note && *note) {
-		steer_tell(s, note);
-	}
-	/* Before the control connection is ready the switcher holds the login until it is. */
-	return switcher_start(&s->sw, a, &req);
-}
-
 void steer_conn_closed(struct steer *s, struct proxy_conn *conn, bool control)
 {
 	startgate_conn_closed(&s->gate, conn);
@@ -518,20 +408,6 @@ void steer_conn_closed(struct steer *s, struct proxy_conn *conn, bool control)
 	resubmit_conn_closed(&s->resub, conn);
 	if (control) {
 		switcher_disconnected(&s->sw);
-	}
-}
-
-/* Started with every account spent: say so at once, and wait for the first reset. */
-static void start_spent_check(struct steer *s)
-{
-	struct policy_decision d;
-
-	if (chooser_decide(&s->chooser, &s->pool.cur, s->active.id, NULL, POLICY_INITIAL,
-	                   steer_now(), &d) == 0 &&
-	    d.action == POLICY_NONE_USABLE) {
-		const char *const *lines;
-		notice_take(&s->notice, &lines); /* the waiting line says it all */
-		steer_decide_park(s);
 	}
 }
 
@@ -548,7 +424,7 @@ void steer_running(struct steer *s)
 	}
 	s->check_auth = true; /* auth.json may have changed since the start */
 	pool_reload(&s->pool);
-	start_spent_check(s);
+	steer_start_check_spent(s);
 }
 
 void steer_stopping(struct steer *s)
