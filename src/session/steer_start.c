@@ -91,14 +91,33 @@ static void apply_settle(struct steer *s, const struct account *a, const char *n
 	}
 }
 
+/* The fresh usage is later than STEER_GATE_WAIT_US. */
+static void gate_late(void *ctx)
+{
+	struct steer *s = ctx;
+
+	/* A login under way (the provisional one, or the settled switch) opens it when it ends. */
+	if (!s->active.id || s->settle.id || switcher_busy(&s->sw)) {
+		return;
+	}
+	log_info("the fresh usage is late: the held turn goes on %s", s->active.name);
+	steer_start_open_gate(s);
+}
+
 void steer_provisional(struct steer *s)
 {
-	startgate_close(&s->gate);
+	startgate_close(&s->gate, s->env->ev, STEER_GATE_WAIT_US, gate_late, s);
 }
 
 int steer_settle(struct steer *s, const struct account *a, const char *note)
 {
 	if (!startgate_closed(&s->gate)) {
+		if (a && s->active.id && strcmp(a->id, s->active.id) != 0) {
+			log_info(
+			        "the fresh usage chose %s after the first turn went on %s; a usage "
+			        "limit there switches as usual",
+			        a->name, s->active.name);
+		}
 		return 0;
 	}
 	if (!a && s->active.id) {

@@ -26,8 +26,17 @@ int steer_load(struct steer *s, const char *start_id, char *err, size_t errsz);
 int steer_start(struct steer *s, const struct account *a, const char *note);
 
 /*
+ * The longest a turn of the TUI waits at the gate for the fresh usage. Past it the turn goes
+ * on the provisional account, which the cache said can be used; if it cannot, its usage-limit
+ * error switches and sends the turn again, as on any account. Without a bound a slow backend
+ * would freeze the TUI's first prompt for the whole usage timeout.
+ */
+#define STEER_GATE_WAIT_US (2 * 1000000LL)
+
+/*
  * The start account given to steer_load() is provisional: the TUI's turns are held until
- * steer_settle() confirms it or the switch to the account it names is done.
+ * steer_settle() confirms it or the switch to the account it names is done, or for
+ * STEER_GATE_WAIT_US at most. Call it once the loop exists.
  */
 void steer_provisional(struct steer *s);
 

@@ -237,6 +237,43 @@ def test_provisional_start_from_an_older_cache(mb):
     home.cleanup()
 
 
+def test_held_turn_waits_a_bounded_time(mb):
+    """A provisional start whose fresh usage is slow: the first prompt, sent at once, waits at
+    most 2 s, then goes on the account the cache vouched for; the usage still comes later."""
+    delay = 4.5
+    home, (a, b) = tr.setup(mb)
+    p, t = tr.run(home, READ_ACCOUNT, "warm")
+    check(p.returncode == 0 and started_email(t) == a["email"], "a first run on A (%r)"
+          % p.stderr[-300:])
+    for path in glob.glob(os.path.join(home.switch_home, "logs", "*")):
+        os.unlink(path)
+    mb.set_account("acct-0", usage={"mode": "ok", "delay": delay})
+    mb.set_account("acct-1", usage={"mode": "ok", "delay": delay})
+    before = len(mb.requests(endpoint="responses"))
+    scenario = {"exit_code": 0, "steps": [
+        {"op": "initialize"},
+        {"op": "thread_start", "params": {}},
+        {"op": "turn", "text": "right away", "timeout": 60, "expect_status": "completed"},
+    ]}
+    p, t = tr.run(home, scenario, "slow-usage")
+    turns = [r for r in mb.requests(endpoint="responses")[before:]
+             if r.get("prompt") == "right away"]
+    t0, at = log_times(home, ["tui started", "the fresh usage is late", "usage queries"])
+    late, tui = at.get("the fresh usage is late"), at.get("tui started")
+    check(p.returncode == 0 and turns and turns[0]["account"] == "acct-0",
+          "the first turn ran on A (%d, %r, %r)" % (p.returncode, [r["account"] for r in turns],
+                                                   p.stderr[-300:]))
+    check(late is not None and tui is not None and 1.5 <= late - tui < delay,
+          "the held turn went after the 2 s bound, before the usage (%r s after the TUI)"
+          % (late - tui if late and tui else None))
+    check(turns and tui is not None and turns[0]["time"] - tui < delay,
+          "the backend got the turn before the usage answered (%r s after the TUI)"
+          % (turns[0]["time"] - tui if turns and tui else None))
+    mb.set_account("acct-0", usage={"mode": "ok"})
+    mb.set_account("acct-1", usage={"mode": "ok"})
+    home.cleanup()
+
+
 def test_disabled_choice_explained(mb):
     home, (a, b) = tr.setup(mb)
     a["auto_switch_disabled"] = True
@@ -345,6 +382,7 @@ def main():
         test_first_run, test_nothing_to_adopt, test_users_choice_wins,
         test_unusable_choice_explained, test_app_server_starts_during_usage_queries,
         test_provisional_start_is_corrected, test_provisional_start_from_an_older_cache,
+        test_held_turn_waits_a_bounded_time,
         test_disabled_choice_explained, test_pinned_account, test_unknown_login_at_start,
         test_api_key_copied, test_first_prompt,
     ]

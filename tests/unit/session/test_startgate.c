@@ -42,7 +42,7 @@ static void test_holds_and_releases_in_order(void **state)
 	(void)state;
 	startgate_init(&g);
 	assert_false(startgate_closed(&g));
-	startgate_close(&g);
+	startgate_close(&g, NULL, 0, NULL, NULL);
 	assert_true(startgate_closed(&g));
 	assert_int_equal(startgate_hold(&g, A, "one!", 3), 0); /* by length, not NUL */
 	assert_int_equal(startgate_hold(&g, B, "two", 3), 0);
@@ -66,7 +66,7 @@ static void test_bounded(void **state)
 
 	(void)state;
 	startgate_init(&g);
-	startgate_close(&g);
+	startgate_close(&g, NULL, 0, NULL, NULL);
 	for (size_t i = 0; i < STARTGATE_MAX; i++) {
 		assert_int_equal(startgate_hold(&g, A, "x", 1), 0);
 	}
@@ -75,11 +75,51 @@ static void test_bounded(void **state)
 	assert_false(startgate_closed(&g));
 }
 
+static struct sent late_sent;
+
+static void open_late(void *ctx)
+{
+	startgate_open(ctx, take, &late_sent);
+}
+
+/* The first held turn arms the bound; late() runs once it passed while the gate is closed. */
+static void test_late(void **state)
+{
+	struct ev *ev = ev_new();
+	struct startgate g;
+	int64_t t0 = ev_now_us();
+
+	(void)state;
+	assert_non_null(ev);
+	startgate_init(&g);
+	startgate_close(&g, ev, 50000, open_late, &g);
+	assert_int_equal(startgate_hold(&g, A, "one", 3), 0);
+	assert_int_equal(startgate_hold(&g, A, "two", 3), 0);
+	while (startgate_closed(&g) && ev_now_us() - t0 < 5000000) {
+		ev_run_once(ev);
+	}
+	assert_false(startgate_closed(&g));
+	assert_true(ev_now_us() - t0 >= 50000);
+	assert_int_equal(late_sent.n, 2);
+	assert_string_equal(late_sent.json[1], "two");
+	sent_free(&late_sent);
+	/* Opened in time: the bound never fires. */
+	startgate_close(&g, ev, 50000, open_late, &g);
+	assert_int_equal(startgate_hold(&g, A, "three", 5), 0);
+	late_sent.n = 0;
+	startgate_open(&g, take, &late_sent);
+	assert_int_equal(late_sent.n, 1);
+	sent_free(&late_sent);
+	startgate_release(&g);
+	ev_free(ev);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_holds_and_releases_in_order),
 	        cmocka_unit_test(test_bounded),
+	        cmocka_unit_test(test_late),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
