@@ -115,7 +115,8 @@ static void switch_done(void *ctx, const struct switch_result *r)
 	if (r->err) {
 		switch_failed(s, r);
 		if (r->req->kind == SWITCH_EXTERNAL) {
-			return; /* follow_later() looks again */
+			steer_start_open_gate(s); /* follow_later() looks again */
+			return;
 		}
 	} else if (r->req->kind == SWITCH_RENEW) {
 		set_active(s, r->account);
@@ -126,7 +127,7 @@ static void switch_done(void *ctx, const struct switch_result *r)
 	s->check_auth = true; /* auth.json may have changed while the login was pending */
 	pool_reload(&s->pool);
 	if (!switcher_busy(&s->sw)) {
-		/* a provisional start is settled: its held turns go now */
+		/* a provisional start is settled, or the login ended: what was held goes now */
 		steer_start_open_gate(s);
 	}
 }

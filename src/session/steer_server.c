@@ -227,6 +227,41 @@ enum proxy_verdict steer_server_message(struct steer *s, struct proxy_conn *conn
 	return v;
 }
 
+/*
+ * Requests for which the app-server loads its configuration. One that arrives while an
+ * account/login/start is being answered fails ("failed to load configuration: application
+ * network permission was revoked", 0.169, about one in ten back to back), and the user would
+ * read that error instead of an answer: they wait for the login's end, a few milliseconds.
+ */
+static bool loads_config(const char *method)
+{
+	static const char *const methods[] = {"turn/start", "thread/start", "thread/resume",
+	                                      "thread/fork"};
+
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+		if (strcmp(method, methods[i]) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/* A provisional start holds the TUI's turns; a login under way, whatever loads the
+ * configuration. The gate opens when the start is settled or the login ends. */
+static bool held(struct steer *s, const char *method)
+{
+	if (strcmp(method, "turn/start") == 0 && startgate_closed(&s->gate)) {
+		return true;
+	}
+	if (loads_config(method) && switcher_logging_in(&s->sw)) {
+		if (!startgate_closed(&s->gate)) {
+			startgate_close(&s->gate, NULL, 0, NULL, NULL);
+		}
+		return true;
+	}
+	return false;
+}
+
 enum proxy_verdict steer_client_message(struct steer *s, struct proxy_conn *conn,
                                         const struct jsonrpc_head *h, const char *json, size_t len)
 {
@@ -236,23 +271,23 @@ enum proxy_verdict steer_client_message(struct steer *s, struct proxy_conn *conn
 	if (h->kind != JSONRPC_REQUEST) {
 		return PROXY_FORWARD;
 	}
-	if (strcmp(h->method, "turn/start") == 0 && startgate_closed(&s->gate)) {
-		if (startgate_hold(&s->gate, conn, json, len)) {
-			log_warn(
-			        "too many turns while the start account is chosen; one is dropped");
-		}
-		return PROXY_DROP; /* sent once the start account is settled */
-	}
-	if (strcmp(h->method, "turn/start") == 0) {
-		maintain_activity(&s->maint, steer_now());
-		turns_on_start(&s->turns, conn, json, len);
-	}
-	/* The user's own prompt or Esc wins over a turn held for sending again. */
+	/* The user's own prompt or Esc wins over a turn held for sending again, also when it
+	 * waits for a login itself. */
 	msg = cJSON_ParseWithLength(json, len);
 	tid = str_at(cJSON_GetObjectItemCaseSensitive(msg, "params"), "threadId", NULL);
 	if (tid) {
 		resubmit_user_acted(&s->resub, tid);
 	}
 	cJSON_Delete(msg);
+	if (held(s, h->method)) {
+		if (startgate_hold(&s->gate, conn, json, len)) {
+			log_warn("too many requests while an account is logged in; one is dropped");
+		}
+		return PROXY_DROP; /* sent once the start account is settled or the login ended */
+	}
+	if (strcmp(h->method, "turn/start") == 0) {
+		maintain_activity(&s->maint, steer_now());
+		turns_on_start(&s->turns, conn, json, len);
+	}
 	return steer_pool_client(s, conn, h, json, len); /* poolview */
 }

@@ -114,6 +114,11 @@ bool switcher_busy(const struct switcher *s)
 	return s->pending != NULL;
 }
 
+bool switcher_logging_in(const struct switcher *s)
+{
+	return s->pending && s->pending->id[0];
+}
+
 const struct account *switcher_target(const struct switcher *s)
 {
 	return s->pending ? &s->pending->target : NULL;

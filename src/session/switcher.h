@@ -76,6 +76,8 @@ void switcher_disconnected(struct switcher *s);
 
 /* A login is under way. */
 bool switcher_busy(const struct switcher *s);
+/* The login's account/login/start is out and not yet answered. */
+bool switcher_logging_in(const struct switcher *s);
 /* The account of the login under way, or NULL. */
 const struct account *switcher_target(const struct switcher *s);
 

@@ -541,8 +541,9 @@ static void test_user_prompt_wins_over_held_turn(void **state)
 	tui_prompt(x);
 	assert_int_equal(from_server(x, false, LIMIT_ERROR), PROXY_DROP);
 	i = expect_login(x, 3, &x->b);
-	/* The user types again before the switch is done: that prompt is theirs to send. */
-	assert_int_equal(from_tui(x, PROMPT), PROXY_FORWARD);
+	/* The user types again before the switch is done: that prompt is theirs to send, once
+	 * the login is answered. */
+	assert_int_equal(from_tui(x, PROMPT), PROXY_DROP);
 	assert_false(resubmit_active(&x->s.resub));
 	/* Its error was never shown, so its completion comes without it. */
 	assert_int_equal(from_server(x, false, FAILED_COMPLETION), PROXY_DROP);
@@ -554,7 +555,10 @@ static void test_user_prompt_wins_over_held_turn(void **state)
 	}
 	answer_control(x, i, "\"result\":{}");
 	assert_string_equal(x->s.active.id, x->b.id);
-	assert_int_equal(x->server.n, 0);
+	/* Only the user's prompt went, after the login: the failed turn was not sent again. */
+	assert_int_equal(x->server.n, 1);
+	assert_string_equal(fake_sent_str(&x->server, 0, "method", NULL), "turn/start");
+	assert_null(fake_sent_str(&x->server, 0, "id", NULL)); /* the user's id: a number */
 }
 
 static void test_all_spent_with_prompt_parks(void **state)
@@ -852,6 +856,31 @@ static void test_provisional_start_confirmed(void **state)
 	assert_string_equal(x->s.active.id, x->a.id);
 }
 
+/* What loads the app-server's configuration waits while a login is answered (0.169 fails it
+ * with "application network permission was revoked"), and goes, in order, once it is. */
+static void test_requests_wait_for_a_login(void **state)
+{
+	struct fixture *x = *state;
+	const char *thread = "{\"id\":11,\"method\":\"thread/start\",\"params\":{}}";
+	const char *list = "{\"id\":12,\"method\":\"model/list\",\"params\":{}}";
+	size_t i;
+
+	start_session(x);
+	assert_int_equal(from_tui(x, PROMPT), PROXY_FORWARD); /* no login: straight through */
+	assert_int_equal(authjson_write(x->f.paths.auth_json, &x->b), 0);
+	i = expect_login(x, 3, &x->b);
+	assert_int_equal(from_tui(x, PROMPT), PROXY_DROP);
+	assert_int_equal(from_tui(x, thread), PROXY_DROP);
+	assert_int_equal(from_tui(x, list), PROXY_FORWARD); /* no configuration: not held */
+	assert_int_equal(x->server.n, 0);
+	answer_control(x, i, "\"result\":{}");
+	assert_int_equal(x->server.n, 2);
+	assert_string_equal(fake_sent_str(&x->server, 0, "method", NULL), "turn/start");
+	assert_string_equal(fake_sent_str(&x->server, 1, "method", NULL), "thread/start");
+	assert_int_equal(from_tui(x, PROMPT), PROXY_FORWARD);
+	assert_int_equal(x->server.n, 2); /* forwarded by the proxy, not sent by us */
+}
+
 static void test_messages_not_ours_pass(void **state)
 {
 	struct fixture *x = *state;
@@ -907,6 +936,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_control_reconnect_resends_login, setup,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_initial_login_refused_fails, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_requests_wait_for_a_login, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_messages_not_ours_pass, setup, teardown),
 	};
 
