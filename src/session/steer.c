@@ -129,6 +129,7 @@ static void switch_done(void *ctx, const struct switch_result *r)
 	if (!switcher_busy(&s->sw)) {
 		/* a provisional start is settled, or the login ended: what was held goes now */
 		steer_start_open_gate(s);
+		steer_decide_deferred(s);
 	}
 }
 
@@ -397,6 +398,7 @@ void steer_release(struct steer *s)
 	pool_release(&s->pool);
 	account_release(&s->active);
 	account_release(&s->settle);
+	account_release(&s->deferred);
 	startgate_release(&s->gate);
 	usage_release(&s->live);
 }
@@ -410,6 +412,7 @@ void steer_conn_closed(struct steer *s, struct proxy_conn *conn, bool control)
 	if (control) {
 		switcher_disconnected(&s->sw);
 	}
+	steer_decide_deferred(s);
 }
 
 void steer_running(struct steer *s)

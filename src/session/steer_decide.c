@@ -6,15 +6,54 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Renewed tokens of the same account leave a turn alone; after a usage-limit error the turn
+ * is over already (its turn/completed follows at once). */
+static bool must_wait_for_turn(const struct steer *s, enum switch_kind kind)
+{
+	return (kind == SWITCH_POLICY || kind == SWITCH_EXTERNAL) && !s->in_error &&
+	       turns_running(&s->turns);
+}
+
 void steer_decide_switch(struct steer *s, const struct account *to, enum switch_kind kind,
                          enum policy_mode mode, const char *reason)
 {
 	struct switch_request req = {.kind = kind, .mode = mode};
 
 	snprintf(req.reason, sizeof(req.reason), "%s", reason);
+	if (must_wait_for_turn(s, kind)) {
+		if (!s->deferred.id || strcmp(s->deferred.id, to->id) != 0) {
+			log_info("switching to %s once the running turn ends (%s)", to->name,
+			         reason);
+		}
+		account_release(&s->deferred);
+		if (account_copy(&s->deferred, to) == 0) {
+			s->deferred_req = req;
+		}
+		return;
+	}
+	account_release(&s->deferred); /* this switch replaces the one that waited */
 	if (switcher_start(&s->sw, to, &req) < 0) {
 		log_warn("cannot start the login of %s now", to->name);
 	}
+}
+
+void steer_decide_deferred(struct steer *s)
+{
+	struct account a;
+	struct switch_request req;
+
+	if (!s->deferred.id || turns_running(&s->turns) || switcher_busy(&s->sw) ||
+	    !steer_deciding(s)) {
+		return;
+	}
+	a = s->deferred;
+	req = s->deferred_req;
+	memset(&s->deferred, 0, sizeof(s->deferred));
+	if (s->active.id && strcmp(a.id, s->active.id) != 0 &&
+	    switcher_start(&s->sw, &a, &req) < 0) {
+		log_warn("cannot start the login of %s now", a.name);
+	}
+	account_release(&a);
 }
 
 /* config.json asked for it: a credit instead of the wait. */

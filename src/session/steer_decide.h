@@ -9,10 +9,16 @@
 #include "session/steer_int.h"
 #include "session/trigger.h"
 
-/* Starts the login of to, with reason told when it is done (both copied). A refused start
- * (one login at a time) is logged, not retried. */
+/*
+ * Starts the login of to, with reason told when it is done (both copied). A refused start
+ * (one login at a time) is logged, not retried. A policy or outside switch waits while a turn
+ * runs (a login of another account would end it), the latest one replacing the one before.
+ */
 void steer_decide_switch(struct steer *s, const struct account *to, enum switch_kind kind,
                          enum policy_mode mode, const char *reason);
+/* A turn ended, a connection closed or a login ended: the switch that waited starts now if
+ * nothing runs any more. */
+void steer_decide_deferred(struct steer *s);
 
 /*
  * Asks the policy what next and acts on it; reason (borrowed; NULL: the policy's) says why,

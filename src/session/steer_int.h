@@ -76,6 +76,10 @@ struct steer {
 	bool resume_after_load; /* parked: the reset passed, decide again */
 	struct startgate gate;  /* turns wait while the start account is provisional */
 	struct account settle;  /* the start choice, come before the provisional login ended */
+	/* A switch decided while a turn ran: a login of another account ends the running turn
+	 * (0.169: "application network permission was revoked"), so it waits for the turn's end. */
+	struct account deferred;
+	struct switch_request deferred_req;
 	char settle_note[768];
 	bool settle_keep; /* the choice failed: the provisional account stays */
 };

@@ -158,13 +158,9 @@ static enum proxy_verdict on_rate_limits(struct steer *s, const cJSON *params)
 	return PROXY_FORWARD;
 }
 
-static enum proxy_verdict on_notification(struct steer *s, struct proxy_conn *conn,
-                                          const char *method, const cJSON *params, const char *json,
-                                          size_t len)
+static enum proxy_verdict on_kind(struct steer *s, struct proxy_conn *conn, const char *method,
+                                  const cJSON *params)
 {
-	if (!resubmit_filter(&s->resub, conn, method, params, json, len)) {
-		return PROXY_DROP;
-	}
 	if (strcmp(method, "turn/completed") == 0) {
 		notice_turn_ended(&s->notice, str_at(params, "turn", "id"));
 	} else if (strcmp(method, "turn/started") == 0) {
@@ -179,6 +175,31 @@ static enum proxy_verdict on_notification(struct steer *s, struct proxy_conn *co
 		return on_rate_limits(s, params);
 	}
 	return PROXY_FORWARD;
+}
+
+static enum proxy_verdict on_notification(struct steer *s, struct proxy_conn *conn,
+                                          const char *method, const cJSON *params, const char *json,
+                                          size_t len)
+{
+	enum proxy_verdict v;
+	const char *turn = str_at(params, "turn", "id");
+	bool ended = strcmp(method, "turn/completed") == 0 && turn;
+
+	/* Before the filter: a turn sent again ends unseen by the TUI, but it ends. */
+	if (strcmp(method, "turn/started") == 0 && turn) {
+		turns_run_started(&s->turns, conn, turn);
+	} else if (ended) {
+		turns_run_ended(&s->turns, turn);
+	}
+	if (!resubmit_filter(&s->resub, conn, method, params, json, len)) {
+		v = PROXY_DROP;
+	} else {
+		v = on_kind(s, conn, method, params);
+	}
+	if (ended) {
+		steer_decide_deferred(s); /* a switch waiting for the turn's end */
+	}
+	return v;
 }
 
 /* Answers to our requests count only where we sent them: logins on the control connection,

@@ -125,10 +125,45 @@ void turns_on_item(struct turns *t, const char *thread_id, const char *turn_id,
 	}
 }
 
+void turns_run_started(struct turns *t, struct proxy_conn *conn, const char *turn_id)
+{
+	if (t->nrunning < TURNS_RUNNING_MAX) {
+		t->running[t->nrunning].conn = conn;
+		snprintf(t->running[t->nrunning].id, sizeof(t->running[0].id), "%s", turn_id);
+		t->nrunning++;
+	}
+}
+
+/* Drops the running entries that match conn (when not NULL) or turn_id (when not NULL). */
+static void run_drop(struct turns *t, const struct proxy_conn *conn, const char *turn_id)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < t->nrunning; i++) {
+		if ((conn && t->running[i].conn == conn) ||
+		    (turn_id && strcmp(t->running[i].id, turn_id) == 0)) {
+			continue;
+		}
+		t->running[k++] = t->running[i];
+	}
+	t->nrunning = k;
+}
+
+void turns_run_ended(struct turns *t, const char *turn_id)
+{
+	run_drop(t, NULL, turn_id);
+}
+
+bool turns_running(const struct turns *t)
+{
+	return t->nrunning > 0;
+}
+
 void turns_conn_closed(struct turns *t, struct proxy_conn *conn)
 {
 	struct turn **p = &t->list;
 
+	run_drop(t, conn, NULL);
 	while (*p) {
 		struct turn *x = *p;
 		if (x->conn == conn) {

@@ -25,9 +25,18 @@ struct turn {
 	struct turn *next;
 };
 
+#define TURNS_RUNNING_MAX 16 /* turns running at once that are tracked; more are not */
+
 struct turns {
 	struct turn *list; /* newest first */
 	size_t n;
+	/* Every turn the app-server runs for a TUI connection (also hidden threads' and those
+	 * codex-switch sent again), from turn/started to turn/completed. */
+	struct {
+		struct proxy_conn *conn; /* opaque */
+		char id[128];
+	} running[TURNS_RUNNING_MAX];
+	size_t nrunning;
 };
 
 void turns_init(struct turns *t);
@@ -43,7 +52,13 @@ void turns_on_item(struct turns *t, const char *thread_id, const char *turn_id,
                    const char *item_type);
 /* The remembered turn of thread_id, or NULL; borrowed until the next call. */
 struct turn *turns_find(struct turns *t, const char *thread_id);
-/* conn is gone: its turns are forgotten. */
+/* turn/started of turn_id reached conn: it runs. */
+void turns_run_started(struct turns *t, struct proxy_conn *conn, const char *turn_id);
+/* turn/completed of turn_id: it runs no more. */
+void turns_run_ended(struct turns *t, const char *turn_id);
+/* A tracked turn runs. */
+bool turns_running(const struct turns *t);
+/* conn is gone: its turns are forgotten, the running ones too. */
 void turns_conn_closed(struct turns *t, struct proxy_conn *conn);
 
 #endif

@@ -92,6 +92,44 @@ def test_soft_switch_and_cooldown(mb):
     home.cleanup()
 
 
+def test_switch_waits_for_the_running_turn(mb):
+    """`codex-switch switch` in another terminal while an answer still streams: a login of
+    another account now would end the turn ("Fatal error: application network permission was
+    revoked", codex 0.169 and later), so the turn ends normally on A and the switch comes
+    after it, its line shown in the next turn, which runs on B."""
+    home, (a, b) = tr.setup(mb)
+    mb.set_account("acct-0", stream_delay=0.8)
+    scenario = {"exit_code": 0, "steps": [
+        {"op": "initialize"},
+        {"op": "thread_start", "params": {}},
+        {"op": "turn", "text": "streams slowly", "timeout": 60, "expect_status": "completed"},
+        {"op": "turn", "text": "next", "timeout": 60, "expect_status": "completed"},
+        {"op": "expect_notification", "method": "notice", "contains": "Switched to",
+         "timeout": 30},
+    ]}
+    p, transcript = tr.start_run(home, scenario, "midturn")
+    h.wait_until(lambda: [r for r in mb.turns() if r.get("prompt") == "streams slowly"], 60,
+                 "the streaming turn at the backend")
+    q = subprocess.run([tr.BIN, "switch", "acc1"], env=home.env(), stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=30)
+    check(q.returncode == 0, "codex-switch switch in another terminal works (%r)" % q.stderr)
+    out, err = p.communicate(timeout=120)
+    t = h.read_json(transcript)
+    errors = [m.get("params") for m in t.get("received", []) if m.get("method") == "error"]
+    check(p.returncode == 0 and not errors,
+          "both turns complete, no error reaches the TUI (%d, %r, %r)"
+          % (p.returncode, errors[:1], t.get("error")))
+    turns = mb.turns()
+    first = [r["account"] for r in turns if r.get("prompt") == "streams slowly"]
+    second = [r["account"] for r in turns if r.get("prompt") == "next"]
+    check(first == ["acct-0"] and second == ["acct-1"],
+          "the streaming turn stayed on A, the next one went to B (%r, %r)" % (first, second))
+    warns = switch_warnings(t)
+    check(len(warns) == 1, "one switch line (%r)" % warns)
+    mb.set_account("acct-0", stream_delay=0)
+    home.cleanup()
+
+
 def wait_step(transcript, n, timeout=90):
     def done():
         try:
@@ -206,7 +244,8 @@ def test_prewarm(mb):
 def main():
     tests = [
         test_start_on_policy_choice, test_usage_server_down_or_slow,
-        test_soft_switch_and_cooldown, test_external_switch,
+        test_soft_switch_and_cooldown, test_switch_waits_for_the_running_turn,
+        test_external_switch,
         test_two_sessions_follow_each_other, test_prewarm,
     ]
     return h.run_suite(tests, check, failures)

@@ -246,11 +246,45 @@ static void expect_notice(struct fixture *x, const char *who, const char *what)
 	i = fake_sent_find(&x->tui, "modelProvider/authRecoveryCompleted");
 	assert_null(x->tui_conn[i]);
 	assert_string_equal(fake_sent_str(&x->tui, (size_t)i, "params", "threadId"), "th-1");
-	assert_string_equal(fake_sent_str(&x->tui, (size_t)i, "params", "turnId"), "t-1");
+	assert_string_equal(fake_sent_str(&x->tui, (size_t)i, "params", "turnId"),
+	                    x->s.notice.turn_id);
 	text = fake_sent_str(&x->tui, (size_t)i, "params", "message");
 	assert_non_null(text);
 	assert_non_null(strstr(text, who));
 	assert_non_null(strcasestr(text, what));
+}
+
+static bool deferred(void *ctx)
+{
+	return ((struct fixture *)ctx)->s.deferred.id != NULL;
+}
+
+/* The running turn t-1 ends. */
+static void end_turn(struct fixture *x)
+{
+	assert_int_equal(
+	        from_server(x, false,
+	                    "{\"method\":\"turn/completed\",\"params\":{\"threadId\":"
+	                    "\"th-1\",\"turn\":{\"id\":\"t-1\",\"status\":\"completed\"}}}"),
+	        PROXY_FORWARD);
+}
+
+/* The TUI's next turn starts: a notice that came between turns shows in it. */
+static void next_turn(struct fixture *x)
+{
+	from_server(x, false,
+	            "{\"method\":\"turn/started\",\"params\":{\"threadId\":\"th-1\",\"turn\":"
+	            "{\"id\":\"t-3\"}}}");
+}
+
+/* A switch decided while t-1 runs waits for its end (a login of another account would end
+ * it): no login until then, then who's. */
+static size_t login_after_turn(struct fixture *x, size_t after, const struct account *who)
+{
+	assert_true(fake_session_run_until(&x->f, deferred, x, 10000000));
+	assert_int_equal(x->control.n, after);
+	end_turn(x);
+	return expect_login(x, after, who);
 }
 
 static void test_followed_external_switch(void **state)
@@ -261,9 +295,10 @@ static void test_followed_external_switch(void **state)
 	start_session(x);
 	/* `codex-switch switch bob` in another terminal. */
 	assert_int_equal(authjson_write(x->f.paths.auth_json, &x->b), 0);
-	i = expect_login(x, 3, &x->b);
+	i = login_after_turn(x, 3, &x->b);
 	assert_int_equal(x->tui.n, 0); /* told once the app-server took it */
 	answer_control(x, i, "\"result\":{}");
+	next_turn(x);
 	expect_notice(x, "bob", "switched");
 	assert_string_equal(x->s.active.id, x->b.id);
 	/* Nothing more: auth.json and the session agree now. */
@@ -295,7 +330,7 @@ static void test_follows_after_a_failed_reread(void **state)
 	assert_int_equal(fileio_write_atomic(x->f.paths.accounts, good, len), 0);
 	free(good);
 	assert_int_equal(authjson_write(x->f.paths.auth_json, &x->b), 0);
-	expect_login(x, 3, &x->b);
+	login_after_turn(x, 3, &x->b);
 }
 
 static void test_refused_external_switch_is_tried_again(void **state)
@@ -305,12 +340,13 @@ static void test_refused_external_switch_is_tried_again(void **state)
 
 	start_session(x);
 	assert_int_equal(authjson_write(x->f.paths.auth_json, &x->b), 0);
-	i = expect_login(x, 3, &x->b);
+	i = login_after_turn(x, 3, &x->b);
 	answer_control(x, i, "\"error\":{\"code\":-32600,\"message\":\"try later\"}");
 	assert_string_equal(x->s.active.id, x->a.id);
 	/* A second attempt after a second, then success. */
 	i = expect_login(x, i + 1, &x->b);
 	answer_control(x, i, "\"result\":{}");
+	next_turn(x);
 	expect_notice(x, "bob", "switched");
 	assert_string_equal(x->s.active.id, x->b.id);
 }
@@ -607,8 +643,9 @@ static void test_rate_limit_at_100_switches_and_is_cached(void **state)
 	from_server(x, false, json);
 	/* Marked until the window's reset. */
 	assert_int_equal(chooser_marked_until(&x->s.chooser, x->a.id), now + 1800);
-	i = expect_login(x, 3, &x->b);
+	i = login_after_turn(x, 3, &x->b);
 	answer_control(x, i, "\"result\":{}");
+	next_turn(x);
 	expect_notice(x, "bob", "5-hour");
 	/* What the session saw reaches usage-cache.json, for `list` and `usage`. */
 	assert_true(fake_session_settle(&x->f));
@@ -630,9 +667,8 @@ static void test_snapshot_before_the_new_accounts_turn_is_stale(void **state)
 
 	start_session(x);
 	from_server(x, false, spent);
-	i = expect_login(x, 3, &x->b);
+	i = login_after_turn(x, 3, &x->b);
 	answer_control(x, i, "\"result\":{}");
-	expect_notice(x, "bob", "5-hour");
 	told = x->tui.n;
 	assert_int_equal(from_server(x, false, spent), PROXY_DROP);
 	assert_int_equal(x->tui.n, told);
@@ -642,6 +678,7 @@ static void test_snapshot_before_the_new_accounts_turn_is_stale(void **state)
 	from_server(x, false,
 	            "{\"method\":\"turn/started\",\"params\":{\"threadId\":\"th-1\",\"turn\":"
 	            "{\"id\":\"t-2\",\"items\":[],\"status\":\"inProgress\"}}}");
+	expect_notice(x, "bob", "5-hour"); /* the switch's line, in bob's first turn */
 	from_server(x, false, spent);
 	assert_true(chooser_marked_until(&x->s.chooser, x->b.id) > 0);
 	free(spent);
@@ -670,12 +707,29 @@ static void test_soft_limit_switches_to_a_clearly_better_account(void **state)
 	/* Nearly spent: a soft switch, and alice is not marked (she still works). */
 	from_server(x, false, low);
 	assert_int_equal(chooser_marked_until(&x->s.chooser, x->a.id), 0);
-	i = expect_login(x, 3, &x->b);
+	i = login_after_turn(x, 3, &x->b);
 	answer_control(x, i, "\"result\":{}");
+	next_turn(x);
 	expect_notice(x, "bob", "alice");
 	assert_int_equal(x->s.chooser.last_soft_switch > 0, 1);
 	free(low);
 	free(fine);
+}
+
+/* The TUI's connection closes while a switch waits for its turn: the switch goes then. */
+static void test_waiting_switch_goes_when_the_tui_leaves(void **state)
+{
+	struct fixture *x = *state;
+	char *json = rate_limits(100, (int64_t)time(NULL));
+
+	start_session(x);
+	from_server(x, false, json);
+	assert_true(deferred(x));
+	assert_int_equal(x->control.n, 3);
+	steer_conn_closed(&x->s, TUI, false);
+	expect_login(x, 3, &x->b);
+	assert_false(deferred(x));
+	free(json);
 }
 
 static void test_refresh_request_is_answered(void **state)
@@ -717,11 +771,12 @@ static void test_revoked_login_switches_away(void **state)
 	                             "\"params\":{\"reason\":\"unauthorized\"}}"),
 	                 PROXY_DROP);
 	/* The app-server gets its error; alice is out until a new login, bob takes over. */
-	i = expect_login(x, 3, &x->b);
+	i = login_after_turn(x, 3, &x->b);
 	assert_int_equal(x->server.n, 1);
 	assert_non_null(cJSON_GetObjectItemCaseSensitive(x->server.msg[0], "error"));
 	assert_true(chooser_marked_until(&x->s.chooser, x->a.id) > (int64_t)time(NULL) + 86400);
 	answer_control(x, i, "\"result\":{}");
+	next_turn(x);
 	expect_notice(x, "bob", "login alice --replace");
 }
 
@@ -732,7 +787,7 @@ static void test_control_reconnect_resends_login(void **state)
 
 	start_session(x);
 	assert_int_equal(authjson_write(x->f.paths.auth_json, &x->b), 0);
-	i = expect_login(x, 3, &x->b);
+	i = login_after_turn(x, 3, &x->b);
 	/* The control connection drops before the answer, and comes back. */
 	steer_conn_closed(&x->s, CONTROL, true);
 	assert_int_equal(steer_control_opened(&x->s), 0);
@@ -745,6 +800,7 @@ static void test_control_reconnect_resends_login(void **state)
 	answer_control(x, i, "\"result\":{}");
 	assert_int_equal(x->tui.n, 0);
 	answer_control(x, j, "\"result\":{}");
+	next_turn(x);
 	expect_notice(x, "bob", "switched");
 	assert_int_equal(x->logged_in, 1); /* not the start again */
 }
@@ -868,7 +924,7 @@ static void test_requests_wait_for_a_login(void **state)
 	start_session(x);
 	assert_int_equal(from_tui(x, PROMPT), PROXY_FORWARD); /* no login: straight through */
 	assert_int_equal(authjson_write(x->f.paths.auth_json, &x->b), 0);
-	i = expect_login(x, 3, &x->b);
+	i = login_after_turn(x, 3, &x->b);
 	assert_int_equal(from_tui(x, PROMPT), PROXY_DROP);
 	assert_int_equal(from_tui(x, thread), PROXY_DROP);
 	assert_int_equal(from_tui(x, list), PROXY_FORWARD); /* no configuration: not held */
@@ -937,6 +993,8 @@ int main(void)
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_initial_login_refused_fails, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_requests_wait_for_a_login, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_waiting_switch_goes_when_the_tui_leaves, setup,
+	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_messages_not_ours_pass, setup, teardown),
 	};
 
