@@ -170,7 +170,11 @@ static void tokens_revoked(void *ctx, const char *account_id, const char *msg)
 	         "The login of %s is no longer valid and no other account can take over; run "
 	         "'codex-switch login %s --replace'",
 	         s->active.name, s->active.name);
+	/* The turn that asked for the refresh fails now: the switch need not wait for its end,
+	 * and its line shows in it. */
+	s->revoking = true;
 	steer_decide_consider_or(s, POLICY_HARD, reason, stuck);
+	s->revoking = false;
 }
 
 static void renewed(void *ctx, const struct account *fresh)

@@ -10,7 +10,7 @@
  * is over already (its turn/completed follows at once). */
 static bool must_wait_for_turn(const struct steer *s, enum switch_kind kind)
 {
-	return (kind == SWITCH_POLICY || kind == SWITCH_EXTERNAL) && !s->in_error &&
+	return (kind == SWITCH_POLICY || kind == SWITCH_EXTERNAL) && !s->in_error && !s->revoking &&
 	       turns_running(&s->turns);
 }
 
@@ -30,6 +30,11 @@ void steer_decide_switch(struct steer *s, const struct account *to, enum switch_
 			s->deferred_req = req;
 		}
 		return;
+	}
+	if (s->deferred.id && strcmp(s->deferred.id, to->id) == 0) {
+		/* The same switch, decided first from the fuller report (a window at 100 %, before
+		 * the usage-limit error that ended the turn): its words stay. */
+		snprintf(req.reason, sizeof(req.reason), "%s", s->deferred_req.reason);
 	}
 	account_release(&s->deferred); /* this switch replaces the one that waited */
 	if (switcher_start(&s->sw, to, &req) < 0) {

@@ -67,6 +67,7 @@ struct steer {
 	bool all_exhausted_told;
 	char park_told_turn[128]; /* the held turn the waiting line was told for */
 	bool in_error;            /* deciding on a usage-limit error (not a rate-limit update) */
+	bool revoking;            /* deciding on a revoked login: the running turn fails anyway */
 	bool credit_tried;        /* a reset credit was spent (or tried) since the last switch */
 	bool auth_write_pending;  /* our own auth.json write is on the worker */
 	bool check_auth, consider_after_load;
