@@ -199,16 +199,18 @@ static bool provisional(const struct paths *p, const struct policy_config *c, st
 	const struct account *a = rs->cur >= 0 ? &rs->store.accounts[rs->cur] : NULL;
 	struct policy_inputs v = {0};
 	char why[384];
-	bool ok;
+	bool recent, ok;
 
 	rs->provisional[0] = '\0';
 	if (!a || !wanted(a) || !a->chatgpt_account_id ||
 	    policy_inputs_init(&v, p, &rs->store, NULL, NULL, 0)) {
 		return false;
 	}
-	ok = v.e[rs->cur].from_cache &&
-	     util_now() - v.e[rs->cur].cached.fetched_at <= RUNSTART_PROVISIONAL_MAX_AGE_S &&
-	     !current_blocked(c, &rs->store, &v, rs->cur, why, sizeof(why));
+	/* No evidence (a first run, or a cache older than any window) is no reason to wait:
+	 * the account the user logged in is the likely choice, and the gate holds the turns. */
+	recent = v.e[rs->cur].from_cache &&
+	         util_now() - v.e[rs->cur].cached.fetched_at <= RUNSTART_PROVISIONAL_MAX_AGE_S;
+	ok = !recent || !current_blocked(c, &rs->store, &v, rs->cur, why, sizeof(why));
 	policy_inputs_release(&v);
 	if (ok) {
 		snprintf(rs->provisional, sizeof(rs->provisional), "%s", a->id);

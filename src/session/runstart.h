@@ -14,9 +14,10 @@
 /* Each usage request at start-up waits at most this long; the cache fills in the rest. */
 #define RUNSTART_USAGE_TIMEOUT_MS 5000L
 /*
- * A usage cache entry at most this old may start the session before the fresh usage: a week,
- * the longest window, so every run but the first starts at once. An older entry says nothing
- * of any window. A wrong guess costs no turn (the gate holds it), only a switch line.
+ * A usage cache entry at most this old that says the account auth.json holds cannot be used
+ * makes the session wait for the fresh usage: a week, the longest window. An older entry says
+ * nothing of any window, like none at all (a first run): the session starts at once on that
+ * account. A wrong guess costs no turn (the gate holds it), only a switch line.
  */
 #define RUNSTART_PROVISIONAL_MAX_AGE_S (7 * 86400)
 
@@ -35,10 +36,11 @@ struct runstart {
 	/* out: a choice is left for runstart_finish() (no --account) */
 	bool pending;
 	/*
-	 * out: while the choice is pending, the account auth.json holds when the usage cache (at
-	 * most RUNSTART_PROVISIONAL_MAX_AGE_S old) says it can be used now: the session may start
-	 * on it and let the fresh usage confirm or correct it (steer_settle); the queries then
-	 * wait for runstart_go(). "" otherwise.
+	 * out: while the choice is pending, the account auth.json holds unless the usage cache
+	 * (an entry at most RUNSTART_PROVISIONAL_MAX_AGE_S old) says it cannot be used now, or it
+	 * needs a new login or is excluded: the session may start on it and let the fresh usage
+	 * confirm or correct it (steer_settle); the queries then wait for runstart_go(). ""
+	 * otherwise.
 	 */
 	char provisional[64];
 

@@ -27,7 +27,7 @@ int steer_start(struct steer *s, const struct account *a, const char *note);
 
 /*
  * The longest a turn of the TUI waits at the gate for the fresh usage. Past it the turn goes
- * on the provisional account, which the cache said can be used; if it cannot, its usage-limit
+ * on the provisional account, which nothing said cannot be used; if it cannot, its usage-limit
  * error switches and sends the turn again, as on any account. Without a bound a slow backend
  * would freeze the TUI's first prompt for the whole usage timeout.
  */

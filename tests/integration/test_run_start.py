@@ -83,9 +83,19 @@ def test_users_choice_wins(mb):
     home.cleanup()
 
 
+def cache_usage(home):
+    """`codex-switch usage --all`: the usage cache then holds what the mock says now."""
+    p = subprocess.run([tr.BIN, "usage", "--all"], env=home.env(), capture_output=True,
+                       timeout=60)
+    check(p.returncode == 0, "usage --all filled the cache (%r)" % p.stderr[-300:])
+
+
 def test_unusable_choice_explained(mb):
+    """A recent usage cache says A is spent: run waits for the fresh usage, starts on B and
+    says why before the TUI starts."""
     home, (a, b) = tr.setup(mb)
     mb.set_account("acct-0", usage=FULL_5H)
+    cache_usage(home)
     p, t = tr.run(home, READ_ACCOUNT, "full")
     err = p.stderr.decode(errors="replace")
     check(p.returncode == 0 and started_email(t) == b["email"],
@@ -125,6 +135,8 @@ def test_app_server_starts_during_usage_queries(mb):
     login."""
     delay = 2.0
     home, (a, b) = tr.setup(mb)
+    mb.set_account("acct-0", usage=FULL_5H)
+    cache_usage(home)  # the cache says A is spent: the start waits for the fresh usage
     mb.set_account("acct-0", usage=dict(FULL_5H, delay=delay))
     mb.set_account("acct-1", usage=dict(HALF_5H, delay=delay))
     p, t = tr.run(home, READ_ACCOUNT, "early")
@@ -151,14 +163,23 @@ def test_app_server_starts_during_usage_queries(mb):
 
 
 def test_provisional_start_is_corrected(mb):
-    """A recent usage cache says A can be used: the TUI starts on A at once, before the usage
-    queries answer (issue #18). The fresh usage says A is spent: the session switches to B
-    before the TUI's first turn, which the backend sees on B, never on A."""
+    """A recent usage cache says A can be used, or there is no cache at all (a first run):
+    the TUI starts on A at once, before the usage queries answer (issue #18). The fresh usage
+    says A is spent: the session switches to B before the TUI's first turn, which the backend
+    sees on B, never on A."""
+    for warm in (True, False):
+        provisional_start_is_corrected(mb, warm)
+
+
+def provisional_start_is_corrected(mb, warm):
     delay = 1.5
     home, (a, b) = tr.setup(mb)
-    p, t = tr.run(home, READ_ACCOUNT, "warm")  # fills the usage cache: both usable
-    check(p.returncode == 0 and started_email(t) == a["email"], "a first run on A (%r)"
-          % p.stderr[-300:])
+    if warm:
+        p, t = tr.run(home, READ_ACCOUNT, "warm")  # fills the usage cache: both usable
+        check(p.returncode == 0 and started_email(t) == a["email"], "a first run on A (%r)"
+              % p.stderr[-300:])
+    check(os.path.exists(os.path.join(home.switch_home, "usage-cache.json")) == warm,
+          "a usage cache only after the warm-up run")
     for path in glob.glob(os.path.join(home.switch_home, "logs", "*")):
         os.unlink(path)
     mb.set_account("acct-0", usage=dict(FULL_5H, delay=delay))
@@ -171,18 +192,19 @@ def test_provisional_start_is_corrected(mb):
     ]}
     p, t = tr.run(home, scenario, "provisional")
     reqs = mb.requests(endpoint="responses")[before:]
+    what = "a warm cache" if warm else "a first run"
     check(p.returncode == 0 and reqs and all(r["account"] == "acct-1" for r in reqs),
-          "the first turn went to B only (%d, %r, %r)"
-          % (p.returncode, [r["account"] for r in reqs], p.stderr[-300:]))
+          "%s: the first turn went to B only (%d, %r, %r)"
+          % (what, p.returncode, [r["account"] for r in reqs], p.stderr[-300:]))
     t0, at = log_times(home, ["tui started", "the fresh usage chose acc1", "logged in acc0"])
     tui, chose = at.get("tui started"), at.get("the fresh usage chose acc1")
     check(at.get("logged in acc0") is not None and tui is not None and tui - t0 < delay / 2,
-          "the TUI started on A before the usage answered (%r s after the start)"
-          % (tui - t0 if tui and t0 else None))
+          "%s: the TUI started on A before the usage answered (%r s after the start)"
+          % (what, tui - t0 if tui and t0 else None))
     check(chose is not None and chose - t0 >= delay - 0.1,
-          "the switch to B came with the usage (%r s after the start)"
-          % (chose - t0 if chose and t0 else None))
-    check(auth_account(home) == "acct-1", "auth.json follows B")
+          "%s: the switch to B came with the usage (%r s after the start)"
+          % (what, chose - t0 if chose and t0 else None))
+    check(auth_account(home) == "acct-1", "%s: auth.json follows B" % what)
     mb.set_account("acct-0", usage={"mode": "ok"})
     mb.set_account("acct-1", usage={"mode": "ok"})
     home.cleanup()
@@ -210,14 +232,19 @@ def age_usage_cache(home, seconds):
 
 def test_provisional_start_from_an_older_cache(mb):
     """The cache of a session hours ago still lets the TUI start at once (issue #18: start-up
-    without waiting for the usage queries); one older than a week, the longest window, does
-    not."""
+    without waiting for the usage queries), and so does one older than a week, the longest
+    window, even where it said A was spent: it says nothing of any window now."""
     delay = 1.5
     home, (a, b) = tr.setup(mb)
     p, t = tr.run(home, READ_ACCOUNT, "warm")
     check(p.returncode == 0 and started_email(t) == a["email"], "a first run on A (%r)"
           % p.stderr[-300:])
-    for age, at_once in ((3 * 3600, True), (8 * 86400, False)):
+    mb.set_account("acct-0", usage=FULL_5H)
+    cache_usage(home)  # A spent, says the cache; a week later that is past
+    for age, at_once in ((8 * 86400, True), (0, False), (3 * 3600, True)):
+        if age == 0:  # a recent cache that says A is spent: the start waits for fresh usage
+            mb.set_account("acct-0", usage=FULL_5H)
+            cache_usage(home)
         age_usage_cache(home, age)
         for path in glob.glob(os.path.join(home.switch_home, "logs", "*")):
             os.unlink(path)
