@@ -251,8 +251,12 @@ static void pool_loaded(void *ctx, int err, const char *msg)
 		if (err != -ECANCELED) {
 			log_warn("%s", msg);
 		}
+		if (err != -ECANCELED) {
+			steer_start_pool_loaded(s); /* the held turns go without the check */
+		}
 		return; /* the next change or check tries again: nothing is stuck */
 	}
+	steer_start_pool_loaded(s);
 	if (s->pool.cur.adopt_message[0] && s->pool.cur.adopt_kind != ADOPT_REFRESHED) {
 		/* a login taken in, or a file saved aside */
 		steer_tell(s, s->pool.cur.adopt_message);

@@ -83,6 +83,9 @@ struct steer {
 	struct switch_request deferred_req;
 	char settle_note[768];
 	bool settle_keep; /* the choice failed: the provisional account stays */
+	/* The fresh usage kept the provisional account: the held turns wait for the pool's
+	 * load of that usage, which may say every account is spent. */
+	bool settle_load;
 };
 
 static inline int64_t steer_now(void)

@@ -80,7 +80,9 @@ static void apply_settle(struct steer *s, const struct account *a, const char *n
 	struct switch_request req = {.kind = SWITCH_POLICY, .mode = POLICY_HARD};
 
 	if (strcmp(a->id, s->active.id) == 0) {
-		steer_start_open_gate(s);
+		/* Kept even when every account is spent (nothing better): the load says which. */
+		s->settle_load = true;
+		pool_reload(&s->pool);
 		return;
 	}
 	snprintf(req.reason, sizeof(req.reason), "%s", note && *note ? note : "the start policy");
@@ -149,6 +151,18 @@ void steer_start_logged_in(struct steer *s)
 		apply_settle(s, &a, s->settle_note);
 		account_release(&a);
 	}
+}
+
+void steer_start_pool_loaded(struct steer *s)
+{
+	if (!s->settle_load || s->pool.again) {
+		return; /* a later load reads the fresh usage */
+	}
+	s->settle_load = false;
+	if (steer_deciding(s)) { /* else steer_running() checks */
+		steer_start_check_spent(s);
+	}
+	steer_start_open_gate(s); /* parked, the held turns wait for the reset */
 }
 
 void steer_start_check_spent(struct steer *s)

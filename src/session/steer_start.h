@@ -59,5 +59,8 @@ void steer_start_logged_in(struct steer *s);
 void steer_start_open_gate(struct steer *s);
 /* The TUI runs: when every account is spent already, say so at once and wait for a reset. */
 void steer_start_check_spent(struct steer *s);
+/* The pool loaded (also on an error): after a start choice that kept the provisional
+ * account, the spent check, then the held turns go. */
+void steer_start_pool_loaded(struct steer *s);
 
 #endif

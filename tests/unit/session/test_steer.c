@@ -912,6 +912,39 @@ static void test_provisional_start_confirmed(void **state)
 	assert_string_equal(x->s.active.id, x->a.id);
 }
 
+/* The fresh usage keeps the provisional account because every account is spent: the session
+ * says so and waits for a reset before the held turn goes (its usage-limit error then waits
+ * for the reset, as any turn sent while parked). */
+static void test_provisional_start_kept_when_all_are_spent(void **state)
+{
+	struct fixture *x = *state;
+	const char *turn = "{\"id\":7,\"method\":\"turn/start\",\"params\":{\"threadId\":"
+	                   "\"th-1\",\"input\":[]}}";
+	size_t i;
+
+	steer_provisional(&x->s);
+	assert_int_equal(steer_control_opened(&x->s), 0);
+	answer_control(x, 0, "\"result\":{}");
+	i = expect_login(x, 2, &x->a);
+	answer_control(x, i, "\"result\":{}");
+	steer_running(&x->s);
+	assert_int_equal(from_server(x, false, /* notices show once the TUI has a thread */
+	                             "{\"method\":\"thread/started\",\"params\":{\"thread\":"
+	                             "{\"id\":\"th-1\"}}}"),
+	                 PROXY_FORWARD);
+	assert_int_equal(from_tui(x, turn), PROXY_DROP);
+	chooser_mark(&x->s.chooser, x->a.id, time(NULL) + 3600, time(NULL));
+	chooser_mark(&x->s.chooser, x->b.id, time(NULL) + 7200, time(NULL));
+	assert_int_equal(steer_settle(&x->s, &x->a, NULL), 0);
+	assert_true(fake_session_settle(&x->f));
+	assert_true(park_active(&x->s.park));
+	assert_int_equal(x->server.n, 1); /* after the park */
+	assert_int_equal(fake_sent_find(&x->control, "account/login/start"), (long)i);
+	assert_true(x->tui.n >= 1);
+	assert_non_null(strstr(fake_sent_str(&x->tui, 0, "params", "message"),
+	                       "All 2 accounts are at their limit"));
+}
+
 /* What loads the app-server's configuration waits while a login is answered (0.169 fails it
  * with "application network permission was revoked"), and goes, in order, once it is. */
 static void test_requests_wait_for_a_login(void **state)
@@ -969,6 +1002,8 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_provisional_start_switches_before_the_turn,
 	                                        setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_provisional_start_confirmed, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_provisional_start_kept_when_all_are_spent,
+	                                        setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_follows_after_a_failed_reread, setup,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_refused_external_switch_is_tried_again, setup,
