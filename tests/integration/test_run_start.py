@@ -30,6 +30,15 @@ HALF_5H = {"primary": {"used_percent": 50, "window_seconds": 18000,
                        "reset_after_seconds": 3600}}
 
 
+def one_turn(text):
+    """A TUI that starts a thread and runs one turn to its end."""
+    return {"exit_code": 0, "steps": [
+        {"op": "initialize"},
+        {"op": "thread_start", "params": {}},
+        {"op": "turn", "text": text, "timeout": 60, "expect_status": "completed"},
+    ]}
+
+
 def started_email(t):
     if not t or len(t.get("steps", [])) < 2:
         return None
@@ -185,11 +194,7 @@ def provisional_start_is_corrected(mb, warm):
     mb.set_account("acct-0", usage=dict(FULL_5H, delay=delay))
     mb.set_account("acct-1", usage=dict(HALF_5H, delay=delay))
     before = len(mb.requests(endpoint="responses"))
-    scenario = {"exit_code": 0, "steps": [
-        {"op": "initialize"},
-        {"op": "thread_start", "params": {}},
-        {"op": "turn", "text": "hi", "timeout": 60, "expect_status": "completed"},
-    ]}
+    scenario = one_turn("hi")
     p, t = tr.run(home, scenario, "provisional")
     reqs = mb.requests(endpoint="responses")[before:]
     what = "a warm cache" if warm else "a first run"
@@ -277,11 +282,7 @@ def test_held_turn_waits_a_bounded_time(mb):
     mb.set_account("acct-0", usage={"mode": "ok", "delay": delay})
     mb.set_account("acct-1", usage={"mode": "ok", "delay": delay})
     before = len(mb.requests(endpoint="responses"))
-    scenario = {"exit_code": 0, "steps": [
-        {"op": "initialize"},
-        {"op": "thread_start", "params": {}},
-        {"op": "turn", "text": "right away", "timeout": 60, "expect_status": "completed"},
-    ]}
+    scenario = one_turn("right away")
     p, t = tr.run(home, scenario, "slow-usage")
     turns = [r for r in mb.requests(endpoint="responses")[before:]
              if r.get("prompt") == "right away"]
