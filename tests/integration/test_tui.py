@@ -283,6 +283,9 @@ def test_esc_interrupts_resubmitted(mb):
               "the interrupted answer did not finish")
         t.submit("after esc")
         t.wait_for("acct-B answers: after esc", 45)
+        # Ctrl-C while the answer still streams interrupts it; 0.117's hint to press it
+        # again to quit is gone before quit()'s next press
+        t.wait_gone("esc to interrupt", 30)
         check_exit(t, home, "esc")
     home.cleanup()
 
