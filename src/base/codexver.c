@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,9 +14,14 @@
 #define QUERY_MAX_OUTPUT 4096
 #define QUERY_TIMEOUT_MS 15000
 
+/* The kept answer: NONE until a query starts, ASKING while one runs (others wait), DONE. */
+enum state { NONE, ASKING, DONE };
+
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
-static bool cache_done;
+static pthread_cond_t cache_cond = PTHREAD_COND_INITIALIZER;
+static enum state cache_state;
 static char cache[CODEXVER_MAX];
+static char prefetch_bin[4096];
 
 int codexver_parse(const char *text, char *out, size_t outsz)
 {
@@ -93,22 +99,85 @@ int codexver_query(const char *bin, char *out, size_t outsz)
 	return r;
 }
 
-const char *codexver_installed(const char *bin)
+/* Called with cache_lock held and cache_state ASKING; returns with it held and DONE. */
+static void ask(const char *bin)
+{
+	char v[CODEXVER_MAX];
+	int r;
+
+	pthread_mutex_unlock(&cache_lock);
+	r = codexver_query(bin, v, sizeof(v));
+	pthread_mutex_lock(&cache_lock);
+	snprintf(cache, sizeof(cache), "%s", r == 0 ? v : "");
+	cache_state = DONE;
+	pthread_cond_broadcast(&cache_cond);
+}
+
+static const char *default_bin(const char *bin)
 {
 	const char *env = getenv("CODEX_SWITCH_CODEX_BIN");
 
+	if (bin && *bin) {
+		return bin;
+	}
+	return env && *env ? env : "codex";
+}
+
+const char *codexver_installed(const char *bin)
+{
 	pthread_mutex_lock(&cache_lock);
-	if (!cache_done) {
-		if (!bin || !*bin) {
-			bin = env && *env ? env : "codex";
-		}
-		if (codexver_query(bin, cache, sizeof(cache)) != 0) {
-			cache[0] = '\0';
-		}
-		cache_done = true;
+	if (cache_state == NONE) {
+		cache_state = ASKING;
+		ask(default_bin(bin));
+	}
+	while (cache_state != DONE) {
+		pthread_cond_wait(&cache_cond, &cache_lock);
 	}
 	pthread_mutex_unlock(&cache_lock);
 	return cache[0] ? cache : NULL;
+}
+
+static void *prefetch_run(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&cache_lock);
+	ask(prefetch_bin);
+	pthread_mutex_unlock(&cache_lock);
+	return NULL;
+}
+
+int codexver_prefetch(const char *bin)
+{
+	sigset_t all, old;
+	pthread_attr_t attr;
+	pthread_t t;
+	int r;
+
+	pthread_mutex_lock(&cache_lock);
+	if (cache_state != NONE) {
+		pthread_mutex_unlock(&cache_lock);
+		return 0;
+	}
+	snprintf(prefetch_bin, sizeof(prefetch_bin), "%s", default_bin(bin));
+	cache_state = ASKING;
+	pthread_mutex_unlock(&cache_lock);
+	/* Every signal blocked in the thread: they are the event loop's (signalfd). */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	r = pthread_attr_init(&attr);
+	if (r == 0) {
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		r = pthread_create(&t, &attr, prefetch_run, NULL);
+		pthread_attr_destroy(&attr);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r) {
+		pthread_mutex_lock(&cache_lock);
+		cache_state = NONE; /* the first codexver_installed() asks */
+		pthread_mutex_unlock(&cache_lock);
+		return -r;
+	}
+	return 0;
 }
 
 const char *codexver_for_agent(void)

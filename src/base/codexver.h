@@ -41,6 +41,15 @@ int codexver_query(const char *bin, char *out, size_t outsz);
 const char *codexver_installed(const char *bin);
 
 /*
+ * Starts the first codexver_installed() query on a thread of its own, so that `codex
+ * --version` (some 70 ms for the npm codex) runs while the caller starts other processes;
+ * the next codexver_installed() waits for its answer. The thread has every signal blocked.
+ * 0 (also when a query already ran or runs), or -errno when no thread could be made (then
+ * the next codexver_installed() asks itself). A process that forks after this has a thread.
+ */
+int codexver_prefetch(const char *bin);
+
+/*
  * The version to introduce ourselves with, as codex would: codexver_installed(NULL), or
  * CODEXVER_PINNED when codex is not installed. Never NULL.
  */

@@ -111,28 +111,6 @@ static void open_run_log(const struct paths *p, int argc, char **argv)
 	         runargs_summary(argc, argv, summary, sizeof(summary)));
 }
 
-/*
- * Asks codex its version once, before the event loop: the control connection and our own
- * backend requests introduce themselves with it, as codex does.
- */
-static int check_codex(const char *bin)
-{
-	const char *v = codexver_installed(bin);
-
-	if (!v) {
-		log_warn("cannot read the version of '%s'; run 'codex-switch doctor'", bin);
-		return EXIT_OK; /* starting it says what is wrong */
-	}
-	if (codexver_cmp(v, CODEXVER_OLDEST) < 0) {
-		log_error("codex %s is older than %s, the oldest version codex-switch supports; "
-		          "update codex to %s or pass --codex-bin PATH",
-		          v, CODEXVER_OLDEST, CODEXVER_PINNED);
-		return EXIT_FAIL;
-	}
-	log_info("codex %s", v);
-	return EXIT_OK;
-}
-
 int cmd_run(int argc, char **argv)
 {
 	struct paths p;
@@ -179,11 +157,14 @@ int cmd_run(int argc, char **argv)
 		log_error("%s", err);
 		r = EXIT_FAIL;
 	} else {
-		/* First: the usage queries run while codex is asked its version and started. */
+		/* First (while the process has one thread): the usage queries run while codex is
+		 * asked its version and started. */
 		rs.pin = o.account;
 		r = runstart_begin(&p, &policy, &rs);
 	}
-	r = r == EXIT_OK ? check_codex(o.bin) : r;
+	if (r == EXIT_OK && codexver_prefetch(o.bin)) {
+		log_debug("cannot ask codex its version on a thread; the session asks it itself");
+	}
 	if (r == EXIT_OK && !rs.pending) {
 		r = runstart_tokens(&p, rs.id, NULL);
 	} else if (r == EXIT_OK && rs.provisional[0]) {

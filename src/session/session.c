@@ -10,6 +10,7 @@
 #define _GNU_SOURCE /* signalfd */
 #include "session/session.h"
 
+#include "base/codexver.h"
 #include "base/ev.h"
 #include "base/log.h"
 #include "base/util.h"
@@ -547,6 +548,30 @@ static int make_tokens(struct session *s)
 	return 0;
 }
 
+/*
+ * codex's version, asked while the app-server started (codexver_prefetch): the control
+ * connection and our own backend requests introduce themselves with it, as codex does.
+ */
+static int check_codex(struct session *s)
+{
+	const char *v = codexver_installed(s->cfg->codex_bin);
+
+	if (!v) {
+		log_warn("cannot read the version of '%s'; run 'codex-switch doctor'",
+		         s->cfg->codex_bin);
+		return 0; /* the app-server says what is wrong */
+	}
+	if (codexver_cmp(v, CODEXVER_OLDEST) < 0) {
+		log_error("codex %s is older than %s, the oldest version codex-switch supports; "
+		          "update codex to %s or pass --codex-bin PATH",
+		          v, CODEXVER_OLDEST, CODEXVER_PINNED);
+		return -ENOTSUP;
+	}
+	log_info("codex %s", v);
+	steer_codex_version(&s->steer, v);
+	return 0;
+}
+
 static int start(struct session *s, const sigset_t *mask)
 {
 	char err[512];
@@ -585,7 +610,8 @@ static int start(struct session *s, const sigset_t *mask)
 		return r;
 	}
 	log_info("app-server started (pid %ld) on port %d", (long)s->kids.app_pid, s->app_port);
-	return proxy_control_open(s->proxy, READY_TIMEOUT_MS);
+	r = check_codex(s);
+	return r ? r : proxy_control_open(s->proxy, READY_TIMEOUT_MS);
 }
 
 /* A TUI that was killed, or ended by a signal before it could clean up, leaves the terminal

@@ -378,12 +378,13 @@ void steer_init(struct steer *s, const struct session_env *env, const struct ste
 	s->pool.on_committed = committed;
 	s->pool.ctx = s;
 	chooser_init(&s->chooser, policy);
-	switcher_init(&s->sw, env, &so, run_id, codexver_for_agent());
+	/* The installed codex's version comes later (steer_codex_version). */
+	switcher_init(&s->sw, env, &so, run_id, CODEXVER_PINNED);
 	tokenreq_init(&s->tokens, env, &to);
 	maintain_init(&s->maint, env, &s->pool, &mo);
 	reconcile_init(&s->watch, env, outside_change, s);
 	notice_init(&s->notice);
-	notice_set_codex(&s->notice, codexver_for_agent());
+	notice_set_codex(&s->notice, CODEXVER_PINNED);
 	turns_init(&s->turns);
 	startgate_init(&s->gate);
 	resubmit_init(&s->resub, &ro, run_id);
@@ -421,6 +422,12 @@ void steer_conn_closed(struct steer *s, struct proxy_conn *conn, bool control)
 		switcher_disconnected(&s->sw);
 	}
 	steer_decide_deferred(s);
+}
+
+void steer_codex_version(struct steer *s, const char *version)
+{
+	switcher_set_client_version(&s->sw, version);
+	notice_set_codex(&s->notice, version);
 }
 
 void steer_running(struct steer *s)

@@ -28,6 +28,11 @@ void steer_release(struct steer *s);
 /* A connection of the proxy closed; control: it was the control connection. */
 void steer_conn_closed(struct steer *s, struct proxy_conn *conn, bool control);
 
+/* The installed codex's version (borrowed), before the control connection opens: what the
+ * control connection's initialize says, and how a notice shows on that TUI. Until then
+ * CODEXVER_PINNED. */
+void steer_codex_version(struct steer *s, const char *version);
+
 /* The TUI runs: watch for outside changes, act on triggers. */
 void steer_running(struct steer *s);
 /* The session is ending: decide nothing more. */

@@ -79,6 +79,11 @@ void switcher_init(struct switcher *s, const struct session_env *env,
 	snprintf(s->client_version, sizeof(s->client_version), "%s", client_version);
 }
 
+void switcher_set_client_version(struct switcher *s, const char *client_version)
+{
+	snprintf(s->client_version, sizeof(s->client_version), "%s", client_version);
+}
+
 void switcher_release(struct switcher *s)
 {
 	struct switch_pending *p = s->pending;

@@ -67,6 +67,8 @@ struct switcher {
 void switcher_init(struct switcher *s, const struct session_env *env,
                    const struct switcher_ops *ops, const char *run_id, const char *client_version);
 void switcher_release(struct switcher *s);
+/* The version the next initialize gives as its clientInfo (copied). */
+void switcher_set_client_version(struct switcher *s, const char *client_version);
 
 /* The control connection opened: sends initialize. */
 int switcher_connected(struct switcher *s);

@@ -241,11 +241,13 @@ def test_refusals(mb):
 
 
 def test_too_old_codex(mb):
-    """A codex older than the oldest supported version: run refuses it before starting it."""
+    """A codex older than the oldest supported version: run refuses it before its TUI starts
+    (the app-server starts while codex is asked its version, and is stopped)."""
     home, _ = setup(mb)
     old = os.path.join(home.root, "old-codex")
     with open(old, "w") as f:
         f.write("#!/bin/sh\n[ \"$1\" = --version ] && { echo 'codex-cli 0.116.0'; exit 0; }\n"
+                "[ \"$1\" = app-server ] && while :; do sleep 0.2; done\n"
                 "touch '%s/started'\nexit 3\n" % home.root)
     os.chmod(old, 0o755)
     p = subprocess.run([BIN, "run", "--codex-bin", old], env=home.env(), cwd=home.work,
@@ -255,7 +257,9 @@ def test_too_old_codex(mb):
     check(p.returncode == 1 and want in p.stderr,
           "run refuses codex 0.116.0 with what to do (%d, %r)" % (p.returncode, p.stderr[-300:]))
     check(not os.path.exists(os.path.join(home.root, "started")),
-          "and never starts it")
+          "and never starts its TUI")
+    left = subprocess.run(["pgrep", "-f", old], capture_output=True, text=True).stdout.split()
+    check(not left, "and stops its app-server (%r)" % left)
     home.cleanup()
 
 

@@ -77,15 +77,24 @@ static void test_query(void **state)
 	assert_int_equal(codexver_query(path, v, sizeof(v)), -ENOENT);
 }
 
-/* Asked once: a later call with another binary gets the first answer. */
-static void test_installed_is_cached(void **state)
+/* Asked once, on the prefetch thread: the next call waits for that answer (the stand-in
+ * takes its time), and a later call or prefetch with another binary gets it too. */
+static void test_prefetched_then_kept(void **state)
 {
-	char good[256], other[256];
+	char slow[256], other[256];
+	FILE *f;
 
 	(void)state;
-	fake_codex("first", "codex-cli 0.122.0", 0, good, sizeof(good));
+	snprintf(slow, sizeof(slow), "%s/slow", dir);
+	f = fopen(slow, "w");
+	assert_non_null(f);
+	fprintf(f, "#!/bin/sh\nsleep 0.3\necho 'codex-cli 0.122.0'\n");
+	fclose(f);
+	assert_int_equal(chmod(slow, 0700), 0);
 	fake_codex("second", "codex-cli 0.143.0", 0, other, sizeof(other));
-	assert_string_equal(codexver_installed(good), "0.122.0");
+	assert_int_equal(codexver_prefetch(slow), 0);
+	assert_string_equal(codexver_installed(other), "0.122.0");
+	assert_int_equal(codexver_prefetch(other), 0);
 	assert_string_equal(codexver_installed(other), "0.122.0");
 	assert_string_equal(codexver_for_agent(), "0.122.0");
 }
@@ -111,7 +120,7 @@ int main(void)
 	        cmocka_unit_test(test_parse),
 	        cmocka_unit_test(test_cmp),
 	        cmocka_unit_test(test_query),
-	        cmocka_unit_test(test_installed_is_cached),
+	        cmocka_unit_test(test_prefetched_then_kept),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
