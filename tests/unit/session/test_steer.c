@@ -859,13 +859,12 @@ static void test_start_chosen_before_control(void **state)
 	assert_string_equal(x->s.active.id, x->a.id);
 }
 
-/* A provisional start (alice, from a recent cache): the TUI runs, its turn waits; the fresh
- * usage names bob: the session switches, and only then the turn goes. */
-static void test_provisional_start_switches_before_the_turn(void **state)
+static const char *const turn = "{\"id\":7,\"method\":\"turn/start\",\"params\":{"
+                                "\"threadId\":\"th-1\",\"input\":[]}}";
+
+/* A provisional start on alice, logged in; returns the index of that login on control. */
+static size_t provisional_on_alice(struct fixture *x)
 {
-	struct fixture *x = *state;
-	const char *turn = "{\"id\":7,\"method\":\"turn/start\",\"params\":{\"threadId\":"
-	                   "\"th-1\",\"input\":[]}}";
 	size_t i;
 
 	steer_provisional(&x->s);
@@ -873,6 +872,15 @@ static void test_provisional_start_switches_before_the_turn(void **state)
 	answer_control(x, 0, "\"result\":{}");
 	i = expect_login(x, 2, &x->a);
 	answer_control(x, i, "\"result\":{}");
+	return i;
+}
+
+/* A provisional start (alice, from a recent cache): the TUI runs, its turn waits; the fresh
+ * usage names bob: the session switches, and only then the turn goes. */
+static void test_provisional_start_switches_before_the_turn(void **state)
+{
+	struct fixture *x = *state;
+	size_t i = provisional_on_alice(x);
 	assert_int_equal(x->logged_in, 1); /* the TUI starts on alice */
 	assert_int_equal(from_tui(x, turn), PROXY_DROP);
 	assert_int_equal(x->server.n, 0); /* held */
@@ -895,8 +903,6 @@ static void test_provisional_start_switches_before_the_turn(void **state)
 static void test_provisional_start_confirmed(void **state)
 {
 	struct fixture *x = *state;
-	const char *turn = "{\"id\":7,\"method\":\"turn/start\",\"params\":{\"threadId\":"
-	                   "\"th-1\",\"input\":[]}}";
 	size_t i;
 
 	steer_provisional(&x->s);
@@ -918,15 +924,7 @@ static void test_provisional_start_confirmed(void **state)
 static void test_provisional_start_kept_when_all_are_spent(void **state)
 {
 	struct fixture *x = *state;
-	const char *turn = "{\"id\":7,\"method\":\"turn/start\",\"params\":{\"threadId\":"
-	                   "\"th-1\",\"input\":[]}}";
-	size_t i;
-
-	steer_provisional(&x->s);
-	assert_int_equal(steer_control_opened(&x->s), 0);
-	answer_control(x, 0, "\"result\":{}");
-	i = expect_login(x, 2, &x->a);
-	answer_control(x, i, "\"result\":{}");
+	size_t i = provisional_on_alice(x);
 	steer_running(&x->s);
 	assert_int_equal(from_server(x, false, /* notices show once the TUI has a thread */
 	                             "{\"method\":\"thread/started\",\"params\":{\"thread\":"
