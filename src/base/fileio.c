@@ -227,7 +227,7 @@ static void remove_dead_temps(const char *path)
  * returned descriptor holds flock() on it, marking its writer alive: keep it open until the
  * temp file is renamed or unlinked, then close it.
  */
-static int write_temp(const char *path, const void *data, size_t len, char **tmp)
+static int write_temp(const char *path, const void *data, size_t len, bool sync, char **tmp)
 {
 	char *dir, *prefix, id[UTIL_UUID_LEN + 1];
 	int fd, r;
@@ -254,7 +254,7 @@ static int write_temp(const char *path, const void *data, size_t len, char **tmp
 	if (!r && fchmod(fd, 0600) < 0) {
 		r = -errno;
 	}
-	if (!r && fsync(fd) < 0) {
+	if (!r && sync && fsync(fd) < 0) {
 		r = -errno;
 	}
 	if (r) {
@@ -280,27 +280,35 @@ static int finish(const char *path, char *tmp, int fd)
 	return r;
 }
 
+/* How place_temp() puts a file in place. */
+enum place {
+	PLACE_REPLACE,      /* rename(): replaces what is there */
+	PLACE_NEW,          /* link(): EEXIST when something is there */
+	PLACE_NEW_UNSYNCED, /* link(), neither the file nor its directory synced */
+};
+
 /*
- * Writes data to a private temp file next to path and puts it in place: rename() when replace
- * (it replaces a symlink at path itself, never writing through it), else link(), which fails
- * with EEXIST instead of replacing, even against a racing writer. Returns 0 or -errno when path
- * was not written; once it was, *sync_err gets the result of syncing its directory.
+ * Writes data to a private temp file next to path and puts it in place: rename() for
+ * PLACE_REPLACE (it replaces a symlink at path itself, never writing through it), else link(),
+ * which fails with EEXIST instead of replacing, even against a racing writer. Returns 0 or
+ * -errno when path was not written; once it was, *sync_err gets the result of syncing its
+ * directory.
  */
-static int place_temp(const char *path, const void *data, size_t len, bool replace, int *sync_err)
+static int place_temp(const char *path, const void *data, size_t len, enum place how, int *sync_err)
 {
 	char *tmp;
 	int fd, r;
 
 	remove_dead_temps(path);
-	fd = write_temp(path, data, len, &tmp);
+	fd = write_temp(path, data, len, how != PLACE_NEW_UNSYNCED, &tmp);
 	if (fd < 0) {
 		return fd;
 	}
-	r = (replace ? rename(tmp, path) : link(tmp, path)) < 0 ? -errno : 0;
-	if (r || !replace) {
+	r = (how == PLACE_REPLACE ? rename(tmp, path) : link(tmp, path)) < 0 ? -errno : 0;
+	if (r || how != PLACE_REPLACE) {
 		unlink(tmp);
 	}
-	if (r) {
+	if (r || how == PLACE_NEW_UNSYNCED) {
 		close(fd);
 		free(tmp);
 		return r;
@@ -312,7 +320,7 @@ static int place_temp(const char *path, const void *data, size_t len, bool repla
 int fileio_write_atomic(const char *path, const void *data, size_t len)
 {
 	int sync_err = 0;
-	int r = place_temp(path, data, len, true, &sync_err);
+	int r = place_temp(path, data, len, PLACE_REPLACE, &sync_err);
 
 	if (!r && sync_err) {
 		log_warn("'%s' was written, but syncing its directory failed (%s): a crash now may "
@@ -325,9 +333,16 @@ int fileio_write_atomic(const char *path, const void *data, size_t len)
 int fileio_write_new(const char *path, const void *data, size_t len)
 {
 	int sync_err = 0;
-	int r = place_temp(path, data, len, false, &sync_err);
+	int r = place_temp(path, data, len, PLACE_NEW, &sync_err);
 
 	return r ? r : sync_err;
+}
+
+int fileio_create_unsynced(const char *path, const void *data, size_t len)
+{
+	int unused = 0;
+
+	return place_temp(path, data, len, PLACE_NEW_UNSYNCED, &unused);
 }
 
 static int ensure_one(const char *dir, mode_t mode)

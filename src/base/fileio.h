@@ -45,6 +45,10 @@ int fileio_write_atomic(const char *path, const void *data, size_t len);
  * and it removes dead writers' temp files the same way. */
 int fileio_write_new(const char *path, const void *data, size_t len);
 
+/* fileio_write_new() without syncing the file or its directory (two fsyncs, some ms on a
+ * disk), for a file that means nothing after a crash: a lock, whose owner is gone then. */
+int fileio_create_unsynced(const char *path, const void *data, size_t len);
+
 /* A temp file younger than this is never taken for a dead writer's (see fileio_dead_temps). */
 #define FILEIO_TEMP_GRACE_S 10
 

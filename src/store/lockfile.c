@@ -113,8 +113,10 @@ static int create_lock(struct lockfile *l, const char *path)
 	if (!text) {
 		return -ENOMEM;
 	}
-	/* A temp file linked into place: a kill at any moment never leaves an empty lock. */
-	r = fileio_write_new(path, text, strlen(text));
+	/* A temp file linked into place: a kill at any moment never leaves an empty lock. Not
+	 * synced: its owner does not outlive a crash, and after one the lock is gone, unreadable
+	 * (reclaimed) or whole, as a synced one would be. */
+	r = fileio_create_unsynced(path, text, strlen(text));
 	free(text);
 	if (r) {
 		return r;

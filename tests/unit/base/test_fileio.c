@@ -76,6 +76,26 @@ static void test_write_new_refuses_existing(void **state)
 	free(path);
 }
 
+/* The same without syncing (locks): whole, private, never replacing, no temp file left. */
+static void test_create_unsynced(void **state)
+{
+	char *path = util_printf("%s/c.lock", dir), *data;
+	struct stat st;
+
+	(void)state;
+	assert_int_equal(fileio_create_unsynced(path, "mine", 4), 0);
+	assert_int_equal(fileio_create_unsynced(path, "yours", 5), -EEXIST);
+	assert_int_equal(fileio_write_new(path, "yours", 5), -EEXIST);
+	assert_int_equal(fileio_read(path, 100, &data, NULL), 0);
+	assert_string_equal(data, "mine");
+	free(data);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(count_entries(dir), 1);
+	unlink(path);
+	free(path);
+}
+
 static void test_symlink_not_followed(void **state)
 {
 	char *target = util_printf("%s/target", dir), *link = util_printf("%s/link", dir), *data;
@@ -248,6 +268,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_atomic_write_private),
 	        cmocka_unit_test(test_write_new_refuses_existing),
+	        cmocka_unit_test(test_create_unsynced),
 	        cmocka_unit_test(test_symlink_not_followed),
 	        cmocka_unit_test(test_ensure_dir),
 	        cmocka_unit_test(test_read_missing),
