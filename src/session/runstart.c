@@ -4,6 +4,7 @@
 #include "store/authjson.h"
 #include "cli/commands.h"
 #include "base/fileio.h"
+#include "base/codexver.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "policy/policy_inputs.h"
@@ -343,7 +344,8 @@ void runstart_current_tokens(const struct paths *p, const struct runstart *rs)
 void runstart_go(struct runstart *rs)
 {
 	if (rs->child) {
-		startusage_go(&rs->usage);
+		/* Asked already (the session waited for it before its control connection). */
+		startusage_go(&rs->usage, codexver_for_agent());
 	}
 }
 

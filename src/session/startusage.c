@@ -2,7 +2,9 @@
 #include "session/startusage.h"
 
 #include "base/buf.h"
+#include "base/codexver.h"
 #include "base/log.h"
+#include "net/endpoints.h"
 #include "net/http.h"
 #include "net/usage_fetch.h"
 #include "store/usage_cache.h"
@@ -12,6 +14,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -65,18 +68,29 @@ static void child_main(int fd, const struct paths *p, const char *const *ids, si
 	_exit(st);
 }
 
-/* A child told to wait: until the session says go (EOF alone means it ended: no queries). */
+/*
+ * A child told to wait: until the session says go, with the codex version it asked meanwhile
+ * ("g<version>", then EOF), which the queries' User-Agent names instead of asking `codex
+ * --version` a second time. EOF alone means the session ended: no queries.
+ */
 static void wait_go(int go)
 {
-	char c;
+	char msg[CODEXVER_MAX + 1];
+	size_t len = 0;
 	ssize_t r;
 
-	while ((r = read(go, &c, 1)) < 0 && errno == EINTR) {
-	}
-	if (r != 1) {
+	do {
+		r = read(go, msg + len, sizeof(msg) - 1 - len);
+		len += r > 0 ? (size_t)r : 0;
+	} while ((r > 0 && len < sizeof(msg) - 1) || (r < 0 && errno == EINTR));
+	if (len == 0 || msg[0] != 'g') {
 		_exit(1);
 	}
 	close(go);
+	msg[len] = '\0';
+	if (msg[1]) {
+		endpoints_set_codex_version(msg + 1);
+	}
 	/* The TUI owns the terminal now: what the queries have to say goes to the run log. */
 	log_set_stderr_level(LOG_OFF);
 	/* Nobody waits on the answer now, unless the first turn comes very soon: the relay, the
@@ -209,10 +223,14 @@ int startusage_collect(struct startusage *su, struct usage *out)
 	return r;
 }
 
-void startusage_go(struct startusage *su)
+void startusage_go(struct startusage *su, const char *codex_version)
 {
+	char msg[CODEXVER_MAX + 1];
+	int len = snprintf(msg, sizeof(msg), "g%s", codex_version ? codex_version : "");
+
 	if (su->go >= 0) {
-		if (write(su->go, "g", 1) != 1) {
+		/* Well under PIPE_BUF: one write, whole or not at all. */
+		if (write(su->go, msg, (size_t)len) != len) {
 			log_warn(
 			        "cannot start the usage queries: %s; choosing from the usage cache",
 			        strerror(errno));

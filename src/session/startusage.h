@@ -40,8 +40,9 @@ struct startusage {
 int startusage_spawn(struct startusage *su, const struct paths *p, const char *const *ids, size_t n,
                      long timeout_ms, bool later);
 
-/* A child spawned later begins its queries. Loop thread. */
-void startusage_go(struct startusage *su);
+/* A child spawned later begins its queries, naming codex_version (borrowed; NULL: it asks
+ * codex itself) in their User-Agent. Loop thread. */
+void startusage_go(struct startusage *su, const char *codex_version);
 
 /*
  * Blocking (worker or before the loop): waits for the child's answer. out[0..n)

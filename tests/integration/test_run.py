@@ -43,10 +43,10 @@ def setup(mb, n=2):
     return home, accts
 
 
-def run(home, scenario, name, args=(), timeout=120):
+def run(home, scenario, name, args=(), timeout=120, codex_bin=None):
     files_env, transcript = h.fake_tui_files(home, scenario, name)
     env = home.env(**files_env)
-    argv = [BIN, "run", "--codex-bin", h.FAKE_CODEX] + list(args)
+    argv = [BIN, "run", "--codex-bin", codex_bin or h.FAKE_CODEX] + list(args)
     p = subprocess.run(argv, env=env, cwd=home.work, timeout=timeout, stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE)
     t = h.read_json(transcript) if os.path.exists(transcript) else {}

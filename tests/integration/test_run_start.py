@@ -302,6 +302,33 @@ def test_held_turn_waits_a_bounded_time(mb):
     home.cleanup()
 
 
+def test_version_asked_once(mb):
+    """codex (--codex-bin) is asked its version once per run, while the app-server starts;
+    the usage queries that begin after the TUI (a provisional start) name that version in
+    their User-Agent without asking again (they asked `codex` on PATH before)."""
+    home, (a, b) = tr.setup(mb)
+    calls = os.path.join(home.root, "version-calls")
+    wrapper = os.path.join(home.root, "codex")
+    with open(wrapper, "w") as f:
+        f.write("#!/bin/sh\n[ \"$1\" = --version ] && { echo asked >> '%s'; "
+                "echo 'codex-cli 0.170.0'; exit 0; }\nexec '%s' \"$@\"\n"
+                % (calls, h.FAKE_CODEX))
+    os.chmod(wrapper, 0o755)
+    mb.clear_requests()
+    p, t = tr.run(home, one_turn("hi"), "version", codex_bin=wrapper)
+    with open(calls) as f:
+        asked = f.read().split()
+    usage = mb.requests(endpoint="usage")
+    check(p.returncode == 0 and len(usage) >= 2,
+          "a session whose usage queries ran (%d, %d queries, %r)"
+          % (p.returncode, len(usage), p.stderr[-300:]))
+    check(len(asked) == 1, "codex --version ran once (%d times)" % len(asked))
+    agents = {r["headers"].get("user-agent", "").split(" ")[0] for r in usage}
+    check(agents == {"codex_cli_rs/0.170.0"},
+          "the usage queries name the version --codex-bin gave (%r)" % agents)
+    home.cleanup()
+
+
 def test_disabled_choice_explained(mb):
     home, (a, b) = tr.setup(mb)
     a["auto_switch_disabled"] = True
@@ -410,7 +437,7 @@ def main():
         test_first_run, test_nothing_to_adopt, test_users_choice_wins,
         test_unusable_choice_explained, test_app_server_starts_during_usage_queries,
         test_provisional_start_is_corrected, test_provisional_start_from_an_older_cache,
-        test_held_turn_waits_a_bounded_time,
+        test_held_turn_waits_a_bounded_time, test_version_asked_once,
         test_disabled_choice_explained, test_pinned_account, test_unknown_login_at_start,
         test_api_key_copied, test_first_prompt,
     ]
