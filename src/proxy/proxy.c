@@ -24,6 +24,11 @@
 #define ACCEPT_PAUSE_US  (1000 * 1000)
 #define BACKOFF_FIRST_MS 2
 #define BACKOFF_MAX_MS   250
+/* An app-server just spawned listens within 30-300 ms (a native codex, the npm launcher):
+ * a connect refused on loopback costs microseconds, a late one the user waits for. Then the
+ * back-off starts at BACKOFF_FIRST_MS. */
+#define POLL_FAST_MS 1000
+#define POLL_MS      1
 
 /* "Bearer <token>": the scheme is case-insensitive, whitespace around the token is ignored. */
 bool proxy_bearer_ok(const struct proxy *p, const char *h, size_t n)
@@ -55,7 +60,16 @@ static void accept_resume(struct ev_timer *t)
 {
 	struct proxy *p = EV_CONTAINER_OF(t, struct proxy, accept_tm);
 
-	ev_io_set(p->ev, &p->listen, EPOLLIN);
+	ev_io_set(p->ev, &p->listen, p->held ? 0 : EPOLLIN);
+}
+
+void proxy_hold_clients(struct proxy *p, bool hold)
+{
+	p->held = hold;
+	/* After running out of descriptors, the pause's timer resumes accepting. */
+	if (!p->accept_tm.armed) {
+		ev_io_set(p->ev, &p->listen, hold ? 0 : EPOLLIN);
+	}
 }
 
 static void on_accept(struct ev_io *io, uint32_t events)
@@ -202,14 +216,17 @@ void proxy_control_connect_failed(struct proxy_conn *c, const char *why)
 {
 	struct proxy *p = c->p;
 	const struct proxy_hooks *hk = p->cfg.hooks;
-	int64_t delay = (int64_t)c->backoff_ms * 1000;
+	bool fast = ev_now_us() < c->poll_until_us;
+	int64_t delay = (int64_t)(fast ? POLL_MS : c->backoff_ms) * 1000;
 	char msg[160];
 
 	if (!c->closing[SIDE_UP].set && !p->destroying && ev_now_us() + delay < c->deadline_us) {
 		c->retry_pending = true;
 		ev_timer_start(p->ev, &c->retry, control_retry, delay);
-		c->backoff_ms =
-		        c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff_ms * 2;
+		if (!fast) {
+			c->backoff_ms = c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
+			                                                   : c->backoff_ms * 2;
+		}
 		return;
 	}
 	snprintf(msg, sizeof(msg), "cannot connect to the app-server on 127.0.0.1:%d: %s",
@@ -233,6 +250,7 @@ int proxy_control_open(struct proxy *p, int deadline_ms)
 	}
 	p->control = c;
 	c->deadline_us = ev_now_us() + (int64_t)deadline_ms * 1000;
+	c->poll_until_us = ev_now_us() + (int64_t)POLL_FAST_MS * 1000;
 	c->backoff_ms = BACKOFF_FIRST_MS;
 	control_attempt(c);
 	return 0;

@@ -98,9 +98,13 @@ struct proxy *proxy_create(const struct proxy_config *cfg);
 void proxy_destroy(struct proxy *p);
 
 int proxy_port(const struct proxy *p);
-/* Opens the internal control connection: connects with back-off (2, 4, 8 .. 250 ms) until
- * deadline_ms from now, then conn_opened(control) or control_failed(why). -EALREADY when one is
- * open or opening. */
+/* While held, TUIs are not accepted: their connections wait in the listen backlog (the
+ * kernel completes the TCP handshake; the upgrade is answered once released), and no upstream
+ * is opened for them. A TUI may then be started before the app-server is ready. */
+void proxy_hold_clients(struct proxy *p, bool hold);
+/* Opens the internal control connection: tries every 1 ms for 1 s, then backs off (2, 4 ..
+ * 250 ms) until deadline_ms from now, then conn_opened(control) or control_failed(why).
+ * -EALREADY when one is open or opening. */
 int proxy_control_open(struct proxy *p, int deadline_ms);
 /* The control conn once opened, else NULL. */
 struct proxy_conn *proxy_control(struct proxy *p);

@@ -117,6 +117,7 @@ struct proxy_conn {
 	unsigned nwatch;
 	struct ev_timer retry; /* control connect retries */
 	bool retry_pending;
+	int64_t poll_until_us; /* retries every BACKOFF_FIRST_MS until then, then back off */
 	int64_t deadline_us;
 	unsigned backoff_ms;
 };
@@ -126,6 +127,7 @@ struct proxy {
 	struct ev *ev; /* borrowed from the config */
 	struct ev_io listen;
 	struct ev_timer accept_tm; /* accepting again after running out of descriptors */
+	bool held;                 /* proxy_hold_clients(): TUIs wait in the listen backlog */
 	int port;
 	char *bearer; /* "Bearer <token>", for the upstream handshake */
 	struct proxy_conn *conns;

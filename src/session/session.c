@@ -5,7 +5,10 @@
  * reports back through the callbacks it was handed (part.h); the decisions are made here.
  *
  * Phases: STARTING (app-server spawned, control connection opening), LOGGING_IN (the start
- * account is being logged in on the control connection), RUNNING (the TUI runs), STOPPING.
+ * account is being logged in on the control connection), RUNNING (the TUI's connections are
+ * served), STOPPING. When the start account is known at once, the TUI is spawned in STARTING:
+ * it starts while the app-server does, and its connection waits in the proxy's listen backlog
+ * until the account is logged in, so it never reads the app-server before that.
  */
 #define _GNU_SOURCE /* signalfd */
 #include "session/session.h"
@@ -85,7 +88,8 @@ struct session {
 	struct steer steer;
 	struct termios term; /* the terminal's modes at start, restored after the TUI */
 	bool term_saved;
-	bool choosing; /* the start account is being chosen on the worker */
+	bool choosing;    /* the start account is being chosen on the worker */
+	bool tui_started; /* spawned, perhaps before RUNNING (see the phases above) */
 };
 
 static void begin_stop(struct session *s);
@@ -105,12 +109,17 @@ static void fail(struct session *s, const char *fmt, ...)
 	begin_stop(s);
 }
 
-static void fail_with_tail(struct session *s, const char *what)
+/* what, then the app-server's last lines on stderr, introduced as whose ("its"). */
+static void fail_with_tail(struct session *s, const char *what, const char *whose)
 {
 	char tail[CHILDREN_STDERR_TAIL];
 
 	children_stderr_tail(&s->kids, tail, sizeof(tail));
-	fail(s, "%s%s%s", what, tail[0] ? "; its last output:\n" : "", tail);
+	if (tail[0]) {
+		fail(s, "%s; %s last output:\n%s", what, whose, tail);
+	} else {
+		fail(s, "%s", what);
+	}
 }
 
 /* ---- what the parts may call (their narrow interfaces) ---- */
@@ -150,14 +159,14 @@ static void steer_failed(void *ctx, const char *msg)
 	fail(ctx, "%s", msg);
 }
 
-static void start_tui(struct session *s);
+static void go_running(struct session *s);
 
 static void logged_in(void *ctx)
 {
 	struct session *s = ctx;
 
 	if (s->phase == LOGGING_IN) {
-		start_tui(s);
+		go_running(s);
 	}
 }
 
@@ -171,7 +180,7 @@ static const struct steer_ops steer_ops = {
 
 /* ---- children and signals ---- */
 
-static void start_tui(struct session *s)
+static int start_tui(struct session *s)
 {
 	char url[64], *env_entry, **argv;
 	const char *env[2];
@@ -190,11 +199,22 @@ static void start_tui(struct session *s)
 	util_free_secret(env_entry);
 	if (r) {
 		fail(s, "cannot start '%s': %s", s->cfg->codex_bin, strerror(-r));
+		return r;
+	}
+	s->tui_started = true;
+	log_info("tui started (pid %ld) on proxy port %d", (long)s->kids.tui_pid,
+	         proxy_port(s->proxy));
+	return 0;
+}
+
+/* The start account is logged in: the TUI, started now or already waiting, is served. */
+static void go_running(struct session *s)
+{
+	if (!s->tui_started && start_tui(s)) {
 		return;
 	}
 	s->phase = RUNNING;
-	log_info("tui started (pid %ld) on proxy port %d", (long)s->kids.tui_pid,
-	         proxy_port(s->proxy));
+	proxy_hold_clients(s->proxy, false);
 	if (s->cfg->start && s->cfg->account_id) {
 		runstart_go(s->cfg->start); /* provisional: the usage queries waited until now */
 	}
@@ -210,6 +230,9 @@ static void maybe_done(struct session *s)
 
 static void begin_stop(struct session *s)
 {
+	/* A TUI still waiting in the listen backlog has no connection to see closing. */
+	int sig = s->phase < RUNNING ? SIGTERM : 0;
+
 	if (s->phase == STOPPING || s->phase == DONE) {
 		return;
 	}
@@ -218,7 +241,7 @@ static void begin_stop(struct session *s)
 	proxy_close_clients(s->proxy, 1001, "codex-switch is exiting");
 	children_stop_app(&s->kids);
 	/* The TUI sees its connection close; give it time to restore the terminal. */
-	children_stop_tui(&s->kids, 0, TUI_GRACE_US);
+	children_stop_tui(&s->kids, sig, TUI_GRACE_US);
 	maybe_done(s);
 }
 
@@ -226,7 +249,13 @@ static void child_exited(void *ctx, enum children_which which, int status)
 {
 	struct session *s = ctx;
 
-	if (which == CHILDREN_TUI) {
+	if (which == CHILDREN_TUI && s->phase < RUNNING) {
+		/* It gave up waiting (codex allows 10 s to connect) or could not start. */
+		char what[96];
+		snprintf(what, sizeof(what),
+		         "codex exited (status %d) while the app-server was starting", status);
+		fail_with_tail(s, what, "the app-server's");
+	} else if (which == CHILDREN_TUI) {
 		if (!s->fatal[0]) {
 			s->exit_status = status;
 		}
@@ -236,7 +265,7 @@ static void child_exited(void *ctx, enum children_which which, int status)
 		proxy_close_clients(s->proxy, 1011, "app-server exited");
 		snprintf(what, sizeof(what), "the codex app-server exited unexpectedly (status %d)",
 		         status);
-		fail_with_tail(s, what);
+		fail_with_tail(s, what, "its");
 	}
 	maybe_done(s);
 }
@@ -248,7 +277,7 @@ static void on_signal(struct session *s, int sig)
 		return;
 	}
 	log_info("received signal %d", sig);
-	if (s->kids.tui_pid > 0 && s->phase == RUNNING) {
+	if (s->kids.tui_pid > 0 && s->phase < STOPPING) {
 		/* The TUI decides how to end; it exits, and we follow. */
 		children_stop_tui(&s->kids, sig, TUI_GRACE_US);
 		begin_stop(s);
@@ -330,7 +359,7 @@ static void hook_control_failed(void *ctx, const char *why)
 	}
 	snprintf(what, sizeof(what), "the codex app-server was not ready within %d s (%s)",
 	         READY_TIMEOUT_MS / 1000, why);
-	fail_with_tail(s, what);
+	fail_with_tail(s, what, "its");
 }
 
 static const struct proxy_hooks hooks = {
@@ -402,6 +431,7 @@ static int create_loop(struct session *s, const sigset_t *mask)
 	if (!s->proxy) {
 		return -errno;
 	}
+	proxy_hold_clients(s->proxy, true); /* until the start account is logged in */
 	fd = signalfd(-1, mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (fd < 0) {
 		return -errno;
@@ -590,6 +620,15 @@ static int start(struct session *s, const sigset_t *mask)
 		log_error("cannot start the proxy: %s", strerror(-r));
 		return r;
 	}
+	/* First: it takes longest to be ready, and the rest is done while it starts. */
+	r = spawn_app_server(s);
+	if (r) {
+		log_error("cannot start '%s app-server': %s; check --codex-bin or "
+		          "CODEX_SWITCH_CODEX_BIN",
+		          s->cfg->codex_bin, strerror(-r));
+		return r;
+	}
+	log_info("app-server started (pid %ld) on port %d", (long)s->kids.app_pid, s->app_port);
 	if (steer_load(&s->steer, s->cfg->account_id, err, sizeof(err))) {
 		log_error("%s", err);
 		return -EINVAL;
@@ -602,16 +641,16 @@ static int start(struct session *s, const sigset_t *mask)
 		log_error("cannot choose the start account: %s", strerror(-r));
 		return r;
 	}
-	r = spawn_app_server(s);
-	if (r) {
-		log_error("cannot start '%s app-server': %s; check --codex-bin or "
-		          "CODEX_SWITCH_CODEX_BIN",
-		          s->cfg->codex_bin, strerror(-r));
-		return r;
-	}
-	log_info("app-server started (pid %ld) on port %d", (long)s->kids.app_pid, s->app_port);
 	r = check_codex(s);
-	return r ? r : proxy_control_open(s->proxy, READY_TIMEOUT_MS);
+	if (r == 0) {
+		r = proxy_control_open(s->proxy, READY_TIMEOUT_MS);
+	}
+	/* The account is known: the TUI starts while the app-server does. Otherwise its choice
+	 * may still print to the terminal (choice_done), and the TUI waits for the login. */
+	if (r == 0 && s->cfg->account_id) {
+		r = start_tui(s);
+	}
+	return r;
 }
 
 /* A TUI that was killed, or ended by a signal before it could clean up, leaves the terminal

@@ -9,9 +9,9 @@
   as the real TUI does), runs the scenario in the JSON file named by env CS_TUI_SCENARIO, and
   exits with the scenario's exit code.
   A JSON transcript goes to env CS_TUI_TRANSCRIPT (rewritten after every step):
-  {"argv", "cwd", "remote", "token_env", "token_present", "steps": [{"op", "ok", "result" |
-  "error"}], "received": [every message from the server], "received_at": [when each arrived,
-  unix time], "close_code", "error", "exit_code"}.
+  {"argv", "cwd", "remote", "token_env", "token_present", "started_at" (unix time), "steps":
+  [{"op", "ok", "result" | "error"}], "received": [every message from the server],
+  "received_at": [when each arrived, unix time], "close_code", "error", "exit_code"}.
 
 Scenario::
 
@@ -81,7 +81,8 @@ class Tui:
         self.t = {"argv": ["codex"] + argv, "cwd": os.getcwd(),
                   "remote": arg_value(argv, "--remote"),
                   "token_env": arg_value(argv, "--remote-auth-token-env"),
-                  "token_present": False, "steps": [], "received": [], "received_at": [],
+                  "token_present": False, "started_at": time.time(),
+                  "steps": [], "received": [], "received_at": [],
                   "close_code": None,
                   "error": None, "exit_code": None}
 

@@ -4,6 +4,7 @@ CS_CODEX_VERSION) behind the proxy, the project's mock backend, and a scripted T
 mock saw (bearer, ChatGPT-Account-Id), what the TUI received, the exit status, the token file,
 and that no process is left behind."""
 
+import glob
 import json
 import re
 import os
@@ -371,8 +372,9 @@ def test_never_ready(mb):
     home, _ = setup(mb)
     slow = os.path.join(home.root, "slow-codex")
     with open(slow, "w") as f:
+        # Its TUI waits for its connection, as codex does (for 10 s), and is stopped.
         f.write("#!/bin/sh\n[ \"$1\" = app-server ] && { echo 'booting very slowly' >&2; "
-                "exec sleep 60; }\nexit 3\n")
+                "exec sleep 60; }\n[ \"$1\" = --version ] && exit 3\nexec sleep 60\n")
     os.chmod(slow, 0o755)
     start = time.monotonic()
     p = subprocess.run([BIN, "run", "--codex-bin", slow], env=home.env(), cwd=home.work,
@@ -384,6 +386,72 @@ def test_never_ready(mb):
     check(took < 20, "and it gives up after about 10 s (%.1f s)" % took)
     tokens, procs = leftovers(home)
     check(not tokens and not procs, "nothing left behind when the app-server never gets ready")
+    home.cleanup()
+
+
+def write_wrapper(home, name, app_part):
+    """A codex that runs app_part (sh) before its app-server; the rest is FAKE_CODEX."""
+    path = os.path.join(home.root, name)
+    with open(path, "w") as f:
+        f.write("#!/bin/sh\nif [ \"$1\" = app-server ]; then\n%s\nfi\nexec '%s' \"$@\"\n"
+                % (app_part, h.FAKE_CODEX))
+    os.chmod(path, 0o755)
+    return path
+
+
+def run_log_text(home):
+    text = ""
+    for path in sorted(glob.glob(os.path.join(home.switch_home, "logs", "*"))):
+        with open(path, errors="replace") as f:
+            text += f.read()
+    return text
+
+
+def test_tui_starts_with_app_server(mb):
+    """The start account is known: the TUI starts while the app-server does. Its connection
+    waits until the account is logged in, and is then served (it is not closed for want of
+    an app-server)."""
+    home, (a, _) = setup(mb)
+    ready = os.path.join(home.root, "app-exec")
+    slow = write_wrapper(home, "slow-codex", "sleep 1.5; date +%%s.%%N > '%s'" % ready)
+    scenario = {"exit_code": 0, "steps": [
+        {"op": "initialize"},
+        {"op": "request", "method": "account/read", "params": {"refreshToken": False}}]}
+    p, t = run(home, scenario, "early", codex_bin=slow)
+    check(p.returncode == 0 and t and all(s["ok"] for s in t["steps"]),
+          "a TUI started before its app-server is served (%d, %r, %r)"
+          % (p.returncode, t.get("error"), p.stderr[-300:]))
+    at = float(open(ready).read()) if os.path.exists(ready) else 0
+    check(at and t.get("started_at", at) < at,
+          "the TUI started while the app-server was starting (%r < %r)"
+          % (t.get("started_at"), at))
+    acct = t["steps"][1].get("result", {}).get("account") or {} if t.get("steps") else {}
+    check(acct.get("email") == a["email"], "and it reads the start account (%r)" % acct)
+    log = run_log_text(home)
+    check(log.find("logged in") < log.find("client connected") and log.find("logged in") > 0,
+          "its connection is taken only once the account is logged in")
+    tokens, procs = leftovers(home)
+    check(not tokens and not procs, "nothing left behind")
+    home.cleanup()
+
+
+def test_start_fails_with_tui_waiting(mb):
+    """The app-server dies while the TUI waits for it: run stops the TUI at once (SIGTERM,
+    not the kill after the grace), exits 1, and says why with the app-server's output."""
+    home, _ = setup(mb)
+    bad = write_wrapper(home, "bad-codex", "sleep 1; echo 'cannot open the database' >&2; "
+                        "exit 4")
+    p, t = run(home, {"steps": [{"op": "initialize"}]}, "startfail", codex_bin=bad)
+    check(p.returncode == 1 and b"app-server exited unexpectedly" in p.stderr
+          and b"cannot open the database" in p.stderr,
+          "run exits 1 with the app-server's last output (%d, %r)"
+          % (p.returncode, p.stderr[-300:]))
+    log = run_log_text(home)
+    check("tui started" in log and "tui exited with status 143" in log,
+          "the waiting TUI was ended by SIGTERM (%r)"
+          % [l for l in log.splitlines() if "tui " in l][-2:])
+    tokens, procs = leftovers(home)
+    check(not tokens and not procs, "nothing left behind (%r, %r)" % (tokens, procs))
     home.cleanup()
 
 
@@ -422,6 +490,7 @@ def main():
         test_usage_limit_switch, test_all_exhausted, test_auto_reset_credit,
         test_refresh_answered, test_signals,
         test_sigkill_and_stale_token, test_app_server_crash, test_never_ready,
+        test_tui_starts_with_app_server, test_start_fails_with_tui_waiting,
         test_fd_limit_raised,
     ]
     return h.run_suite(tests, check, failures)

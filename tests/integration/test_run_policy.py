@@ -25,17 +25,27 @@ def switch_warnings(t):
 
 
 def test_start_on_policy_choice(mb):
+    """A first run (no usage cache) starts on A, the account of auth.json, at once; the fresh
+    usage says A's window is full, so the first turn waits for the switch to B and goes there,
+    and the transcript says why."""
     home, (a, b) = tr.setup(mb)
     mb.set_account("acct-0", usage={"primary": {"used_percent": 100, "window_seconds": 18000,
                                                 "reset_after_seconds": 3600}})
     scenario = {"exit_code": 0, "steps": [
         {"op": "initialize"},
+        {"op": "thread_start", "params": {}},
+        {"op": "turn", "text": "hi", "timeout": 60, "expect_status": "completed"},
         {"op": "request", "method": "account/read", "params": {"refreshToken": False}},
     ]}
     p, t = tr.run(home, scenario, "start")
-    acct = (t["steps"][1].get("result") or {}).get("account") or {} if t else {}
-    check(p.returncode == 0 and acct.get("email") == b["email"],
-          "run starts on B when A's 5-hour window is full (%r, %r)" % (acct, p.stderr[-300:]))
+    reqs = mb.requests(endpoint="responses")
+    check(p.returncode == 0 and reqs and {r["account"] for r in reqs} == {"acct-1"},
+          "the first turn goes out on B when A's 5-hour window is full (%r, %r)"
+          % ([r["account"] for r in reqs], p.stderr[-300:]))
+    acct = (t["steps"][3].get("result") or {}).get("account") or {} if t else {}
+    check(acct.get("email") == b["email"], "the TUI then reads B (%r)" % acct)
+    check(any("starting on acc1" in w for w in switch_warnings(t)),
+          "the transcript says why it starts on B (%r)" % switch_warnings(t))
     check(h.read_json(os.path.join(home.codex_home, "auth.json"))["tokens"]["account_id"]
           == "acct-1", "auth.json holds the start account")
     home.cleanup()

@@ -1,10 +1,21 @@
 #include "proxy/proxy.h"
 
+#include "base/ev.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <cmocka.h>
+
+#define TOKEN "0123456789abcdef0123456789abcdef"
 
 /* `run` starts with the soft descriptor limit at the hard one, wherever the shell left it. */
 static void test_raise_fd_limit(void **state)
@@ -26,10 +37,87 @@ static void test_raise_fd_limit(void **state)
 	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
 }
 
+static void tick_fired(struct ev_timer *t)
+{
+	(void)t;
+}
+
+/* Runs the loop for about ms milliseconds. */
+static void spin(struct ev *ev, int ms)
+{
+	struct ev_timer tick = {0};
+
+	for (int i = 0; i < ms; i++) {
+		ev_timer_start(ev, &tick, tick_fired, 1000);
+		assert_int_equal(ev_run_once(ev), 0);
+		ev_timer_stop(ev, &tick);
+	}
+}
+
+/* A TUI's connection with its upgrade request sent. */
+static int tui_connect(int port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	char req[512];
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), n;
+
+	assert_true(fd >= 0);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	n = snprintf(req, sizeof(req),
+	             "GET / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
+	             "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+	             "Sec-WebSocket-Version: 13\r\nAuthorization: Bearer " TOKEN "\r\n\r\n",
+	             port);
+	assert_int_equal(send(fd, req, (size_t)n, MSG_NOSIGNAL), n);
+	return fd;
+}
+
+/* What the proxy answered so far (NUL-terminated), without waiting. */
+static size_t answer(int fd, char *buf, size_t cap)
+{
+	ssize_t n = recv(fd, buf, cap - 1, MSG_DONTWAIT);
+
+	assert_true(n >= 0 || errno == EAGAIN);
+	buf[n > 0 ? n : 0] = '\0';
+	return n > 0 ? (size_t)n : 0;
+}
+
+/* While held, a TUI that connected waits in the backlog: no upgrade is answered and no
+ * upstream is opened until the hold ends; then it is served as any other. */
+static void test_held_clients_wait(void **state)
+{
+	struct ev *ev = ev_new();
+	struct proxy_config cfg = {
+	        .upstream_port = 1, .token = TOKEN, .max_message = 1 << 20, .max_queued = 1 << 20};
+	struct proxy *p;
+	char buf[512];
+	int fd;
+
+	(void)state;
+	assert_non_null(ev);
+	cfg.ev = ev;
+	p = proxy_create(&cfg);
+	assert_non_null(p);
+	proxy_hold_clients(p, true);
+	fd = tui_connect(proxy_port(p));
+	spin(ev, 50);
+	assert_int_equal(answer(fd, buf, sizeof(buf)), 0);
+	proxy_hold_clients(p, false);
+	for (int i = 0; i < 1000 && !answer(fd, buf, sizeof(buf)); i++) {
+		spin(ev, 1);
+	}
+	assert_non_null(strstr(buf, "HTTP/1.1 101"));
+	close(fd);
+	proxy_destroy(p);
+	ev_free(ev);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_raise_fd_limit),
+	        cmocka_unit_test(test_held_clients_wait),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
