@@ -13,6 +13,7 @@
 #define _GNU_SOURCE /* signalfd */
 #include "session/session.h"
 
+#include "base/codexseen.h"
 #include "base/codexver.h"
 #include "base/ev.h"
 #include "base/log.h"
@@ -592,12 +593,18 @@ static int check_codex(struct session *s)
 		return 0; /* the app-server says what is wrong */
 	}
 	if (codexver_cmp(v, CODEXVER_OLDEST) < 0) {
-		log_error("codex %s is older than %s, the oldest version codex-switch supports; "
-		          "update codex to %s or pass --codex-bin PATH",
-		          v, CODEXVER_OLDEST, CODEXVER_PINNED);
+		/* printed once the TUI, if one started, has given the terminal back */
+		fail(s,
+		     "codex %s is older than %s, the oldest version codex-switch supports; "
+		     "update codex to %s or pass --codex-bin PATH",
+		     v, CODEXVER_OLDEST, CODEXVER_PINNED);
 		return -ENOTSUP;
 	}
 	log_info("codex %s", v);
+	if (codexseen_remember(s->cfg->paths->codex_seen, s->cfg->codex_bin, v)) {
+		log_debug("cannot record the version of '%s'; the next start waits for it",
+		          s->cfg->codex_bin);
+	}
 	steer_codex_version(&s->steer, v);
 	return 0;
 }
@@ -641,13 +648,18 @@ static int start(struct session *s, const sigset_t *mask)
 		log_error("cannot choose the start account: %s", strerror(-r));
 		return r;
 	}
-	r = check_codex(s);
+	/* The account is known: the TUI starts while the app-server does. Otherwise its choice
+	 * may still print to the terminal (choice_done), and the TUI waits for the login. The
+	 * same codex file was a supported version before: no need to wait for its version. */
+	if (s->cfg->account_id &&
+	    codexseen_supported(s->cfg->paths->codex_seen, s->cfg->codex_bin, CODEXVER_OLDEST)) {
+		r = start_tui(s);
+	}
+	r = r ? r : check_codex(s);
 	if (r == 0) {
 		r = proxy_control_open(s->proxy, READY_TIMEOUT_MS);
 	}
-	/* The account is known: the TUI starts while the app-server does. Otherwise its choice
-	 * may still print to the terminal (choice_done), and the TUI waits for the login. */
-	if (r == 0 && s->cfg->account_id) {
+	if (r == 0 && s->cfg->account_id && !s->tui_started) {
 		r = start_tui(s);
 	}
 	return r;

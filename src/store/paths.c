@@ -50,13 +50,14 @@ int paths_init(struct paths *p)
 	p->accounts = util_printf("%s/accounts.json", p->store_dir);
 	p->accounts_lock = util_printf("%s/accounts.lock", p->store_dir);
 	p->runtime_dir = util_printf("%s/runtime", p->store_dir);
+	p->codex_seen = util_printf("%s/runtime/codex-version", p->store_dir);
 	p->logs_dir = util_printf("%s/logs", p->store_dir);
 	p->usage_cache = util_printf("%s/usage-cache.json", p->store_dir);
 	p->config = util_printf("%s/config.json", p->store_dir);
 	p->auth_json = util_printf("%s/auth.json", p->codex_home);
 	p->codex_config = util_printf("%s/config.toml", p->codex_home);
-	if (!p->accounts || !p->accounts_lock || !p->runtime_dir || !p->logs_dir ||
-	    !p->usage_cache || !p->config || !p->auth_json || !p->codex_config) {
+	if (!p->accounts || !p->accounts_lock || !p->runtime_dir || !p->codex_seen ||
+	    !p->logs_dir || !p->usage_cache || !p->config || !p->auth_json || !p->codex_config) {
 		paths_release(p);
 		return -ENOMEM;
 	}
@@ -65,9 +66,9 @@ int paths_init(struct paths *p)
 
 void paths_release(struct paths *p)
 {
-	char **all[] = {&p->store_dir, &p->accounts,    &p->accounts_lock, &p->runtime_dir,
-	                &p->logs_dir,  &p->usage_cache, &p->config,        &p->codex_home,
-	                &p->auth_json, &p->codex_config};
+	char **all[] = {&p->store_dir,  &p->accounts,  &p->accounts_lock, &p->runtime_dir,
+	                &p->codex_seen, &p->logs_dir,  &p->usage_cache,   &p->config,
+	                &p->codex_home, &p->auth_json, &p->codex_config};
 
 	for (size_t i = 0; i < UTIL_ARRAY_LEN(all); i++) {
 		free(*all[i]);

@@ -11,6 +11,7 @@ struct paths {
 	char *accounts;      /* store_dir/accounts.json */
 	char *accounts_lock; /* store_dir/accounts.lock */
 	char *runtime_dir;   /* store_dir/runtime: capability tokens, refresh locks */
+	char *codex_seen;    /* runtime_dir/codex-version: codexseen's record */
 	char *logs_dir;      /* store_dir/logs */
 	char *usage_cache;   /* store_dir/usage-cache.json */
 	char *config;        /* store_dir/config.json */

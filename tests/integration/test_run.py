@@ -261,6 +261,19 @@ def test_too_old_codex(mb):
           "and never starts its TUI")
     left = subprocess.run(["pgrep", "-f", old], capture_output=True, text=True).stdout.split()
     check(not left, "and stops its app-server (%r)" % left)
+    # A record that says this file was a supported codex (a wrapper since pointed at an old
+    # one): its TUI starts at once, and the version still decides.
+    st = os.stat(old)
+    with open(os.path.join(home.switch_home, "runtime", "codex-version"), "w") as f:
+        f.write("%s\n%s\n%d %d %d %d.%09d\n" % (h.CODEX_PINNED, old, st.st_dev, st.st_ino,
+                                                st.st_size, st.st_mtime_ns // 10**9,
+                                                st.st_mtime_ns % 10**9))
+    p = subprocess.run([BIN, "run", "--codex-bin", old], env=home.env(), cwd=home.work,
+                       stderr=subprocess.PIPE, timeout=60)
+    check(p.returncode == 1 and want in p.stderr,
+          "a stale record: still refused, with what to do (%d, %r)"
+          % (p.returncode, p.stderr[-300:]))
+    check("tui started" in run_log_text(home), "(its TUI was started at once)")
     home.cleanup()
 
 
@@ -455,6 +468,39 @@ def test_start_fails_with_tui_waiting(mb):
     home.cleanup()
 
 
+def test_seen_codex_starts_tui_at_once(mb):
+    """The TUI waits for `codex --version` the first time; once that file was seen at a
+    supported version, the next start does not wait (the version is still asked); a changed
+    file is asked first again."""
+    home, (a, _) = setup(mb)
+    done = os.path.join(home.root, "version-done")
+    codex = os.path.join(home.root, "slow-version-codex")
+    with open(codex, "w") as f:
+        f.write("#!/bin/sh\nif [ \"$1\" = --version ]; then sleep 1; '%s' --version; s=$?; "
+                "date +%%s.%%N >> '%s'; exit $s; fi\nexec '%s' \"$@\"\n"
+                % (h.FAKE_CODEX, done, h.FAKE_CODEX))
+    os.chmod(codex, 0o755)
+    scenario = {"exit_code": 0, "steps": [
+        {"op": "initialize"},
+        {"op": "request", "method": "account/read", "params": {"refreshToken": False}}]}
+    starts = []
+    for name in ("first", "seen", "changed"):
+        if name == "changed":
+            os.utime(codex, (time.time() - 3600, time.time() - 3600))
+        p, t = run(home, scenario, name, codex_bin=codex)
+        with open(done) as f:
+            answered = float(f.read().split()[-1])
+        acct = t["steps"][1].get("result", {}).get("account") or {} if t.get("steps") else {}
+        check(p.returncode == 0 and acct.get("email") == a["email"],
+              "%s: the session runs on the start account (%d, %r)"
+              % (name, p.returncode, p.stderr[-200:]))
+        starts.append(t.get("started_at", 0) < answered)
+    check(starts == [False, True, False],
+          "the TUI started before the version was known only for a codex seen before "
+          "(first, seen, changed: %r)" % starts)
+    home.cleanup()
+
+
 def test_fd_limit_raised(mb):
     """run starts with its soft open file limit at the hard one, so a connection flood cannot
     starve the store at the shell's usual 1024."""
@@ -491,6 +537,7 @@ def main():
         test_refresh_answered, test_signals,
         test_sigkill_and_stale_token, test_app_server_crash, test_never_ready,
         test_tui_starts_with_app_server, test_start_fails_with_tui_waiting,
+        test_seen_codex_starts_tui_at_once,
         test_fd_limit_raised,
     ]
     return h.run_suite(tests, check, failures)

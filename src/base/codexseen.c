@@ -1,0 +1,91 @@
+#include "base/codexseen.h"
+
+#include "base/codexver.h"
+#include "base/fileio.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define RECORD_MAX (PATH_MAX + 256)
+
+/* The file exec would run for bin: bin itself when it names a path, else the first
+ * executable of that name on PATH. */
+static int resolve(const char *bin, char *out, size_t outsz)
+{
+	const char *path = getenv("PATH"), *p, *end;
+
+	if (strchr(bin, '/')) {
+		return snprintf(out, outsz, "%s", bin) < (int)outsz ? 0 : -ENAMETOOLONG;
+	}
+	for (p = path ? path : "/usr/local/bin:/usr/bin:/bin"; *p; p = *end ? end + 1 : end) {
+		end = p + strcspn(p, ":");
+		if (snprintf(out, outsz, "%.*s/%s", (int)(end - p), end == p ? "." : p, bin) <
+		            (int)outsz &&
+		    access(out, X_OK) == 0) {
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+/* "<version>\n<path>\n<device> <inode> <size> <mtime>\n": what the record holds for bin. */
+static int describe(const char *bin, const char *version, char *out, size_t outsz)
+{
+	char file[PATH_MAX];
+	struct stat st;
+	int r = resolve(bin, file, sizeof(file)), n;
+
+	if (r) {
+		return r;
+	}
+	if (stat(file, &st) < 0) {
+		return -errno;
+	}
+	n = snprintf(out, outsz, "%s\n%s\n%ju %ju %jd %jd.%09ld\n", version, file,
+	             (uintmax_t)st.st_dev, (uintmax_t)st.st_ino, (intmax_t)st.st_size,
+	             (intmax_t)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+	return n > 0 && (size_t)n < outsz ? 0 : -ENAMETOOLONG;
+}
+
+bool codexseen_supported(const char *path, const char *bin, const char *oldest)
+{
+	char version[CODEXVER_MAX], want[RECORD_MAX], *text = NULL;
+	size_t len = 0, vlen;
+	bool ok = false;
+
+	if (fileio_read(path, RECORD_MAX, &text, &len) < 0) {
+		return false;
+	}
+	vlen = strcspn(text, "\n");
+	if (vlen < sizeof(version) && text[vlen] == '\n') {
+		memcpy(version, text, vlen);
+		version[vlen] = '\0';
+		ok = codexver_cmp(version, oldest) >= 0 &&
+		     describe(bin, version, want, sizeof(want)) == 0 && strcmp(text, want) == 0;
+	}
+	free(text);
+	return ok;
+}
+
+int codexseen_remember(const char *path, const char *bin, const char *version)
+{
+	char want[RECORD_MAX], *text = NULL;
+	size_t len = 0;
+	int r = describe(bin, version, want, sizeof(want));
+
+	if (r) {
+		return r;
+	}
+	if (fileio_read(path, RECORD_MAX, &text, &len) == 0 && strcmp(text, want) == 0) {
+		free(text);
+		return 0;
+	}
+	free(text);
+	return fileio_write_atomic(path, want, strlen(want));
+}
