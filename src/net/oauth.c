@@ -3,7 +3,9 @@
 
 #include "net/endpoints.h"
 #include "net/http.h"
+#include "base/base64.h"
 #include "base/log.h"
+#include "base/sha.h"
 #include "net/oauth_server.h"
 #include "base/spawn.h"
 #include "base/util.h"
@@ -11,7 +13,6 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,38 +33,20 @@ void oauth_tokens_release(struct oauth_tokens *t)
 	}
 }
 
-void oauth_base64url(const void *in, size_t len, char *out)
-{
-	int n = EVP_EncodeBlock((unsigned char *)out, in, (int)len);
-
-	/* RFC 4648 section 5: the URL-safe alphabet, no padding. */
-	while (n > 0 && out[n - 1] == '=') {
-		n--;
-	}
-	out[n] = '\0';
-	for (char *p = out; *p; p++) {
-		*p = *p == '+' ? '-' : *p == '/' ? '_' : *p;
-	}
-}
-
 int oauth_pkce(char verifier[OAUTH_VERIFIER_LEN + 1], char challenge[OAUTH_CHALLENGE_LEN + 1])
 {
-	unsigned char raw[64], digest[EVP_MAX_MD_SIZE];
-	char enc[4 * ((64 + 2) / 3) + 1];
-	unsigned int dlen = 0;
+	unsigned char raw[64], digest[SHA256_LEN];
+	char enc[BASE64_LEN(64) + 1];
 	int rc = util_random_bytes(raw, sizeof(raw));
 
 	if (rc < 0) {
 		return rc;
 	}
-	/* EVP_EncodeBlock writes the padded form first, longer than the verifier. */
-	oauth_base64url(raw, sizeof(raw), enc);
+	base64url_encode(raw, sizeof(raw), enc);
 	memcpy(verifier, enc, OAUTH_VERIFIER_LEN + 1);
 	explicit_bzero(enc, sizeof(enc));
-	if (!EVP_Digest(verifier, strlen(verifier), digest, &dlen, EVP_sha256(), NULL)) {
-		return -EIO;
-	}
-	oauth_base64url(digest, dlen, enc); /* SHA-256: always 43 characters */
+	sha256_digest(verifier, strlen(verifier), digest);
+	base64url_encode(digest, sizeof(digest), enc); /* SHA-256: always 43 characters */
 	memcpy(challenge, enc, OAUTH_CHALLENGE_LEN);
 	challenge[OAUTH_CHALLENGE_LEN] = '\0';
 	return 0;
@@ -76,7 +59,7 @@ int oauth_state(char out[OAUTH_STATE_LEN + 1])
 	int rc = util_random_bytes(raw, sizeof(raw));
 
 	if (rc == 0) {
-		oauth_base64url(raw, sizeof(raw), enc);
+		base64url_encode(raw, sizeof(raw), enc);
 		memcpy(out, enc, OAUTH_STATE_LEN + 1);
 	}
 	return rc;

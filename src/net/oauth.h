@@ -26,9 +26,6 @@ struct oauth_tokens {
 
 void oauth_tokens_release(struct oauth_tokens *t);
 
-/* base64url without padding of in[0..len) into out (4*ceil(len/3)+1 bytes), via OpenSSL. */
-void oauth_base64url(const void *in, size_t len, char *out);
-
 /* A fresh PKCE pair: a random verifier and its S256 challenge. */
 int oauth_pkce(char verifier[OAUTH_VERIFIER_LEN + 1], char challenge[OAUTH_CHALLENGE_LEN + 1]);
 

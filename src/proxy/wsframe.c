@@ -5,9 +5,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/evp.h>
-
-#include "base/sha1.h"
+#include "base/base64.h"
+#include "base/sha.h"
 #include "base/util.h"
 
 #define RESPONSE_MAX (16 * 1024)
@@ -23,7 +22,7 @@ int wsframe_new_key(char key[WSFRAME_KEY_LEN + 1])
 	if (r) {
 		return r;
 	}
-	EVP_EncodeBlock((unsigned char *)key, raw, sizeof(raw));
+	base64_encode(raw, sizeof(raw), key);
 	return 0;
 }
 
@@ -86,7 +85,7 @@ static bool accept_value(const char *key, size_t klen, char out[ACCEPT_LEN + 1])
 	memcpy(in, key, klen);
 	memcpy(in + klen, ws_guid, sizeof(ws_guid) - 1);
 	sha1_digest(in, klen + sizeof(ws_guid) - 1, sha);
-	EVP_EncodeBlock((unsigned char *)out, sha, SHA1_LEN);
+	base64_encode(sha, SHA1_LEN, out);
 	return true;
 }
 

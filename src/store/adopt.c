@@ -4,10 +4,10 @@
 #include "store/authjson.h"
 #include "base/fileio.h"
 #include "base/log.h"
+#include "base/sha.h"
 #include "base/util.h"
 
 #include <errno.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,18 +105,14 @@ static int add_account(struct store *s, struct account *cur, struct adopt_result
 }
 
 /* The first 16 hex digits of the SHA-256 of data: the same file is copied only once. */
-static int digest_hex(const char *data, size_t len, char out[17])
+static void digest_hex(const char *data, size_t len, char out[17])
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
+	unsigned char md[SHA256_LEN];
 
-	if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) || mdlen < 8) {
-		return -EIO;
-	}
+	sha256_digest(data, len, md);
 	for (size_t i = 0; i < 8; i++) {
 		snprintf(out + 2 * i, 3, "%02x", md[i]);
 	}
-	return 0;
 }
 
 /* Copies auth.json as it is to <store>/auth-backup-<digest>.json (0600, never replaced). */
@@ -127,9 +123,7 @@ static int copy_file(const struct paths *p, const char *what, struct adopt_resul
 	int r = fileio_read(p->auth_json, FILEIO_MAX_JSON, &text, &len);
 
 	if (!r) {
-		r = digest_hex(text, len, hex);
-	}
-	if (!r) {
+		digest_hex(text, len, hex);
 		dest = util_printf("%s/auth-backup-%s.json", p->store_dir, hex);
 		r = dest ? fileio_write_new(dest, text, len) : -ENOMEM;
 	}

@@ -1,10 +1,10 @@
 #include "store/jwt.h"
 
+#include "base/base64.h"
 #include "base/util.h"
 
 #include <ctype.h>
 #include <errno.h>
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,53 +14,25 @@
 #define CLAIM_PROFILE "https://api.openai.com/profile"
 #define CLAIM_AUTH    "https://api.openai.com/auth"
 
-/* OpenSSL skips whitespace and accepts '+' and '/': none of them belongs in base64url. */
-static bool is_b64url(const char *in, size_t len)
-{
-	for (size_t i = 0; i < len; i++) {
-		if (!isalnum((unsigned char)in[i]) && in[i] != '-' && in[i] != '_') {
-			return false;
-		}
-	}
-	return true;
-}
-
-/*
- * Decodes one base64url part (padding optional) into a new NUL-terminated buffer.
- * OpenSSL does the decoding; we only translate the alphabet and restore the padding.
- */
+/* Decodes one base64url part (padding optional) into a new NUL-terminated buffer. */
 static int b64url_decode(const char *in, size_t len, char **out, size_t *outlen)
 {
-	size_t padded, pad;
-	unsigned char *std, *dec;
-	int n;
+	unsigned char *dec;
 
 	while (len > 0 && in[len - 1] == '=') {
 		len--;
 	}
-	padded = (len + 3) / 4 * 4;
-	pad = padded - len;
-	if (len == 0 || len > JWT_MAX_PART || pad == 3 || !is_b64url(in, len)) {
+	if (len == 0 || len > JWT_MAX_PART) {
 		return -EINVAL;
 	}
-	std = malloc(padded + 1);
-	dec = malloc(padded / 4 * 3 + 1);
-	if (!std || !dec) {
-		free(std);
-		free(dec);
+	dec = malloc(len / 4 * 3 + 3);
+	if (!dec) {
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < len; i++) {
-		std[i] = in[i] == '-' ? '+' : in[i] == '_' ? '/' : in[i];
-	}
-	memset(std + len, '=', pad);
-	n = EVP_DecodeBlock(dec, std, (int)padded);
-	free(std);
-	if (n < 0 || (size_t)n < pad) {
+	if (base64url_decode(in, len, dec, outlen) < 0) {
 		free(dec);
 		return -EINVAL;
 	}
-	*outlen = (size_t)n - pad; /* EVP_DecodeBlock counts the padding as zero bytes */
 	dec[*outlen] = '\0';
 	*out = (char *)dec;
 	return 0;

@@ -1,4 +1,4 @@
-#include "base/sha1.h"
+#include "base/sha.h"
 
 #include <openssl/evp.h>
 #include <setjmp.h>
@@ -9,9 +9,9 @@
 #include <string.h>
 #include <cmocka.h>
 
-static void hex(const unsigned char *d, char out[2 * SHA1_LEN + 1])
+static void hex(const unsigned char *d, char out[2 * SHA256_LEN + 1], int n)
 {
-	for (int i = 0; i < SHA1_LEN; i++) {
+	for (int i = 0; i < n; i++) {
 		snprintf(out + 2 * i, 3, "%02x", d[i]);
 	}
 }
@@ -30,12 +30,36 @@ static void test_known_vectors(void **state)
 	         "b37a4f2cc0624f1690f64606cf385945b2bec4ea"},
 	};
 	unsigned char d[SHA1_LEN];
-	char h[2 * SHA1_LEN + 1];
+	char h[2 * SHA256_LEN + 1];
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
 		sha1_digest(v[i].in, strlen(v[i].in), d);
-		hex(d, h);
+		hex(d, h, SHA1_LEN);
+		assert_string_equal(h, v[i].want);
+	}
+}
+
+/* FIPS 180 examples, and RFC 7636's PKCE example (its challenge is this digest, base64url). */
+static void test_known_vectors_256(void **state)
+{
+	static const struct {
+		const char *in, *want;
+	} v[] = {
+	        {"", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+	        {"abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
+	        {"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+	         "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"},
+	        {"dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+	         "13d31e961a1ad8ec2f16b10c4c982e0876a878ad6df144566ee1894acb70f9c3"},
+	};
+	unsigned char d[SHA256_LEN];
+	char h[2 * SHA256_LEN + 1];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		sha256_digest(v[i].in, strlen(v[i].in), d);
+		hex(d, h, SHA256_LEN);
 		assert_string_equal(h, v[i].want);
 	}
 }
@@ -44,22 +68,25 @@ static void test_million_a(void **state)
 {
 	size_t n = 1000000;
 	char *a = malloc(n);
-	unsigned char d[SHA1_LEN];
-	char h[2 * SHA1_LEN + 1];
+	unsigned char d[SHA256_LEN];
+	char h[2 * SHA256_LEN + 1];
 
 	(void)state;
 	assert_non_null(a);
 	memset(a, 'a', n);
 	sha1_digest(a, n, d);
-	hex(d, h);
+	hex(d, h, SHA1_LEN);
 	assert_string_equal(h, "34aa973cd4c4daa4f61eeb2bdbad27316534016f");
+	sha256_digest(a, n, d);
+	hex(d, h, SHA256_LEN);
+	assert_string_equal(h, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 	free(a);
 }
 
 /* Every length around the padding's block boundaries, against OpenSSL. */
 static void test_matches_openssl(void **state)
 {
-	unsigned char in[300], mine[SHA1_LEN], theirs[EVP_MAX_MD_SIZE];
+	unsigned char in[300], mine[SHA256_LEN], theirs[EVP_MAX_MD_SIZE];
 	unsigned int n = 0;
 
 	(void)state;
@@ -71,6 +98,10 @@ static void test_matches_openssl(void **state)
 		assert_true(EVP_Digest(in, len, theirs, &n, EVP_sha1(), NULL));
 		assert_int_equal(n, SHA1_LEN);
 		assert_memory_equal(mine, theirs, SHA1_LEN);
+		sha256_digest(in, len, mine);
+		assert_true(EVP_Digest(in, len, theirs, &n, EVP_sha256(), NULL));
+		assert_int_equal(n, SHA256_LEN);
+		assert_memory_equal(mine, theirs, SHA256_LEN);
 	}
 }
 
@@ -78,6 +109,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_known_vectors),
+	        cmocka_unit_test(test_known_vectors_256),
 	        cmocka_unit_test(test_million_a),
 	        cmocka_unit_test(test_matches_openssl),
 	};
