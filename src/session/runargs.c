@@ -164,6 +164,11 @@ char **runargs_tui_argv(const char *codex_bin, int argc, char *const argv[], con
 	return out;
 }
 
+bool runargs_reads_sessions(int argc, char *const argv[])
+{
+	return argc > 0 && is_subcommand(argv[0]);
+}
+
 const char *runargs_summary(int argc, char *const argv[], char *out, size_t outsz)
 {
 	const char *kind = argc == 0                ? "default"

@@ -5,6 +5,7 @@
 #ifndef CS_RUNARGS_H
 #define CS_RUNARGS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /*
@@ -24,6 +25,10 @@ int runargs_check(int argc, char *const argv[], char *err, size_t errsz);
 char **runargs_tui_argv(const char *codex_bin, int argc, char *const argv[], const char *cwd,
                         const char *remote_url, const char *env_name);
 void runargs_free(char **argv);
+
+/* Whether the TUI starts from the sessions codex keeps (resume, fork): its first requests read
+ * the app-server's index of them. */
+bool runargs_reads_sessions(int argc, char *const argv[]);
 
 /* "default|resume|fork|prompt|interactive (<n> args)", for logs: never the arguments themselves. */
 const char *runargs_summary(int argc, char *const argv[], char *out, size_t outsz);

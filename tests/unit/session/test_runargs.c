@@ -115,13 +115,25 @@ static void test_summary(void **state)
 	assert_string_equal(runargs_summary(1, p, out, sizeof(out)), "prompt (1 args)");
 }
 
+static void test_reads_sessions(void **state)
+{
+	char *r[] = {"resume", NULL}, *f[] = {"fork", "0199", NULL}, *p[] = {"resume me", NULL};
+	char *o[] = {"-m", "gpt-5", NULL};
+
+	(void)state;
+	assert_true(runargs_reads_sessions(1, r));
+	assert_true(runargs_reads_sessions(2, f));
+	assert_false(runargs_reads_sessions(1, p));
+	assert_false(runargs_reads_sessions(2, o));
+	assert_false(runargs_reads_sessions(0, r));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_accepted),
-	        cmocka_unit_test(test_directory_kept),
-	        cmocka_unit_test(test_refused),
-	        cmocka_unit_test(test_summary),
+	        cmocka_unit_test(test_accepted),       cmocka_unit_test(test_directory_kept),
+	        cmocka_unit_test(test_refused),        cmocka_unit_test(test_summary),
+	        cmocka_unit_test(test_reads_sessions),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
