@@ -63,6 +63,12 @@ static void accept_resume(struct ev_timer *t)
 	ev_io_set(p->ev, &p->listen, p->held ? 0 : EPOLLIN);
 }
 
+void proxy_refuse_clients(struct proxy *p)
+{
+	p->refusing = true;
+	proxy_hold_clients(p, false);
+}
+
 void proxy_hold_clients(struct proxy *p, bool hold)
 {
 	p->held = hold;

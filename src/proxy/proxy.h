@@ -102,6 +102,10 @@ int proxy_port(const struct proxy *p);
  * kernel completes the TCP handshake; the upgrade is answered once released), and no upstream
  * is opened for them. A TUI may then be started before the app-server is ready. */
 void proxy_hold_clients(struct proxy *p, bool hold);
+/* From now on every TUI's upgrade, held ones included, is answered "503 Service Unavailable":
+ * for a session that ends before it served its TUI, which then exits on its own (cleaning up
+ * the terminal) rather than being killed. */
+void proxy_refuse_clients(struct proxy *p);
 /* Opens the internal control connection: tries every 1 ms for 1 s, then backs off (2, 4 ..
  * 250 ms) until deadline_ms from now, then conn_opened(control) or control_failed(why).
  * -EALREADY when one is open or opening. */

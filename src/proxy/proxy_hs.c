@@ -25,6 +25,8 @@ static const char *status_text(int status)
 		return "Forbidden";
 	case 404:
 		return "Not Found";
+	case 503:
+		return "Service Unavailable";
 	default:
 		return "Bad Request";
 	}
@@ -61,7 +63,7 @@ static int check_request(const struct wsend *w, const struct wsframe_upgrade *u)
 		proxy_admit_refused(w->c->p, "missing or wrong bearer token");
 		return 401;
 	}
-	return 101;
+	return w->c->p->refusing ? 503 : 101;
 }
 
 static int upgrade(struct wsend *w, const struct wsframe_upgrade *u, size_t head)
@@ -105,7 +107,9 @@ int proxy_hs_request(struct wsend *w, const unsigned char *in, size_t n)
 	if (status == 101) {
 		return upgrade(w, &u, (size_t)head);
 	}
-	if (status != 401) {
+	if (status == 503) {
+		log_info("a TUI was refused: the session is ending");
+	} else if (status != 401) {
 		proxy_admit_refused(w->c->p, status == 403
 		                                     ? "a browser's request (it has an Origin)"
 		                                     : "not a WebSocket upgrade request");

@@ -128,6 +128,7 @@ struct proxy {
 	struct ev_io listen;
 	struct ev_timer accept_tm; /* accepting again after running out of descriptors */
 	bool held;                 /* proxy_hold_clients(): TUIs wait in the listen backlog */
+	bool refusing;             /* proxy_refuse_clients(): upgrades are answered 503 */
 	int port;
 	char *bearer; /* "Bearer <token>", for the upstream handshake */
 	struct proxy_conn *conns;

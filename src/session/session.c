@@ -231,8 +231,7 @@ static void maybe_done(struct session *s)
 
 static void begin_stop(struct session *s)
 {
-	/* A TUI still waiting in the listen backlog has no connection to see closing. */
-	int sig = s->phase < RUNNING ? SIGTERM : 0;
+	bool served = s->phase == RUNNING;
 
 	if (s->phase == STOPPING || s->phase == DONE) {
 		return;
@@ -240,9 +239,13 @@ static void begin_stop(struct session *s)
 	s->phase = STOPPING;
 	steer_stopping(&s->steer);
 	proxy_close_clients(s->proxy, 1001, "codex-switch is exiting");
+	if (!served && s->proxy) {
+		/* A TUI that never got its connection gets a refusal instead, and exits. */
+		proxy_refuse_clients(s->proxy);
+	}
 	children_stop_app(&s->kids);
-	/* The TUI sees its connection close; give it time to restore the terminal. */
-	children_stop_tui(&s->kids, sig, TUI_GRACE_US);
+	/* The TUI sees its connection end; give it time to restore the terminal. */
+	children_stop_tui(&s->kids, 0, TUI_GRACE_US);
 	maybe_done(s);
 }
 
@@ -738,6 +741,7 @@ int session_run(const struct session_config *cfg)
 	struct session *s = calloc(1, sizeof(*s));
 	enum log_level saved = log_stderr_level();
 	sigset_t mask, old;
+	int r;
 	int status;
 
 	if (!s) {
@@ -767,7 +771,12 @@ int session_run(const struct session_config *cfg)
 	/* Hours of usage re-checks and token renewals would each leave libcurl's and OpenSSL's
 	 * memory in the relay: every request runs in a child of its own instead. */
 	httpchild_enable();
-	if (start(s, &mask) == 0) {
+	r = start(s, &mask);
+	if (r && s->tui_started && !s->fatal[0]) {
+		fail(s, "cannot start the session: %s", strerror(-r));
+	}
+	/* A TUI already started is given the loop to learn that the session ends. */
+	if (r == 0 || s->tui_started) {
 		while (s->phase != DONE && ev_run_once(s->env.ev) >= 0) {
 		}
 	}

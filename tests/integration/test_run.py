@@ -449,8 +449,9 @@ def test_tui_starts_with_app_server(mb):
 
 
 def test_start_fails_with_tui_waiting(mb):
-    """The app-server dies while the TUI waits for it: run stops the TUI at once (SIGTERM,
-    not the kill after the grace), exits 1, and says why with the app-server's output."""
+    """The app-server dies while the TUI waits for it: the TUI's connection is refused (503)
+    and it exits by itself, not killed after the grace; run exits 1 and says why with the
+    app-server's output."""
     home, _ = setup(mb)
     bad = write_wrapper(home, "bad-codex", "sleep 1; echo 'cannot open the database' >&2; "
                         "exit 4")
@@ -460,9 +461,11 @@ def test_start_fails_with_tui_waiting(mb):
           "run exits 1 with the app-server's last output (%d, %r)"
           % (p.returncode, p.stderr[-300:]))
     log = run_log_text(home)
-    check("tui started" in log and "tui exited with status 143" in log,
-          "the waiting TUI was ended by SIGTERM (%r)"
-          % [l for l in log.splitlines() if "tui " in l][-2:])
+    ended = re.findall(r"tui exited with status (\d+)", log)
+    check("tui started" in log and "a TUI was refused" in log and ended
+          and ended[-1] not in ("137", "143") and "503" in (t.get("error") or ""),
+          "the waiting TUI was refused and exited by itself (%r, %r)"
+          % (ended, t.get("error")))
     tokens, procs = leftovers(home)
     check(not tokens and not procs, "nothing left behind (%r, %r)" % (tokens, procs))
     home.cleanup()

@@ -83,32 +83,70 @@ static size_t answer(int fd, char *buf, size_t cap)
 	return n > 0 ? (size_t)n : 0;
 }
 
+/* A proxy with the TUIs held, and one TUI that has connected and sent its upgrade. */
+static struct proxy *held_with_one(struct ev *ev, int *fd)
+{
+	struct proxy_config cfg = {.ev = ev,
+	                           .upstream_port = 1,
+	                           .token = TOKEN,
+	                           .max_message = 1 << 20,
+	                           .max_queued = 1 << 20};
+	struct proxy *p = proxy_create(&cfg);
+	char buf[512];
+
+	assert_non_null(p);
+	proxy_hold_clients(p, true);
+	*fd = tui_connect(proxy_port(p));
+	spin(ev, 50);
+	assert_int_equal(answer(*fd, buf, sizeof(buf)), 0);
+	return p;
+}
+
+/* Runs the loop until the proxy answers fd; that answer's status line must contain want. */
+static void expect_answer(struct ev *ev, int fd, const char *want)
+{
+	char buf[512];
+
+	for (int i = 0; i < 1000 && !answer(fd, buf, sizeof(buf)); i++) {
+		spin(ev, 1);
+	}
+	assert_non_null(strstr(buf, want));
+}
+
 /* While held, a TUI that connected waits in the backlog: no upgrade is answered and no
  * upstream is opened until the hold ends; then it is served as any other. */
 static void test_held_clients_wait(void **state)
 {
 	struct ev *ev = ev_new();
-	struct proxy_config cfg = {
-	        .upstream_port = 1, .token = TOKEN, .max_message = 1 << 20, .max_queued = 1 << 20};
 	struct proxy *p;
-	char buf[512];
 	int fd;
 
 	(void)state;
 	assert_non_null(ev);
-	cfg.ev = ev;
-	p = proxy_create(&cfg);
-	assert_non_null(p);
-	proxy_hold_clients(p, true);
-	fd = tui_connect(proxy_port(p));
-	spin(ev, 50);
-	assert_int_equal(answer(fd, buf, sizeof(buf)), 0);
+	p = held_with_one(ev, &fd);
 	proxy_hold_clients(p, false);
-	for (int i = 0; i < 1000 && !answer(fd, buf, sizeof(buf)); i++) {
-		spin(ev, 1);
-	}
-	assert_non_null(strstr(buf, "HTTP/1.1 101"));
+	expect_answer(ev, fd, "HTTP/1.1 101");
 	close(fd);
+	proxy_destroy(p);
+	ev_free(ev);
+}
+
+/* A session that ends before serving its TUI refuses it, held or new, with a 503. */
+static void test_refused_clients_get_503(void **state)
+{
+	struct ev *ev = ev_new();
+	struct proxy *p;
+	int fd, fd2;
+
+	(void)state;
+	assert_non_null(ev);
+	p = held_with_one(ev, &fd);
+	proxy_refuse_clients(p);
+	expect_answer(ev, fd, "HTTP/1.1 503 Service Unavailable");
+	fd2 = tui_connect(proxy_port(p));
+	expect_answer(ev, fd2, "HTTP/1.1 503");
+	close(fd);
+	close(fd2);
 	proxy_destroy(p);
 	ev_free(ev);
 }
@@ -118,6 +156,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_raise_fd_limit),
 	        cmocka_unit_test(test_held_clients_wait),
+	        cmocka_unit_test(test_refused_clients_get_503),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
