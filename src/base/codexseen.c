@@ -2,6 +2,7 @@
 
 #include "base/codexver.h"
 #include "base/fileio.h"
+#include "base/spawn.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -10,39 +11,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #define RECORD_MAX (PATH_MAX + 256)
-
-/* The file exec would run for bin: bin itself when it names a path, else the first
- * executable of that name on PATH. */
-static int resolve(const char *bin, char *out, size_t outsz)
-{
-	const char *path = getenv("PATH"), *p, *end;
-
-	if (strchr(bin, '/')) {
-		return snprintf(out, outsz, "%s", bin) < (int)outsz ? 0 : -ENAMETOOLONG;
-	}
-	for (p = path ? path : "/usr/local/bin:/usr/bin:/bin"; *p; p = *end ? end + 1 : end) {
-		end = p + strcspn(p, ":");
-		if (snprintf(out, outsz, "%.*s/%s", (int)(end - p), end == p ? "." : p, bin) <
-		            (int)outsz &&
-		    access(out, X_OK) == 0) {
-			return 0;
-		}
-	}
-	return -ENOENT;
-}
 
 /* "<version>\n<path>\n<device> <inode> <size> <mtime>\n": what the record holds for bin. */
 static int describe(const char *bin, const char *version, char *out, size_t outsz)
 {
 	char file[PATH_MAX];
 	struct stat st;
-	int r = resolve(bin, file, sizeof(file)), n;
+	int n;
 
-	if (r) {
-		return r;
+	if (!spawn_find(bin, file, sizeof(file))) {
+		return -ENOENT;
 	}
 	if (stat(file, &st) < 0) {
 		return -errno;

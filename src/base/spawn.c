@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -169,6 +170,27 @@ int spawn_start(const struct spawn_opts *o, pid_t *pid)
 	}
 	*pid = p;
 	return 0;
+}
+
+bool spawn_find(const char *name, char *out, size_t outsz)
+{
+	const char *path = getenv("PATH");
+
+	if (!name || !*name) {
+		return false;
+	}
+	if (strchr(name, '/')) {
+		return snprintf(out, outsz, "%s", name) < (int)outsz && access(name, X_OK) == 0;
+	}
+	while (path && *path) {
+		size_t n = strcspn(path, ":");
+		if (snprintf(out, outsz, "%.*s/%s", (int)n, n ? path : ".", name) < (int)outsz &&
+		    access(out, X_OK) == 0) {
+			return true;
+		}
+		path += n + (path[n] == ':');
+	}
+	return false;
 }
 
 static int decode(int st)

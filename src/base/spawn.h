@@ -9,6 +9,8 @@
 #ifndef CS_SPAWN_H
 #define CS_SPAWN_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 struct spawn_opts {
@@ -23,6 +25,10 @@ struct spawn_opts {
 
 /* Returns 0 and the pid, or -errno when fork fails or the child could not exec. */
 int spawn_start(const struct spawn_opts *o, pid_t *pid);
+
+/* The file execvp() would run for name (a path, or a name looked up on $PATH; an empty
+ * element is the current directory) into out. False when there is none executable. */
+bool spawn_find(const char *name, char *out, size_t outsz);
 
 /*
  * waitpid(pid, WNOHANG): 1 and the decoded status (exit code, or 128 + signal) when it has

@@ -35,29 +35,6 @@ static int probe_run(char *const *argv, struct probe *pr)
 	return spawn_capture(argv, PROBE_MAX_OUTPUT, PROBE_TIMEOUT_MS, &pr->out, &pr->status);
 }
 
-/* Finds name in $PATH (as execvp would) and writes the full path into out. */
-static bool find_in_path(const char *name, char *out, size_t outsz)
-{
-	const char *path = getenv("PATH");
-
-	if (!name || !*name) {
-		return false;
-	}
-	if (strchr(name, '/')) {
-		snprintf(out, outsz, "%s", name);
-		return access(name, X_OK) == 0;
-	}
-	while (path && *path) {
-		size_t n = strcspn(path, ":");
-		snprintf(out, outsz, "%.*s/%s", (int)n, n ? path : ".", name);
-		if (access(out, X_OK) == 0) {
-			return true;
-		}
-		path += n + (path[n] == ':');
-	}
-	return false;
-}
-
 static void first_line(const char *s, char *out, size_t outsz)
 {
 	size_t n = strcspn(s, "\r\n");
@@ -146,7 +123,7 @@ void doctor_check_codex(struct doctor *d)
 	struct doctor_check *c;
 	struct probe pr;
 
-	if (!find_in_path(d->codex_bin, path, sizeof(path))) {
+	if (!spawn_find(d->codex_bin, path, sizeof(path))) {
 		c = doctor_add(d, DOCTOR_FAIL, "codex", "codex not found ('%s')", d->codex_bin);
 		doctor_hint(c,
 		            "install codex %s (any of %s works), or pass --codex-bin PATH (or set "

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -199,10 +200,39 @@ static void test_stream_at_own_number(void **state)
 	close(pipefd[0]);
 }
 
+/* As execvp looks: a path is taken as it is, a name on $PATH in order, "" as ".". */
+static void test_find(void **state)
+{
+	char out[256], dir[] = "/tmp/cs-test-spawnfind-XXXXXX", path[300];
+	const char *saved = getenv("PATH");
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/tool", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fclose(f);
+	assert_false(spawn_find("tool", out, sizeof(out))); /* not on PATH */
+	assert_false(spawn_find(path, out, sizeof(out)));   /* not executable */
+	assert_int_equal(chmod(path, 0700), 0);
+	assert_true(spawn_find(path, out, sizeof(out)));
+	assert_string_equal(out, path);
+	assert_int_equal(setenv("PATH", dir, 1), 0);
+	assert_true(spawn_find("tool", out, sizeof(out)));
+	assert_string_equal(out, path);
+	assert_false(spawn_find("", out, sizeof(out)));
+	assert_false(spawn_find("tool", out, 8)); /* does not fit */
+	assert_int_equal(setenv("PATH", saved ? saved : "/usr/bin:/bin", 1), 0);
+	unlink(path);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_exit_status),
+	        cmocka_unit_test(test_find),
 	        cmocka_unit_test(test_missing_binary),
 	        cmocka_unit_test(test_not_executable),
 	        cmocka_unit_test(test_env_signals_and_fds),
