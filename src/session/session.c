@@ -23,9 +23,11 @@
 #include "proxy/proxy.h"
 #include "session/captoken.h"
 #include "session/children.h"
+#include "session/endnote.h"
 #include "session/rpcmsg.h"
 #include "session/runargs.h"
 #include "session/runstart.h"
+#include "session/startpick.h"
 #include "session/steer.h"
 
 #include <arpa/inet.h>
@@ -39,7 +41,6 @@
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -50,27 +51,6 @@
 #define MAX_QUEUED       (16u * 1024 * 1024)
 
 enum phase { STARTING, LOGGING_IN, RUNNING, STOPPING, DONE };
-
-static const char *const server_methods[] = {
-        "account/chatgptAuthTokens/refresh",
-        "account/rateLimits/updated",
-        "error",
-        "thread/started",
-        "turn/started",
-        "turn/completed",
-        "item/started",
-        "item/completed",
-        "account/updated", /* poolview: the TUI's limits follow a switch */
-        NULL,
-};
-
-static const char *const client_methods[] = {
-        "turn/start",
-        "turn/interrupt",
-        "account/rateLimits/read", /* poolview: /status lists every account */
-        "thread/list",             /* poolview: resume lists every account's sessions */
-        NULL,
-};
 
 struct session {
 	const struct session_config *cfg;
@@ -87,9 +67,8 @@ struct session {
 
 	struct children kids;
 	struct steer steer;
-	struct termios term; /* the terminal's modes at start, restored after the TUI */
-	bool term_saved;
-	bool choosing;    /* the start account is being chosen on the worker */
+	struct endnote end;
+	struct startpick pick;
 	bool tui_started; /* spawned, perhaps before RUNNING (see the phases above) */
 };
 
@@ -414,9 +393,9 @@ static int create_loop(struct session *s, const sigset_t *mask)
 	        .upstream_token = s->app_token.token,
 	        .max_message = MAX_MESSAGE,
 	        .max_queued = MAX_QUEUED,
-	        .server_methods = server_methods,
+	        .server_methods = steer_server_methods,
 	        .internal_id_prefix = RPCMSG_ID_PREFIX,
-	        .client_methods = client_methods,
+	        .client_methods = steer_client_methods,
 	        .hooks = &hooks,
 	        .hooks_ctx = s,
 	};
@@ -461,102 +440,45 @@ static int spawn_app_server(struct session *s)
 
 /* ---- the start account, chosen on the worker while the app-server starts ---- */
 
-struct choice_job {
-	struct session *s;
-	int status; /* an exit status, or -ECANCELED until run */
-	struct account account;
-};
-
-static void choice_run(void *arg)
-{
-	struct choice_job *j = arg;
-	const struct session_config *cfg = j->s->cfg;
-
-	j->status = runstart_finish(cfg->paths, cfg->policy, cfg->start);
-	if (j->status == EXIT_SUCCESS && cfg->account_id) {
-		/* A provisional start: a switch to another account writes auth.json itself. */
-		j->status = runstart_fresh(cfg->paths, cfg->start->id, &j->account);
-	} else if (j->status == EXIT_SUCCESS) {
-		j->status = runstart_tokens(cfg->paths, cfg->start->id, &j->account);
-	}
-}
-
-static void settle_run(void *arg)
-{
-	struct session *s = arg;
-
-	runstart_settle(s->cfg->start);
-}
-
-static void settle_done(void *arg)
-{
-	(void)arg;
-}
-
 /* After a provisional start: the choice confirms the account, or the session switches. */
-static void settle(struct session *s, struct choice_job *j, const char *why)
+static void settle(struct session *s, int status, const struct account *a, const char *why)
 {
-	if (worker_submit(s->env.worker, settle_run, settle_done, s)) {
-		log_warn("the worker is busy; the usage of the start is read on the next load");
-	}
-	if (j->status != EXIT_SUCCESS) {
+	startpick_store(&s->pick);
+	if (status != EXIT_SUCCESS) {
 		log_warn("the start account could not be checked with fresh usage; the session "
 		         "stays on it");
 		steer_settle(&s->steer, NULL, NULL);
-	} else if (steer_settle(&s->steer, &j->account, why) < 0) {
+	} else if (steer_settle(&s->steer, a, why) < 0) {
 		fail(s, "cannot switch to the start account: out of memory");
 	}
 }
 
-static void choice_done(void *arg)
+static void start_chosen(void *ctx, int status, const struct account *a)
 {
-	struct choice_job *j = arg;
-	struct session *s = j->s;
+	struct session *s = ctx;
 	const char *why = s->cfg->start->why;
 
-	s->choosing = false;
-	if (j->status == -ECANCELED || s->phase == STOPPING || s->phase == DONE) {
-		/* stopping already */
-	} else if (s->cfg->account_id) {
-		settle(s, j, why);
-	} else if (j->status != EXIT_SUCCESS) {
-		s->exit_status = j->status; /* runstart said why */
+	if (status == -ECANCELED || s->phase == STOPPING || s->phase == DONE) {
+		return; /* stopping already */
+	}
+	if (s->cfg->account_id) {
+		settle(s, status, a, why);
+		return;
+	}
+	if (status != EXIT_SUCCESS) {
+		s->exit_status = status; /* runstart said why */
 		begin_stop(s);
-	} else {
-		if (why[0]) {
-			/* Before the TUI owns the terminal: the user's choice was not followed. */
-			fprintf(stderr, "codex-switch: %s\n", why);
-		}
-		/* Queued before any pool load: that one then reads the fresh usage cache. */
-		if (worker_submit(s->env.worker, settle_run, settle_done, s)) {
-			log_warn("the worker is busy; the usage of the start is read on the next "
-			         "load");
-		}
-		if (steer_start(&s->steer, &j->account, why) < 0) {
-			fail(s, "cannot log in the start account: out of memory");
-		}
+		return;
 	}
-	account_release(&j->account);
-	free(j);
-}
-
-static int start_choice(struct session *s)
-{
-	struct choice_job *j = calloc(1, sizeof(*j));
-	int r;
-
-	if (!j) {
-		return -ENOMEM;
+	if (why[0]) {
+		/* Before the TUI owns the terminal: the user's choice was not followed. */
+		fprintf(stderr, "codex-switch: %s\n", why);
 	}
-	j->s = s;
-	j->status = -ECANCELED;
-	r = worker_submit(s->env.worker, choice_run, choice_done, j);
-	if (r) {
-		free(j);
-		return r;
+	/* Queued before any pool load: that one then reads the fresh usage cache. */
+	startpick_store(&s->pick);
+	if (steer_start(&s->steer, a, why) < 0) {
+		fail(s, "cannot log in the start account: out of memory");
 	}
-	s->choosing = true;
-	return 0;
 }
 
 static int make_tokens(struct session *s)
@@ -658,7 +580,7 @@ static int start(struct session *s, const sigset_t *mask)
 	if (s->cfg->start && s->cfg->account_id) {
 		steer_provisional(&s->steer);
 	}
-	r = s->cfg->start ? start_choice(s) : 0;
+	r = s->cfg->start ? startpick_begin(&s->pick) : 0;
 	if (r) {
 		log_error("cannot choose the start account: %s", strerror(-r));
 		return r;
@@ -680,48 +602,10 @@ static int start(struct session *s, const sigset_t *mask)
 	return r;
 }
 
-/* A TUI that was killed, or ended by a signal before it could clean up, leaves the terminal
- * raw: put back the modes it had when codex-switch started. */
-static void restore_terminal(struct session *s)
-{
-	if (s->term_saved) {
-		tcsetattr(STDIN_FILENO, TCSADRAIN, &s->term);
-	}
-}
-
-/* codex's own exit text names a port that is closed now; this is how to go on. */
-static void print_resume_hint(const struct session *s)
-{
-	const char *thread = s->steer.notice.thread_id;
-
-	if (s->steer.running && thread[0] && isatty(STDERR_FILENO)) {
-		fprintf(stderr, "Resume this session with: codex-switch run resume %s\n", thread);
-	} else if (s->steer.running && thread[0]) {
-		fprintf(stderr,
-		        "codex-switch: resume this session with: codex-switch run resume %s\n",
-		        thread);
-	}
-}
-
-/* One log line per line: the app-server's output would otherwise show escaped newlines. */
-static void print_fatal(char *msg)
-{
-	char *save = NULL, *line = strtok_r(msg, "\n", &save);
-
-	if (line) {
-		log_error("%s", line);
-	}
-	while ((line = strtok_r(NULL, "\n", &save))) {
-		log_error("  | %s", line);
-	}
-}
-
 static void finish(struct session *s)
 {
 	children_release(&s->kids);
-	if (s->choosing) {
-		runstart_cancel(s->cfg->start); /* no waiting for usage nobody needs */
-	}
+	startpick_cancel(&s->pick);
 	/* Queued jobs end (cancelled) here, while the parts they report to still exist. */
 	s->phase = DONE;
 	worker_destroy(s->env.worker);
@@ -753,10 +637,11 @@ int session_run(const struct session_config *cfg)
 	s->exit_status = 1;
 	s->sig_io.fd = -1;
 	util_uuid(s->run_id);
-	s->term_saved = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &s->term) == 0;
+	endnote_init(&s->end);
 	/* The parts keep &s->env; its loop and worker are filled in by start(). */
 	children_init(&s->kids, &s->env, child_exited, s);
 	steer_init(&s->steer, &s->env, &steer_ops, s, s->run_id, cfg->policy);
+	startpick_init(&s->pick, &s->env, cfg->policy, cfg->start, start_chosen, s);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
@@ -781,13 +666,10 @@ int session_run(const struct session_config *cfg)
 		}
 	}
 	finish(s);
-	restore_terminal(s);
+	endnote_restore(&s->end);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	log_set_stderr_level(saved);
-	print_fatal(s->fatal);
-	if (!s->fatal[0]) {
-		print_resume_hint(s);
-	}
+	endnote_print(s->fatal, s->steer.running, s->steer.notice.thread_id);
 	status = s->exit_status;
 	free(s);
 	return status;

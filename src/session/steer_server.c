@@ -9,6 +9,27 @@
 #include <stdlib.h>
 #include <string.h>
 
+const char *const steer_server_methods[] = {
+        "account/chatgptAuthTokens/refresh",
+        "account/rateLimits/updated",
+        "error",
+        "thread/started",
+        "turn/started",
+        "turn/completed",
+        "item/started",
+        "item/completed",
+        "account/updated", /* poolview: the TUI's limits follow a switch */
+        NULL,
+};
+
+const char *const steer_client_methods[] = {
+        "turn/start",
+        "turn/interrupt",
+        "account/rateLimits/read", /* poolview: /status lists every account */
+        "thread/list",             /* poolview: resume lists every account's sessions */
+        NULL,
+};
+
 /* The policy judges the active account by what the app-server just reported, and the cache
  * learns it too, so `list` and `usage` show what the session saw. */
 static void remember_limits(struct steer *s, const struct trigger *t, const cJSON *params)

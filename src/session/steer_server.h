@@ -13,6 +13,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* The methods these take, for the proxy's config (server_methods, client_methods): NULL-ended. */
+extern const char *const steer_server_methods[];
+extern const char *const steer_client_methods[];
+
 /* The proxy's intercepted messages (proxy.h rules: conn, h and json are borrowed for the call);
  * the verdict is the proxy's. */
 enum proxy_verdict steer_server_message(struct steer *s, struct proxy_conn *conn, bool control,
