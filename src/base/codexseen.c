@@ -33,24 +33,33 @@ static int describe(const char *bin, const char *version, char *out, size_t outs
 	return n > 0 && (size_t)n < outsz ? 0 : -ENAMETOOLONG;
 }
 
-bool codexseen_supported(const char *path, const char *bin, const char *oldest)
+int codexseen_version(const char *path, const char *bin, char *out, size_t outsz)
 {
-	char version[CODEXVER_MAX], want[RECORD_MAX], *text = NULL;
+	char want[RECORD_MAX], *text = NULL;
 	size_t len = 0, vlen;
-	bool ok = false;
+	int r = -ENOENT;
 
 	if (fileio_read(path, RECORD_MAX, &text, &len) < 0) {
-		return false;
+		return -ENOENT;
 	}
 	vlen = strcspn(text, "\n");
-	if (vlen < sizeof(version) && text[vlen] == '\n') {
-		memcpy(version, text, vlen);
-		version[vlen] = '\0';
-		ok = codexver_cmp(version, oldest) >= 0 &&
-		     describe(bin, version, want, sizeof(want)) == 0 && strcmp(text, want) == 0;
+	if (vlen < outsz && text[vlen] == '\n') {
+		memcpy(out, text, vlen);
+		out[vlen] = '\0';
+		if (describe(bin, out, want, sizeof(want)) == 0 && strcmp(text, want) == 0) {
+			r = 0;
+		}
 	}
 	free(text);
-	return ok;
+	return r;
+}
+
+bool codexseen_supported(const char *path, const char *bin, const char *oldest)
+{
+	char version[CODEXVER_MAX];
+
+	return codexseen_version(path, bin, version, sizeof(version)) == 0 &&
+	       codexver_cmp(version, oldest) >= 0;
 }
 
 int codexseen_remember(const char *path, const char *bin, const char *version)

@@ -8,6 +8,7 @@
 #define CS_CODEXSEEN_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 /*
  * Whether the record at path says that bin (a path, or a name looked up on PATH as exec
@@ -15,6 +16,12 @@
  * record is missing, unreadable, or anything about the file differs.
  */
 bool codexseen_supported(const char *path, const char *bin, const char *oldest);
+
+/*
+ * The version the record at path gives bin, when bin is the same file as the one recorded:
+ * 0 with the version in out, else -ENOENT (no record, or anything about the file differs).
+ */
+int codexseen_version(const char *path, const char *bin, char *out, size_t outsz);
 
 /*
  * Records that bin is at version, replacing the record at path (0600, written whole and

@@ -160,6 +160,7 @@ int cmd_run(int argc, char **argv)
 		/* First (while the process has one thread): the usage queries run while codex is
 		 * asked its version and started. */
 		rs.pin = o.account;
+		rs.codex_bin = o.bin;
 		r = runstart_begin(&p, &policy, &rs);
 	}
 	if (r == EXIT_OK && codexver_prefetch(o.bin)) {

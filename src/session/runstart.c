@@ -234,8 +234,8 @@ static void start_queries(const struct paths *p, struct runstart *rs)
 	if (!rs->nids) {
 		return; /* the cache alone */
 	}
-	r = startusage_spawn(&rs->usage, p, rs->ids, rs->nids, RUNSTART_USAGE_TIMEOUT_MS,
-	                     rs->provisional[0] != '\0');
+	r = startusage_spawn(&rs->usage, p, rs->codex_bin, rs->ids, rs->nids,
+	                     RUNSTART_USAGE_TIMEOUT_MS, rs->provisional[0] != '\0');
 	if (r) {
 		log_warn("cannot start the usage queries: %s; choosing from the usage cache",
 		         strerror(-r));

@@ -22,8 +22,9 @@
 #define RUNSTART_PROVISIONAL_MAX_AGE_S (7 * 86400)
 
 struct runstart {
-	const char *pin; /* in: `run --account` selector (borrowed), or NULL */
-	char id[64];     /* out: the account to start on */
+	const char *pin;       /* in: `run --account` selector (borrowed), or NULL */
+	const char *codex_bin; /* in: the codex the session runs (borrowed), named by the queries */
+	char id[64];           /* out: the account to start on */
 	/*
 	 * out: plain words why the session does not start on the account auth.json holds, for the
 	 * screen ("starting on bob (5678abcd) instead of alice (1234abcd): alice (1234abcd)

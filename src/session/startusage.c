@@ -2,6 +2,7 @@
 #include "session/startusage.h"
 
 #include "base/buf.h"
+#include "base/codexseen.h"
 #include "base/codexver.h"
 #include "base/log.h"
 #include "net/endpoints.h"
@@ -102,8 +103,25 @@ static void wait_go(int go)
 	}
 }
 
-int startusage_spawn(struct startusage *su, const struct paths *p, const char *const *ids, size_t n,
-                     long timeout_ms, bool later)
+/* Without it, the first query would ask `codex --version` (some 70 ms of node for the npm
+ * codex) while the start waits on the answer, and the session asks it too. */
+static void know_version(const struct paths *p, const char *codex_bin)
+{
+	char v[CODEXVER_MAX];
+
+	if (!codex_bin) {
+		return; /* the first query asks */
+	}
+	if (codexseen_version(p->codex_seen, codex_bin, v, sizeof(v)) == 0 ||
+	    codexver_query(codex_bin, v, sizeof(v)) == 0) {
+		endpoints_set_codex_version(v);
+	} else {
+		endpoints_set_codex_version(CODEXVER_PINNED);
+	}
+}
+
+int startusage_spawn(struct startusage *su, const struct paths *p, const char *codex_bin,
+                     const char *const *ids, size_t n, long timeout_ms, bool later)
 {
 	int fds[2], go[2] = {-1, -1};
 	pid_t pid;
@@ -140,6 +158,8 @@ int startusage_spawn(struct startusage *su, const struct paths *p, const char *c
 		if (later) {
 			close(go[1]);
 			wait_go(go[0]);
+		} else {
+			know_version(p, codex_bin);
 		}
 		child_main(fds[1], p, ids, n, timeout_ms);
 	}

@@ -32,13 +32,15 @@ struct startusage {
 
 /*
  * Forks the child that fetches the usage of ids[0..n) (borrowed for the call), each request
- * bounded by timeout_ms. Call it while the process has one thread. With later, the child
- * waits for startusage_go() and then runs at a lower priority: for a start that does not
- * wait on the answer, whose own work should have the CPUs first. 0 or a negative errno (no
- * child then; the caller goes on with the cache).
+ * bounded by timeout_ms; their User-Agent names the version of codex_bin, as codex's own
+ * requests do. Call it while the process has one thread. With later, the child waits for
+ * startusage_go() (which brings the version) and then runs at a lower priority: for a start
+ * that does not wait on the answer, whose own work should have the CPUs first. Without it,
+ * the version is the one the last run recorded for that very file (codexseen.h), or asked.
+ * 0 or a negative errno (no child then; the caller goes on with the cache).
  */
-int startusage_spawn(struct startusage *su, const struct paths *p, const char *const *ids, size_t n,
-                     long timeout_ms, bool later);
+int startusage_spawn(struct startusage *su, const struct paths *p, const char *codex_bin,
+                     const char *const *ids, size_t n, long timeout_ms, bool later);
 
 /* A child spawned later begins its queries, naming codex_version (borrowed; NULL: it asks
  * codex itself) in their User-Agent. Loop thread. */

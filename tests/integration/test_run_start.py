@@ -302,30 +302,68 @@ def test_held_turn_waits_a_bounded_time(mb):
     home.cleanup()
 
 
+def version_wrapper(home, version):
+    """A --codex-bin that says it is codex-cli <version> and logs each time it is asked."""
+    calls = os.path.join(home.root, "version-calls")
+    wrapper = os.path.join(home.root, "codex")
+    with open(wrapper, "w") as f:
+        f.write("#!/bin/sh\n[ \"$1\" = --version ] && { echo asked >> '%s'; "
+                "echo 'codex-cli %s'; exit 0; }\nexec '%s' \"$@\"\n"
+                % (calls, version, h.FAKE_CODEX))
+    os.chmod(wrapper, 0o755)
+    return calls, wrapper
+
+
+def asked_and_agents(calls, mb):
+    """How often codex was asked its version, and the agents the usage queries named."""
+    with open(calls) as f:
+        asked = f.read().split()
+    usage = mb.requests(endpoint="usage")
+    return asked, usage, {r["headers"].get("user-agent", "").split(" ")[0] for r in usage}
+
+
 def test_version_asked_once(mb):
     """codex (--codex-bin) is asked its version once per run, while the app-server starts;
     the usage queries that begin after the TUI (a provisional start) name that version in
     their User-Agent without asking again (they asked `codex` on PATH before)."""
     home, (a, b) = tr.setup(mb)
-    calls = os.path.join(home.root, "version-calls")
-    wrapper = os.path.join(home.root, "codex")
-    with open(wrapper, "w") as f:
-        f.write("#!/bin/sh\n[ \"$1\" = --version ] && { echo asked >> '%s'; "
-                "echo 'codex-cli 0.170.0'; exit 0; }\nexec '%s' \"$@\"\n"
-                % (calls, h.FAKE_CODEX))
-    os.chmod(wrapper, 0o755)
+    calls, wrapper = version_wrapper(home, "0.170.0")
     mb.clear_requests()
     p, t = tr.run(home, one_turn("hi"), "version", codex_bin=wrapper)
-    with open(calls) as f:
-        asked = f.read().split()
-    usage = mb.requests(endpoint="usage")
+    asked, usage, agents = asked_and_agents(calls, mb)
     check(p.returncode == 0 and len(usage) >= 2,
           "a session whose usage queries ran (%d, %d queries, %r)"
           % (p.returncode, len(usage), p.stderr[-300:]))
     check(len(asked) == 1, "codex --version ran once (%d times)" % len(asked))
-    agents = {r["headers"].get("user-agent", "").split(" ")[0] for r in usage}
     check(agents == {"codex_cli_rs/0.170.0"},
           "the usage queries name the version --codex-bin gave (%r)" % agents)
+    home.cleanup()
+
+
+def test_waiting_start_names_the_version(mb):
+    """A start that waits for the usage queries (the cache says A is spent) names the version
+    of --codex-bin in their User-Agent, not that of `codex` on PATH: asked by the queries on
+    a first run, and after that read from what the last run recorded for that same file, so
+    `codex --version` runs once per run again."""
+    home, (a, b) = tr.setup(mb)
+    calls, wrapper = version_wrapper(home, "0.170.0")
+    for run, want in (("first", 2), ("seen", 1)):
+        h.write_auth_json(home.codex_home, a)
+        mb.set_account("acct-0", usage=FULL_5H)
+        cache_usage(home)
+        open(calls, "w").close()
+        mb.clear_requests()
+        p, t = tr.run(home, READ_ACCOUNT, "version-" + run, codex_bin=wrapper)
+        asked, usage, agents = asked_and_agents(calls, mb)
+        check(p.returncode == 0 and started_email(t) == b["email"] and len(usage) >= 2,
+              "%s run: the fresh usage chose B (%d, %d queries, %r)"
+              % (run, p.returncode, len(usage), p.stderr[-300:]))
+        check(len(asked) == want, "%s run: codex --version ran %d times (%d)"
+              % (run, want, len(asked)))
+        check(agents == {"codex_cli_rs/0.170.0"},
+              "%s run: the usage queries name the version --codex-bin gave (%r)"
+              % (run, agents))
+    mb.set_account("acct-0", usage={"mode": "ok"})
     home.cleanup()
 
 
@@ -438,6 +476,7 @@ def main():
         test_unusable_choice_explained, test_app_server_starts_during_usage_queries,
         test_provisional_start_is_corrected, test_provisional_start_from_an_older_cache,
         test_held_turn_waits_a_bounded_time, test_version_asked_once,
+        test_waiting_start_names_the_version,
         test_disabled_choice_explained, test_pinned_account, test_unknown_login_at_start,
         test_api_key_copied, test_first_prompt,
     ]

@@ -4,6 +4,7 @@
 
 #include "../tmpdir.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -100,6 +101,21 @@ static void test_changed_file_is_unknown(void **state)
 	assert_false(codexseen_supported(f->record, f->codex, "0.117.0"));
 }
 
+/* The version recorded, for the same file only; a short buffer is no version at all. */
+static void test_version_of_the_same_file(void **state)
+{
+	struct fx *f = *state;
+	char v[16], tiny[4];
+
+	assert_int_equal(codexseen_version(f->record, f->codex, v, sizeof(v)), -ENOENT);
+	assert_int_equal(codexseen_remember(f->record, f->codex, "0.116.0"), 0);
+	assert_int_equal(codexseen_version(f->record, f->codex, v, sizeof(v)), 0);
+	assert_string_equal(v, "0.116.0"); /* too old to start early, still its version */
+	assert_int_equal(codexseen_version(f->record, f->codex, tiny, sizeof(tiny)), -ENOENT);
+	write_file(f->codex, "#!/bin/sh\necho codex-cli 0.170.0 and more\n");
+	assert_int_equal(codexseen_version(f->record, f->codex, v, sizeof(v)), -ENOENT);
+}
+
 /* A name is looked up on PATH as exec does; another binary of the same name is another codex. */
 static void test_name_on_path(void **state)
 {
@@ -140,6 +156,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_remembered_then_supported, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_too_old_is_not_supported, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_changed_file_is_unknown, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_version_of_the_same_file, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_name_on_path, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_garbage_record, setup, teardown),
 	};
