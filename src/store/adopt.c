@@ -147,6 +147,13 @@ static int copy_file(const struct paths *p, const char *what, struct adopt_resul
 	return r;
 }
 
+/* Whether auth.json's ChatGPT login (cur) carries tokens newer than the stored one's (a). */
+static bool tokens_newer(const struct account *cur, const struct account *a)
+{
+	return cur->token_last_refresh_at > a->token_last_refresh_at &&
+	       strcmp(cur->refresh_token, a->refresh_token) != 0;
+}
+
 static int take_chatgpt(struct store *s, struct account *cur, struct adopt_result *res,
                         const char *auth_json)
 {
@@ -169,8 +176,7 @@ static int take_chatgpt(struct store *s, struct account *cur, struct adopt_resul
 	a = &s->accounts[i];
 	res->index = i;
 	snprintf(res->id, sizeof(res->id), "%s", a->id);
-	if (cur->token_last_refresh_at <= a->token_last_refresh_at ||
-	    strcmp(cur->refresh_token, a->refresh_token) == 0) {
+	if (!tokens_newer(cur, a)) {
 		return 0;
 	}
 	r = take_tokens(a, cur);
@@ -232,12 +238,49 @@ static int adopt_tx_fn(struct store *s, void *vctx)
 	return adopt_in_store(tx->p, s, tx->res);
 }
 
+/*
+ * The usual case, settled without the store's lock (a lock file created, linked and removed
+ * each time, on every pool load of a session): no auth.json, or a login stored already whose
+ * tokens are not older than auth.json's. accounts.json is only ever replaced whole, so an
+ * unlocked read sees one version of it; anything else is decided again under the lock.
+ */
+static bool nothing_to_adopt(const struct paths *p, struct adopt_result *res)
+{
+	struct account cur;
+	struct store s;
+	char err[ERR_LEN];
+	bool none = false;
+	long i;
+	int r = authjson_read(p->auth_json, &cur, err, sizeof(err));
+
+	if (r) {
+		return r == -ENOENT;
+	}
+	if (store_load(p, &s, err, sizeof(err)) == 0) {
+		i = store_find_identity(&s, &cur);
+		none = i >= 0 &&
+		       (cur.kind != ACCOUNT_CHATGPT || !tokens_newer(&cur, &s.accounts[i]));
+		if (none) {
+			res->index = i;
+			snprintf(res->id, sizeof(res->id), "%s", s.accounts[i].id);
+		}
+		store_release(&s);
+	}
+	account_release(&cur);
+	return none;
+}
+
 int adopt_authjson(const struct paths *p, struct adopt_result *res)
 {
 	struct adopt_tx tx = {.p = p, .res = res};
 	char err[ERR_LEN] = "";
 	int r;
 
+	memset(res, 0, sizeof(*res));
+	res->index = -1;
+	if (nothing_to_adopt(p, res)) {
+		return 0;
+	}
 	r = store_update(p, adopt_tx_fn, &tx, err, sizeof(err));
 	if (r < 0 && err[0]) {
 		log_error("%s", err);

@@ -41,10 +41,13 @@ struct adopt_result {
 int adopt_in_store(const struct paths *p, struct store *s, struct adopt_result *res);
 
 /*
- * adopt_in_store as its own store transaction. res->message, when set, is also logged as a
- * warning (stderr for commands; the run log in a session, which shows it inline itself).
- * Returns 0 or the negative errno of the failure (logged). Blocks only on the store lock and
- * small file I/O, like every store transaction.
+ * adopt_in_store as its own store transaction, entered only when there may be something to
+ * adopt: no auth.json, or a login stored already with tokens not older than auth.json's, is
+ * settled from an unlocked read (ADOPT_NOTHING, res->id set for a stored login), with no lock
+ * file created. res->message, when set, is also logged as a warning (stderr for commands; the
+ * run log in a session, which shows it inline itself). Returns 0 or the negative errno of the
+ * failure (logged). Blocks only on the store lock and small file I/O, like every store
+ * transaction.
  */
 int adopt_authjson(const struct paths *p, struct adopt_result *res);
 

@@ -9,6 +9,7 @@
 #include "tmpstore.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -208,6 +210,55 @@ static void test_transaction_saves(void **state)
 	store_release(&s);
 }
 
+/* The store's mtime in ns: a lock file created or removed in it changes that. */
+static long long store_mtime(void)
+{
+	struct stat st;
+
+	assert_int_equal(stat(paths.store_dir, &st), 0);
+	return (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+}
+
+static void age_store_dir(void)
+{
+	struct timespec t[2] = {{.tv_sec = 1000000000}, {.tv_sec = 1000000000}};
+
+	assert_int_equal(utimensat(AT_FDCWD, paths.store_dir, t, 0), 0);
+}
+
+/* A login stored already, with tokens no newer, is settled without the store's lock; newer
+ * tokens still go through it. */
+static void test_known_login_takes_no_lock(void **state)
+{
+	struct adopt_result r;
+	char id[sizeof(r.id)];
+	long long before;
+
+	(void)state;
+	unlink(paths.accounts);
+	write_login("erin@example.com", "ws-e", "rt-e", "2026-01-02T00:00:00Z");
+	assert_int_equal(adopt_authjson(&paths, &r), 0);
+	assert_int_equal(r.kind, ADOPT_ADDED);
+	snprintf(id, sizeof(id), "%s", r.id);
+	age_store_dir();
+	before = store_mtime();
+	assert_int_equal(adopt_authjson(&paths, &r), 0);
+	assert_int_equal(r.kind, ADOPT_NOTHING);
+	assert_string_equal(r.id, id);
+	assert_string_equal(r.message, "");
+	assert_true(store_mtime() == before);
+	unlink(paths.auth_json);
+	assert_int_equal(adopt_authjson(&paths, &r), 0);
+	assert_int_equal(r.kind, ADOPT_NOTHING);
+	assert_true(store_mtime() == before);
+	write_login("erin@example.com", "ws-e", "rt-e2", "2027-01-02T00:00:00Z");
+	age_store_dir();
+	before = store_mtime();
+	assert_int_equal(adopt_authjson(&paths, &r), 0);
+	assert_int_equal(r.kind, ADOPT_REFRESHED);
+	assert_true(store_mtime() != before);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -217,6 +268,7 @@ int main(void)
 	        cmocka_unit_test(test_newer_tokens),
 	        cmocka_unit_test(test_api_key_copied_once),
 	        cmocka_unit_test(test_transaction_saves),
+	        cmocka_unit_test(test_known_login_takes_no_lock),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
