@@ -1,6 +1,6 @@
 /*
- * The proxy's listener: TUI connections accepted on 127.0.0.1 (their upgrade is read and
- * checked in proxy_ws.c) and the control connection. The relay itself is in proxy_relay.c.
+ * The proxy's listener: TUI connections accepted on 127.0.0.1 or a unix socket (their upgrade is
+ * read and checked in proxy_ws.c) and the control connection. The relay itself is in proxy_relay.c.
  */
 #define _GNU_SOURCE /* accept4 */
 #include "proxy/proxy_int.h"
@@ -14,6 +14,8 @@
 #include <strings.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "base/log.h"
@@ -78,6 +80,24 @@ void proxy_hold_clients(struct proxy *p, bool hold)
 	}
 }
 
+/* On a unix socket the directory keeps other users out; their credentials are checked too,
+ * since no token is asked there. Closes fd when false. */
+static bool same_user(struct proxy *p, int fd)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+
+	if (!p->cfg.listen_path) {
+		return true;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == 0 && cr.uid == geteuid()) {
+		return true;
+	}
+	proxy_admit_refused(p, "a connection from another user");
+	close(fd);
+	return false;
+}
+
 static void on_accept(struct ev_io *io, uint32_t events)
 {
 	struct proxy *p = EV_CONTAINER_OF(io, struct proxy, listen);
@@ -99,7 +119,7 @@ static void on_accept(struct ev_io *io, uint32_t events)
 			}
 			return;
 		}
-		if (!proxy_admit(p, fd)) {
+		if (!same_user(p, fd) || !proxy_admit(p, fd)) {
 			continue;
 		}
 		c = proxy_relay_new(p, false);
@@ -113,24 +133,50 @@ static void on_accept(struct ev_io *io, uint32_t events)
 	}
 }
 
-/* 127.0.0.1 only, on a port the kernel picks. */
-static int listen_loopback(struct proxy *p)
+int proxy_unix_addr(struct sockaddr_un *a, const char *path)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET};
-	socklen_t al = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), r;
+	size_t n = strlen(path);
 
+	memset(a, 0, sizeof(*a));
+	a->sun_family = AF_UNIX;
+	if (n >= sizeof(a->sun_path)) {
+		return -ENAMETOOLONG;
+	}
+	memcpy(a->sun_path, path, n + 1);
+	return 0;
+}
+
+/* 127.0.0.1 on a port the kernel picks, or cfg.listen_path (0600, a stale one replaced). */
+static int listen_local(struct proxy *p)
+{
+	struct sockaddr_storage a = {0};
+	struct sockaddr_in *in = (struct sockaddr_in *)&a;
+	socklen_t al = sizeof(*in);
+	int family = p->cfg.listen_path ? AF_UNIX : AF_INET, fd, r;
+
+	if (p->cfg.listen_path) {
+		r = proxy_unix_addr((struct sockaddr_un *)&a, p->cfg.listen_path);
+		if (r) {
+			return r;
+		}
+		al = sizeof(struct sockaddr_un);
+		unlink(p->cfg.listen_path);
+	} else {
+		in->sin_family = AF_INET;
+		in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	}
+	fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		return -errno;
 	}
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, LISTEN_BACKLOG) < 0 ||
-	    getsockname(fd, (struct sockaddr *)&a, &al) < 0) {
+	if (bind(fd, (struct sockaddr *)&a, al) < 0 ||
+	    (p->cfg.listen_path && chmod(p->cfg.listen_path, 0600) < 0) ||
+	    listen(fd, LISTEN_BACKLOG) < 0 || getsockname(fd, (struct sockaddr *)&a, &al) < 0) {
 		r = -errno;
 		close(fd);
 		return r;
 	}
-	p->port = ntohs(a.sin_port);
+	p->port = p->cfg.listen_path ? 0 : ntohs(in->sin_port);
 	r = ev_io_start(p->ev, &p->listen, fd, EPOLLIN, on_accept);
 	if (r < 0) {
 		close(fd);
@@ -144,7 +190,7 @@ struct proxy *proxy_create(const struct proxy_config *cfg)
 	int r = -ENOMEM;
 
 	if (!cfg->ev || !cfg->token || !cfg->token[0] || cfg->max_message == 0 ||
-	    cfg->max_queued < 16) {
+	    cfg->max_queued < 16 || !cfg->listen_path != !cfg->upstream_path) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -163,10 +209,11 @@ struct proxy *proxy_create(const struct proxy_config *cfg)
 		if (cfg->upstream_token) {
 			log_pin_secret(cfg->upstream_token);
 		}
-		r = listen_loopback(p);
+		r = listen_local(p);
 	}
 	if (r < 0) {
-		log_error("cannot start the proxy listener on 127.0.0.1: %s", strerror(-r));
+		log_error("cannot start the proxy listener on %s: %s",
+		          cfg->listen_path ? cfg->listen_path : "127.0.0.1", strerror(-r));
 		proxy_destroy(p);
 		errno = -r;
 		return NULL;
@@ -187,6 +234,9 @@ void proxy_destroy(struct proxy *p)
 	if (p->listen.fd >= 0) {
 		ev_io_stop(p->ev, &p->listen);
 		close(p->listen.fd);
+		if (p->cfg.listen_path) {
+			unlink(p->cfg.listen_path);
+		}
 	}
 	ev_timer_stop(p->ev, &p->accept_tm);
 	util_free_secret(p->bearer);
@@ -235,8 +285,13 @@ void proxy_control_connect_failed(struct proxy_conn *c, const char *why)
 		}
 		return;
 	}
-	snprintf(msg, sizeof(msg), "cannot connect to the app-server on 127.0.0.1:%d: %s",
-	         p->cfg.upstream_port, why);
+	if (p->cfg.upstream_path) {
+		snprintf(msg, sizeof(msg), "cannot connect to the app-server on %s: %s",
+		         p->cfg.upstream_path, why);
+	} else {
+		snprintf(msg, sizeof(msg), "cannot connect to the app-server on 127.0.0.1:%d: %s",
+		         p->cfg.upstream_port, why);
+	}
 	proxy_relay_maybe_free(c);
 	if (!p->destroying && hk && hk->control_failed) {
 		hk->control_failed(p->cfg.hooks_ctx, msg);

@@ -1,9 +1,10 @@
 /*
  * The JSON-RPC WebSocket proxy of `codex-switch run`: the Codex TUI connects to us
- * (ws://127.0.0.1:<proxy_port()>, `Authorization: Bearer <token>`), and every TUI connection gets
- * its own upstream connection to the real `codex app-server`. The proxy is one component on the
- * caller's epoll loop (ev.h): its sockets and timers live there beside the caller's own
- * sources. Both WebSocket ends are ours (wsframe.c): see proxy_ws.c for why.
+ * (ws://127.0.0.1:<proxy_port()> with `Authorization: Bearer <token>`, or a unix socket: see
+ * listen_path), and every TUI connection gets its own upstream connection to the real `codex
+ * app-server`. The proxy is one component on the caller's epoll loop (ev.h): its sockets and
+ * timers live there beside the caller's own sources. Both WebSocket ends are ours (wsframe.c):
+ * see proxy_ws.c for why.
  *
  * Relay rules:
  *  - Messages are streamed fragment by fragment and never reassembled, except those matching the
@@ -72,8 +73,15 @@ struct proxy_hooks {
 
 struct proxy_config {
 	struct ev *ev;     /* the loop the proxy runs on; borrowed, must outlive the proxy */
-	int upstream_port; /* app-server on 127.0.0.1 */
-	const char *token; /* borrowed for the proxy's lifetime: required from the TUI */
+	int upstream_port; /* app-server on 127.0.0.1, unless upstream_path is set */
+	/* Unix sockets (codex 0.131 and later; both set or neither): cheaper than loopback TCP
+	 * for every byte relayed. listen_path is created here, in a directory only the user can
+	 * enter: a TUI connects without a token (codex sends none over a unix socket), and one of
+	 * another user is refused by its credentials as well. Borrowed; removed by
+	 * proxy_destroy(). NULL: TCP on 127.0.0.1:0 and the token. */
+	const char *listen_path;
+	const char *upstream_path;
+	const char *token;          /* borrowed for the proxy's lifetime: required from the TUI */
 	const char *upstream_token; /* borrowed likewise: sent to the app-server; NULL = token */
 	size_t max_message;         /* e.g. 128 MiB: larger messages -> close 1009 */
 	size_t max_queued; /* hard cap of bytes queued per direction (e.g. 16 MiB); the source is
@@ -91,12 +99,13 @@ struct proxy_config {
  * store and the TUI); call once at the start of `run`. 0 or -errno (logged). */
 int proxy_raise_fd_limit(void);
 
-/* Creates the listener on 127.0.0.1:0, on cfg->ev. NULL with errno set. */
+/* Creates the listener (127.0.0.1:0 or cfg->listen_path), on cfg->ev. NULL with errno set. */
 struct proxy *proxy_create(const struct proxy_config *cfg);
 /* Closes everything without sending close frames and frees all memory; no hook is called.
  * NULL is a no-op. */
 void proxy_destroy(struct proxy *p);
 
+/* The listener's TCP port; 0 on a unix socket. */
 int proxy_port(const struct proxy *p);
 /* While held, TUIs are not accepted: their connections wait in the listen backlog (the
  * kernel completes the TCP handshake; the upgrade is answered once released), and no upstream

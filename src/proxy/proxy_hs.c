@@ -59,7 +59,10 @@ static int check_request(const struct wsend *w, const struct wsframe_upgrade *u)
 	if (u->origin) {
 		return 403;
 	}
-	if (!u->auth || !proxy_bearer_ok(w->c->p, u->auth, u->auth_len)) {
+	/* Over a unix socket codex sends no token: the socket's directory and the peer's
+	 * credentials (proxy.c) are the check there. */
+	if (!w->c->p->cfg.listen_path &&
+	    (!u->auth || !proxy_bearer_ok(w->c->p, u->auth, u->auth_len))) {
 		proxy_admit_refused(w->c->p, "missing or wrong bearer token");
 		return 401;
 	}
@@ -165,7 +168,9 @@ void proxy_hs_connected(struct wsend *w)
 	}
 	auth = util_printf("Authorization: %s\r\n", c->p->bearer);
 	req = auth && wsframe_new_key(w->key) == 0
-	              ? wsframe_request("127.0.0.1", c->p->cfg.upstream_port, "/", w->key, auth)
+	              ? wsframe_request(c->p->cfg.upstream_path ? "localhost" : "127.0.0.1",
+	                                c->p->cfg.upstream_path ? 0 : c->p->cfg.upstream_port, "/",
+	                                w->key, auth)
 	              : NULL;
 	util_free_secret(auth);
 	o = req ? proxy_ws_out_room(w, strlen(req)) : NULL;

@@ -231,5 +231,8 @@ void proxy_admit_release(struct proxy *p);
 void proxy_control_connect_failed(struct proxy_conn *c, const char *why);
 /* Checks a TUI's Authorization value against the token. */
 bool proxy_bearer_ok(const struct proxy *p, const char *h, size_t n);
+/* path as a unix socket address; -ENAMETOOLONG if it does not fit. */
+struct sockaddr_un;
+int proxy_unix_addr(struct sockaddr_un *a, const char *path);
 
 #endif

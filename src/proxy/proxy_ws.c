@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -693,22 +694,47 @@ static void rx_init(struct wsend *w)
 	w->fr.max_len = w->c->p->cfg.max_message;
 }
 
-int proxy_ws_connect(struct proxy_conn *c)
+/* A connected (or connecting) socket to the app-server; -errno. */
+static int connect_upstream(const struct proxy_config *cfg)
 {
-	struct wsend *w = &c->ws[SIDE_UP];
-	struct sockaddr_in a = {.sin_family = AF_INET};
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), r;
+	struct sockaddr_storage a = {0};
+	struct sockaddr_in *in = (struct sockaddr_in *)&a;
+	socklen_t al = sizeof(*in);
+	int fd, r;
 
+	if (cfg->upstream_path) {
+		r = proxy_unix_addr((struct sockaddr_un *)&a, cfg->upstream_path);
+		if (r) {
+			return r;
+		}
+		al = sizeof(struct sockaddr_un);
+	} else {
+		in->sin_family = AF_INET;
+		in->sin_port = htons((uint16_t)cfg->upstream_port);
+		in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	}
+	fd = socket(a.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		return -errno;
 	}
-	no_delay(fd);
-	a.sin_port = htons((uint16_t)c->p->cfg.upstream_port);
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0 && errno != EINPROGRESS) {
+	if (!cfg->upstream_path) {
+		no_delay(fd);
+	}
+	if (connect(fd, (struct sockaddr *)&a, al) < 0 && errno != EINPROGRESS) {
 		r = -errno;
 		close(fd);
 		return r;
+	}
+	return fd;
+}
+
+int proxy_ws_connect(struct proxy_conn *c)
+{
+	struct wsend *w = &c->ws[SIDE_UP];
+	int fd = connect_upstream(&c->p->cfg), r;
+
+	if (fd < 0) {
+		return fd;
 	}
 	r = ev_io_start(c->p->ev, &w->io, fd, EPOLLOUT, on_io);
 	if (r < 0) {
@@ -742,7 +768,9 @@ int proxy_ws_accept(struct proxy_conn *c, int fd)
 {
 	int r;
 
-	no_delay(fd);
+	if (!c->p->cfg.listen_path) {
+		no_delay(fd);
+	}
 	r = start(c, SIDE_DOWN, fd, WS_HANDSHAKE);
 	if (r == 0) {
 		proxy_ws_deadline(c, SIDE_DOWN, HANDSHAKE_SECS);

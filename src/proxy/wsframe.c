@@ -29,14 +29,21 @@ int wsframe_new_key(char key[WSFRAME_KEY_LEN + 1])
 char *wsframe_request(const char *host, int port, const char *path, const char *key,
                       const char *extra_headers)
 {
+	char hp[300];
+
+	if (port > 0) {
+		snprintf(hp, sizeof(hp), "%s:%d", host, port);
+	} else {
+		snprintf(hp, sizeof(hp), "%s", host);
+	}
 	return util_printf("GET %s HTTP/1.1\r\n"
-	                   "Host: %s:%d\r\n"
+	                   "Host: %s\r\n"
 	                   "Upgrade: websocket\r\n"
 	                   "Connection: Upgrade\r\n"
 	                   "Sec-WebSocket-Key: %s\r\n"
 	                   "Sec-WebSocket-Version: 13\r\n"
 	                   "%s\r\n",
-	                   path, host, port, key, extra_headers ? extra_headers : "");
+	                   path, hp, key, extra_headers ? extra_headers : "");
 }
 
 /* The value of header name in the head (lines end in \r\n), copied into out; false if absent.

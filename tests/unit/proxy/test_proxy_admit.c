@@ -1,3 +1,4 @@
+#define _DEFAULT_SOURCE /* mkdtemp */
 #include "proxy/proxy.h"
 
 #include "base/ev.h"
@@ -9,9 +10,12 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -151,10 +155,53 @@ static void test_refused_clients_get_503(void **state)
 	ev_free(ev);
 }
 
+/* On a unix socket (codex 0.131+) the TUI sends no token and is served; the socket is 0600
+ * and goes with the proxy. Half a unix configuration is refused. */
+static void test_unix_socket(void **state)
+{
+	char dir[] = "/tmp/cs-proxy-unix-XXXXXX", path[96];
+	struct ev *ev = ev_new();
+	struct proxy_config cfg = {
+	        .ev = ev, .token = TOKEN, .max_message = 1 << 20, .max_queued = 1 << 20};
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	static const char req[] =
+	        "GET /rpc HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
+	        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="
+	        "\r\nSec-WebSocket-Version: 13\r\n\r\n";
+	struct stat st;
+	struct proxy *p;
+	int fd;
+
+	(void)state;
+	assert_non_null(ev);
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/sock-1-tui", dir);
+	cfg.listen_path = path;
+	assert_null(proxy_create(&cfg)); /* no upstream_path */
+	assert_int_equal(errno, EINVAL);
+	cfg.upstream_path = "/nonexistent/sock-1-app";
+	p = proxy_create(&cfg);
+	assert_non_null(p);
+	assert_int_equal(proxy_port(p), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(S_ISSOCK(st.st_mode) && (st.st_mode & 0777) == 0600);
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL), (ssize_t)sizeof(req) - 1);
+	expect_answer(ev, fd, "HTTP/1.1 101");
+	close(fd);
+	proxy_destroy(p);
+	assert_int_equal(access(path, F_OK), -1);
+	assert_int_equal(rmdir(dir), 0);
+	ev_free(ev);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_raise_fd_limit),
+	        cmocka_unit_test(test_unix_socket),
 	        cmocka_unit_test(test_held_clients_wait),
 	        cmocka_unit_test(test_refused_clients_get_503),
 	};
