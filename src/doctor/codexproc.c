@@ -37,7 +37,9 @@ static bool managed(const char *const *argv, size_t argc)
 		} else if (util_starts_with(argv[i], "--remote=")) {
 			v = argv[i] + strlen("--remote=");
 		}
-		if (v && util_starts_with(v, loopback)) {
+		/* Ours on a unix socket: $CODEX_SWITCH_HOME/runtime/sock-<pid>-tui. */
+		if (v && (util_starts_with(v, loopback) ||
+		          (util_starts_with(v, "unix://") && strstr(v, "/runtime/sock-")))) {
 			return true;
 		}
 		/* The Rust codex-switch marks its TUIs this way. */

@@ -75,12 +75,13 @@ void captoken_destroy(struct captoken *t)
 	explicit_bzero(t->token, sizeof(t->token));
 }
 
-static bool owner_dead(const char *name)
+/* name is <prefix><pid>-...: whether that process is gone. */
+static bool owner_dead(const char *name, size_t prefix_len)
 {
 	char *end;
-	long pid = strtol(name + strlen(PREFIX), &end, 10);
+	long pid = strtol(name + prefix_len, &end, 10);
 
-	if (end == name + strlen(PREFIX) || *end != '-' || pid <= 0) {
+	if (end == name + prefix_len || *end != '-' || pid <= 0) {
 		return false;
 	}
 	return kill((pid_t)pid, 0) < 0 && errno == ESRCH;
@@ -88,6 +89,7 @@ static bool owner_dead(const char *name)
 
 void captoken_clean_stale(const char *runtime_dir)
 {
+	static const char *const prefixes[] = {PREFIX, "sock-"};
 	DIR *d = opendir(runtime_dir);
 	struct dirent *e;
 
@@ -95,9 +97,15 @@ void captoken_clean_stale(const char *runtime_dir)
 		return;
 	}
 	while ((e = readdir(d))) {
-		if (strncmp(e->d_name, PREFIX, strlen(PREFIX)) == 0 && owner_dead(e->d_name) &&
-		    unlinkat(dirfd(d), e->d_name, 0) == 0) {
-			log_info("removed the token file of a run that ended without cleaning up");
+		for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+			size_t n = strlen(prefixes[i]);
+
+			if (strncmp(e->d_name, prefixes[i], n) == 0 && owner_dead(e->d_name, n) &&
+			    unlinkat(dirfd(d), e->d_name, 0) == 0) {
+				log_info(
+				        "removed '%s', left by a run that ended without cleaning up",
+				        e->d_name);
+			}
 		}
 	}
 	closedir(d);

@@ -20,7 +20,8 @@ int captoken_create(struct captoken *t, const char *runtime_dir);
 /* Removes the file and wipes the token; safe to call twice and on a zeroed struct. */
 void captoken_destroy(struct captoken *t);
 
-/* Removes ws-token files in runtime_dir whose owner process no longer exists. */
+/* Removes the files of runs (ws-token-<pid>-..., and the sockets sock-<pid>-... of
+ * session/transport) in runtime_dir whose owner process no longer exists. */
 void captoken_clean_stale(const char *runtime_dir);
 
 #endif

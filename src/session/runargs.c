@@ -152,8 +152,10 @@ char **runargs_tui_argv(const char *codex_bin, int argc, char *const argv[], con
 	}
 	r |= push(out, &n, "--remote");
 	r |= push(out, &n, remote_url);
-	r |= push(out, &n, "--remote-auth-token-env");
-	r |= push(out, &n, env_name);
+	if (env_name) {
+		r |= push(out, &n, "--remote-auth-token-env");
+		r |= push(out, &n, env_name);
+	}
 	for (; i < argc; i++) {
 		r |= push(out, &n, argv[i]);
 	}

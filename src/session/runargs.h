@@ -20,7 +20,7 @@ int runargs_check(int argc, char *const argv[], char *err, size_t errsz);
  * Builds the TUI's argv (NULL-terminated; caller frees the array and each string with
  * runargs_free): codex_bin, the user's arguments with `-C <cwd>` inserted (after resume/fork)
  * unless they already choose a directory before `--`, then `--remote <url>
- * --remote-auth-token-env <env_name>`. NULL on -ENOMEM.
+ * --remote-auth-token-env <env_name>` (without the latter when env_name is NULL). NULL on -ENOMEM.
  */
 char **runargs_tui_argv(const char *codex_bin, int argc, char *const argv[], const char *cwd,
                         const char *remote_url, const char *env_name);

@@ -29,10 +29,9 @@
 #include "session/runstart.h"
 #include "session/startpick.h"
 #include "session/steer.h"
+#include "session/transport.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -40,7 +39,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -61,8 +59,8 @@ struct session {
 	char run_id[UTIL_UUID_LEN + 1];
 	enum phase phase;
 	int exit_status;
-	char fatal[512]; /* why the session ended early, for the user */
-	int app_port;
+	char fatal[512];        /* why the session ended early, for the user */
+	struct transport where; /* unix sockets or loopback TCP */
 	struct ev_io sig_io;
 
 	struct children kids;
@@ -162,19 +160,19 @@ static const struct steer_ops steer_ops = {
 
 static int start_tui(struct session *s)
 {
-	char url[64], *env_entry, **argv;
-	const char *env[2];
+	char url[300], *env_entry, **argv;
+	const char *env[2] = {NULL, NULL};
+	bool tcp = !s->where.tui_sock; /* codex takes no token over a unix socket */
 	int r;
 
-	snprintf(url, sizeof(url), "ws://127.0.0.1:%d", proxy_port(s->proxy));
+	transport_tui_url(&s->where, proxy_port(s->proxy), url, sizeof(url));
 	argv = runargs_tui_argv(s->cfg->codex_bin, s->cfg->argc, s->cfg->argv, s->cfg->cwd, url,
-	                        REMOTE_TOKEN_ENV);
-	env_entry = util_printf("%s=%s", REMOTE_TOKEN_ENV, s->tui_token);
+	                        tcp ? REMOTE_TOKEN_ENV : NULL);
+	env_entry = tcp ? util_printf("%s=%s", REMOTE_TOKEN_ENV, s->tui_token) : NULL;
 	env[0] = env_entry;
-	env[1] = NULL;
 	/* From here on the TUI owns the terminal: log to the run log only. */
 	log_set_stderr_level(LOG_OFF);
-	r = argv && env_entry ? children_start_tui(&s->kids, argv, env) : -ENOMEM;
+	r = argv && (env_entry || !tcp) ? children_start_tui(&s->kids, argv, env) : -ENOMEM;
 	runargs_free(argv);
 	util_free_secret(env_entry);
 	if (r) {
@@ -182,8 +180,7 @@ static int start_tui(struct session *s)
 		return r;
 	}
 	s->tui_started = true;
-	log_info("tui started (pid %ld) on proxy port %d", (long)s->kids.tui_pid,
-	         proxy_port(s->proxy));
+	log_info("tui started (pid %ld) on %s", (long)s->kids.tui_pid, url);
 	return 0;
 }
 
@@ -355,23 +352,6 @@ static const struct proxy_hooks hooks = {
 
 /* ---- start and end ---- */
 
-static int reserve_port(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port = -1;
-
-	if (fd < 0) {
-		return -errno;
-	}
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&a, &len) == 0) {
-		port = ntohs(a.sin_port);
-	}
-	close(fd);
-	return port > 0 ? port : -EADDRNOTAVAIL;
-}
-
 static void wake_loop(void *ctx)
 {
 	ev_wake(ctx);
@@ -388,7 +368,9 @@ static int create_loop(struct session *s, const sigset_t *mask)
 {
 	struct proxy_config pc = {
 	        .ev = s->env.ev,
-	        .upstream_port = s->app_port,
+	        .upstream_port = s->where.app_port,
+	        .listen_path = s->where.tui_sock,
+	        .upstream_path = s->where.app_sock,
 	        .token = s->tui_token,
 	        .upstream_token = s->app_token.token,
 	        .max_message = MAX_MESSAGE,
@@ -429,12 +411,13 @@ static int create_loop(struct session *s, const sigset_t *mask)
 static int spawn_app_server(struct session *s)
 {
 	/* execvp takes char *const[]: writable copies of the fixed words. */
-	char listen[64], app[] = "app-server", lopt[] = "--listen", aopt[] = "--ws-auth",
-	                 amode[] = "capability-token", fopt[] = "--ws-token-file";
+	char listen[300], app[] = "app-server", lopt[] = "--listen", aopt[] = "--ws-auth",
+	                  amode[] = "capability-token", fopt[] = "--ws-token-file";
 	char *argv[] = {(char *)s->cfg->codex_bin, app, lopt, listen, aopt, amode, fopt,
 	                s->app_token.path,         NULL};
 
-	snprintf(listen, sizeof(listen), "ws://127.0.0.1:%d", s->app_port);
+	/* The token flags stay on a unix socket too: codex ignores them there, and we send it. */
+	transport_app_url(&s->where, listen, sizeof(listen));
 	return children_start_app(&s->kids, argv);
 }
 
@@ -554,10 +537,9 @@ static int start(struct session *s, const sigset_t *mask)
 	if (r) {
 		return r;
 	}
-	s->app_port = reserve_port();
-	if (s->app_port < 0) {
-		log_error("cannot find a free port on 127.0.0.1: %s", strerror(-s->app_port));
-		return s->app_port;
+	r = transport_choose(&s->where, s->cfg->paths, s->cfg->codex_bin);
+	if (r) {
+		return r;
 	}
 	r = create_loop(s, mask);
 	if (r) {
@@ -572,7 +554,13 @@ static int start(struct session *s, const sigset_t *mask)
 		          s->cfg->codex_bin, strerror(-r));
 		return r;
 	}
-	log_info("app-server started (pid %ld) on port %d", (long)s->kids.app_pid, s->app_port);
+	if (s->where.app_sock) {
+		log_info("app-server started (pid %ld) on %s", (long)s->kids.app_pid,
+		         s->where.app_sock);
+	} else {
+		log_info("app-server started (pid %ld) on port %d", (long)s->kids.app_pid,
+		         s->where.app_port);
+	}
 	if (steer_load(&s->steer, s->cfg->account_id, err, sizeof(err))) {
 		log_error("%s", err);
 		return -EINVAL;
@@ -616,6 +604,7 @@ static void finish(struct session *s)
 	}
 	proxy_destroy(s->proxy);
 	ev_free(s->env.ev);
+	transport_release(&s->where);
 	captoken_destroy(&s->app_token);
 	memset(s->tui_token, 0, sizeof(s->tui_token));
 }

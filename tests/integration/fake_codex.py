@@ -3,7 +3,7 @@
 
 * `fake_codex.py app-server ...` (and any call without `--remote`, e.g. `--version`) execs the
   real codex, path from env CS_REAL_CODEX (default: harness.codex_bin()), with the same args.
-* Otherwise it plays the TUI: it takes `--remote ws://...` (or `--remote=...`) and
+* Otherwise it plays the TUI: it takes `--remote ws://...` or `unix://...` (or `--remote=...`) and
   `--remote-auth-token-env VAR` from its argv, reads the capability token from $VAR, connects
   with `Authorization: Bearer <token>` (plus `x-codex-app-server-compression: zstd-stream-v1`,
   as the real TUI does), runs the scenario in the JSON file named by env CS_TUI_SCENARIO, and
@@ -108,7 +108,8 @@ class Tui:
         headers = self.scenario.get("headers",
                                     {"x-codex-app-server-compression": "zstd-stream-v1"})
         headers = dict(headers)
-        headers["Authorization"] = "Bearer " + token
+        if not self.t["remote"].startswith("unix://"):  # codex sends no token there
+            headers["Authorization"] = "Bearer " + token
         handlers = {m: (lambda r: (lambda params: r))(res)
                     for m, res in (self.scenario.get("answer") or {}).items()}
         self.rpc = h.RpcClient(h.WsClient.connect(self.t["remote"], headers, 15), handlers)

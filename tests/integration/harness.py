@@ -397,13 +397,19 @@ class WsClient:
 
     @classmethod
     def connect(cls, url, headers=None, timeout=10.0):
-        """Opens ws://host:port/path. Raises WsHandshakeError on a non-101 answer."""
-        if not url.startswith("ws://"):
-            raise ValueError("only ws:// urls: %r" % url)
-        rest = url[5:]
-        hostport, _, path = rest.partition("/")
-        host, _, port = hostport.rpartition(":")
-        sock = socket.create_connection((host, int(port)), timeout=timeout)
+        """Opens ws://host:port/path, or unix://PATH as codex 0.131 and later do. Raises
+        WsHandshakeError on a non-101 answer."""
+        if url.startswith("unix://"):
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(timeout)
+            sock.connect(url[len("unix://"):])
+            hostport, path = "localhost", "rpc"  # what codex's TUI asks there
+        elif url.startswith("ws://"):
+            hostport, _, path = url[5:].partition("/")
+            host, _, port = hostport.rpartition(":")
+            sock = socket.create_connection((host, int(port)), timeout=timeout)
+        else:
+            raise ValueError("only ws:// and unix:// urls: %r" % url)
         key = base64.b64encode(secrets.token_bytes(16)).decode()
         lines = ["GET /%s HTTP/1.1" % path, "Host: %s" % hostport, "Upgrade: websocket",
                  "Connection: Upgrade", "Sec-WebSocket-Key: %s" % key,

@@ -44,9 +44,9 @@ def setup(mb, n=2):
     return home, accts
 
 
-def run(home, scenario, name, args=(), timeout=120, codex_bin=None):
+def run(home, scenario, name, args=(), timeout=120, codex_bin=None, env=None):
     files_env, transcript = h.fake_tui_files(home, scenario, name)
-    env = home.env(**files_env)
+    env = home.env(**dict(files_env, **(env or {})))
     argv = [BIN, "run", "--codex-bin", codex_bin or h.FAKE_CODEX] + list(args)
     p = subprocess.run(argv, env=env, cwd=home.work, timeout=timeout, stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE)
@@ -55,8 +55,9 @@ def run(home, scenario, name, args=(), timeout=120, codex_bin=None):
 
 
 def leftovers(home):
+    """Token files and sockets of runs, and processes, left behind."""
     tokens = [f for f in os.listdir(os.path.join(home.switch_home, "runtime"))
-              if f.startswith("ws-token-")]
+              if f.startswith("ws-token-") or f.startswith("sock-")]
     return tokens, processes_mentioning(home.switch_home)
 
 
@@ -504,6 +505,105 @@ def test_seen_codex_starts_tui_at_once(mb):
     home.cleanup()
 
 
+def run_log(home):
+    text = ""
+    for path in sorted(glob.glob(os.path.join(home.switch_home, "logs", "*"))):
+        with open(path, errors="replace") as f:
+            text += f.read()
+    return text
+
+
+def test_unix_sockets_once_seen(mb):
+    """Once codex-switch has seen the codex file at 0.131 or later, the app-server and the
+    TUI meet it on unix sockets in the runtime directory: the TUI gets no token (codex sends
+    none there), the turn is answered as over TCP, and no socket is left behind.
+    CODEX_SWITCH_TRANSPORT=tcp keeps loopback TCP."""
+    home, (a, _) = setup(mb)
+    runtime = os.path.join(home.switch_home, "runtime")
+    scenario = {"exit_code": 0, "steps": [
+        {"op": "initialize"}, {"op": "thread_start"},
+        {"op": "turn", "text": "ping", "timeout": 60, "expect_status": "completed"}]}
+    seen = []
+    for name, env in (("first", {}), ("seen", {}), ("tcp", {"CODEX_SWITCH_TRANSPORT": "tcp"})):
+        p, t = run(home, scenario, name, env=env)
+        tokens, procs = leftovers(home)
+        check(p.returncode == 0 and not tokens and not procs,
+              "%s: the turn is answered and nothing is left (%d, %r, %r, %r)"
+              % (name, p.returncode, tokens, procs, p.stderr[-300:]))
+        seen.append((t.get("remote") or "", t.get("token_env"), t.get("token_present")))
+    first, unix, tcp = seen
+    check(first[0].startswith("ws://127.0.0.1:") and first[2] and tcp[0].startswith("ws://")
+          and tcp[2], "a first run and CODEX_SWITCH_TRANSPORT=tcp: TCP and a token (%r, %r)"
+          % (first, tcp))
+    check(unix[0].startswith("unix://" + runtime + "/sock-") and unix[0].endswith("-tui")
+          and unix[1] is None and not unix[2],
+          "a seen codex: the TUI on a unix socket, without a token (%r)" % (unix,))
+    check(re.search(r"app-server started \(pid \d+\) on %s/sock-\d+-app"
+                    % re.escape(runtime), run_log(home)) is not None,
+          "the app-server listened on a unix socket in the runtime directory")
+    home.cleanup()
+
+
+CONNECT_AS_NOBODY = """
+import os, socket, sys
+os.setgroups([]); os.setgid(65534); os.setuid(65534)
+s = socket.socket(socket.AF_UNIX)
+try:
+    s.connect(sys.argv[1])
+except PermissionError:
+    print("denied"); sys.exit(0)
+s.settimeout(10)
+try:
+    s.sendall(b"GET /rpc HTTP/1.1\\r\\nHost: localhost\\r\\nUpgrade: websocket\\r\\n"
+              b"Connection: Upgrade\\r\\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\\r\\n"
+              b"Sec-WebSocket-Version: 13\\r\\n\\r\\n")
+    print("answer " + repr(s.recv(100)))
+except OSError as e:
+    print("error " + str(e))
+"""
+
+
+def test_unix_socket_refuses_other_users(mb):
+    """No token is asked on the unix socket: the runtime directory (0700) keeps other users
+    out, and with it opened up, the proxy refuses them by their credentials."""
+    import signal
+    import stat
+    if os.geteuid() != 0:
+        check(True, "connecting as another user needs root: skipped")
+        return
+    home, _ = setup(mb)
+    runtime = os.path.join(home.switch_home, "runtime")
+    run(home, {"exit_code": 0, "steps": [{"op": "initialize"}]}, "record")
+    p, transcript = start_run(home, {"steps": [{"op": "initialize"},
+                                               {"op": "sleep", "seconds": 60}]}, "held")
+    try:
+        wait_for_tui(transcript)
+        sock = (h.read_json(transcript).get("remote") or "")[len("unix://"):]
+        mode = stat.S_IMODE(os.stat(sock).st_mode) if sock else None
+        check(stat.S_IMODE(os.stat(runtime).st_mode) == 0o700 and mode == 0o600,
+              "the socket is 0600 in a 0700 directory (%r, %r)" % (sock, mode))
+        cmd = [sys.executable, "-c", CONNECT_AS_NOBODY, sock]
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=30).stdout
+        check(out.strip() == "denied", "another user cannot connect (%r)" % out)
+        for d in (home.root, home.switch_home, runtime):
+            os.chmod(d, 0o711)
+        os.chmod(sock, 0o666)
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=30).stdout
+        check(out.startswith("answer b''") or out.startswith("error"),
+              "with the directory opened, the proxy closes another user's connection (%r)"
+              % out)
+        check("a connection from another user" in run_log(home),
+              "the refusal is logged")
+    finally:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.communicate()
+        home.cleanup()
+
+
 def test_fd_limit_raised(mb):
     """run starts with its soft open file limit at the hard one, so a connection flood cannot
     starve the store at the shell's usual 1024."""
@@ -541,6 +641,7 @@ def main():
         test_sigkill_and_stale_token, test_app_server_crash, test_never_ready,
         test_tui_starts_with_app_server, test_start_fails_with_tui_waiting,
         test_seen_codex_starts_tui_at_once,
+        test_unix_sockets_once_seen, test_unix_socket_refuses_other_users,
         test_fd_limit_raised,
     ]
     return h.run_suite(tests, check, failures)

@@ -62,6 +62,14 @@ static void test_managed(void **state)
 	                                "--remote-auth-token-env", "CODEX_SWITCH_REMOTE_TOKEN"),
 	                           true),
 	        CODEXPROC_MANAGED);
+	/* ours on a unix socket, in a store's runtime directory; another unix remote is not */
+	assert_int_equal(codexproc_classify(ARGS("codex", "--remote",
+	                                         "unix:///h/.codex-switch/runtime/sock-42-tui"),
+	                                    true),
+	                 CODEXPROC_MANAGED);
+	assert_int_equal(
+	        codexproc_classify(ARGS("codex", "--remote", "unix:///tmp/daemon.sock"), true),
+	        CODEXPROC_PLAIN_TUI);
 	/* "--remote" as the last word has no value */
 	assert_int_equal(codexproc_classify(ARGS("codex", "--remote"), true), CODEXPROC_PLAIN_TUI);
 }

@@ -44,7 +44,7 @@ static void test_create_and_destroy(void **state)
 
 static void test_clean_stale(void **state)
 {
-	char *dead = NULL, *live = NULL, *other = NULL;
+	char *dead = NULL, *live = NULL, *other = NULL, sock_dead[256], sock_live[256];
 	FILE *f;
 
 	(void)state;
@@ -59,7 +59,15 @@ static void test_clean_stale(void **state)
 	fclose(fopen(live, "w"));
 	f = fopen(other, "w");
 	fclose(f);
+	/* session/transport's sockets (plain files do here) go the same way */
+	snprintf(sock_dead, sizeof(sock_dead), "%s/sock-4194305-tui", dir);
+	snprintf(sock_live, sizeof(sock_live), "%s/sock-%ld-app", dir, (long)getpid());
+	fclose(fopen(sock_dead, "w"));
+	fclose(fopen(sock_live, "w"));
 	captoken_clean_stale(dir);
+	assert_int_equal(access(sock_dead, F_OK), -1);
+	assert_int_equal(access(sock_live, F_OK), 0);
+	unlink(sock_live);
 	assert_int_equal(access(dead, F_OK), -1);
 	assert_int_equal(access(live, F_OK), 0);
 	assert_int_equal(access(other, F_OK), 0);

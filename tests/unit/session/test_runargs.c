@@ -65,6 +65,18 @@ static void test_accepted(void **state)
 	         "--remote-auth-token-env ENV");
 }
 
+/* On a unix socket codex takes no token: no --remote-auth-token-env. */
+static void test_no_token_option(void **state)
+{
+	char *opt[] = {"-m", "gpt", "--", "fix", NULL};
+	char **out = runargs_tui_argv("codex", 4, opt, "/w", "unix:///r/sock-1-tui", NULL);
+
+	(void)state;
+	assert_non_null(out);
+	assert_string_equal(join(out), "codex -C /w -m gpt --remote unix:///r/sock-1-tui -- fix");
+	runargs_free(out);
+}
+
 static void test_directory_kept(void **state)
 {
 	char *c1[] = {"-C", "/d", NULL};
@@ -131,9 +143,9 @@ static void test_reads_sessions(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_accepted),       cmocka_unit_test(test_directory_kept),
-	        cmocka_unit_test(test_refused),        cmocka_unit_test(test_summary),
-	        cmocka_unit_test(test_reads_sessions),
+	        cmocka_unit_test(test_accepted),       cmocka_unit_test(test_no_token_option),
+	        cmocka_unit_test(test_directory_kept), cmocka_unit_test(test_refused),
+	        cmocka_unit_test(test_summary),        cmocka_unit_test(test_reads_sessions),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
