@@ -20,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <libwebsockets.h>
@@ -29,6 +31,7 @@
 #include "proxy/wsq.h"
 
 static struct bench_client bc;
+static const char *unix_path; /* --remote unix://PATH, or NULL for TCP */
 
 static uint32_t next_mask(void)
 {
@@ -196,6 +199,7 @@ static int client_cb(struct lws *wsi, enum lws_callback_reasons reason, void *us
 {
 	switch (reason) {
 	case LWS_CALLBACK_RAW_CONNECTED:
+	case LWS_CALLBACK_RAW_ADOPT:
 		lws_callback_on_writable(wsi);
 		return 0;
 	case LWS_CALLBACK_RAW_WRITEABLE:
@@ -226,10 +230,38 @@ static const struct lws_protocols protocols[] = {
         {.name = NULL},
 };
 
+/* lws 4.1.6 has no unix-socket client: connect here and give lws the connected socket. */
+static struct lws *connect_unix(void)
+{
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	lws_sock_file_fd_type u;
+
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", unix_path);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		if (fd >= 0) {
+			close(fd);
+		}
+		return NULL;
+	}
+	u.sockfd = fd;
+	return lws_adopt_descriptor_vhost(lws_get_vhost_by_name(bc.cx, "default"), LWS_ADOPT_SOCKET,
+	                                  u, "bench-client", NULL);
+}
+
 static void do_connect(void)
 {
 	struct lws_client_connect_info i;
 
+	bc.head_len = 0;
+	wsframe_rx_init(&bc.fr, false);
+	if (unix_path) {
+		bc.wsi = connect_unix();
+		if (!bc.wsi) {
+			client_cb(NULL, LWS_CALLBACK_CLIENT_CONNECTION_ERROR, NULL, NULL, 0);
+		}
+		return;
+	}
 	memset(&i, 0, sizeof(i));
 	i.context = bc.cx;
 	i.address = "127.0.0.1";
@@ -238,8 +270,6 @@ static void do_connect(void)
 	i.host = "127.0.0.1";
 	i.method = "RAW";
 	i.local_protocol_name = "bench-client";
-	bc.head_len = 0;
-	wsframe_rx_init(&bc.fr, false);
 	bc.wsi = lws_client_connect_via_info(&i);
 }
 
@@ -255,19 +285,23 @@ static int setup(int argc, char **argv)
 	const char *env = bench_opt(argc, argv, "--remote-auth-token-env");
 	const char *tok = env ? getenv(env) : NULL;
 	const char *colon = url ? strrchr(url, ':') : NULL;
-	char auth[600];
+	char auth[600] = "";
 
-	if (!colon || !tok || strncmp(url, "ws://127.0.0.1:", 15) != 0) {
+	if (url && strncmp(url, "unix://", 7) == 0 && url[7] == '/') {
+		unix_path = url + 7; /* codex sends no token over a unix socket */
+	} else if (!colon || !tok || strncmp(url, "ws://127.0.0.1:", 15) != 0) {
 		fprintf(stderr, "cs-bench: need --remote ws://127.0.0.1:PORT and "
-		                "--remote-auth-token-env VAR with the token in VAR\n");
+		                "--remote-auth-token-env VAR with the token in VAR, or "
+		                "--remote unix://PATH\n");
 		return -EINVAL;
+	} else {
+		bc.port = (int)strtol(colon + 1, NULL, 10);
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s\r\n", tok);
 	}
-	bc.port = (int)strtol(colon + 1, NULL, 10);
-	snprintf(auth, sizeof(auth), "Authorization: Bearer %s\r\n", tok);
 	if (wsframe_new_key(bc.key) < 0) {
 		return -EIO;
 	}
-	bc.req = wsframe_request("127.0.0.1", bc.port, "/", bc.key, auth);
+	bc.req = wsframe_request(unix_path ? "localhost" : "127.0.0.1", bc.port, "/", bc.key, auth);
 	bc.rng = (uint64_t)bench_now_ns() | 1;
 	return bc.req && strlen(bc.req) < sizeof(bc.small) - LWS_PRE ? 0 : -ENOMEM;
 }

@@ -3,7 +3,10 @@
  * recv() and one send() per readable socket, no parsing, no queue: what nginx and codex-switch
  * cost beyond this is their own.
  *
- *   cs-minrelay [-e] LISTEN_PORT UPSTREAM_PORT     (both on 127.0.0.1; -e: edge-triggered)
+ *   cs-minrelay [-e] LISTEN UPSTREAM     (-e: edge-triggered)
+ *
+ * LISTEN and UPSTREAM are ports on 127.0.0.1, or paths of unix sockets (they start with '/'):
+ * the floor for codex-switch on unix sockets (codex 0.131 and later).
  *
  * A benchmark peer only: one failure ends the pair. What a socket does not take waits in a
  * buffer of its own while its source is not read (the flow control any relay needs: an echo
@@ -20,6 +23,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #define MAX_FD 1024
@@ -35,20 +39,26 @@ static struct sock {
 static int ep;
 static unsigned char buf[CHUNK];
 
-static int port_arg(const char *s)
+/* A loopback port or a unix socket's path, as an address; false if arg is neither. */
+static bool addr_arg(const char *arg, struct sockaddr_storage *a, socklen_t *len)
 {
+	struct sockaddr_un *u = (struct sockaddr_un *)a;
+	struct sockaddr_in *in = (struct sockaddr_in *)a;
 	char *end;
-	long v = strtol(s, &end, 10);
+	long v = strtol(arg, &end, 10);
 
-	return *s && !*end && v > 0 && v < 65536 ? (int)v : -1;
-}
-
-static struct sockaddr_in loopback(int port)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	return a;
+	memset(a, 0, sizeof(*a));
+	if (arg[0] == '/') {
+		u->sun_family = AF_UNIX;
+		*len = sizeof(*u);
+		return strlen(arg) < sizeof(u->sun_path) &&
+		       snprintf(u->sun_path, sizeof(u->sun_path), "%s", arg) > 0;
+	}
+	in->sin_family = AF_INET;
+	in->sin_port = htons((uint16_t)v);
+	in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	*len = sizeof(*in);
+	return *arg && !*end && v > 0 && v < 65536;
 }
 
 /* Read while the peer takes everything; write while something waits. */
@@ -71,24 +81,23 @@ static void drop(int fd)
 	socks[fd].peer = socks[other].peer = -1; /* an event of this batch may still name them */
 }
 
-static void pair_up(int lfd, int up_port, bool edge)
+static void pair_up(int lfd, const struct sockaddr_storage *up, socklen_t up_len, bool edge)
 {
-	struct sockaddr_in a = loopback(up_port);
 	int c = accept4(lfd, NULL, NULL, SOCK_NONBLOCK), u, one = 1;
 
 	if (c < 0) {
 		return;
 	}
-	u = socket(AF_INET, SOCK_STREAM, 0);
+	u = socket(up->ss_family, SOCK_STREAM, 0);
 	if (u < 0 || c >= MAX_FD || u >= MAX_FD ||
-	    connect(u, (struct sockaddr *)&a, sizeof(a)) < 0) {
+	    connect(u, (const struct sockaddr *)up, up_len) < 0) {
 		close(c);
 		if (u >= 0) {
 			close(u);
 		}
 		return;
 	}
-	setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)); /* fails harmlessly on unix */
 	setsockopt(u, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	socks[c] = (struct sock){.peer = u, .edge = edge};
 	socks[u] = (struct sock){.peer = c, .edge = edge};
@@ -150,24 +159,28 @@ static void relay(int fd)
 int main(int argc, char **argv)
 {
 	bool edge = argc > 1 && strcmp(argv[1], "-e") == 0;
-	struct sockaddr_in a;
+	struct sockaddr_storage a, up;
+	socklen_t alen, up_len;
 	struct epoll_event evs[16];
-	int lfd, one = 1, up;
+	int lfd, one = 1;
 
 	socks = calloc(MAX_FD, sizeof(*socks));
 	for (int i = 0; socks && i < MAX_FD; i++) {
 		socks[i].peer = -1;
 	}
-	if (argc != 3 + edge || port_arg(argv[1 + edge]) < 0 || port_arg(argv[2 + edge]) < 0) {
-		fprintf(stderr, "usage: cs-minrelay [-e] LISTEN_PORT UPSTREAM_PORT\n");
+	if (argc != 3 + edge || !addr_arg(argv[1 + edge], &a, &alen) ||
+	    !addr_arg(argv[2 + edge], &up, &up_len)) {
+		fprintf(stderr,
+		        "usage: cs-minrelay [-e] LISTEN UPSTREAM (ports or /socket/paths)\n");
 		return 2;
 	}
-	a = loopback(port_arg(argv[1 + edge]));
-	up = port_arg(argv[2 + edge]);
-	lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	if (a.ss_family == AF_UNIX) {
+		unlink(argv[1 + edge]);
+	}
+	lfd = socket(a.ss_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
 	ep = epoll_create1(0);
 	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (!socks || lfd < 0 || ep < 0 || bind(lfd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	if (!socks || lfd < 0 || ep < 0 || bind(lfd, (struct sockaddr *)&a, alen) < 0 ||
 	    listen(lfd, 16) < 0 ||
 	    epoll_ctl(ep, EPOLL_CTL_ADD, lfd,
 	              &(struct epoll_event){.events = EPOLLIN, .data.fd = lfd}) < 0) {
@@ -181,7 +194,7 @@ int main(int argc, char **argv)
 			int fd = evs[i].data.fd;
 
 			if (fd == lfd) {
-				pair_up(lfd, up, edge);
+				pair_up(lfd, &up, up_len, edge);
 				continue;
 			}
 			if (socks[fd].peer >= 0 && (evs[i].events & EPOLLOUT) && socks[fd].len) {
