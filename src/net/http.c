@@ -23,7 +23,7 @@ struct sink {
 };
 
 /* http_set_transport(): set before threads exist. */
-static http_transport transport;
+static http_transport other_transport;
 
 /* http_share_connections(): set once, before the requests it serves. */
 static CURLSH *share;
@@ -46,7 +46,7 @@ static void share_unlock(CURL *c, curl_lock_data data, void *ctx)
 
 void http_set_transport(http_transport t)
 {
-	transport = t;
+	other_transport = t;
 }
 
 int http_share_connections(void)
@@ -240,8 +240,8 @@ int http_perform(const struct http_request *req, struct http_response *resp, cha
 		snprintf(err, errsz, "refusing a non-https URL");
 		return -EINVAL;
 	}
-	if (transport) {
-		return transport(req, resp, err, errsz);
+	if (other_transport) {
+		return other_transport(req, resp, err, errsz);
 	}
 	C = curlso_get(err, errsz);
 	if (!C) {

@@ -299,6 +299,18 @@ def start_run(home, scenario, name, codex_bin=None, preexec_fn=None):
     return p, transcript
 
 
+def stop_run(p, home):
+    """Ends a run from start_run with SIGTERM (SIGKILL after 30 s) and removes its home."""
+    import signal
+    p.send_signal(signal.SIGTERM)
+    try:
+        p.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.communicate()
+    home.cleanup()
+
+
 def wait_for_tui(transcript, timeout=60):
     """Until the scripted TUI has initialized through the proxy."""
     def ready():
@@ -505,19 +517,16 @@ def test_seen_codex_starts_tui_at_once(mb):
     home.cleanup()
 
 
-def run_log(home):
-    text = ""
-    for path in sorted(glob.glob(os.path.join(home.switch_home, "logs", "*"))):
-        with open(path, errors="replace") as f:
-            text += f.read()
-    return text
+def has_unix_sockets():
+    """Whether the codex under test takes unix://PATH in the app-server and the TUI."""
+    return tuple(int(x) for x in h.CODEX_VERSION.split(".")[:3]) >= (0, 131, 0)
 
 
 def test_unix_sockets_once_seen(mb):
     """Once codex-switch has seen the codex file at 0.131 or later, the app-server and the
     TUI meet it on unix sockets in the runtime directory: the TUI gets no token (codex sends
     none there), the turn is answered as over TCP, and no socket is left behind.
-    CODEX_SWITCH_TRANSPORT=tcp keeps loopback TCP."""
+    CODEX_SWITCH_TRANSPORT=tcp keeps loopback TCP, and an older codex stays on TCP."""
     home, (a, _) = setup(mb)
     runtime = os.path.join(home.switch_home, "runtime")
     scenario = {"exit_code": 0, "steps": [
@@ -535,11 +544,16 @@ def test_unix_sockets_once_seen(mb):
     check(first[0].startswith("ws://127.0.0.1:") and first[2] and tcp[0].startswith("ws://")
           and tcp[2], "a first run and CODEX_SWITCH_TRANSPORT=tcp: TCP and a token (%r, %r)"
           % (first, tcp))
+    if not has_unix_sockets():
+        check(unix[0].startswith("ws://127.0.0.1:") and unix[2],
+              "codex %s, seen: still TCP and a token (%r)" % (h.CODEX_VERSION, unix))
+        home.cleanup()
+        return
     check(unix[0].startswith("unix://" + runtime + "/sock-") and unix[0].endswith("-tui")
           and unix[1] is None and not unix[2],
           "a seen codex: the TUI on a unix socket, without a token (%r)" % (unix,))
     check(re.search(r"app-server started \(pid \d+\) on %s/sock-\d+-app"
-                    % re.escape(runtime), run_log(home)) is not None,
+                    % re.escape(runtime), run_log_text(home)) is not None,
           "the app-server listened on a unix socket in the runtime directory")
     home.cleanup()
 
@@ -566,10 +580,9 @@ except OSError as e:
 def test_unix_socket_refuses_other_users(mb):
     """No token is asked on the unix socket: the runtime directory (0700) keeps other users
     out, and with it opened up, the proxy refuses them by their credentials."""
-    import signal
     import stat
-    if os.geteuid() != 0:
-        check(True, "connecting as another user needs root: skipped")
+    if os.geteuid() != 0 or not has_unix_sockets():
+        check(True, "needs root and codex 0.131 or later (codex %s): skipped" % h.CODEX_VERSION)
         return
     home, _ = setup(mb)
     runtime = os.path.join(home.switch_home, "runtime")
@@ -592,23 +605,16 @@ def test_unix_socket_refuses_other_users(mb):
         check(out.startswith("answer b''") or out.startswith("error"),
               "with the directory opened, the proxy closes another user's connection (%r)"
               % out)
-        check("a connection from another user" in run_log(home),
+        check("a connection from another user" in run_log_text(home),
               "the refusal is logged")
     finally:
-        p.send_signal(signal.SIGTERM)
-        try:
-            p.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.communicate()
-        home.cleanup()
+        stop_run(p, home)
 
 
 def test_fd_limit_raised(mb):
     """run starts with its soft open file limit at the hard one, so a connection flood cannot
     starve the store at the shell's usual 1024."""
     import resource
-    import signal
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     if hard <= 256:
         check(True, "hard open file limit too low to test (%d)" % hard)
@@ -624,13 +630,7 @@ def test_fd_limit_raised(mb):
         check(row[3:5] == [str(hard), str(hard)],
               "run raised its soft open file limit to the hard one (%r)" % row)
     finally:
-        p.send_signal(signal.SIGTERM)
-        try:
-            p.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.communicate()
-        home.cleanup()
+        stop_run(p, home)
 
 
 def main():
