@@ -212,8 +212,6 @@ struct proxy *proxy_create(const struct proxy_config *cfg)
 		r = listen_local(p);
 	}
 	if (r < 0) {
-		log_error("cannot start the proxy listener on %s: %s",
-		          cfg->listen_path ? cfg->listen_path : "127.0.0.1", strerror(-r));
 		proxy_destroy(p);
 		errno = -r;
 		return NULL;

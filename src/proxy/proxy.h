@@ -99,7 +99,8 @@ struct proxy_config {
  * store and the TUI); call once at the start of `run`. 0 or -errno (logged). */
 int proxy_raise_fd_limit(void);
 
-/* Creates the listener (127.0.0.1:0 or cfg->listen_path), on cfg->ev. NULL with errno set. */
+/* Creates the listener (127.0.0.1:0 or cfg->listen_path), on cfg->ev. NULL with errno set,
+ * not logged: the caller decides what follows (session falls back to TCP). */
 struct proxy *proxy_create(const struct proxy_config *cfg);
 /* Closes everything without sending close frames and frees all memory; no hook is called.
  * NULL is a no-op. */

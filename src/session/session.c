@@ -393,6 +393,17 @@ static int create_loop(struct session *s, const sigset_t *mask)
 	}
 	ev_set_wake(s->env.ev, on_wake, s);
 	s->proxy = proxy_create(&pc);
+	if (!s->proxy && pc.listen_path) {
+		/* A store on a file system without unix sockets: TCP, as with an older codex. */
+		log_info("cannot listen on '%s': %s; the session uses 127.0.0.1", pc.listen_path,
+		         strerror(errno));
+		if (transport_use_tcp(&s->where)) {
+			return -EADDRNOTAVAIL;
+		}
+		pc.listen_path = pc.upstream_path = NULL;
+		pc.upstream_port = s->where.app_port;
+		s->proxy = proxy_create(&pc);
+	}
 	if (!s->proxy) {
 		return -errno;
 	}

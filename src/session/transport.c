@@ -88,9 +88,14 @@ int transport_choose(struct transport *t, const struct paths *p, const char *cod
 		}
 		why = r == -ENAMETOOLONG ? "the runtime directory's path is too long for a socket"
 		                         : strerror(-r);
-		transport_release(t);
 	}
 	log_debug("app-server and TUI on 127.0.0.1: %s", why);
+	return transport_use_tcp(t);
+}
+
+int transport_use_tcp(struct transport *t)
+{
+	transport_release(t);
 	t->app_port = reserve_port();
 	if (t->app_port < 0) {
 		log_error("cannot find a free port on 127.0.0.1: %s", strerror(-t->app_port));

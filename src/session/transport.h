@@ -5,9 +5,9 @@
  * users. The sockets are $CODEX_SWITCH_HOME/runtime/sock-<pid>-app and sock-<pid>-tui (the
  * directory is 0700); codex sends no token over them, so the directory and the peer's
  * credentials are the check (captoken_clean_stale removes a killed run's). Older codex, a codex
- * file not yet seen at a known version (its version is asked while the app-server starts), a path
- * too long for a socket, or CODEX_SWITCH_TRANSPORT=tcp: 127.0.0.1 and the capability tokens, as
- * before.
+ * file not yet seen at a known version (its version is asked while the app-server starts), a
+ * path too long for a socket, a proxy that cannot listen there (transport_use_tcp), or
+ * CODEX_SWITCH_TRANSPORT=tcp: 127.0.0.1 and the capability tokens, as before.
  */
 #ifndef CS_TRANSPORT_H
 #define CS_TRANSPORT_H
@@ -24,6 +24,10 @@ struct transport {
 
 /* Chooses for codex_bin (borrowed) and fills t; 0 or -errno (logged). */
 int transport_choose(struct transport *t, const struct paths *p, const char *codex_bin);
+
+/* Gives up the unix sockets (the proxy could not listen there): loopback TCP instead, as with
+ * an older codex. 0 or -errno (logged). */
+int transport_use_tcp(struct transport *t);
 
 /* The app-server's --listen URL: "unix://PATH" or "ws://127.0.0.1:PORT". */
 void transport_app_url(const struct transport *t, char *out, size_t outsz);
