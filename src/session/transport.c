@@ -49,6 +49,9 @@ static bool want_unix(const struct paths *p, const char *codex_bin, const char *
 	if (env && strcmp(env, "unix") == 0) {
 		return true;
 	}
+	if (env && *env) {
+		log_warn("CODEX_SWITCH_TRANSPORT is '%s', neither tcp nor unix: ignored", env);
+	}
 	if (!codexseen_supported(p->codex_seen, codex_bin, UNIX_SINCE)) {
 		*why = "codex not seen at " UNIX_SINCE " or later yet";
 		return false;

@@ -533,14 +533,20 @@ def test_unix_sockets_once_seen(mb):
         {"op": "initialize"}, {"op": "thread_start"},
         {"op": "turn", "text": "ping", "timeout": 60, "expect_status": "completed"}]}
     seen = []
-    for name, env in (("first", {}), ("seen", {}), ("tcp", {"CODEX_SWITCH_TRANSPORT": "tcp"})):
+    for name, env in (("first", {}), ("seen", {}), ("tcp", {"CODEX_SWITCH_TRANSPORT": "tcp"}),
+                      ("unknown", {"CODEX_SWITCH_TRANSPORT": "fast"})):
         p, t = run(home, scenario, name, env=env)
         tokens, procs = leftovers(home)
         check(p.returncode == 0 and not tokens and not procs,
               "%s: the turn is answered and nothing is left (%d, %r, %r, %r)"
               % (name, p.returncode, tokens, procs, p.stderr[-300:]))
         seen.append((t.get("remote") or "", t.get("token_env"), t.get("token_present")))
-    first, unix, tcp = seen
+        if name == "unknown":
+            check(b"CODEX_SWITCH_TRANSPORT is 'fast', neither tcp nor unix: ignored" in p.stderr,
+                  "an unknown CODEX_SWITCH_TRANSPORT is named on stderr (%r)" % p.stderr[-300:])
+    first, unix, tcp, unknown = seen
+    check(unknown[0].split(":")[0] == unix[0].split(":")[0],
+          "an unknown CODEX_SWITCH_TRANSPORT is ignored (%r, %r)" % (unknown, unix))
     check(first[0].startswith("ws://127.0.0.1:") and first[2] and tcp[0].startswith("ws://")
           and tcp[2], "a first run and CODEX_SWITCH_TRANSPORT=tcp: TCP and a token (%r, %r)"
           % (first, tcp))
