@@ -37,7 +37,7 @@ static bool managed(const char *const *argv, size_t argc)
 		} else if (util_starts_with(argv[i], "--remote=")) {
 			v = argv[i] + strlen("--remote=");
 		}
-		/* Ours on a unix socket: $CODEX_SWITCH_HOME/runtime/sock-<pid>-tui. */
+		/* Ours on a unix socket: $CODEX_SWITCH_HOME/runtime/sock-<pid>-<tag>-tui. */
 		if (v && (util_starts_with(v, loopback) ||
 		          (util_starts_with(v, "unix://") && strstr(v, "/runtime/sock-")))) {
 			return true;

@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 /* The first release whose app-server (0.128) and TUI (0.131) both take unix://PATH. */
@@ -59,23 +58,26 @@ static bool want_unix(const struct paths *p, const char *codex_bin, const char *
 	return true;
 }
 
+/*
+ * sock-<pid>-<8 random hex>-app and -tui: the pid lets a later run remove a killed run's; the
+ * random part keeps two runs apart that share the store with the same pid in other PID
+ * namespaces (containers), where a name of the pid alone would be unlinked under the other.
+ */
 static int choose_unix(struct transport *t, const struct paths *p)
 {
-	struct sockaddr_un a;
+	unsigned char raw[4];
+	char tag[2 * sizeof(raw) + 1];
 	long pid = (long)getpid();
+	int r = util_random_bytes(raw, sizeof(raw));
 
-	t->app_sock = util_printf("%s/sock-%ld-app", p->runtime_dir, pid);
-	t->tui_sock = util_printf("%s/sock-%ld-tui", p->runtime_dir, pid);
-	if (!t->app_sock || !t->tui_sock) {
-		return -ENOMEM;
+	if (r) {
+		return r;
 	}
-	if (strlen(t->app_sock) >= sizeof(a.sun_path)) {
-		return -ENAMETOOLONG;
-	}
-	/* A run killed with this pid may have left them: codex would not bind over its own. */
-	unlink(t->app_sock);
-	unlink(t->tui_sock);
-	return 0;
+	util_hex(raw, sizeof(raw), tag);
+	t->app_sock = util_printf("%s/sock-%ld-%s-app", p->runtime_dir, pid, tag);
+	t->tui_sock = util_printf("%s/sock-%ld-%s-tui", p->runtime_dir, pid, tag);
+	/* One too long for a socket's address fails the proxy's listen: see transport_use_tcp. */
+	return t->app_sock && t->tui_sock ? 0 : -ENOMEM;
 }
 
 int transport_choose(struct transport *t, const struct paths *p, const char *codex_bin)
@@ -89,8 +91,7 @@ int transport_choose(struct transport *t, const struct paths *p, const char *cod
 		if (r == 0) {
 			return 0;
 		}
-		why = r == -ENAMETOOLONG ? "the runtime directory's path is too long for a socket"
-		                         : strerror(-r);
+		why = strerror(-r);
 	}
 	log_debug("app-server and TUI on 127.0.0.1: %s", why);
 	return transport_use_tcp(t);

@@ -2,7 +2,7 @@
  * Where the app-server and the TUI meet codex-switch. codex 0.131 and later speak WebSocket
  * over unix sockets on both ends (`app-server --listen unix://PATH`, `--remote unix://PATH`):
  * every relayed byte then costs less than over loopback TCP, and no port is open to other
- * users. The sockets are $CODEX_SWITCH_HOME/runtime/sock-<pid>-app and sock-<pid>-tui (the
+ * users. The sockets are $CODEX_SWITCH_HOME/runtime/sock-<pid>-<random>-app and -tui (the
  * directory is 0700); codex sends no token over them, so the directory and the peer's
  * credentials are the check (captoken_clean_stale removes a killed run's). Older codex, a codex
  * file not yet seen at a known version (its version is asked while the app-server starts), a
