@@ -94,8 +94,17 @@ void proxy_relay_maybe_free(struct proxy_conn *c)
 	proxy_relay_free(c);
 }
 
-/* Pauses the source side while its destination queue is above the high watermark (or, for the
- * TUI, while the upstream is not established) and resumes it below the low one. */
+/* Whether the socket toward side refused bytes that now wait for EPOLLOUT. */
+static bool side_full(const struct proxy_conn *c, int side)
+{
+	const struct wsend *w = &c->ws[side];
+
+	return w->out_len > w->out_off && !w->gathering;
+}
+
+/* Pauses the source side while its destination's socket is full or its queue is above the
+ * high watermark (or, for the TUI, while the upstream is not established), and resumes it
+ * once the socket took everything and the queue is below the low one. */
 static void relay_flow(struct proxy_conn *c, int src)
 {
 	size_t bytes = wsq_bytes(&c->q[!src]);
@@ -104,7 +113,9 @@ static void relay_flow(struct proxy_conn *c, int src)
 	/* Kernel socket buffers keep the pipe full; a deeper queue only costs memory. */
 	high = high < PAUSE_BYTES ? high : PAUSE_BYTES;
 	low = low < RESUME_BYTES ? low : RESUME_BYTES;
-	bool blocked = src == SIDE_DOWN && !side_is_ws(c, SIDE_UP);
+	/* A full socket pauses at once: what is read meanwhile would be copied into the queue,
+	 * while the kernel's buffers hold it for free. */
+	bool blocked = (src == SIDE_DOWN && !side_is_ws(c, SIDE_UP)) || side_full(c, !src);
 	bool paused = c->ws[src].paused;
 
 	if (!side_is_ws(c, src) || c->closing[src].set) {
