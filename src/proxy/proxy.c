@@ -133,39 +133,41 @@ static void on_accept(struct ev_io *io, uint32_t events)
 	}
 }
 
-int proxy_unix_addr(struct sockaddr_un *a, const char *path)
+int proxy_local_addr(struct sockaddr_storage *a, socklen_t *len, const char *path, int port)
 {
-	size_t n = strlen(path);
+	struct sockaddr_un *un = (struct sockaddr_un *)a;
+	struct sockaddr_in *in = (struct sockaddr_in *)a;
+	size_t n = path ? strlen(path) : 0;
 
 	memset(a, 0, sizeof(*a));
-	a->sun_family = AF_UNIX;
-	if (n >= sizeof(a->sun_path)) {
+	if (!path) {
+		in->sin_family = AF_INET;
+		in->sin_port = htons((uint16_t)port);
+		in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		*len = sizeof(*in);
+		return 0;
+	}
+	if (n >= sizeof(un->sun_path)) {
 		return -ENAMETOOLONG;
 	}
-	memcpy(a->sun_path, path, n + 1);
+	un->sun_family = AF_UNIX;
+	memcpy(un->sun_path, path, n + 1);
+	*len = sizeof(*un);
 	return 0;
 }
 
-/* 127.0.0.1 on a port the kernel picks, or cfg.listen_path (0600, a stale one replaced). */
+/* 127.0.0.1 on a port the kernel picks, or cfg.listen_path (0600). The path is new (its name
+ * holds our pid and a random tag): one already there is not ours to remove, and bind() fails. */
 static int listen_local(struct proxy *p)
 {
-	struct sockaddr_storage a = {0};
-	struct sockaddr_in *in = (struct sockaddr_in *)&a;
-	socklen_t al = sizeof(*in);
-	int family = p->cfg.listen_path ? AF_UNIX : AF_INET, fd, r;
+	struct sockaddr_storage a;
+	socklen_t al;
+	int fd, r = proxy_local_addr(&a, &al, p->cfg.listen_path, 0);
 
-	if (p->cfg.listen_path) {
-		r = proxy_unix_addr((struct sockaddr_un *)&a, p->cfg.listen_path);
-		if (r) {
-			return r;
-		}
-		al = sizeof(struct sockaddr_un);
-		unlink(p->cfg.listen_path);
-	} else {
-		in->sin_family = AF_INET;
-		in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (r) {
+		return r;
 	}
-	fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = socket(a.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		return -errno;
 	}
@@ -176,7 +178,7 @@ static int listen_local(struct proxy *p)
 		close(fd);
 		return r;
 	}
-	p->port = p->cfg.listen_path ? 0 : ntohs(in->sin_port);
+	p->port = p->cfg.listen_path ? 0 : ntohs(((struct sockaddr_in *)&a)->sin_port);
 	r = ev_io_start(p->ev, &p->listen, fd, EPOLLIN, on_accept);
 	if (r < 0) {
 		close(fd);

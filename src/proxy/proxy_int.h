@@ -7,6 +7,7 @@
 #define CS_PROXY_INT_H
 
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "base/buf.h"
 #include "base/ev.h"
@@ -231,8 +232,8 @@ void proxy_admit_release(struct proxy *p);
 void proxy_control_connect_failed(struct proxy_conn *c, const char *why);
 /* Checks a TUI's Authorization value against the token. */
 bool proxy_bearer_ok(const struct proxy *p, const char *h, size_t n);
-/* path as a unix socket address; -ENAMETOOLONG if it does not fit. */
-struct sockaddr_un;
-int proxy_unix_addr(struct sockaddr_un *a, const char *path);
+/* The address of a local end: the unix socket at path, or 127.0.0.1:port when path is NULL;
+ * *len its length. -ENAMETOOLONG if path does not fit. */
+int proxy_local_addr(struct sockaddr_storage *a, socklen_t *len, const char *path, int port);
 
 #endif

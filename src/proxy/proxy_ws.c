@@ -15,7 +15,6 @@
 #define _GNU_SOURCE /* explicit_bzero */
 #include "proxy/proxy_int.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -24,7 +23,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -697,21 +695,12 @@ static void rx_init(struct wsend *w)
 /* A connected (or connecting) socket to the app-server; -errno. */
 static int connect_upstream(const struct proxy_config *cfg)
 {
-	struct sockaddr_storage a = {0};
-	struct sockaddr_in *in = (struct sockaddr_in *)&a;
-	socklen_t al = sizeof(*in);
-	int fd, r;
+	struct sockaddr_storage a;
+	socklen_t al;
+	int fd, r = proxy_local_addr(&a, &al, cfg->upstream_path, cfg->upstream_port);
 
-	if (cfg->upstream_path) {
-		r = proxy_unix_addr((struct sockaddr_un *)&a, cfg->upstream_path);
-		if (r) {
-			return r;
-		}
-		al = sizeof(struct sockaddr_un);
-	} else {
-		in->sin_family = AF_INET;
-		in->sin_port = htons((uint16_t)cfg->upstream_port);
-		in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (r) {
+		return r;
 	}
 	fd = socket(a.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {

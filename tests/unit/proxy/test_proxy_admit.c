@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -156,7 +157,7 @@ static void test_refused_clients_get_503(void **state)
 }
 
 /* On a unix socket (codex 0.131+) the TUI sends no token and is served; the socket is 0600
- * and goes with the proxy. Half a unix configuration is refused. */
+ * and goes with the proxy. Half a unix configuration is refused, and so is a path taken. */
 static void test_unix_socket(void **state)
 {
 	char dir[] = "/tmp/cs-proxy-unix-XXXXXX", path[96];
@@ -193,6 +194,16 @@ static void test_unix_socket(void **state)
 	close(fd);
 	proxy_destroy(p);
 	assert_int_equal(access(path, F_OK), -1);
+	/* Something already at the path is not ours: it stays, and no proxy is made. */
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "keep", 4), 4);
+	close(fd);
+	assert_null(proxy_create(&cfg));
+	assert_int_equal(errno, EADDRINUSE);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(S_ISREG(st.st_mode) && st.st_size == 4);
+	assert_int_equal(unlink(path), 0);
 	assert_int_equal(rmdir(dir), 0);
 	ev_free(ev);
 }
