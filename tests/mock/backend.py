@@ -421,6 +421,7 @@ class MockBackend:
         self._config = copy.deepcopy(config or {})
         self._config_bytes = None
         self._requests = []
+        self._cleared_at = 0.0
         self._seq = 0
         self._used_refresh = set()
         self._issued_refresh = {}
@@ -612,8 +613,11 @@ class MockBackend:
         return until
 
     def clear_requests(self):
+        """Forgets the requests so far, and those still being answered (a delayed answer of
+        an earlier test is recorded when it ends, long after its test)."""
         with self._lock:
             self._requests = []
+            self._cleared_at = time.time()
 
     def wait_for(self, predicate, timeout=10.0, interval=0.05):
         """Polls predicate until true; raises TimeoutError after timeout seconds."""
@@ -628,6 +632,8 @@ class MockBackend:
 
     def _record(self, rec):
         with self._lock:
+            if rec["time"] < self._cleared_at:
+                return
             self._seq += 1
             rec["seq"] = self._seq
             self._requests.append(rec)
