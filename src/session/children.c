@@ -114,11 +114,19 @@ static void app_stop_step(struct ev_timer *t)
 	kill(-c->app_pid, SIGKILL);
 }
 
-void children_stop_app(struct children *c)
+void children_stop_app(struct children *c, long after_us)
 {
-	if (c->app_pid > 0 && c->term_sent == 0) {
-		app_stop_step(&c->app_tm);
+	if (c->app_pid <= 0 || c->term_sent > 0) {
+		return;
 	}
+	if (after_us > 0) {
+		if (!c->app_tm.armed) {
+			ev_timer_start(c->env->ev, &c->app_tm, app_stop_step, after_us);
+		}
+		return;
+	}
+	ev_timer_stop(c->env->ev, &c->app_tm);
+	app_stop_step(&c->app_tm);
 }
 
 static void tui_kill(struct ev_timer *t)

@@ -46,8 +46,9 @@ int children_start_tui(struct children *c, char *const *argv, const char **env);
 /* Reaps whichever exited and reports it through exited(). Never blocks. */
 void children_reap(struct children *c);
 
-/* SIGTERM, another after CHILDREN_TERM_GRACE_US, then SIGKILL. */
-void children_stop_app(struct children *c);
+/* SIGTERM after after_us (0: now; a later call with 0 does not wait any longer), another
+ * after CHILDREN_TERM_GRACE_US, then SIGKILL. */
+void children_stop_app(struct children *c, long after_us);
 /* Sends sig to the TUI now (0: none) and SIGKILL after grace_us unless it exited. */
 void children_stop_tui(struct children *c, int sig, long grace_us);
 

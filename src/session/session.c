@@ -45,8 +45,10 @@
 #define REMOTE_TOKEN_ENV "CODEX_SWITCH_REMOTE_TOKEN"
 #define READY_TIMEOUT_MS 10000
 #define TUI_GRACE_US     (3000 * 1000)
-#define MAX_MESSAGE      (128u * 1024 * 1024)
-#define MAX_QUEUED       (16u * 1024 * 1024)
+/* How long a served app-server may go on after its client left, before its SIGTERM. */
+#define APP_SETTLE_US (300 * 1000)
+#define MAX_MESSAGE   (128u * 1024 * 1024)
+#define MAX_QUEUED    (16u * 1024 * 1024)
 
 enum phase { STARTING, LOGGING_IN, RUNNING, STOPPING, DONE };
 
@@ -219,7 +221,9 @@ static void begin_stop(struct session *s)
 		/* A TUI that never got its connection gets a refusal instead, and exits. */
 		proxy_refuse_clients(s->proxy);
 	}
-	children_stop_app(&s->kids);
+	/* The app-server writes what the session did once its client is gone: stopped at once,
+	 * it could leave the session out of the next `run resume`'s picker. */
+	children_stop_app(&s->kids, served ? APP_SETTLE_US : 0);
 	/* The TUI sees its connection end; give it time to restore the terminal. */
 	children_stop_tui(&s->kids, 0, TUI_GRACE_US);
 	maybe_done(s);
@@ -264,6 +268,7 @@ static void on_signal(struct session *s, int sig)
 		return;
 	}
 	children_stop_tui(&s->kids, 0, 0); /* a second signal: no more waiting */
+	children_stop_app(&s->kids, 0);
 	if (!s->fatal[0]) {
 		s->exit_status = 128 + sig;
 	}
