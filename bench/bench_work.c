@@ -38,6 +38,7 @@ int bench_work_init(struct bench_client *bc)
 	bc->size = (size_t)env_long("BENCH_SIZE", 1024 * 1024);
 	bc->seconds = env_long("BENCH_SECONDS", 30);
 	bc->swap_gap_ms = env_long("BENCH_SWAP_GAP_MS", 0);
+	bc->settle_ms = env_long("BENCH_SETTLE_MS", 0);
 	bc->t_launch_ns = env_long("BENCH_T0_NS", 0);
 	if (pid && strcmp(pid, "parent") == 0) {
 		bc->relay_pid = (long)getppid();
@@ -139,6 +140,22 @@ void bench_work_start(struct bench_client *bc)
 	                "\"experimentalApi\":true}}}");
 }
 
+/* After the settle time, an echo first sends one message that is not measured: the CPUs that
+ * idled meanwhile are awake again when the measurement starts. */
+#define ECHO_WARM_SIZE (1024 * 1024)
+
+static void settled(lws_sorted_usec_list_t *sul)
+{
+	struct bench_client *bc = lws_container_of(sul, struct bench_client, sul_idle);
+
+	if (bc->workload == W_ECHO) {
+		bc->warming = true;
+		bench_send_big(ECHO_WARM_SIZE);
+		return;
+	}
+	begin(bc);
+}
+
 static void on_initialized(struct bench_client *bc)
 {
 	bc->initialized = true;
@@ -148,6 +165,10 @@ static void on_initialized(struct bench_client *bc)
 		return;
 	}
 	bench_send_text("{\"method\":\"initialized\"}");
+	if (bc->settle_ms > 0 && bc->workload == W_ECHO) {
+		lws_sul_schedule(bc->cx, 0, &bc->sul_idle, settled, bc->settle_ms * LWS_US_PER_MS);
+		return;
+	}
 	begin(bc);
 }
 
@@ -170,6 +191,15 @@ static void on_pong(struct bench_client *bc)
 
 static void on_echo(struct bench_client *bc, size_t total)
 {
+	if (bc->warming) {
+		bc->warming = false;
+		if (total != ECHO_WARM_SIZE) {
+			bench_fail(bc, "the warm-up echo came back with another length");
+			return;
+		}
+		begin(bc);
+		return;
+	}
 	if (total != bc->size) {
 		bench_fail(bc, "echo came back with another length");
 		return;

@@ -36,6 +36,8 @@ struct bench_client {
 	size_t size;
 	long seconds;
 	long swap_gap_ms; /* swap: pause before the next usage limit */
+	long settle_ms; /* echo: from initialize's answer to the load (the relay's start-up ends) */
+	bool warming;   /* echo: the unmeasured message after the settle time is out */
 	long relay_pid;
 	bool initialized;
 	int64_t t_launch_ns, t0, t1, t_sent;
