@@ -18,7 +18,8 @@
 /* Sides of a conn: the TUI (we are the WebSocket server) and the app-server (the client). */
 enum { SIDE_DOWN = 0, SIDE_UP = 1 };
 
-#define PROXY_RX_CHUNK (64 * 1024) /* one recv() */
+/* One recv(): a frame of PROXY_TX_CHUNK with its header fits whole. */
+#define PROXY_RX_CHUNK (64 * 1024 + WSFRAME_HDR_MAX)
 #define PROXY_TX_CHUNK (64 * 1024) /* payload of one frame toward a peer, at most */
 /* Frames up to this size are copied and coalesced into one send; larger ones go out in place. */
 #define PROXY_COALESCE_MAX (8 * 1024)

@@ -613,6 +613,23 @@ int proxy_ws_frames(struct wsend *w, unsigned char *in, size_t len)
 	return r < 0 ? -1 : 0;
 }
 
+/*
+ * How much one recv() takes. Inside a large frame, only its rest: the next read then starts on
+ * a header, so a frame the peer wrote whole is read whole (or in two pieces) and goes on as one
+ * frame, instead of every read cutting the stream of frames in a new place and each cut piece
+ * costing both peers a frame of its own.
+ */
+static size_t read_size(const struct wsend *w)
+{
+	const struct wsframe_rx *fr = &w->fr;
+
+	if (w->state == WS_OPEN && fr->in_payload && fr->left > PROXY_COALESCE_MAX &&
+	    fr->left < PROXY_RX_CHUNK) {
+		return (size_t)fr->left;
+	}
+	return PROXY_RX_CHUNK;
+}
+
 static void on_readable(struct wsend *w)
 {
 	struct proxy_conn *c = w->c;
@@ -621,7 +638,7 @@ static void on_readable(struct wsend *w)
 	int r;
 
 	do {
-		n = recv(w->io.fd, in, PROXY_RX_CHUNK, MSG_DONTWAIT);
+		n = recv(w->io.fd, in, read_size(w), MSG_DONTWAIT);
 	} while (n < 0 && errno == EINTR);
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 		return;

@@ -22,7 +22,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#define PAYLOAD_MAX (16 * 1024)
+#define PAYLOAD_MAX PROXY_TX_CHUNK
 #define IN_MAX      (512 * 1024)
 /* Loop iterations (1 ms ticks at most) a test waits for the relay, at most. */
 #define TICKS 3000
@@ -208,22 +208,28 @@ static void peer_write(struct fx *f, int side, const unsigned char *p, size_t n)
 
 static const unsigned char tui_mask[4] = {0x5a, 0xc3, 0x0f, 0x96};
 
-/* One frame from the peer on side: masked with mask from the TUI, plain from the app-server. */
-static void peer_send_mask(struct fx *f, int side, unsigned op, bool fin, const void *data,
-                           size_t n, const unsigned char mask[4])
+/* One frame into b as a peer on side sends it: masked with mask from the TUI, plain from the
+ * app-server. Returns its length. */
+static size_t encode(unsigned char *b, int side, unsigned op, bool fin, const void *data, size_t n,
+                     const unsigned char mask[4])
 {
-	unsigned char b[WSFRAME_HDR_MAX + PAYLOAD_MAX];
 	const unsigned char *p = data;
 	bool masked = side == SIDE_DOWN;
 	size_t h = 2;
 
 	assert_true(n <= PAYLOAD_MAX);
 	b[0] = (unsigned char)((fin ? 0x80 : 0) | op);
-	b[1] = (unsigned char)(n < 126 ? n : 126);
-	if (n >= 126) {
+	b[1] = (unsigned char)(n < 126 ? n : n <= 0xffff ? 126 : 127);
+	if (n >= 126 && n <= 0xffff) {
 		b[2] = (unsigned char)(n >> 8);
 		b[3] = (unsigned char)n;
 		h = 4;
+	} else if (n > 0xffff) {
+		memset(b + 2, 0, 8);
+		for (int i = 0; i < 4; i++) {
+			b[9 - i] = (unsigned char)(n >> (8 * i));
+		}
+		h = 10;
 	}
 	if (masked) {
 		b[1] |= 0x80;
@@ -233,7 +239,15 @@ static void peer_send_mask(struct fx *f, int side, unsigned op, bool fin, const 
 	for (size_t i = 0; i < n; i++) {
 		b[h + i] = p[i] ^ (masked ? mask[i & 3] : 0);
 	}
-	peer_write(f, side, b, h + n);
+	return h + n;
+}
+
+static void peer_send_mask(struct fx *f, int side, unsigned op, bool fin, const void *data,
+                           size_t n, const unsigned char mask[4])
+{
+	static unsigned char b[WSFRAME_HDR_MAX + PAYLOAD_MAX];
+
+	peer_write(f, side, b, encode(b, side, op, fin, data, n, mask));
 }
 
 static void peer_send(struct fx *f, int side, unsigned op, bool fin, const void *data, size_t n)
@@ -617,17 +631,18 @@ static void test_intercepted_tui_message_unmasked_for_hook(void **state)
 	static char m[30000], got[sizeof(m)];
 	static const unsigned char k[4] = {0xde, 0xad, 0xbe, 0xef};
 	struct fx *f = *state;
+	const size_t n = 16 * 1024 - 1; /* the hook's record holds it */
 
 	start(f, 1 << 20, 4 << 20);
-	make_message(m, PAYLOAD_MAX - 1, "turn/start", 12); /* the hook's record holds < 16 KiB */
+	make_message(m, n, "turn/start", 12);
 	peer_send_mask(f, SIDE_DOWN, WSFRAME_TEXT, false, m, 10001, tui_mask);
-	peer_send_mask(f, SIDE_DOWN, WSFRAME_CONT, true, m + 10001, PAYLOAD_MAX - 1 - 10001, k);
-	assert_int_equal(read_message(f, SIDE_UP, got, sizeof(got)), PAYLOAD_MAX - 1);
-	assert_memory_equal(got, m, PAYLOAD_MAX - 1);
+	peer_send_mask(f, SIDE_DOWN, WSFRAME_CONT, true, m + 10001, n - 10001, k);
+	assert_int_equal(read_message(f, SIDE_UP, got, sizeof(got)), n);
+	assert_memory_equal(got, m, n);
 	assert_int_equal(f->calls[SIDE_DOWN], 1);
 	assert_string_equal(f->method[SIDE_DOWN], "turn/start");
-	assert_int_equal(strlen(f->seen[SIDE_DOWN]), PAYLOAD_MAX - 1);
-	assert_memory_equal(f->seen[SIDE_DOWN], m, PAYLOAD_MAX - 1);
+	assert_int_equal(strlen(f->seen[SIDE_DOWN]), n);
+	assert_memory_equal(f->seen[SIDE_DOWN], m, n);
 }
 
 /* The method name split across frames with different masks: a watched one is still seen and
@@ -727,6 +742,41 @@ static void test_large_messages_both_ways(void **state)
 	assert_false(f->p.conns->closing[SIDE_UP].set || f->p.conns->closing[SIDE_DOWN].set);
 }
 
+/* A large frame a read cut goes on in two pieces, and the read after the cut takes only its
+ * rest: the next frame, as large as a frame toward a peer may be, is read whole and crosses as
+ * one frame (a read of the usual size would have cut it too). */
+static void test_read_after_a_cut_frame_realigns(void **state)
+{
+	static char a[40000], b[PROXY_TX_CHUNK];
+	static unsigned char wire[2 * (WSFRAME_HDR_MAX + PROXY_TX_CHUNK)];
+	struct fx *f = *state;
+	struct frame fr;
+	size_t na, nb, cut = 20000;
+
+	start(f, 1 << 20, 4 << 20);
+	f->draining = true;
+	make_message(a, sizeof(a), "bench/echo", 1);
+	make_message(b, sizeof(b), "bench/echo", 2);
+	na = encode(wire, SIDE_DOWN, WSFRAME_TEXT, true, a, sizeof(a), tui_mask);
+	nb = encode(wire + na, SIDE_DOWN, WSFRAME_TEXT, true, b, sizeof(b), tui_mask);
+	peer_write(f, SIDE_DOWN, wire, cut);
+	for (int i = 0; i < TICKS && unread(f->p.conns, SIDE_DOWN); i++) {
+		spin(f);
+	}
+	peer_write(f, SIDE_DOWN, wire + cut, na + nb - cut);
+	peer_read(f, SIDE_UP, &fr);
+	assert_false(fr.fin);
+	assert_memory_equal(fr.data, a, fr.len);
+	size_t got = fr.len;
+	peer_read(f, SIDE_UP, &fr);
+	assert_true(fr.fin && fr.op == WSFRAME_CONT && got + fr.len == sizeof(a));
+	assert_memory_equal(fr.data, a + got, fr.len);
+	peer_read(f, SIDE_UP, &fr);
+	assert_true(fr.fin && fr.op == WSFRAME_TEXT);
+	assert_int_equal(fr.len, sizeof(b));
+	assert_memory_equal(fr.data, b, sizeof(b));
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -748,6 +798,7 @@ int main(void)
 	        T(test_head_split_across_frames),
 	        T(test_control_frames_between_fragments),
 	        T(test_large_messages_both_ways),
+	        T(test_read_after_a_cut_frame_realigns),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
