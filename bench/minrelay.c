@@ -3,7 +3,11 @@
  * recv() and one send() per readable socket, no parsing, no queue: what nginx and codex-switch
  * cost beyond this is their own.
  *
- *   cs-minrelay [-e] LISTEN UPSTREAM     (-e: edge-triggered)
+ *   cs-minrelay [-e|-s] LISTEN UPSTREAM     (-e: edge-triggered; -s: splice)
+ *
+ * -s moves the bytes with splice() through a pipe per direction: no copy in user space at all,
+ * the floor of a relay that would never look at a payload (issue #18 asked whether that is what
+ * the bytes' copies cost).
  *
  * LISTEN and UPSTREAM are ports on 127.0.0.1, or paths of unix sockets (they start with '/'):
  * the floor for codex-switch on unix sockets (codex 0.131 and later).
@@ -12,9 +16,10 @@
  * buffer of its own while its source is not read (the flow control any relay needs: an echo
  * of 128 MiB would deadlock a relay that blocks in send()).
  */
-#define _GNU_SOURCE /* accept4 */
+#define _GNU_SOURCE /* accept4, splice, F_SETPIPE_SZ */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdbool.h>
@@ -26,17 +31,21 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#define MAX_FD 1024
-#define CHUNK  (64 * 1024)
+#define MAX_FD  1024
+#define CHUNK   (64 * 1024)
+#define PIPE_SZ (1024 * 1024) /* -s: a pipe's capacity, one splice() in at most */
 
-/* Per socket: its peer (-1: none) and what could not be sent to it yet (its source then waits). */
+/* Per socket: its peer (-1: none) and what could not be sent to it yet (its source then waits):
+ * in pend, or with -s in the pipe toward it. */
 static struct sock {
 	int peer;
 	bool edge;
 	size_t off, len;
+	int pipe[2]; /* -s: the bytes toward this socket, len of them */
 	unsigned char pend[CHUNK];
 } * socks;
 static int ep;
+static bool use_splice;
 static unsigned char buf[CHUNK];
 
 /* A loopback port or a unix socket's path, as an address; false if arg is neither. */
@@ -72,13 +81,38 @@ static int interest(int op, int fd)
 	return epoll_ctl(ep, op, fd, &e);
 }
 
+static void close_pipe(struct sock *s)
+{
+	if (s->pipe[0] >= 0) {
+		close(s->pipe[0]);
+		close(s->pipe[1]);
+	}
+	s->pipe[0] = s->pipe[1] = -1;
+}
+
 static void drop(int fd)
 {
 	int other = socks[fd].peer;
 
 	close(fd);
 	close(other);
+	close_pipe(&socks[fd]);
+	close_pipe(&socks[other]);
 	socks[fd].peer = socks[other].peer = -1; /* an event of this batch may still name them */
+}
+
+/* -s: a pipe toward the socket; a smaller capacity than asked for only means more splices. */
+static int open_pipe(struct sock *s)
+{
+	if (!use_splice) {
+		return 0;
+	}
+	if (pipe2(s->pipe, O_NONBLOCK) < 0) {
+		s->pipe[0] = s->pipe[1] = -1;
+		return -1;
+	}
+	fcntl(s->pipe[1], F_SETPIPE_SZ, PIPE_SZ);
+	return 0;
 }
 
 static void pair_up(int lfd, const struct sockaddr_storage *up, socklen_t up_len, bool edge)
@@ -89,8 +123,10 @@ static void pair_up(int lfd, const struct sockaddr_storage *up, socklen_t up_len
 		return;
 	}
 	u = socket(up->ss_family, SOCK_STREAM, 0);
+	/* Non-blocking once connected: splice() blocks on a blocking socket whatever its flags. */
 	if (u < 0 || c >= MAX_FD || u >= MAX_FD ||
-	    connect(u, (const struct sockaddr *)up, up_len) < 0) {
+	    connect(u, (const struct sockaddr *)up, up_len) < 0 ||
+	    fcntl(u, F_SETFL, O_NONBLOCK) < 0) {
 		close(c);
 		if (u >= 0) {
 			close(u);
@@ -99,9 +135,10 @@ static void pair_up(int lfd, const struct sockaddr_storage *up, socklen_t up_len
 	}
 	setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)); /* fails harmlessly on unix */
 	setsockopt(u, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	socks[c] = (struct sock){.peer = u, .edge = edge};
-	socks[u] = (struct sock){.peer = c, .edge = edge};
-	if (interest(EPOLL_CTL_ADD, c) < 0 || interest(EPOLL_CTL_ADD, u) < 0) {
+	socks[c] = (struct sock){.peer = u, .edge = edge, .pipe = {-1, -1}};
+	socks[u] = (struct sock){.peer = c, .edge = edge, .pipe = {-1, -1}};
+	if (open_pipe(&socks[c]) < 0 || open_pipe(&socks[u]) < 0 ||
+	    interest(EPOLL_CTL_ADD, c) < 0 || interest(EPOLL_CTL_ADD, u) < 0) {
 		drop(c);
 	}
 }
@@ -110,7 +147,10 @@ static void pair_up(int lfd, const struct sockaddr_storage *up, socklen_t up_len
 static void flush(int fd)
 {
 	struct sock *s = &socks[fd];
-	ssize_t w = send(fd, s->pend + s->off, s->len - s->off, MSG_NOSIGNAL | MSG_DONTWAIT);
+	ssize_t w = use_splice ? splice(s->pipe[0], NULL, fd, NULL, s->len - s->off,
+	                                SPLICE_F_MOVE | SPLICE_F_NONBLOCK)
+	                       : send(fd, s->pend + s->off, s->len - s->off,
+	                              MSG_NOSIGNAL | MSG_DONTWAIT);
 
 	if (w < 0 && errno != EAGAIN) {
 		drop(fd);
@@ -119,6 +159,35 @@ static void flush(int fd)
 	s->off += w > 0 ? (size_t)w : 0;
 	if (s->off == s->len) {
 		s->off = s->len = 0;
+		interest(EPOLL_CTL_MOD, fd);
+		interest(EPOLL_CTL_MOD, s->peer);
+	}
+}
+
+/* -s: one splice() in, as much as the pipe holds, and out as far as the peer takes it; the rest
+ * stays in the pipe, and fd waits, as with pend. */
+static void relay_splice(int fd)
+{
+	struct sock *s = &socks[fd], *d = &socks[s->peer];
+	ssize_t n = splice(fd, NULL, d->pipe[1], NULL, PIPE_SZ, SPLICE_F_MOVE | SPLICE_F_NONBLOCK),
+	        w;
+
+	if (n < 0 && errno == EAGAIN) {
+		return;
+	}
+	w = n > 0 ? splice(d->pipe[0], NULL, s->peer, NULL, (size_t)n,
+	                   SPLICE_F_MOVE | SPLICE_F_NONBLOCK)
+	          : -1;
+	if (w < 0 && n > 0 && errno == EAGAIN) {
+		w = 0;
+	}
+	if (w < 0) {
+		drop(fd);
+		return;
+	}
+	if (w < n) {
+		d->off = 0;
+		d->len = (size_t)(n - w);
 		interest(EPOLL_CTL_MOD, fd);
 		interest(EPOLL_CTL_MOD, s->peer);
 	}
@@ -159,6 +228,7 @@ static void relay(int fd)
 int main(int argc, char **argv)
 {
 	bool edge = argc > 1 && strcmp(argv[1], "-e") == 0;
+	bool opt = edge || (argc > 1 && strcmp(argv[1], "-s") == 0);
 	struct sockaddr_storage a, up;
 	socklen_t alen, up_len;
 	struct epoll_event evs[16];
@@ -168,14 +238,15 @@ int main(int argc, char **argv)
 	for (int i = 0; socks && i < MAX_FD; i++) {
 		socks[i].peer = -1;
 	}
-	if (argc != 3 + edge || !addr_arg(argv[1 + edge], &a, &alen) ||
-	    !addr_arg(argv[2 + edge], &up, &up_len)) {
+	use_splice = opt && !edge;
+	if (argc != 3 + opt || !addr_arg(argv[1 + opt], &a, &alen) ||
+	    !addr_arg(argv[2 + opt], &up, &up_len)) {
 		fprintf(stderr,
-		        "usage: cs-minrelay [-e] LISTEN UPSTREAM (ports or /socket/paths)\n");
+		        "usage: cs-minrelay [-e|-s] LISTEN UPSTREAM (ports or /socket/paths)\n");
 		return 2;
 	}
 	if (a.ss_family == AF_UNIX) {
-		unlink(argv[1 + edge]);
+		unlink(argv[1 + opt]);
 	}
 	lfd = socket(a.ss_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
 	ep = epoll_create1(0);
@@ -202,7 +273,7 @@ int main(int argc, char **argv)
 			}
 			if (socks[fd].peer >= 0 &&
 			    (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
-				relay(fd);
+				(use_splice ? relay_splice : relay)(fd);
 			}
 		}
 	}
