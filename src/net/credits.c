@@ -326,30 +326,61 @@ static bool better(const struct pick *cand, const struct pick *best)
 	return cand->weekly > best->weekly;
 }
 
-long credits_pick_cached(const struct paths *p, const struct store *s)
+long credits_pick(const struct store *s, const struct usage *u, const bool *have)
 {
 	struct pick best = {.index = -1};
 	int64_t now = util_now();
 
 	for (size_t i = 0; i < s->n; i++) {
 		const struct account *a = &s->accounts[i];
-		struct usage u;
 		const struct usage_window *w;
 		struct pick cand = {.index = (long)i};
 
-		if (a->kind != ACCOUNT_CHATGPT || a->disabled || a->relogin_reason) {
+		if (a->kind != ACCOUNT_CHATGPT || a->disabled || a->relogin_reason || !have[i] ||
+		    u[i].reset_credits_available <= 0) {
 			continue;
 		}
-		if (usage_cache_load(p, a->id, &u) == 0 && u.reset_credits_available > 0) {
-			w = usage_weekly(&u);
-			cand.weekly = w ? w->used_percent : 0;
-			cand.expiry =
-			        u.reset_credits_expire_at > now ? u.reset_credits_expire_at : 0;
-			best = better(&cand, &best) ? cand : best;
-		}
-		usage_release(&u);
+		w = usage_weekly(&u[i]);
+		cand.weekly = w ? w->used_percent : 0;
+		cand.expiry = u[i].reset_credits_expire_at > now ? u[i].reset_credits_expire_at : 0;
+		best = better(&cand, &best) ? cand : best;
 	}
 	return best.index;
+}
+
+/* Every account's cached usage, the file read once: *u and *have (caller frees both and
+ * releases each u[i]), or -ENOMEM. */
+static int load_cached(const struct paths *p, const struct store *s, struct usage **u, bool **have)
+{
+	size_t n = s->n ? s->n : 1;
+	const char **ids = calloc(n, sizeof(*ids));
+	int r = -ENOMEM;
+
+	*u = calloc(n, sizeof(**u));
+	*have = calloc(n, sizeof(**have));
+	if (ids && *u && *have) {
+		for (size_t i = 0; i < s->n; i++) {
+			ids[i] = s->accounts[i].kind == ACCOUNT_CHATGPT ? s->accounts[i].id : NULL;
+		}
+		r = usage_cache_load_all(p, ids, s->n, *u, *have);
+	}
+	free(ids);
+	if (r < 0) {
+		free(*u);
+		free(*have);
+		*u = NULL;
+		*have = NULL;
+	}
+	return r < 0 ? r : 0;
+}
+
+static void free_cached(const struct store *s, struct usage *u, bool *have)
+{
+	for (size_t i = 0; u && i < s->n; i++) {
+		usage_release(&u[i]);
+	}
+	free(u);
+	free(have);
 }
 
 /* The name when a shell takes it as one plain word, else the short id (a selector too). */
@@ -363,12 +394,12 @@ static void selector_for(const struct account *a, char *out, size_t outsz)
 	snprintf(out, outsz, "%.*s", plain ? (int)strlen(a->name) : 8, plain ? a->name : a->id);
 }
 
-long credits_hint(const struct paths *p, const struct store *s, char *out, size_t outsz)
+long credits_hint_from(const struct store *s, const struct usage *u, const bool *have, char *out,
+                       size_t outsz)
 {
-	long i = credits_pick_cached(p, s);
+	long i = credits_pick(s, u, have);
 	char label[256], sel[128];
-	struct usage u;
-	long n = 1;
+	long n;
 
 	if (outsz) {
 		out[0] = '\0';
@@ -376,15 +407,29 @@ long credits_hint(const struct paths *p, const struct store *s, char *out, size_
 	if (i < 0) {
 		return -1;
 	}
-	if (usage_cache_load(p, s->accounts[i].id, &u) == 0 && u.reset_credits_available > 0) {
-		n = u.reset_credits_available;
-	}
-	usage_release(&u);
+	n = u[i].reset_credits_available;
 	account_label(&s->accounts[i], label, sizeof(label));
 	selector_for(&s->accounts[i], sel, sizeof(sel));
 	snprintf(out, outsz,
 	         "%s has %ld rate-limit reset credit%s: 'codex-switch reset-usage %s' resets its "
 	         "usage windows",
 	         label, n, n == 1 ? "" : "s", sel);
+	return i;
+}
+
+long credits_hint(const struct paths *p, const struct store *s, char *out, size_t outsz)
+{
+	struct usage *u;
+	bool *have;
+	long i;
+
+	if (outsz) {
+		out[0] = '\0';
+	}
+	if (load_cached(p, s, &u, &have) < 0) {
+		return -1;
+	}
+	i = credits_hint_from(s, u, have, out, outsz);
+	free_cached(s, u, have);
 	return i;
 }

@@ -8,6 +8,7 @@
 #ifndef CS_CREDITS_H
 #define CS_CREDITS_H
 
+#include "policy/usage.h"
 #include "store/paths.h"
 #include "store/store.h"
 
@@ -73,19 +74,23 @@ int credits_consume(const struct paths *p, const char *account_id, struct credit
 
 /*
  * For `run` when every account is spent: the index in s of the account whose cached usage
- * (usage-cache.json, no network) says it has an available reset credit, or -1. Disabled
- * accounts, API-key accounts and accounts that need a new login are skipped. Among several,
- * the credit that expires first wins (it would be lost soonest), then the account with the
- * most weekly usage (a reset gives it back the most). Safe on the worker thread.
+ * says it has an available reset credit, or -1 (no network). u[i] is the cached usage of
+ * s->accounts[i], have[i] whether the cache had an entry (both borrowed, s->n of each).
+ * Disabled accounts, API-key accounts and accounts that need a new login are skipped. Among
+ * several, the credit that expires first wins (it would be lost soonest), then the account
+ * with the most weekly usage (a reset gives it back the most).
  */
-long credits_pick_cached(const struct paths *p, const struct store *s);
+long credits_pick(const struct store *s, const struct usage *u, const bool *have);
 
 /*
  * For the waiting notice of `run` when every account is spent: one sentence (no newline) that
- * names the account credits_pick_cached() chooses and the command that spends its credit, e.g.
+ * names the account credits_pick() chooses and the command that spends its credit, e.g.
  * "work (1a2b3c4d) has 2 rate-limit reset credits: 'codex-switch reset-usage work' resets its
  * usage windows", into out; "" when no account has one. Returns the index, or -1.
  */
+long credits_hint_from(const struct store *s, const struct usage *u, const bool *have, char *out,
+                       size_t outsz);
+/* The same from usage-cache.json, read once. Safe on the worker thread. */
 long credits_hint(const struct paths *p, const struct store *s, char *out, size_t outsz);
 
 #endif

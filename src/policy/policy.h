@@ -26,7 +26,7 @@ struct policy_config {
 	int64_t soft_cooldown_s;  /* 900: at most one soft switch per cooldown */
 	int64_t usage_max_age_s;  /* 21600: older usage counts as unknown */
 	/* false: a rate-limit reset credit is spent only by `reset-usage`; true: `run` may spend
-	 * one by itself when every account is spent (credits_pick_cached, credits_consume). */
+	 * one by itself when every account is spent (credits_pick, credits_consume). */
 	bool auto_reset_credits;
 };
 

@@ -97,10 +97,9 @@ static int snapshot_load(const struct paths *paths, struct pool_snapshot *s, cha
 	}
 	s->auth_current = authjson_current(paths, &s->store);
 	s->auth_present = access(paths->auth_json, F_OK) == 0;
-	if (credits_hint(paths, &s->store, s->credit_hint, sizeof(s->credit_hint)) < 0) {
-		s->credit_hint[0] = '\0';
-	}
-	r = (int)credits_pick_cached(paths, &s->store);
+	/* From the usages just read: the file, with its history, is parsed once per load. */
+	r = (int)credits_hint_from(&s->store, s->cached, s->in_cache, s->credit_hint,
+	                           sizeof(s->credit_hint));
 	if (r >= 0) {
 		snprintf(s->credit_pick, sizeof(s->credit_pick), "%s", s->store.accounts[r].id);
 	}

@@ -147,7 +147,7 @@ static void test_pick_cached(void **state)
 
 	(void)state;
 	unlink(paths.usage_cache);
-	assert_int_equal(credits_pick_cached(&paths, &s), -1);
+	assert_int_equal(credits_hint(&paths, &s, NULL, 0), -1);
 	assert_int_equal(credits_hint(&paths, &s, hint, sizeof(hint)), -1);
 	assert_string_equal(hint, "");
 	cache(a[0].id, 90, 0, 0);
@@ -155,13 +155,13 @@ static void test_pick_cached(void **state)
 	cache(a[3].id, 99, 3, now + 86400); /* disabled: its credit is not ours to spend */
 	cache(a[4].id, 99, 3, now + 86400);
 	cache(a[5].id, 99, 3, now + 86400);
-	assert_int_equal(credits_pick_cached(&paths, &s), 1);
+	assert_int_equal(credits_hint(&paths, &s, NULL, 0), 1);
 	assert_int_equal(credits_hint(&paths, &s, hint, sizeof(hint)), 1);
 	assert_string_equal(hint, "late (bbbbbbbb) has 1 rate-limit reset credit: "
 	                          "'codex-switch reset-usage late' resets its usage windows");
 	/* the credit that expires first wins */
 	cache(a[2].id, 10, 2, now + 5 * 86400);
-	assert_int_equal(credits_pick_cached(&paths, &s), 2);
+	assert_int_equal(credits_hint(&paths, &s, NULL, 0), 2);
 	assert_int_equal(credits_hint(&paths, &s, hint, sizeof(hint)), 2);
 	assert_non_null(strstr(hint, "has 2 rate-limit reset credits"));
 	assert_non_null(strstr(hint, "reset-usage cccccccc'")); /* a name with a space: the id */
@@ -169,9 +169,39 @@ static void test_pick_cached(void **state)
 	 * the cached expiry; the same count would keep it.) */
 	cache(a[1].id, 20, 2, 0);
 	cache(a[2].id, 60, 3, 0);
-	assert_int_equal(credits_pick_cached(&paths, &s), 2);
+	assert_int_equal(credits_hint(&paths, &s, NULL, 0), 2);
 	cache(a[1].id, 80, 2, 0);
-	assert_int_equal(credits_pick_cached(&paths, &s), 1);
+	assert_int_equal(credits_hint(&paths, &s, NULL, 0), 1);
+}
+
+/* From usages already read, the file is not needed: the session reads it once per load. */
+static void test_hint_from_usages(void **state)
+{
+	struct account a[] = {
+	        {.kind = ACCOUNT_CHATGPT, .id = "aaaaaaaa-0000", .name = "spent"},
+	        {.kind = ACCOUNT_CHATGPT, .id = "bbbbbbbb-0000", .name = "work"},
+	        {.kind = ACCOUNT_CHATGPT, .id = "cccccccc-0000", .name = "unknown"},
+	};
+	struct store s = {.accounts = a, .n = 3};
+	struct usage u[3];
+	bool have[3] = {true, true, false};
+	char hint[512];
+
+	(void)state;
+	unlink(paths.usage_cache);
+	for (int i = 0; i < 3; i++) {
+		usage_init(&u[i]);
+	}
+	u[1].reset_credits_available = 2;
+	u[2].reset_credits_available = 5; /* not in the cache: not known */
+	assert_int_equal(credits_hint_from(&s, u, have, hint, sizeof(hint)), 1);
+	assert_string_equal(hint, "work (bbbbbbbb) has 2 rate-limit reset credits: "
+	                          "'codex-switch reset-usage work' resets its usage windows");
+	assert_int_equal(credits_pick(&s, u, have), 1);
+	have[1] = false;
+	assert_int_equal(credits_hint_from(&s, u, have, hint, sizeof(hint)), -1);
+	assert_string_equal(hint, "");
+	assert_int_equal(credits_hint(&paths, &s, hint, sizeof(hint)), -1);
 }
 
 int main(void)
@@ -181,6 +211,7 @@ int main(void)
 	        cmocka_unit_test(test_list_without_count),
 	        cmocka_unit_test(test_consume),
 	        cmocka_unit_test(test_pick_cached),
+	        cmocka_unit_test(test_hint_from_usages),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
