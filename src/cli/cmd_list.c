@@ -64,49 +64,52 @@ static int name_width(const struct store *s)
 	return (int)(w > LIST_NAME_WIDTH_MAX ? LIST_NAME_WIDTH_MAX : w);
 }
 
-/* The last usage `usage` fetched for a, from the cache: no network in `list`. */
-static void cached_usage(const struct paths *p, const struct account *a, char *out, size_t outsz)
-{
-	struct usage u;
+/* The usage cache, read once (with its history it is tens of KB): the last usage `usage`
+ * fetched for each account. No network in `list`. */
+struct cached {
+	struct usage *all;
+	bool *have;
+	size_t n;
+};
 
-	snprintf(out, outsz, "-");
-	if (a->kind != ACCOUNT_CHATGPT || usage_cache_load(p, a->id, &u) != 0) {
-		return;
-	}
-	usage_view_summary(&u, out, outsz);
-	if (u.reset_credits_available > 0) {
-		size_t len = strlen(out);
-		snprintf(out + len, outsz - len, " +%ld reset%s", u.reset_credits_available,
-		         u.reset_credits_available == 1 ? "" : "s");
-	}
-	usage_release(&u);
+static const struct usage *cached_get(const struct cached *c, size_t i)
+{
+	return i < c->n && c->have[i] ? &c->all[i] : NULL;
 }
 
-/* The cached reset credits of a ("reset_credits" in list --json): count and first expiry,
- * or null when nothing is cached. */
-static bool add_cached_credits(const struct paths *p, const struct account *a, cJSON *o)
+static void cached_usage(const struct usage *u, char *out, size_t outsz)
 {
-	struct usage u;
-	cJSON *c;
-	bool ok;
+	snprintf(out, outsz, "-");
+	if (!u) {
+		return;
+	}
+	usage_view_summary(u, out, outsz);
+	if (u->reset_credits_available > 0) {
+		size_t len = strlen(out);
+		snprintf(out + len, outsz - len, " +%ld reset%s", u->reset_credits_available,
+		         u->reset_credits_available == 1 ? "" : "s");
+	}
+}
 
-	usage_init(&u);
-	if (a->kind != ACCOUNT_CHATGPT || usage_cache_load(p, a->id, &u) != 0 ||
-	    u.reset_credits_available < 0) {
-		usage_release(&u);
+/* The cached reset credits ("reset_credits" in list --json): count and first expiry, or null
+ * when nothing is cached. */
+static bool add_cached_credits(const struct usage *u, cJSON *o)
+{
+	cJSON *c;
+
+	if (!u || u->reset_credits_available < 0) {
 		return cJSON_AddNullToObject(o, "reset_credits") != NULL;
 	}
 	c = cJSON_AddObjectToObject(o, "reset_credits");
-	ok = c && cJSON_AddNumberToObject(c, "available", (double)u.reset_credits_available) &&
-	     cJSON_AddItemToObject(c, "first_expires_at",
-	                           u.reset_credits_expire_at > 0
-	                                   ? cJSON_CreateNumber((double)u.reset_credits_expire_at)
-	                                   : cJSON_CreateNull());
-	usage_release(&u);
-	return ok;
+	return c && cJSON_AddNumberToObject(c, "available", (double)u->reset_credits_available) &&
+	       cJSON_AddItemToObject(
+	               c, "first_expires_at",
+	               u->reset_credits_expire_at > 0
+	                       ? cJSON_CreateNumber((double)u->reset_credits_expire_at)
+	                       : cJSON_CreateNull());
 }
 
-static void print_row(const struct paths *p, const struct account *a, bool current, bool next,
+static void print_row(const struct usage *u, const struct account *a, bool current, bool next,
                       int width)
 {
 	char name[LIST_FIELD], id8[9], plan[LIST_FIELD], ws[9], ago[32], usage[64], line[1024];
@@ -117,7 +120,7 @@ static void print_row(const struct paths *p, const struct account *a, bool curre
 	termsafe_copy(plan, sizeof(plan), a->plan_type ? a->plan_type : "-", 12);
 	termsafe_copy(ws, sizeof(ws), a->chatgpt_account_id ? a->chatgpt_account_id : "-", 8);
 	format_ago(a->last_used_at, ago, sizeof(ago));
-	cached_usage(p, a, usage, sizeof(usage));
+	cached_usage(u, usage, sizeof(usage));
 	/* One line, clipped to the terminal width: a table that wraps is no table. */
 	snprintf(line, sizeof(line), "  %s%c%s %-*s  %-8s  %-12s  %-7s  %-9s  %-9s  %s%s%s%s%s%s",
 	         term_sgr(stdout, TERM_GREEN), current ? '*' : ' ', term_sgr(stdout, TERM_RESET),
@@ -144,7 +147,7 @@ static bool seen_email(const struct store *s, size_t i)
 	return false;
 }
 
-static void print_table(const struct paths *p, const struct store *s, long current, long next)
+static void print_table(const struct cached *u, const struct store *s, long current, long next)
 {
 	char email[LIST_FIELD], head[512];
 	int width = name_width(s);
@@ -161,8 +164,8 @@ static void print_table(const struct paths *p, const struct store *s, long curre
 		term_put_line(stdout, s->accounts[i].email ? email : "(no email)");
 		for (size_t j = i; j < s->n; j++) {
 			if (same_email(s->accounts[j].email, s->accounts[i].email)) {
-				print_row(p, &s->accounts[j], (long)j == current, (long)j == next,
-				          width);
+				print_row(cached_get(u, j), &s->accounts[j], (long)j == current,
+				          (long)j == next, width);
 			}
 		}
 	}
@@ -213,7 +216,7 @@ static cJSON *account_json(const struct account *a, bool current, bool next)
 	return o;
 }
 
-static int print_json(const struct paths *p, const struct store *s, long current, long next)
+static int print_json(const struct cached *u, const struct store *s, long current, long next)
 {
 	cJSON *top = cJSON_CreateObject(), *list;
 	int r;
@@ -223,7 +226,7 @@ static int print_json(const struct paths *p, const struct store *s, long current
 	list = ok ? cJSON_AddArrayToObject(top, "accounts") : NULL;
 	for (size_t i = 0; list && i < s->n; i++) {
 		cJSON *one = account_json(&s->accounts[i], (long)i == current, (long)i == next);
-		if (!one || !add_cached_credits(p, &s->accounts[i], one) ||
+		if (!one || !add_cached_credits(cached_get(u, i), one) ||
 		    !cJSON_AddItemToArray(list, one)) {
 			cJSON_Delete(one);
 			list = NULL;
@@ -239,6 +242,7 @@ int cmd_list(int argc, char **argv)
 	struct cli_args args;
 	struct store s;
 	struct paths p;
+	struct cached u = {0};
 	long current = -1, next = -1;
 	int st = cli_parse(&list_spec, argc, argv, &args);
 
@@ -252,15 +256,17 @@ int cmd_list(int argc, char **argv)
 	if (st == EXIT_OK) {
 		current = authjson_current(&p, &s);
 		next = policy_inputs_next(&p, &s, current, NULL, NULL, 0);
+		u.n = usage_cache_load_store(&p, &s, &u.all, &u.have) == 0 ? s.n : 0;
 	}
 	if (st == EXIT_OK && args.json) {
-		st = print_json(&p, &s, current, next);
+		st = print_json(&u, &s, current, next);
 	} else if (st == EXIT_OK && s.n == 0) {
 		printf("no accounts yet: run 'codex-switch import <name>' to store the account Codex "
 		       "is logged in with, or 'codex-switch login <name>' to log in to a new one\n");
 	} else if (st == EXIT_OK) {
-		print_table(&p, &s, current, next);
+		print_table(&u, &s, current, next);
 	}
+	usage_cache_free_all(u.all, u.have, u.n);
 	store_release(&s);
 	paths_release(&p);
 	return st;

@@ -348,41 +348,6 @@ long credits_pick(const struct store *s, const struct usage *u, const bool *have
 	return best.index;
 }
 
-/* Every account's cached usage, the file read once: *u and *have (caller frees both and
- * releases each u[i]), or -ENOMEM. */
-static int load_cached(const struct paths *p, const struct store *s, struct usage **u, bool **have)
-{
-	size_t n = s->n ? s->n : 1;
-	const char **ids = calloc(n, sizeof(*ids));
-	int r = -ENOMEM;
-
-	*u = calloc(n, sizeof(**u));
-	*have = calloc(n, sizeof(**have));
-	if (ids && *u && *have) {
-		for (size_t i = 0; i < s->n; i++) {
-			ids[i] = s->accounts[i].kind == ACCOUNT_CHATGPT ? s->accounts[i].id : NULL;
-		}
-		r = usage_cache_load_all(p, ids, s->n, *u, *have);
-	}
-	free(ids);
-	if (r < 0) {
-		free(*u);
-		free(*have);
-		*u = NULL;
-		*have = NULL;
-	}
-	return r < 0 ? r : 0;
-}
-
-static void free_cached(const struct store *s, struct usage *u, bool *have)
-{
-	for (size_t i = 0; u && i < s->n; i++) {
-		usage_release(&u[i]);
-	}
-	free(u);
-	free(have);
-}
-
 /* The name when a shell takes it as one plain word, else the short id (a selector too). */
 static void selector_for(const struct account *a, char *out, size_t outsz)
 {
@@ -426,10 +391,10 @@ long credits_hint(const struct paths *p, const struct store *s, char *out, size_
 	if (outsz) {
 		out[0] = '\0';
 	}
-	if (load_cached(p, s, &u, &have) < 0) {
+	if (usage_cache_load_store(p, s, &u, &have) < 0) {
 		return -1;
 	}
 	i = credits_hint_from(s, u, have, out, outsz);
-	free_cached(s, u, have);
+	usage_cache_free_all(u, have, s->n);
 	return i;
 }

@@ -42,22 +42,20 @@ static const struct usage *usage_for(const struct account *a, const struct usage
 static int load_cache(const struct paths *p, const struct store *s, struct policy_inputs_entry *e,
                       bool *found)
 {
-	const char **ids = calloc(s->n ? s->n : 1, sizeof(*ids));
-	struct usage *u = calloc(s->n ? s->n : 1, sizeof(*u));
-	int r = -ENOMEM;
+	struct usage *u;
+	bool *have;
+	int r = usage_cache_load_store(p, s, &u, &have);
 
-	if (ids && u) {
-		for (size_t i = 0; i < s->n; i++) {
-			ids[i] = s->accounts[i].kind == ACCOUNT_CHATGPT ? s->accounts[i].id : NULL;
-		}
-		r = usage_cache_load_all(p, ids, s->n, u, found);
-		for (size_t i = 0; r >= 0 && i < s->n; i++) {
-			e[i].cached = u[i]; /* moved */
-		}
+	if (r < 0) {
+		return r;
 	}
-	free(ids);
+	for (size_t i = 0; i < s->n; i++) {
+		e[i].cached = u[i]; /* moved */
+		found[i] = have[i];
+	}
 	free(u);
-	return r < 0 ? r : 0;
+	free(have);
+	return 0;
 }
 
 int policy_inputs_init(struct policy_inputs *v, const struct paths *p, const struct store *s,

@@ -35,11 +35,7 @@ struct write_job {
 
 static void snapshot_release(struct pool_snapshot *s)
 {
-	for (size_t i = 0; s->cached && i < s->store.n; i++) {
-		usage_release(&s->cached[i]);
-	}
-	free(s->cached);
-	free(s->in_cache);
+	usage_cache_free_all(s->cached, s->in_cache, s->store.n);
 	store_release(&s->store);
 	memset(s, 0, sizeof(*s));
 }
@@ -64,8 +60,6 @@ static void adopt_first(const struct paths *paths, struct pool_snapshot *s)
 static int snapshot_load(const struct paths *paths, struct pool_snapshot *s, char *err,
                          size_t errsz)
 {
-	const char **ids;
-	size_t n;
 	int r;
 
 	memset(s, 0, sizeof(*s));
@@ -74,22 +68,7 @@ static int snapshot_load(const struct paths *paths, struct pool_snapshot *s, cha
 	if (r) {
 		return r;
 	}
-	n = s->store.n ? s->store.n : 1;
-	ids = calloc(n, sizeof(*ids));
-	s->cached = calloc(n, sizeof(*s->cached));
-	s->in_cache = calloc(n, sizeof(*s->in_cache));
-	if (!ids || !s->cached || !s->in_cache) {
-		free(ids);
-		snapshot_release(s);
-		snprintf(err, errsz, "out of memory");
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < s->store.n; i++) {
-		const struct account *a = &s->store.accounts[i];
-		ids[i] = a->kind == ACCOUNT_CHATGPT ? a->id : NULL;
-	}
-	r = usage_cache_load_all(paths, ids, s->store.n, s->cached, s->in_cache);
-	free(ids);
+	r = usage_cache_load_store(paths, &s->store, &s->cached, &s->in_cache);
 	if (r < 0) {
 		snapshot_release(s);
 		snprintf(err, errsz, "out of memory");

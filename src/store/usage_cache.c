@@ -92,6 +92,41 @@ int usage_cache_load_all(const struct paths *p, const char *const *ids, size_t n
 	return root ? (int)found : -ENOMEM;
 }
 
+int usage_cache_load_store(const struct paths *p, const struct store *s, struct usage **out,
+                           bool **found)
+{
+	size_t n = s->n ? s->n : 1;
+	const char **ids = calloc(n, sizeof(*ids));
+	int r = -ENOMEM;
+
+	*out = calloc(n, sizeof(**out));
+	*found = calloc(n, sizeof(**found));
+	if (ids && *out && *found) {
+		for (size_t i = 0; i < s->n; i++) {
+			ids[i] = s->accounts[i].kind == ACCOUNT_CHATGPT ? s->accounts[i].id : NULL;
+		}
+		r = usage_cache_load_all(p, ids, s->n, *out, *found);
+	}
+	free(ids);
+	if (r < 0) {
+		free(*out);
+		free(*found);
+		*out = NULL;
+		*found = NULL;
+		return r;
+	}
+	return 0;
+}
+
+void usage_cache_free_all(struct usage *u, bool *found, size_t n)
+{
+	for (size_t i = 0; u && i < n; i++) {
+		usage_release(&u[i]);
+	}
+	free(u);
+	free(found);
+}
+
 static int cache_write(const struct paths *p, cJSON *root)
 {
 	char *text = cJSON_Print(root);

@@ -8,6 +8,7 @@
 #define CS_USAGE_CACHE_H
 
 #include "store/paths.h"
+#include "store/store.h"
 #include "policy/forecast.h"
 #include "policy/usage.h"
 
@@ -29,6 +30,15 @@ int usage_cache_load(const struct paths *p, const char *account_id, struct usage
  */
 int usage_cache_load_all(const struct paths *p, const char *const *ids, size_t n, struct usage *out,
                          bool *found_each);
+
+/*
+ * The cached usage of every account of s, the file read once: (*out)[i] and (*found)[i] for
+ * s->accounts[i] (API-key accounts have none). Both arrays are the caller's, freed with
+ * usage_cache_free_all(). 0, or -ENOMEM (nothing to free then).
+ */
+int usage_cache_load_store(const struct paths *p, const struct store *s, struct usage **out,
+                           bool **found);
+void usage_cache_free_all(struct usage *u, bool *found, size_t n);
 
 /*
  * Stores usages[i] for ids[i] (i < n), keeping the other accounts' entries. Entries whose

@@ -117,12 +117,38 @@ static void test_credit_expiry_kept(void **state)
 	usage_release(&u);
 }
 
+/* Every account of a store from one read: API-key accounts and accounts without an entry
+ * have none, and the arrays follow the store's order. */
+static void test_load_store(void **state)
+{
+	struct account a[] = {
+	        {.kind = ACCOUNT_CHATGPT, .id = "99999999-0000-4000-8000-000000000000"},
+	        {.kind = ACCOUNT_API_KEY, .id = (char *)id},
+	        {.kind = ACCOUNT_CHATGPT, .id = (char *)id},
+	};
+	struct store s = {.accounts = a, .n = 3};
+	struct usage *u;
+	bool *found;
+
+	(void)state;
+	unlink(paths.usage_cache);
+	put(util_now(), 42, 3, 0);
+	assert_int_equal(usage_cache_load_store(&paths, &s, &u, &found), 0);
+	assert_false(found[0]);
+	assert_false(found[1]); /* the same id, but an API key has no ChatGPT usage */
+	assert_true(found[2]);
+	assert_int_equal((int)u[2].primary.used_percent, 42);
+	assert_int_equal(u[2].reset_credits_available, 3);
+	usage_cache_free_all(u, found, s.n);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_history),
 	        cmocka_unit_test(test_bounded),
 	        cmocka_unit_test(test_credit_expiry_kept),
+	        cmocka_unit_test(test_load_store),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
