@@ -164,6 +164,33 @@ static void flush(int fd)
 	}
 }
 
+/* After n bytes were read from fd and w of them sent on (w < 0: the send failed): false when
+ * the pair was dropped or the rest waits for the peer's EPOLLOUT, in pend (or, with -s, in the
+ * pipe) while fd is not read. */
+static bool sent_on(int fd, ssize_t n, ssize_t w)
+{
+	struct sock *s = &socks[fd], *d = &socks[s->peer];
+
+	if (w < 0 && n > 0 && errno == EAGAIN) {
+		w = 0;
+	}
+	if (w < 0) {
+		drop(fd);
+		return false;
+	}
+	if (w < n) {
+		if (!use_splice) {
+			memcpy(d->pend, buf + w, (size_t)(n - w));
+		}
+		d->off = 0;
+		d->len = (size_t)(n - w);
+		interest(EPOLL_CTL_MOD, fd);
+		interest(EPOLL_CTL_MOD, s->peer);
+		return false;
+	}
+	return true;
+}
+
 /* -s: one splice() in, as much as the pipe holds, and out as far as the peer takes it; the rest
  * stays in the pipe, and fd waits, as with pend. */
 static void relay_splice(int fd)
@@ -178,19 +205,7 @@ static void relay_splice(int fd)
 	w = n > 0 ? splice(d->pipe[0], NULL, s->peer, NULL, (size_t)n,
 	                   SPLICE_F_MOVE | SPLICE_F_NONBLOCK)
 	          : -1;
-	if (w < 0 && n > 0 && errno == EAGAIN) {
-		w = 0;
-	}
-	if (w < 0) {
-		drop(fd);
-		return;
-	}
-	if (w < n) {
-		d->off = 0;
-		d->len = (size_t)(n - w);
-		interest(EPOLL_CTL_MOD, fd);
-		interest(EPOLL_CTL_MOD, s->peer);
-	}
+	sent_on(fd, n, w);
 }
 
 /* Level-triggered: one recv per wake-up. Edge-triggered: until the socket is empty. */
@@ -205,18 +220,7 @@ static void relay(int fd)
 			return;
 		}
 		w = n > 0 ? send(s->peer, buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) : -1;
-		if (w < 0 && n > 0 && errno == EAGAIN) {
-			w = 0;
-		}
-		if (w < 0) {
-			drop(fd);
-			return;
-		}
-		if (w < n) {
-			memcpy(d->pend, buf + w, (size_t)(n - w));
-			d->len = (size_t)(n - w);
-			interest(EPOLL_CTL_MOD, fd);
-			interest(EPOLL_CTL_MOD, s->peer);
+		if (!sent_on(fd, n, w)) {
 			return;
 		}
 		if (!s->edge || (size_t)n < sizeof(buf)) {
